@@ -1,0 +1,247 @@
+//! Exception reports. Every entry of the EL1 vector table (`boot/head.S`) saves the whole
+//! register state in a `TrapFrame` and lands in `handle_exception`, which prints what Linux's
+//! arm64 fault path prints (`die_kernel_fault`, `mem_abort_decode`, `__die`, `__show_regs`)
+//! and powers the machine off: nothing here returns to the interrupted code.
+
+use crate::console;
+use core::fmt::Write;
+
+/// Saved state, in the order `trap_common` stores it.
+#[repr(C)]
+pub struct TrapFrame {
+    pub regs: [u64; 31],
+    pub sp: u64,
+    pub elr: u64,
+    pub spsr: u64,
+    pub esr: u64,
+    pub far: u64,
+}
+
+const KIND_NAMES: [&str; 16] = [
+    "Synchronous (EL1t)", "IRQ (EL1t)", "FIQ (EL1t)", "SError (EL1t)",
+    "Synchronous (EL1h)", "IRQ (EL1h)", "FIQ (EL1h)", "SError (EL1h)",
+    "Synchronous (EL0, 64-bit)", "IRQ (EL0, 64-bit)", "FIQ (EL0, 64-bit)", "SError (EL0, 64-bit)",
+    "Synchronous (EL0, 32-bit)", "IRQ (EL0, 32-bit)", "FIQ (EL0, 32-bit)", "SError (EL0, 32-bit)",
+];
+
+const ESR_ELX_IL: u64 = 1 << 25;
+const ESR_ELX_WNR: u64 = 1 << 6;
+const EC_IABT_CUR: u64 = 0x21;
+const EC_DABT_CUR: u64 = 0x25;
+
+/// Linux's `esr_class_str`: the exception class in words.
+fn class_str(ec: u64) -> &'static str {
+    match ec {
+        0x00 => "Unknown/Uncategorized",
+        0x01 => "WFI/WFE",
+        0x03 => "CP15 MCR/MRC",
+        0x04 => "CP15 MCRR/MRRC",
+        0x05 => "CP14 MCR/MRC",
+        0x06 => "CP14 LDC/STC",
+        0x07 => "ASIMD",
+        0x08 => "CP10 MRC/VMRS",
+        0x09 => "PAC",
+        0x0c => "CP14 MCRR/MRRC",
+        0x0d => "BTI",
+        0x0e => "PSTATE.IL",
+        0x11 => "SVC (AArch32)",
+        0x12 => "HVC (AArch32)",
+        0x13 => "SMC (AArch32)",
+        0x15 => "SVC (AArch64)",
+        0x16 => "HVC (AArch64)",
+        0x17 => "SMC (AArch64)",
+        0x18 => "MSR/MRS (AArch64)",
+        0x19 => "SVE",
+        0x1a => "ERET/ERETAA/ERETAB",
+        0x1c => "FPAC",
+        0x1d => "SME",
+        0x1f => "IMP DEF",
+        0x20 => "IABT (lower EL)",
+        0x21 => "IABT (current EL)",
+        0x22 => "PC Alignment",
+        0x24 => "DABT (lower EL)",
+        0x25 => "DABT (current EL)",
+        0x26 => "SP Alignment",
+        0x28 => "FP (AArch32)",
+        0x2c => "FP (AArch64)",
+        0x2f => "SError",
+        0x30 => "Breakpoint (lower EL)",
+        0x31 => "Breakpoint (current EL)",
+        0x32 => "Software Step (lower EL)",
+        0x33 => "Software Step (current EL)",
+        0x34 => "Watchpoint (lower EL)",
+        0x35 => "Watchpoint (current EL)",
+        0x38 => "BKPT (AArch32)",
+        0x3a => "Vector catch (AArch32)",
+        0x3c => "BRK (AArch64)",
+        _ => "UNRECOGNIZED EC",
+    }
+}
+
+/// Linux's `fault_info[]` names, by fault status code.
+fn fault_name(fsc: u64) -> &'static str {
+    match fsc {
+        0x00 => "level 0 address size fault",
+        0x01 => "level 1 address size fault",
+        0x02 => "level 2 address size fault",
+        0x03 => "level 3 address size fault",
+        0x04 => "level 0 translation fault",
+        0x05 => "level 1 translation fault",
+        0x06 => "level 2 translation fault",
+        0x07 => "level 3 translation fault",
+        0x09 => "level 1 access flag fault",
+        0x0a => "level 2 access flag fault",
+        0x0b => "level 3 access flag fault",
+        0x0d => "level 1 permission fault",
+        0x0e => "level 2 permission fault",
+        0x0f => "level 3 permission fault",
+        0x10 => "synchronous external abort",
+        0x11 => "synchronous tag check fault",
+        0x14 => "level 0 (translation table walk)",
+        0x15 => "level 1 (translation table walk)",
+        0x16 => "level 2 (translation table walk)",
+        0x17 => "level 3 (translation table walk)",
+        0x18 => "synchronous parity or ECC error",
+        0x1c => "level 0 synchronous parity error (translation table walk)",
+        0x1d => "level 1 synchronous parity error (translation table walk)",
+        0x1e => "level 2 synchronous parity error (translation table walk)",
+        0x1f => "level 3 synchronous parity error (translation table walk)",
+        0x21 => "alignment fault",
+        0x30 => "TLB conflict abort",
+        0x31 => "Unsupported atomic hardware update fault",
+        0x3d => "section domain fault",
+        0x3e => "page domain fault",
+        _ => "unknown",
+    }
+}
+
+fn is_permission_fault(fsc: u64) -> bool {
+    (0x0d..=0x0f).contains(&fsc)
+}
+
+/// Entered from `trap_common` with the saved frame and the vector index (0..16).
+#[no_mangle]
+extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
+    let mut out = console::emergency();
+    let esr = frame.esr;
+    let ec = (esr >> 26) & 0x3f;
+    let is_sync = kind % 4 == 0;
+    let _ = writeln!(
+        out,
+        "trap: {} exception: ESR_EL1 {:#018x} FAR_EL1 {:#018x} ELR_EL1 {:#018x} SPSR_EL1 {:#010x}",
+        KIND_NAMES[(kind & 15) as usize],
+        esr,
+        frame.far,
+        frame.elr,
+        frame.spsr
+    );
+    let oops = if is_sync && (ec == EC_DABT_CUR || ec == EC_IABT_CUR) {
+        let fsc = esr & 0x3f;
+        let msg = if is_permission_fault(fsc) {
+            if esr & ESR_ELX_WNR != 0 && ec == EC_DABT_CUR {
+                "write to read-only memory"
+            } else if ec == EC_IABT_CUR {
+                "execute from non-executable memory"
+            } else {
+                "read from unreadable memory"
+            }
+        } else if frame.far < 4096 {
+            "NULL pointer dereference"
+        } else {
+            "paging request"
+        };
+        let _ = writeln!(out, "Unable to handle kernel {msg} at virtual address {:016x}", frame.far);
+        mem_abort_decode(&mut out, esr);
+        "Oops"
+    } else if is_sync {
+        let _ = writeln!(out, "Internal error: {}: unexpected exception", class_str(ec));
+        "Oops - unexpected exception"
+    } else if kind % 4 == 3 {
+        let _ = writeln!(out, "SError Interrupt on CPU0, code {:#018x} -- {}", esr, class_str(ec));
+        "Asynchronous SError Interrupt"
+    } else {
+        let _ = writeln!(out, "Unexpected {} on CPU0: no handler is installed", KIND_NAMES[(kind & 15) as usize]);
+        "Oops - unexpected interrupt"
+    };
+    let _ = writeln!(out, "Internal error: {oops}: {esr:016x} [#1] SMP");
+    show_regs(&mut out, frame);
+    let _ = writeln!(out, "Kernel panic - not syncing: Oops: Fatal exception");
+    let _ = writeln!(out, "---[ end Kernel panic - not syncing: Oops: Fatal exception ]---");
+    super::psci::system_off()
+}
+
+/// Linux's `mem_abort_decode` + `data_abort_decode`.
+fn mem_abort_decode(out: &mut impl Write, esr: u64) {
+    let ec = (esr >> 26) & 0x3f;
+    let fsc = esr & 0x3f;
+    let _ = writeln!(out, "Mem abort info:");
+    let _ = writeln!(out, "  ESR = 0x{esr:016x}");
+    let il = if esr & ESR_ELX_IL != 0 { 32 } else { 16 };
+    let _ = writeln!(out, "  EC = 0x{ec:02x}: {}, IL = {il} bits", class_str(ec));
+    let _ = writeln!(out, "  SET = {}, FnV = {}", (esr >> 11) & 3, (esr >> 10) & 1);
+    let _ = writeln!(out, "  EA = {}, S1PTW = {}", (esr >> 9) & 1, (esr >> 7) & 1);
+    let _ = writeln!(out, "  FSC = 0x{fsc:02x}: {}", fault_name(fsc));
+    if ec == EC_DABT_CUR {
+        let _ = writeln!(out, "Data abort info:");
+        if esr & (1 << 24) != 0 {
+            let _ = writeln!(
+                out,
+                "  Access size = {} byte(s)",
+                1u32 << ((esr >> 22) & 3)
+            );
+            let _ = writeln!(
+                out,
+                "  SSE = {}, SRT = {}",
+                (esr >> 21) & 1,
+                (esr >> 16) & 0x1f
+            );
+            let _ = writeln!(out, "  SF = {}, AR = {}", (esr >> 15) & 1, (esr >> 14) & 1);
+        } else {
+            let _ = writeln!(out, "  ISV = 0, ISS = 0x{:08x}", esr & 0x1ff_ffff);
+        }
+        let _ = writeln!(out, "  CM = {}, WnR = {}", (esr >> 8) & 1, (esr >> 6) & 1);
+    }
+}
+
+/// Linux's `__show_regs` for a kernel context: pstate, pc, lr, sp, then x29..x0 three a line.
+fn show_regs(out: &mut impl Write, frame: &TrapFrame) {
+    let _ = writeln!(out, "CPU: 0 PID: 0 Comm: swapper");
+    let p = frame.spsr;
+    let flag = |bit: u32, c: char| if p & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
+    let on = |bit: u32| if p & (1 << bit) != 0 { '+' } else { '-' };
+    let _ = writeln!(
+        out,
+        "pstate: {:08x} ({}{}{}{} {}{}{}{} {}PAN {}UAO {}TCO {}DIT {}SSBS BTYPE={})",
+        p,
+        flag(31, 'n'),
+        flag(30, 'z'),
+        flag(29, 'c'),
+        flag(28, 'v'),
+        flag(9, 'd'),
+        flag(8, 'a'),
+        flag(7, 'i'),
+        flag(6, 'f'),
+        on(22),
+        on(23),
+        on(25),
+        on(24),
+        on(12),
+        ["--", "j-", "-c", "jc"][((p >> 10) & 3) as usize]
+    );
+    let _ = writeln!(out, "pc : {:016x}", frame.elr);
+    let _ = writeln!(out, "lr : {:016x}", frame.regs[30]);
+    let _ = writeln!(out, "sp : {:016x}", frame.sp);
+    let mut i: i32 = 29;
+    while i >= 0 {
+        let _ = write!(out, "x{:<2}: {:016x}", i, frame.regs[i as usize]);
+        loop {
+            let more = i % 3 != 0;
+            i -= 1;
+            if !more {
+                break;
+            }
+            let _ = write!(out, " x{:<2}: {:016x}", i, frame.regs[i as usize]);
+        }
+        let _ = writeln!(out);
+    }
+}

@@ -1,0 +1,65 @@
+//! AArch64: the assembly entry, CPU identification, the generic timer, PSCI, the early
+//! identity map and the exception vectors with their fault reports.
+
+use core::arch::global_asm;
+
+pub mod cpu;
+pub mod exception;
+pub mod idmap;
+pub mod psci;
+pub mod timer;
+
+// The Image header, EL2 -> EL1, BSS, identity map, MMU on, exception vectors.
+global_asm!(include_str!("../../../../boot/head.S"));
+
+/// The kernel image as the linker placed it.
+pub mod image {
+    use kernel::mm::PhysAddr;
+
+    extern "C" {
+        static _text: u8;
+        static _etext: u8;
+        static __start_rodata: u8;
+        static __end_rodata: u8;
+        static _sdata: u8;
+        static _edata: u8;
+        static __bss_start: u8;
+        static __bss_stop: u8;
+        static _end: u8;
+    }
+
+    macro_rules! symbol_addr {
+        ($name:ident) => {
+            // The kernel runs where it was linked (identity map), so a symbol's address is
+            // its physical address.
+            PhysAddr(core::ptr::addr_of!($name) as u64)
+        };
+    }
+
+    /// `[_text, _end)`: everything Linux's `arm64_memblock_init` reserves for the kernel.
+    pub fn range() -> (PhysAddr, PhysAddr) {
+        (symbol_addr!(_text), symbol_addr!(_end))
+    }
+}
+
+/// The device tree the loader passed in x0: header validated (`FdtHeader::validate`), parsed,
+/// and checked to lie inside a memory node it describes itself.
+pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<fdt::Fdt<'static>, kernel::of::DtbError> {
+    use kernel::of::header::{check_inside_memory, FdtHeader, FDT_HEADER_SIZE};
+    use kernel::of::DtbError;
+    let kernel = image::range();
+    if pa.0 == 0 || !pa.is_aligned(8) {
+        // Nothing to read: let validation name the problem without touching memory.
+        return FdtHeader::validate(pa, &[0; FDT_HEADER_SIZE], kernel).map(|_| unreachable!());
+    }
+    // SAFETY: head.S identity-mapped the 4 MiB from the 2 MiB block containing `pa` as normal
+    // memory, and `pa` is 8-byte aligned, so the 40 header bytes are readable.
+    let header = unsafe { &*(pa.0 as *const [u8; FDT_HEADER_SIZE]) };
+    let h = FdtHeader::validate(pa, header, kernel)?;
+    // SAFETY: validation bounded totalsize by 2 MiB, which lies inside the same mapped 4 MiB;
+    // nothing writes to the blob while the kernel runs.
+    let blob = unsafe { core::slice::from_raw_parts(pa.0 as *const u8, h.totalsize as usize) };
+    let fdt = fdt::Fdt::new(blob).map_err(|_| DtbError::Unparsable)?;
+    check_inside_memory(pa, pa + h.totalsize as u64, kernel::of::memory_reg_ranges(&fdt))?;
+    Ok(fdt)
+}

@@ -1,0 +1,201 @@
+//! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
+//! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`,
+//! and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`).
+//!
+//! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
+//! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
+//! (from `do_early_param`) and otherwise ignored.
+
+use core::fmt;
+
+/// Linux's `CONSOLE_LOGLEVEL_DEFAULT`: messages below level 7 (everything but debug) print.
+pub const CONSOLE_LOGLEVEL_DEFAULT: u8 = 7;
+/// `quiet` sets `CONSOLE_LOGLEVEL_QUIET`.
+pub const CONSOLE_LOGLEVEL_QUIET: u8 = 4;
+/// `debug` sets `CONSOLE_LOGLEVEL_DEBUG`.
+pub const CONSOLE_LOGLEVEL_DEBUG: u8 = 10;
+
+/// Split a command line into `(name, value)` pairs the way Linux's `next_arg` does: spaces
+/// separate parameters, double quotes group (and are removed), `=` splits name and value.
+pub fn params(cmdline: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    let mut rest = cmdline;
+    core::iter::from_fn(move || {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if rest.is_empty() {
+            return None;
+        }
+        let mut in_quote = false;
+        let mut end = rest.len();
+        for (i, c) in rest.char_indices() {
+            if c == '"' {
+                in_quote = !in_quote;
+            } else if c.is_ascii_whitespace() && !in_quote {
+                end = i;
+                break;
+            }
+        }
+        let word = &rest[..end];
+        rest = &rest[end..];
+        Some(match word.split_once('=') {
+            Some((name, value)) => (name.trim_matches('"'), Some(value.trim_matches('"'))),
+            None => (word.trim_matches('"'), None),
+        })
+    })
+}
+
+/// Linux's `memparse`: a number (decimal, `0x` hex or leading-`0` octal) with an optional
+/// K/M/G/T/P/E suffix, either case. Returns `None` when no digits are found or on overflow.
+pub fn memparse(s: &str) -> Option<u64> {
+    let (digits, radix) = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (hex, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
+    let (num, suffix) = digits.split_at(split);
+    if num.is_empty() {
+        return None;
+    }
+    let value = u64::from_str_radix(num, radix).ok()?;
+    let shift = match suffix {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        "t" | "T" => 40,
+        "p" | "P" => 50,
+        "e" | "E" => 60,
+        _ => return None,
+    };
+    value.checked_mul(1u64 << shift)
+}
+
+/// The early parameters, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlyParams<'a> {
+    /// Console log level: a message of level `l` prints when `l < loglevel`.
+    pub loglevel: u8,
+    /// `mem=`: the memory limit in bytes, page aligned down, as arm64's `early_mem`.
+    pub memory_limit: Option<u64>,
+    /// `memblock=debug`.
+    pub memblock_debug: bool,
+    /// `selftest=NAME`: a self-test to run during boot.
+    pub selftest: Option<&'a str>,
+    /// `ptdump`: print the kernel page tables after paging_init.
+    pub ptdump: bool,
+    /// `buddyinfo`: print `/proc/buddyinfo` after mm init.
+    pub buddyinfo: bool,
+}
+
+impl Default for EarlyParams<'_> {
+    fn default() -> Self {
+        EarlyParams {
+            loglevel: CONSOLE_LOGLEVEL_DEFAULT,
+            memory_limit: None,
+            memblock_debug: false,
+            selftest: None,
+            ptdump: false,
+            buddyinfo: false,
+        }
+    }
+}
+
+/// A known parameter whose value could not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed<'a> {
+    pub name: &'a str,
+    pub value: Option<&'a str>,
+}
+
+impl fmt::Display for Malformed<'_> {
+    /// Linux's wording, from `do_early_param`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Malformed early option '{}'", self.name)
+    }
+}
+
+impl<'a> EarlyParams<'a> {
+    /// Decode the early parameters of `cmdline`; each malformed one is passed to `report`.
+    pub fn parse(cmdline: &'a str, report: &mut dyn FnMut(Malformed<'a>)) -> EarlyParams<'a> {
+        let mut p = EarlyParams::default();
+        for (name, value) in params(cmdline) {
+            let mut bad = || report(Malformed { name, value });
+            match (name, value) {
+                ("loglevel", v) => match v.and_then(|v| v.parse::<u8>().ok()) {
+                    Some(level) => p.loglevel = level,
+                    None => bad(),
+                },
+                ("quiet", None) => p.loglevel = CONSOLE_LOGLEVEL_QUIET,
+                ("debug", None) => p.loglevel = CONSOLE_LOGLEVEL_DEBUG,
+                ("mem", v) => match v.and_then(memparse) {
+                    Some(limit) => p.memory_limit = Some(limit & !(crate::mm::PAGE_SIZE - 1)),
+                    None => bad(),
+                },
+                ("memblock", Some("debug")) => p.memblock_debug = true,
+                ("memblock", _) => bad(),
+                ("selftest", Some(name)) if !name.is_empty() => p.selftest = Some(name),
+                ("selftest", _) => bad(),
+                ("ptdump", None) => p.ptdump = true,
+                ("buddyinfo", None) => p.buddyinfo = true,
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn splits_like_next_arg() {
+        let v: Vec<_> = params("  console=ttyAMA0 quiet foo=\"a b\" \"x=y z\"  ").collect();
+        assert_eq!(
+            v,
+            [("console", Some("ttyAMA0")), ("quiet", None), ("foo", Some("a b")), ("x", Some("y z"))]
+        );
+    }
+
+    #[test]
+    fn memparse_suffixes_and_radix() {
+        assert_eq!(memparse("512M"), Some(512 << 20));
+        assert_eq!(memparse("1g"), Some(1 << 30));
+        assert_eq!(memparse("0x1000"), Some(0x1000));
+        assert_eq!(memparse("010"), Some(8));
+        assert_eq!(memparse("4096"), Some(4096));
+        assert_eq!(memparse("M"), None);
+        assert_eq!(memparse("12Q"), None);
+        assert_eq!(memparse("20E"), None, "overflow is refused, not wrapped");
+    }
+
+    #[test]
+    fn early_params_and_malformed_values() {
+        let mut bad = Vec::new();
+        let p = EarlyParams::parse(
+            "loglevel=8 mem=1G memblock=debug selftest=fault root=/dev/vda loglevel=x mem=",
+            &mut |m| bad.push(m),
+        );
+        assert_eq!(p.loglevel, 8, "a malformed later loglevel leaves the earlier value");
+        assert_eq!(p.memory_limit, Some(1 << 30));
+        assert!(p.memblock_debug);
+        assert_eq!(p.selftest, Some("fault"));
+        assert_eq!(
+            bad,
+            [Malformed { name: "loglevel", value: Some("x") }, Malformed { name: "mem", value: Some("") }]
+        );
+        assert_eq!(bad[0].to_string(), "Malformed early option 'loglevel'");
+    }
+
+    #[test]
+    fn mem_is_page_aligned_down_and_quiet_debug_set_levels() {
+        let p = EarlyParams::parse("mem=0x12345", &mut |_| panic!());
+        assert_eq!(p.memory_limit, Some(0x12000));
+        assert_eq!(EarlyParams::parse("quiet", &mut |_| panic!()).loglevel, 4);
+        assert_eq!(EarlyParams::parse("debug", &mut |_| panic!()).loglevel, 10);
+        assert_eq!(EarlyParams::parse("", &mut |_| panic!()).loglevel, 7);
+    }
+}

@@ -1,0 +1,119 @@
+//! The console: the UART that `/chosen/stdout-path` names, and the `log` backend that prints
+//! each record behind printk's `[%5lu.%06lu] ` prefix, filtered by `loglevel=`.
+//!
+//! Before the device tree has been read there is no console. The one exception is the
+//! documented fallback, `FALLBACK_PL011`: QEMU virt's UART, used only to report a DTB that
+//! cannot be read, or a crash that happens before the console exists.
+
+use crate::arch::{idmap, timer};
+use crate::drivers::pl011::Pl011;
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use kernel::mm::PhysAddr;
+use kernel::printk::{console_prints, Timestamp};
+
+/// QEMU virt's PL011 (`VIRT_UART` in hw/arm/virt.c). Only for reporting an unreadable DTB.
+pub const FALLBACK_PL011: PhysAddr = PhysAddr(0x0900_0000);
+
+static UART_BASE: AtomicU64 = AtomicU64::new(0);
+static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
+
+/// Map the PL011 at `base` and make it the console.
+pub fn init(base: PhysAddr, size: u64) -> Result<(), idmap::PoolExhausted> {
+    idmap::map_device(base, size)?;
+    // SAFETY: the block was just identity-mapped as device memory and this is the only
+    // console; the kernel runs on one CPU with interrupts masked.
+    let uart = unsafe { Pl011::new(base.0 as usize) };
+    uart.init();
+    UART_BASE.store(base.0, Ordering::Release);
+    Ok(())
+}
+
+/// Writes to the console, or to nothing when there is none yet.
+pub struct Console;
+
+impl Console {
+    fn uart() -> Option<Pl011> {
+        match UART_BASE.load(Ordering::Acquire) {
+            0 => None,
+            // SAFETY: UART_BASE is only set by `init` (or `emergency`) after mapping it.
+            base => Some(unsafe { Pl011::new(base as usize) }),
+        }
+    }
+
+    pub fn flush() {
+        if let Some(u) = Self::uart() {
+            u.flush();
+        }
+    }
+}
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match Self::uart() {
+            Some(mut u) => u.write_str(s),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The console for a report that must get out whatever the log level (Linux's `KERN_EMERG`):
+/// the real console, or else the fallback UART (mapped on the spot). Every line it writes
+/// carries the printk timestamp.
+pub fn emergency() -> Emergency {
+    if UART_BASE.load(Ordering::Acquire) == 0 && idmap::map_device(FALLBACK_PL011, 0x1000).is_ok() {
+        UART_BASE.store(FALLBACK_PL011.0, Ordering::Release);
+    }
+    Emergency { at_line_start: true }
+}
+
+/// See `emergency`.
+pub struct Emergency {
+    at_line_start: bool,
+}
+
+impl Write for Emergency {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for piece in s.split_inclusive('\n') {
+            if self.at_line_start {
+                write!(Console, "{}", Timestamp::from_ticks(timer::ticks(), timer::frequency()))?;
+            }
+            Console.write_str(piece)?;
+            self.at_line_start = piece.ends_with('\n');
+        }
+        Ok(())
+    }
+}
+
+/// Write one record with the printk prefix.
+pub fn print_line(args: fmt::Arguments) {
+    let ts = Timestamp::from_ticks(timer::ticks(), timer::frequency());
+    let _ = write!(Console, "{ts}{args}\n");
+}
+
+struct Printk;
+
+impl log::Log for Printk {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        console_prints(metadata.level(), CONSOLE_LOGLEVEL.load(Ordering::Relaxed))
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            print_line(*record.args());
+        }
+    }
+
+    fn flush(&self) {
+        Console::flush();
+    }
+}
+
+static LOGGER: Printk = Printk;
+
+/// Route `log` records to the console at `loglevel`.
+pub fn init_log(loglevel: u8) {
+    CONSOLE_LOGLEVEL.store(loglevel, Ordering::Relaxed);
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Trace);
+}

@@ -1,0 +1,108 @@
+//! ARM PrimeCell UART (PL011), transmit side: enough for a polled console.
+//!
+//! The register block follows the PL011 TRM (DDI 0183). The driver never reprograms the baud
+//! rate: like Linux's earlycon it keeps what firmware (or QEMU) set, and only makes sure the
+//! UART, its transmitter and the FIFOs are enabled.
+
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+use tock_registers::{register_bitfields, register_structs};
+
+register_bitfields! [u32,
+    /// Flag register.
+    FR [
+        /// Transmit FIFO full: wait before writing DR.
+        TXFF OFFSET(5) NUMBITS(1) [],
+        /// Receive FIFO empty.
+        RXFE OFFSET(4) NUMBITS(1) [],
+        /// UART busy transmitting.
+        BUSY OFFSET(3) NUMBITS(1) []
+    ],
+    /// Line control register.
+    LCR_H [
+        /// Word length.
+        WLEN OFFSET(5) NUMBITS(2) [
+            FiveBit = 0,
+            SixBit = 1,
+            SevenBit = 2,
+            EightBit = 3
+        ],
+        /// Enable the FIFOs.
+        FEN OFFSET(4) NUMBITS(1) []
+    ],
+    /// Control register.
+    CR [
+        /// Receive enable.
+        RXE OFFSET(9) NUMBITS(1) [],
+        /// Transmit enable.
+        TXE OFFSET(8) NUMBITS(1) [],
+        /// UART enable.
+        UARTEN OFFSET(0) NUMBITS(1) []
+    ],
+    /// Interrupt clear register.
+    ICR [
+        /// Clear every interrupt.
+        ALL OFFSET(0) NUMBITS(11) []
+    ]
+];
+
+register_structs! {
+    #[allow(non_snake_case)]
+    pub Registers {
+        (0x00 => dr: ReadWrite<u32>),
+        (0x04 => _reserved0),
+        (0x18 => fr: ReadOnly<u32, FR::Register>),
+        (0x1c => _reserved1),
+        (0x2c => lcr_h: ReadWrite<u32, LCR_H::Register>),
+        (0x30 => cr: ReadWrite<u32, CR::Register>),
+        (0x34 => _reserved2),
+        (0x44 => icr: WriteOnly<u32, ICR::Register>),
+        (0x48 => @END),
+    }
+}
+
+/// A PL011 at a mapped MMIO address.
+pub struct Pl011 {
+    regs: &'static Registers,
+}
+
+impl Pl011 {
+    /// # Safety
+    /// `base` must be the address of a PL011 register block, mapped as device memory for the
+    /// rest of the kernel's life, and no other code may drive the same UART concurrently.
+    pub unsafe fn new(base: usize) -> Pl011 {
+        // SAFETY: the caller guarantees `base` is a mapped PL011 block that lives forever.
+        Pl011 { regs: unsafe { &*(base as *const Registers) } }
+    }
+
+    /// Enable the UART for 8-bit transmission with FIFOs, draining what is in flight first.
+    pub fn init(&self) {
+        while self.regs.fr.is_set(FR::BUSY) {}
+        self.regs.cr.set(0);
+        self.regs.icr.write(ICR::ALL::SET);
+        self.regs.lcr_h.write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
+        self.regs.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
+    }
+
+    pub fn putc(&self, byte: u8) {
+        while self.regs.fr.is_set(FR::TXFF) {}
+        self.regs.dr.set(byte as u32);
+    }
+
+    /// Wait until the last byte has left the shift register (before power-off).
+    pub fn flush(&self) {
+        while self.regs.fr.is_set(FR::BUSY) {}
+    }
+}
+
+impl core::fmt::Write for Pl011 {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            if b == b'\n' {
+                self.putc(b'\r');
+            }
+            self.putc(b);
+        }
+        Ok(())
+    }
+}

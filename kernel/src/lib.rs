@@ -1,0 +1,15 @@
+//! The platform-independent core of the kernel: physical memory management (`mm`) and the
+//! device-tree scan (`of`).
+//!
+//! Nothing in this crate touches hardware: no assembly, no MMIO, no fixed addresses. It takes
+//! inputs (DTB bytes, the image range, the command line) and produces state and log lines, so
+//! it compiles for the host, where `cargo test` runs its unit and property tests, and for
+//! `aarch64-unknown-none`, where the kernel binary (`main.rs`, `arch/`, `drivers/`) drives it.
+//! `unsafe` is forbidden here; it lives in the binary's `arch` and `drivers` layers.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod mm;
+pub mod cmdline;
+pub mod of;
+pub mod printk;

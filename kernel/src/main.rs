@@ -1,0 +1,147 @@
+//! start_kernel: the boot sequence, in order, readable top to bottom.
+//!
+//! `boot/head.S` enters `kernel_main` at EL1 with the MMU on (identity map), the DTB's
+//! physical address and the exception level the loader entered at. From there the kernel
+//! validates the device tree, brings up the console it names, prints Linux's first boot lines,
+//! runs the self-test the command line asks for, and ends with the `boot: complete` marker and
+//! PSCI SYSTEM_OFF, so QEMU exits by itself.
+//!
+//! The binary only builds for `aarch64-unknown-none`; on the host it is an empty program so
+//! that `cargo test --workspace` can build the workspace. The platform-independent core is the
+//! `kernel` library (`mm`, `of`, `cmdline`, `printk`).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod drivers;
+#[cfg(target_os = "none")]
+mod selftest;
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("the kernel runs on aarch64-unknown-none: use `cargo xtask build` or `cargo xtask qemu`");
+    std::process::exit(2);
+}
+
+/// The name the kernel boots under (Linux prints "Booting Linux on physical CPU ...").
+pub const KERNEL_NAME: &str = "memboot";
+
+#[cfg(target_os = "none")]
+#[no_mangle]
+extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
+    use arch::{cpu, psci};
+    use kernel::cmdline::EarlyParams;
+    use kernel::mm::PhysAddr;
+    use kernel::of::{self, chosen};
+    use log::{info, warn};
+
+    // The device tree first: without it there is no console to speak through.
+    let fdt = match arch::early_fdt(PhysAddr(dtb_pa)) {
+        Ok(fdt) => fdt,
+        Err(e) => invalid_dtb(dtb_pa, entry_el, e),
+    };
+    let conduit = of::psci_conduit(&fdt);
+    psci::set_conduit(conduit.unwrap_or(psci::fallback_conduit(entry_el)));
+
+    let (uart, console_problem) = match chosen::stdout_console(&fdt) {
+        Ok(c) => (c, None),
+        Err(e) => match chosen::first_pl011(&fdt) {
+            Some(c) => (c, Some(e)),
+            None => {
+                use core::fmt::Write;
+                let _ = writeln!(console::emergency(), "Error: no usable console: {e}, and no arm,pl011 node");
+                psci::system_off()
+            }
+        },
+    };
+    if console::init(uart.base, uart.size).is_err() {
+        panic!("no page table left to map the console at {:#x}", uart.base.0);
+    }
+    let bootargs = chosen::bootargs(&fdt);
+    let mut malformed = [None; 8];
+    let mut n = 0;
+    let params = EarlyParams::parse(bootargs, &mut |m| {
+        if n < malformed.len() {
+            malformed[n] = Some(m);
+            n += 1;
+        }
+    });
+    console::init_log(params.loglevel);
+
+    info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
+    info!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);
+    if let Some((start, end)) = chosen::initrd(&fdt) {
+        log::debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
+    }
+    match chosen::machine_name(&fdt) {
+        Some(model) => info!("Machine model: {model}"),
+        None => warn!("Machine model: unknown (no /model or /compatible)"),
+    }
+    if let Some(problem) = console_problem {
+        warn!("console: {problem}; using {} at {:#x}", uart.path, uart.base.0);
+    }
+    match (conduit, psci::version()) {
+        (Some(_), Some((major, minor))) => {
+            info!("psci: probing for conduit method from DT.");
+            info!("psci: PSCIv{major}.{minor} detected in firmware.");
+        }
+        _ => warn!(
+            "psci: no usable /psci/method; assuming {:?} from entry at EL{}",
+            psci::conduit().expect("a conduit is always set"),
+            entry_el
+        ),
+    }
+    info!("Kernel command line: {bootargs}");
+    for m in malformed.iter().flatten() {
+        warn!("{m}");
+    }
+
+    if let Some(test) = params.selftest {
+        selftest::run(test);
+    }
+
+    info!("boot: complete");
+    power_off()
+}
+
+/// Report a device tree that cannot be used, through the fallback console, and stop.
+#[cfg(target_os = "none")]
+fn invalid_dtb(dtb_pa: u64, entry_el: u64, e: kernel::of::DtbError) -> ! {
+    use core::fmt::Write;
+    arch::psci::set_conduit(arch::psci::fallback_conduit(entry_el));
+    let _ = writeln!(
+        console::emergency(),
+        "Error: invalid device tree blob at physical address 0x{dtb_pa:016x}: {e}"
+    );
+    power_off()
+}
+
+/// Linux's `kernel_power_off`: say so, drain the console, PSCI SYSTEM_OFF.
+#[cfg(target_os = "none")]
+pub fn power_off() -> ! {
+    log::info!("reboot: Power down");
+    console::Console::flush();
+    arch::psci::system_off()
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    use core::fmt::Write;
+    let mut out = console::emergency();
+    let msg = info.message();
+    match info.location() {
+        Some(loc) => {
+            let _ = writeln!(out, "Kernel panic - not syncing: {msg} at {}:{}", loc.file(), loc.line());
+        }
+        None => {
+            let _ = writeln!(out, "Kernel panic - not syncing: {msg}");
+        }
+    }
+    let _ = writeln!(out, "---[ end Kernel panic - not syncing: {msg} ]---");
+    console::Console::flush();
+    arch::psci::system_off()
+}

@@ -1,0 +1,140 @@
+//! `/chosen` and the root properties the first boot lines need: the console named by
+//! `stdout-path`, `bootargs`, `/model`.
+//!
+//! Linux resolves `stdout-path` in `of_alias_scan`: the part before `:` is a path, or an alias
+//! from `/aliases` when it does not start with `/`; the rest is console options.
+
+use crate::mm::PhysAddr;
+use core::fmt;
+
+/// Compatible strings of the one UART driver the kernel has.
+pub const PL011_COMPATIBLE: &str = "arm,pl011";
+
+/// A console found in the device tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsoleNode<'a> {
+    /// Full path of the node, e.g. `/pl011@9000000`.
+    pub path: &'a str,
+    pub base: PhysAddr,
+    pub size: u64,
+    /// Console options after `:` in `stdout-path`, e.g. `115200n8`.
+    pub options: Option<&'a str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleError<'a> {
+    /// `/chosen/stdout-path` is absent.
+    NoStdoutPath,
+    /// `stdout-path` names a node (or alias) that does not exist.
+    NotFound(&'a str),
+    /// The node is not a PL011.
+    Unsupported(&'a str),
+    /// The node has no usable `reg`.
+    NoReg(&'a str),
+}
+
+impl fmt::Display for ConsoleError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsoleError::NoStdoutPath => write!(f, "no /chosen/stdout-path"),
+            ConsoleError::NotFound(p) => write!(f, "stdout-path '{p}' names no node"),
+            ConsoleError::Unsupported(p) => {
+                write!(f, "stdout-path node '{p}' is not compatible with \"{PL011_COMPATIBLE}\"")
+            }
+            ConsoleError::NoReg(p) => write!(f, "stdout-path node '{p}' has no reg property"),
+        }
+    }
+}
+
+/// The raw `stdout-path` value split into (path or alias, options).
+pub fn stdout_path<'a>(fdt: &fdt::Fdt<'a>) -> Option<(&'a str, Option<&'a str>)> {
+    let value = fdt.find_node("/chosen")?.property("stdout-path")?.as_str()?;
+    Some(match value.split_once(':') {
+        Some((path, opts)) => (path, Some(opts)),
+        None => (value, None),
+    })
+}
+
+/// The console that `/chosen/stdout-path` names.
+pub fn stdout_console<'a>(fdt: &fdt::Fdt<'a>) -> Result<ConsoleNode<'a>, ConsoleError<'a>> {
+    let (name, options) = stdout_path(fdt).ok_or(ConsoleError::NoStdoutPath)?;
+    let path = if name.starts_with('/') {
+        name
+    } else {
+        fdt.find_node("/aliases")
+            .and_then(|a| a.property(name))
+            .and_then(|p| p.as_str())
+            .ok_or(ConsoleError::NotFound(name))?
+    };
+    let node = fdt.find_node(path).ok_or(ConsoleError::NotFound(path))?;
+    console_from_node(path, node, options)
+}
+
+/// The first enabled PL011 in the tree: the fallback when `stdout-path` is missing.
+pub fn first_pl011<'a>(fdt: &fdt::Fdt<'a>) -> Option<ConsoleNode<'a>> {
+    fdt.all_nodes()
+        .filter(|n| is_available(n))
+        .find(|n| n.compatible().is_some_and(|c| c.all().any(|s| s == PL011_COMPATIBLE)))
+        .and_then(|n| console_from_node(n.name, n, None).ok())
+}
+
+fn console_from_node<'a>(
+    path: &'a str,
+    node: fdt::node::FdtNode<'_, 'a>,
+    options: Option<&'a str>,
+) -> Result<ConsoleNode<'a>, ConsoleError<'a>> {
+    let compatible = node.compatible().ok_or(ConsoleError::Unsupported(path))?;
+    if !compatible.all().any(|c| c == PL011_COMPATIBLE) {
+        return Err(ConsoleError::Unsupported(path));
+    }
+    let reg = node.reg().and_then(|mut r| r.next()).ok_or(ConsoleError::NoReg(path))?;
+    Ok(ConsoleNode {
+        path,
+        base: PhysAddr(reg.starting_address as u64),
+        size: reg.size.unwrap_or(0x1000) as u64,
+        options,
+    })
+}
+
+/// Linux's `of_fdt_device_is_available`: no `status`, or `status` is "okay"/"ok".
+pub fn is_available(node: &fdt::node::FdtNode) -> bool {
+    match node.property("status").and_then(|p| p.as_str()) {
+        None => true,
+        Some(s) => s == "okay" || s == "ok",
+    }
+}
+
+/// `/chosen/bootargs`, empty when absent (Linux then prints an empty command line).
+pub fn bootargs<'a>(fdt: &fdt::Fdt<'a>) -> &'a str {
+    fdt.find_node("/chosen")
+        .and_then(|c| c.property("bootargs"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+}
+
+/// The root `model`, or failing that the first root `compatible` (Linux's
+/// `of_flat_dt_get_machine_name`).
+pub fn machine_name<'a>(fdt: &fdt::Fdt<'a>) -> Option<&'a str> {
+    let root = fdt.find_node("/")?;
+    root.property("model")
+        .and_then(|p| p.as_str())
+        .or_else(|| root.compatible().map(|c| c.first()))
+}
+
+/// Read a 1- or 2-cell big-endian number, as Linux's `of_read_number` for the initrd cells.
+fn read_cells(value: &[u8]) -> Option<u64> {
+    match value.len() {
+        4 => Some(u32::from_be_bytes(value.try_into().ok()?) as u64),
+        8 => Some(u64::from_be_bytes(value.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// `/chosen/linux,initrd-start` and `-end` (32- or 64-bit cells), as Linux's
+/// `early_init_dt_check_for_initrd`: both must be present; returns `[start, end)`.
+pub fn initrd(fdt: &fdt::Fdt) -> Option<(PhysAddr, PhysAddr)> {
+    let chosen = fdt.find_node("/chosen")?;
+    let start = read_cells(chosen.property("linux,initrd-start")?.value)?;
+    let end = read_cells(chosen.property("linux,initrd-end")?.value)?;
+    Some((PhysAddr(start), PhysAddr(end)))
+}

@@ -1,0 +1,37 @@
+//! The flattened device tree, read the way Linux's `drivers/of/fdt.c` reads it at boot.
+//!
+//! Parsing uses the `fdt` crate; this module adds what Linux checks and decodes on top of it:
+//! header validation (`header`), `/chosen` and the console (`chosen`), the PSCI conduit.
+//! It never touches memory itself: callers hand it the blob as a byte slice.
+
+pub mod chosen;
+pub mod header;
+
+pub use header::{DtbError, FdtHeader};
+
+/// Conduit for PSCI calls, from `/psci/method` (Linux's `get_set_conduit_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciConduit {
+    Hvc,
+    Smc,
+}
+
+/// Read `/psci/method`; `None` when the node or the property is missing or unknown.
+pub fn psci_conduit(fdt: &fdt::Fdt) -> Option<PsciConduit> {
+    let node = fdt.find_node("/psci")?;
+    match node.property("method")?.as_str()? {
+        "hvc" => Some(PsciConduit::Hvc),
+        "smc" => Some(PsciConduit::Smc),
+        _ => None,
+    }
+}
+
+/// `(base, size)` of every `reg` entry of every node whose `device_type` is `"memory"`,
+/// decoded with the parent's cells. Used to check that the blob lies in RAM before anything
+/// trusts it; the full scan (usable-memory, hotplug, nodes) is `early_init_dt_scan_memory`.
+pub fn memory_reg_ranges<'a>(fdt: &'a fdt::Fdt<'a>) -> impl Iterator<Item = (crate::mm::PhysAddr, u64)> + 'a {
+    fdt.all_nodes()
+        .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory"))
+        .flat_map(|n| n.reg().into_iter().flatten())
+        .map(|r| (crate::mm::PhysAddr(r.starting_address as u64), r.size.unwrap_or(0) as u64))
+}

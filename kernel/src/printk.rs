@@ -1,0 +1,71 @@
+//! The printk conventions the console follows: Linux's log levels and the `[%5lu.%06lu] `
+//! timestamp prefix. The console itself (the UART, the timer) lives in the binary.
+
+use core::fmt;
+
+/// Linux's level for a `log` record: `KERN_ERR` 3, `KERN_WARNING` 4, `KERN_INFO` 6,
+/// `KERN_DEBUG` 7; trace is below debug.
+pub fn linux_level(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug => 7,
+        log::Level::Trace => 8,
+    }
+}
+
+/// Whether a record of `level` reaches a console at `console_loglevel` (Linux prints a
+/// message when its level is below the console level).
+pub fn console_prints(level: log::Level, console_loglevel: u8) -> bool {
+    linux_level(level) < console_loglevel
+}
+
+/// The time since the counter started, as printk shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    pub secs: u64,
+    pub usecs: u32,
+}
+
+impl Timestamp {
+    /// From a counter value and its frequency in Hz (a zero frequency gives time zero).
+    pub fn from_ticks(ticks: u64, freq_hz: u64) -> Timestamp {
+        if freq_hz == 0 {
+            return Timestamp { secs: 0, usecs: 0 };
+        }
+        let secs = ticks / freq_hz;
+        let rem = ticks % freq_hz;
+        let usecs = (rem as u128 * 1_000_000 / freq_hz as u128) as u32;
+        Timestamp { secs, usecs }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// `[%5lu.%06lu] ` as printk's `print_time`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{:5}.{:06}] ", self.secs, self.usecs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn prefix_matches_printk() {
+        assert_eq!(Timestamp::from_ticks(0, 62_500_000).to_string(), "[    0.000000] ");
+        assert_eq!(Timestamp::from_ticks(7_687, 62_500_000).to_string(), "[    0.000122] ");
+        assert_eq!(Timestamp::from_ticks(62_500_000 * 123_456 + 1, 62_500_000).to_string(), "[123456.000000] ");
+    }
+
+    #[test]
+    fn loglevel_filters_like_linux() {
+        assert!(console_prints(log::Level::Info, 7));
+        assert!(!console_prints(log::Level::Debug, 7));
+        assert!(console_prints(log::Level::Debug, 8));
+        assert!(console_prints(log::Level::Warn, 5));
+        assert!(!console_prints(log::Level::Info, 4));
+    }
+}

@@ -1,0 +1,74 @@
+//! `cargo xtask build`: compile the kernel for aarch64-unknown-none and turn the ELF into a
+//! Linux arm64 Image, the format QEMU needs to pass the DTB in x0 and honour `-initrd`.
+//!
+//! The Image is the file image of the loadable segments from `_text` to `_edata`; its first 64
+//! bytes are the header head.S writes. The build checks the magic at 0x38 and that the
+//! header's image_size equals `_end - _text` before writing it.
+
+use crate::{root, Result};
+use object::{Object, ObjectSegment, ObjectSymbol};
+use std::path::PathBuf;
+use std::process::Command;
+
+pub const TARGET: &str = "aarch64-unknown-none";
+const MAGIC_OFFSET: usize = 0x38;
+
+pub struct Built {
+    pub elf: PathBuf,
+    pub image: PathBuf,
+}
+
+pub fn build(release: bool) -> Result<Built> {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(root()).args(["build", "--quiet", "-p", "kernel", "--bin", "kernel", "--target", TARGET]);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("kernel build failed".into());
+    }
+    let dir = root().join("target").join(TARGET).join(if release { "release" } else { "debug" });
+    let elf = dir.join("kernel");
+    let image = dir.join("Image");
+    let data = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let bytes = elf_to_image(&data)?;
+    std::fs::write(&image, bytes).map_err(|e| format!("{}: {e}", image.display()))?;
+    Ok(Built { elf, image })
+}
+
+/// Flatten the ELF's loadable segments into the Image bytes and check the header.
+pub fn elf_to_image(data: &[u8]) -> Result<Vec<u8>> {
+    let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
+    let symbol = |name: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .map(|s| s.address())
+            .ok_or_else(|| format!("kernel ELF has no symbol {name}"))
+    };
+    let (text, edata, end) = (symbol("_text")?, symbol("_edata")?, symbol("_end")?);
+    let mut image = vec![0u8; (edata - text) as usize];
+    for seg in file.segments() {
+        let bytes = seg.data().map_err(|e| format!("kernel ELF segment: {e}"))?;
+        if bytes.is_empty() {
+            continue;
+        }
+        let start = seg.address();
+        if start < text || start + bytes.len() as u64 > edata {
+            return Err(format!(
+                "segment at {start:#x}+{:#x} lies outside [_text {text:#x}, _edata {edata:#x})",
+                bytes.len()
+            ));
+        }
+        let off = (start - text) as usize;
+        image[off..off + bytes.len()].copy_from_slice(bytes);
+    }
+    if image.len() < 64 || &image[MAGIC_OFFSET..MAGIC_OFFSET + 4] != b"ARM\x64" {
+        return Err("the Image does not start with the arm64 header (magic ARM\\x64 at 0x38)".into());
+    }
+    let image_size = u64::from_le_bytes(image[16..24].try_into().unwrap());
+    if image_size != end - text {
+        return Err(format!("header image_size {image_size:#x} != _end - _text {:#x}", end - text));
+    }
+    Ok(image)
+}

@@ -1,0 +1,80 @@
+//! `cargo xtask`: build the kernel Image, boot it in QEMU, debug it with gdb, run every test.
+//!
+//! Small commands, each in its own module; every child process is owned by a guard that kills
+//! it on drop, and every wait is bounded.
+
+mod build;
+mod gdb;
+mod qemu;
+mod test;
+mod tools;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, boot, debug and test the kernel")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the kernel ELF and the Linux arm64 Image under target/.
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Build, boot in QEMU virt, stream the serial console; exit with QEMU's status.
+    Qemu {
+        #[command(flatten)]
+        opts: qemu::BootOptions,
+    },
+    /// Start QEMU halted with its gdb stub and attach gdb-multiarch with the kernel's symbols.
+    Gdb {
+        /// Break at this symbol before continuing (e.g. primary_entry, kernel_main).
+        #[arg(long = "break", value_name = "SYMBOL")]
+        breakpoint: Vec<String>,
+        /// Run gdb in batch mode with this command file.
+        #[arg(long, value_name = "FILE")]
+        batch: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        opts: qemu::BootOptions,
+    },
+    /// Host tests, every QEMU boot scenario, then the gdb test.
+    Test {
+        /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
+        #[arg(long)]
+        only: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build { release } => build::build(release).map(|img| {
+            println!("kernel ELF: {}", img.elf.display());
+            println!("Image:      {}", img.image.display());
+            0
+        }),
+        Command::Qemu { opts } => qemu::run_interactive(&opts),
+        Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
+        Command::Test { only } => test::run(only.as_deref()).map(|_| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors are messages for a person; `?` on anything that displays.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// The workspace root (xtask's parent directory).
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+}

@@ -1,0 +1,374 @@
+//! `cargo xtask test`: the host tests, then every QEMU boot scenario, then the gdb test.
+//!
+//! A scenario boots the kernel with given options and checks the serial console: lines that
+//! must appear in order (each matched against the message after the printk timestamp, `*`
+//! matching any run of characters), lines that must not appear, and QEMU's exit within a
+//! bound (PSCI SYSTEM_OFF makes QEMU exit with status 0).
+
+use crate::qemu::{boot_captured, BootOptions, Machine};
+use crate::{build, gdb, root, tools, Result};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// Every boot must be over well within this.
+const BOOT_LIMIT: Duration = Duration::from_secs(60);
+
+struct Scenario {
+    name: &'static str,
+    opts: BootOptions,
+    /// Patterns that must match lines of the log, in this order.
+    expect: Vec<String>,
+    /// Patterns that must match no line.
+    forbid: Vec<&'static str>,
+}
+
+const CLEAN_END: [&str; 2] = ["boot: complete", "reboot: Power down"];
+const NO_FAILURE: [&str; 3] = ["Kernel panic*", "Unable to handle*", "Error: *"];
+
+fn opts(mem: &str) -> BootOptions {
+    BootOptions { mem: mem.into(), smp: 1, cpu: "max".into(), ..Default::default() }
+}
+
+/// The lines every normal boot prints, in order.
+fn normal_boot(extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "Booting memboot on physical CPU 0x0000000000 [0x*]".into(),
+        "Machine model: linux,dummy-virt".into(),
+        "psci: probing for conduit method from DT.".into(),
+        "psci: PSCIv1.1 detected in firmware.".into(),
+        "Kernel command line: *".into(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v.extend(CLEAN_END.iter().map(|s| s.to_string()));
+    v
+}
+
+fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
+    let mut list = Vec::new();
+    let normal = |name: &'static str, o: BootOptions, extra: &[&str]| Scenario {
+        name,
+        opts: o,
+        expect: normal_boot(extra),
+        forbid: NO_FAILURE.to_vec(),
+    };
+    list.push(normal("mem-128M", opts("128M"), &[]));
+    list.push(normal("mem-1G", opts("1G"), &[]));
+    list.push(normal("mem-4G", opts("4G"), &[]));
+    let a57 = |mut o: BootOptions| {
+        o.cpu = "cortex-a57".into();
+        o
+    };
+    // QEMU's cortex-a57 is r1p0: MIDR 0x411fd070 (implementer 0x41 Arm, part 0xd07).
+    list.push(Scenario {
+        name: "cortex-a57",
+        opts: a57(opts("1G")),
+        expect: normal_boot(&[]).into_iter().map(|l| l.replace("[0x*]", "[0x411fd070]")).collect(),
+        forbid: NO_FAILURE.to_vec(),
+    });
+    let el2 = |mut o: BootOptions| {
+        o.el2 = true;
+        o
+    };
+    list.push(normal("el2", el2(opts("1G")), &[]));
+    list.push(normal("el2-cortex-a57", el2(a57(opts("1G"))), &[]));
+    let mut smp = opts("1G");
+    smp.smp = 4;
+    list.push(normal("smp-4", smp, &[]));
+
+    let mut append = opts("1G");
+    append.append = Some("loglevel=8 foo=\"bar baz\" root=/dev/vda".into());
+    let mut s = normal("append", append, &[]);
+    s.expect[4] = "Kernel command line: loglevel=8 foo=\"bar baz\" root=/dev/vda".into();
+    list.push(s);
+
+    // An initrd of a known size: /chosen must describe exactly that many bytes.
+    let initrd = scratch.join("initrd.img");
+    std::fs::write(&initrd, vec![0x5au8; 1 << 20]).map_err(|e| e.to_string())?;
+    let mut with_initrd = opts("1G");
+    with_initrd.initrd = Some(initrd);
+    with_initrd.append = Some("loglevel=8".into());
+    let mut s = normal("initrd", with_initrd, &[]);
+    s.expect.insert(1, "OF: fdt: initrd_start=0x*  initrd_end=0x*".into());
+    list.push(s);
+
+    let mut overlay = opts("1G");
+    overlay.overlay = Some("model".into());
+    let mut s = normal("overlay-model", overlay, &[]);
+    s.expect[1] = "Machine model: memboot test board (overlay on QEMU virt)".into();
+    list.push(s);
+
+    let mut quiet = opts("1G");
+    // loglevel=5: warnings (level 4) print, info (6) does not; the malformed value is
+    // reported and leaves the earlier one in force.
+    quiet.append = Some("loglevel=5 loglevel=x".into());
+    list.push(Scenario {
+        name: "loglevel",
+        opts: quiet,
+        expect: vec!["Malformed early option 'loglevel'".into()],
+        forbid: vec!["Booting memboot*", "Machine model*", "boot: complete", "Kernel panic*"],
+    });
+
+    let mut fault = opts("1G");
+    fault.append = Some("selftest=fault".into());
+    list.push(Scenario {
+        name: "selftest-fault",
+        opts: fault,
+        expect: [
+            "selftest: fault",
+            "trap: Synchronous (EL1h) exception: ESR_EL1 0x0000000096000004 FAR_EL1 0x00007f00dead0000 ELR_EL1 0x* SPSR_EL1 0x*",
+            "Unable to handle kernel paging request at virtual address 00007f00dead0000",
+            "Mem abort info:",
+            "  ESR = 0x0000000096000004",
+            "  EC = 0x25: DABT (current EL), IL = 32 bits",
+            "  SET = 0, FnV = 0",
+            "  EA = 0, S1PTW = 0",
+            "  FSC = 0x04: level 0 translation fault",
+            "Data abort info:",
+            "  ISV = 0, ISS = 0x00000004",
+            "  CM = 0, WnR = 0",
+            "Internal error: Oops: 0000000096000004 [#1] SMP",
+            "pstate: *",
+            "pc : *",
+            "lr : *",
+            "sp : *",
+            "x29: * x28: * x27: *",
+            "x2 : * x1 : * x0 : *",
+            "Kernel panic - not syncing: Oops: Fatal exception",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete"],
+    });
+
+    let mut panic = opts("1G");
+    panic.append = Some("selftest=panic".into());
+    list.push(Scenario {
+        name: "selftest-panic",
+        opts: panic,
+        expect: vec![
+            "Kernel panic - not syncing: selftest=panic at kernel/src/selftest.rs:*".into(),
+            "---[ end Kernel panic - not syncing: selftest=panic ]---".into(),
+        ],
+        forbid: vec!["boot: complete"],
+    });
+
+    let mut reset = opts("1G");
+    reset.append = Some("selftest=reset".into());
+    list.push(Scenario {
+        name: "selftest-reset",
+        opts: reset,
+        expect: vec!["reboot: Restarting system".into()],
+        forbid: vec!["boot: complete", "reboot: Power down"],
+    });
+
+    // Device trees QEMU accepts but the kernel must refuse or work around.
+    let base = scratch.join("virt.dtb");
+    Machine::new(&opts("1G"), &root().join("Cargo.toml"))?.dump_dtb(&base)?;
+    let big = scratch.join("big.dtb");
+    run_tool(Command::new("dtc").args(["-q", "-I", "dtb", "-O", "dtb", "-S", "1200000", "-o"]).arg(&big).arg(&base))?;
+    let mut bad = opts("1G");
+    bad.dtb = Some(big);
+    list.push(Scenario {
+        name: "bad-dtb-too-large",
+        opts: bad,
+        // QEMU loads a -dtb file into a buffer of 2 * (file size + 10000) bytes and sets
+        // totalsize to that: about 2.4 MB here, beyond arm64's 2 MiB.
+        expect: vec!["Error: invalid device tree blob at physical address 0x*: totalsize 0x* exceeds the 2 MiB limit (0x200000)".into()],
+        forbid: vec!["Booting memboot*", "boot: complete"],
+    });
+
+    let dts = Command::new("dtc").args(["-q", "-I", "dtb", "-O", "dts"]).arg(&base).output().map_err(|e| e.to_string())?;
+    let source: String = String::from_utf8_lossy(&dts.stdout)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("stdout-path"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let no_stdout = scratch.join("no-stdout.dtb");
+    let mut dtc = Command::new("dtc");
+    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&no_stdout);
+    run_with_stdin(&mut dtc, &source)?;
+    let mut o = opts("1G");
+    o.dtb = Some(no_stdout);
+    let mut s = normal("no-stdout-path", o, &[]);
+    s.expect.insert(2, "console: no /chosen/stdout-path; using pl011@9000000 at 0x9000000".into());
+    list.push(s);
+
+    Ok(list)
+}
+
+fn run_tool(cmd: &mut Command) -> Result<()> {
+    let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+    child.stdin.take().expect("piped").write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("{:?} failed", cmd.get_program()));
+    }
+    Ok(())
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The message part of a console line: the printk timestamp removed.
+pub fn message(line: &str) -> &str {
+    match (line.starts_with('['), line.find("] ")) {
+        (true, Some(i)) => &line[i + 2..],
+        _ => line,
+    }
+}
+
+/// Check a log against a scenario; the error says what was missing and shows the log.
+fn check(s: &Scenario, log: &str) -> std::result::Result<(), String> {
+    let lines: Vec<&str> = log.lines().map(message).collect();
+    let mut at = 0;
+    for pat in &s.expect {
+        match lines[at..].iter().position(|l| glob(pat, l)) {
+            Some(i) => at += i + 1,
+            None => return Err(format!("expected (in order) a line matching: {pat}")),
+        }
+    }
+    for pat in &s.forbid {
+        if let Some(l) = lines.iter().find(|l| glob(pat, l)) {
+            return Err(format!("line must not appear: {l}"));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(only: Option<&str>) -> Result<()> {
+    tools::ensure(&[tools::QEMU, tools::DTC, tools::FDTOVERLAY, tools::GDB])?;
+    if only.is_none() {
+        println!("== host tests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(&cargo)
+            .current_dir(root())
+            .args(["test", "--workspace", "--quiet"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("host tests failed".into());
+        }
+    }
+
+    println!("== QEMU boot scenarios");
+    let built = build::build(false)?;
+    let scratch = root().join("target").join("xtask").join("test");
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let mut failed = Vec::new();
+    for s in scenarios(&scratch)? {
+        if only.is_some_and(|o| !s.name.contains(o)) {
+            continue;
+        }
+        let boot = boot_captured(&s.opts, &built.image, BOOT_LIMIT)?;
+        let verdict = match boot.status {
+            None => Err(format!("QEMU did not exit within {BOOT_LIMIT:?}")),
+            Some(st) if !st.success() => Err(format!("QEMU exited with {st}: {}", boot.stderr.trim())),
+            Some(_) => check(&s, &boot.stdout),
+        };
+        match verdict {
+            Ok(()) => println!("ok    {:<22} {:>6.2}s", s.name, boot.elapsed.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  {:<22} {why}\n--- serial console ---\n{}---", s.name, boot.stdout);
+                failed.push(s.name);
+            }
+        }
+    }
+
+    if only.is_none_or(|o| "gdb".contains(o)) {
+        println!("== gdb");
+        match gdb_test(&scratch) {
+            Ok(t) => println!("ok    {:<22} {:>6.2}s", "gdb", t.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  gdb                    {why}");
+                failed.push("gdb");
+            }
+        }
+    }
+    if failed.is_empty() {
+        println!("all tests passed");
+        Ok(())
+    } else {
+        Err(format!("failed: {}", failed.join(", ")))
+    }
+}
+
+/// Break in the assembly entry (MMU off) and in the Rust entry (MMU on), read the DTB magic
+/// through x0 via the stub, then let the kernel power the machine off.
+fn gdb_test(scratch: &std::path::Path) -> Result<Duration> {
+    let script: PathBuf = scratch.join("gdb-test.gdb");
+    std::fs::write(
+        &script,
+        "set language c\n\
+         break *primary_entry\n\
+         break kernel_main\n\
+         continue\n\
+         printf \"entry pc: %#x\\n\", $pc\n\
+         continue\n\
+         printf \"dtb magic: %02x%02x%02x%02x\\n\", *(unsigned char *)$x0, *(unsigned char *)($x0 + 1), *(unsigned char *)($x0 + 2), *(unsigned char *)($x0 + 3)\n\
+         delete\n\
+         continue\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let (gdb, serial) = gdb::run_batch_captured(&opts("1G"), &script, Duration::from_secs(120))?;
+    let out = format!("{}{}", gdb.stdout, gdb.stderr);
+    for want in ["Breakpoint 1, ", "primary_entry", "entry pc: 0x40200040", "Breakpoint 2, ", "kernel_main", "dtb magic: d00dfeed"] {
+        if !out.contains(want) {
+            return Err(format!("gdb output lacks '{want}':\n{out}"));
+        }
+    }
+    if !serial.contains("boot: complete") {
+        return Err(format!("the kernel did not complete under gdb:\n{serial}"));
+    }
+    Ok(gdb.elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_runs() {
+        assert!(glob("a*c", "abbbc"));
+        assert!(glob("x29: * x28: * x27: *", "x29: 0000 x28: 1111 x27: 2222"));
+        assert!(!glob("a*c", "abd"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("exact", "exact "));
+        assert!(!glob("ab*ba", "aba"), "prefix and suffix may not overlap");
+    }
+
+    #[test]
+    fn message_strips_the_timestamp() {
+        assert_eq!(message("[    0.000122] Booting"), "Booting");
+        assert_eq!(message("no prefix"), "no prefix");
+    }
+}

@@ -1,0 +1,59 @@
+//! Host tools the commands need, installed with apt-get when possible.
+
+use crate::Result;
+use std::process::Command;
+
+/// A host tool and the Debian package that provides it.
+pub struct Tool {
+    pub binary: &'static str,
+    pub package: &'static str,
+}
+
+pub const QEMU: Tool = Tool { binary: "qemu-system-aarch64", package: "qemu-system-arm" };
+pub const DTC: Tool = Tool { binary: "dtc", package: "device-tree-compiler" };
+pub const FDTOVERLAY: Tool = Tool { binary: "fdtoverlay", package: "device-tree-compiler" };
+pub const GDB: Tool = Tool { binary: "gdb-multiarch", package: "gdb-multiarch" };
+
+fn present(binary: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(binary).is_file()))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// Make sure every tool is on PATH: install the missing ones with apt-get when running as root
+/// on a Debian-like system, otherwise fail with the exact command to run.
+pub fn ensure(tools: &[Tool]) -> Result<()> {
+    let mut packages: Vec<&str> = tools.iter().filter(|t| !present(t.binary)).map(|t| t.package).collect();
+    packages.dedup();
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let command = format!("apt-get install -y {}", packages.join(" "));
+    if !(is_root() && present("apt-get")) {
+        return Err(format!("missing host tools; install them with:\n    sudo {command}"));
+    }
+    eprintln!("xtask: installing {}", packages.join(" "));
+    let install = |update: bool| -> bool {
+        if update && !Command::new("apt-get").args(["update", "-q"]).status().map(|s| s.success()).unwrap_or(false) {
+            return false;
+        }
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&packages)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !install(false) && !install(true) {
+        return Err(format!("`{command}` failed"));
+    }
+    match tools.iter().find(|t| !present(t.binary)) {
+        Some(t) => Err(format!("{} is still missing after installing {}", t.binary, t.package)),
+        None => Ok(()),
+    }
+}
