@@ -1,5 +1,7 @@
+//! Physical memory management: addresses, memblock, and (later) zones, memmap and the buddy
 //! allocator.
 
 pub mod addr;
+pub mod memblock;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};
