@@ -13,3 +13,4 @@ pub mod mm;
 pub mod cmdline;
 pub mod of;
 pub mod printk;
+pub mod setup;

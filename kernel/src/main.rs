@@ -36,6 +36,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     use kernel::cmdline::EarlyParams;
     use kernel::mm::PhysAddr;
     use kernel::of::{self, chosen};
+    use kernel::setup;
     use log::{info, warn};
 
     // The device tree first: without it there is no console to speak through.
@@ -73,9 +74,15 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
 
     info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
     info!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);
-    if let Some((start, end)) = chosen::initrd(&fdt) {
-        log::debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
-    }
+
+    // setup_arch: setup_machine_fdt
+    let mb = arch::setup::take_memblock();
+    let inputs = setup::BootInputs {
+        dtb: (PhysAddr(dtb_pa), fdt.total_size() as u64),
+        kernel: arch::image::range(),
+        phys_addr_bits: arch::setup::phys_addr_bits(),
+    };
+    let machine = setup::setup_machine_fdt(&fdt, mb, &inputs);
     match chosen::machine_name(&fdt) {
         Some(model) => info!("Machine model: {model}"),
         None => warn!("Machine model: unknown (no /model or /compatible)"),
@@ -83,6 +90,22 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     if let Some(problem) = console_problem {
         warn!("console: {problem}; using {} at {:#x}", uart.path, uart.base.0);
     }
+
+    // parse_early_param
+    for m in malformed.iter().flatten() {
+        warn!("{m}");
+    }
+    mb.set_debug(params.memblock_debug);
+    if let Some(limit) = params.memory_limit {
+        log::info!("Memory limited to {}MB", limit >> 20);
+    }
+
+    // arm64_memblock_init, then (until paging_init and the zones exist) bootmem_init's NUMA
+    // step and its closing memblock_dump_all.
+    let reserved = setup::arm64_memblock_init(&fdt, mb, &inputs, &machine, params.memory_limit, arch::setup::reservedmem_hooks());
+    setup::numa_init(&fdt, mb, machine.cells);
+    mb.dump_all();
+
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {
             info!("psci: probing for conduit method from DT.");
@@ -95,9 +118,8 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         ),
     }
     info!("Kernel command line: {bootargs}");
-    for m in malformed.iter().flatten() {
-        warn!("{m}");
-    }
+
+    drivers::demo_carveout::probe(&fdt, &reserved);
 
     if let Some(test) = params.selftest {
         selftest::run(test);

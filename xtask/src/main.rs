@@ -42,6 +42,12 @@ enum Command {
         #[command(flatten)]
         opts: qemu::BootOptions,
     },
+    /// Benchmarks (criterion, on the host): memblock add/reserve/alloc at 10, 1000, 10000 regions.
+    Bench {
+        /// Extra arguments for criterion (e.g. a filter, --warm-up-time 1).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Host tests, every QEMU boot scenario, then the gdb test.
     Test {
         /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         }),
         Command::Qemu { opts } => qemu::run_interactive(&opts),
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
+        Command::Bench { args } => bench(&args),
         Command::Test { only } => test::run(only.as_deref()).map(|_| 0),
     };
     match result {
@@ -69,6 +76,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask bench`: the criterion benches, side by side in one run.
+fn bench(args: &[String]) -> Result<i32> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(root())
+        .args(["bench", "-p", "kernel", "--bench", "memblock", "--"])
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    Ok(status.code().unwrap_or(1))
 }
 
 /// Errors are messages for a person; `?` on anything that displays.

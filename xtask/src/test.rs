@@ -194,6 +194,83 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     s.expect.insert(2, "console: no /chosen/stdout-path; using pl011@9000000 at 0x9000000".into());
     list.push(s);
 
+    // /reserved-memory: every kind of child (see dts/reserved-memory.dts for the reasoning
+    // behind each address). Regions are initialised in (base, size) order, so the two
+    // size-only pools (still 0/0 when sorted) come before the carve-out.
+    let mut rmem = opts("1G");
+    rmem.overlay = Some("reserved-memory".into());
+    rmem.append = Some("loglevel=8 memblock=debug".into());
+    list.push(Scenario {
+        name: "reserved-memory",
+        opts: rmem,
+        expect: [
+            "OF: fdt: Reserved memory: invalid reg property in 'badreg@55000000', skipping node.",
+            "OF: fdt: Reserved memory: failed to reserve memory for node 'busy@40200000': base 0x0000000040200000, size 0 MiB",
+            "OF: fdt: Reserved memory: reserved region for node 'carveout@50000000': base 0x0000000050000000, size 4 MiB",
+            "OF: reserved mem: OVERLAP DETECTED!",
+            "carveout@50000000 (0x0000000050000000--0x0000000050400000) overlaps with overlap@50200000 (0x0000000050200000--0x0000000050300000)",
+            "memblock_phys_alloc_range: 8388608 bytes align=0x100000 from=0x0000000058000000 max_addr=0x0000000060000000 *",
+            "Reserved memory: created DMA memory pool at 0x000000005f800000, size 8 MiB",
+            "OF: reserved mem: initialized node dma-pool, compatible id shared-dma-pool",
+            "Reserved memory: created demo carve-out at 0x0000000050000000, size 4 MiB",
+            "OF: reserved mem: initialized node carveout@50000000, compatible id memboot,demo-carveout",
+            "NUMA: No NUMA configuration found",
+            "NUMA: Faking a node at [mem 0x0000000040000000-0x000000007fffffff]",
+            "MEMBLOCK configuration:",
+            " memory.cnt  = 0x3",
+            " memory[0x0]\t[0x0000000040000000-0x0000000051ffffff], 0x0000000012000000 bytes on node 0 flags: 0x0",
+            " memory[0x1]\t[0x0000000052000000-0x00000000520fffff], 0x0000000000100000 bytes on node 0 flags: 0x4",
+            " memory[0x2]\t[0x0000000052100000-0x000000007fffffff], 0x000000002df00000 bytes on node 0 flags: 0x0",
+            " reserved[0x2]\t[0x0000000050000000-0x00000000503fffff], 0x0000000000400000 bytes flags: 0x0",
+            " reserved[0x3]\t[0x000000005f800000-0x000000005fffffff], 0x0000000000800000 bytes flags: 0x0",
+            " reserved[0x4]\t[0x000000006f000000-0x000000006fffffff], 0x0000000001000000 bytes flags: 0x0",
+            "demo-device demo-device: memory-region carveout@50000000 at 0x0000000050000000, size 4 MiB",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["*disabled@54000000*", "Kernel panic*", "Unable to handle*"],
+    });
+    list.push(Scenario {
+        name: "reserved-memory-cma",
+        opts: {
+            let mut o = opts("1G");
+            o.overlay = Some("reserved-memory".into());
+            o
+        },
+        expect: vec![
+            "Reserved memory: created CMA memory pool at 0x000000006f000000, size 16 MiB".into(),
+            "OF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool".into(),
+        ],
+        forbid: NO_FAILURE.to_vec(),
+    });
+
+    // /memreserve/ in the header (which overlays cannot add) and mem=: 512 MiB of 1 GiB keep
+    // [0x40000000, 0x60000000); the /memreserve/ range below that stays reserved.
+    let memreserve = scratch.join("memreserve.dtb");
+    let mut dtc = Command::new("dtc");
+    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&memreserve);
+    let qemu_source = String::from_utf8_lossy(&dts.stdout);
+    run_with_stdin(&mut dtc, &qemu_source.replacen("/dts-v1/;", "/dts-v1/;\n/memreserve/ 0x5e000000 0x10000;", 1))?;
+    let mut o = opts("1G");
+    o.dtb = Some(memreserve);
+    o.append = Some("mem=512M memblock=debug".into());
+    list.push(Scenario {
+        name: "memreserve-mem-limit",
+        opts: o,
+        expect: [
+            "Memory limited to 512MB",
+            "memblock_reserve: [0x000000005e000000-0x000000005e00ffff] *",
+            " memory.cnt  = 0x1",
+            " memory[0x0]\t[0x0000000040000000-0x000000005fffffff], 0x0000000020000000 bytes on node 0 flags: 0x0",
+            " reserved[0x2]\t[0x000000005e000000-0x000000005e00ffff], 0x0000000000010000 bytes flags: 0x0",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: NO_FAILURE.to_vec(),
+    });
+
     Ok(list)
 }
 

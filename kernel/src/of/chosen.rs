@@ -5,6 +5,7 @@
 //! from `/aliases` when it does not start with `/`; the rest is console options.
 
 use crate::mm::PhysAddr;
+use crate::of::fdt::{Fdt, Node};
 use core::fmt;
 
 /// Compatible strings of the one UART driver the kernel has.
@@ -47,7 +48,7 @@ impl fmt::Display for ConsoleError<'_> {
 }
 
 /// The raw `stdout-path` value split into (path or alias, options).
-pub fn stdout_path<'a>(fdt: &fdt::Fdt<'a>) -> Option<(&'a str, Option<&'a str>)> {
+pub fn stdout_path<'a>(fdt: &Fdt<'a>) -> Option<(&'a str, Option<&'a str>)> {
     let value = fdt.find_node("/chosen")?.property("stdout-path")?.as_str()?;
     Some(match value.split_once(':') {
         Some((path, opts)) => (path, Some(opts)),
@@ -56,7 +57,7 @@ pub fn stdout_path<'a>(fdt: &fdt::Fdt<'a>) -> Option<(&'a str, Option<&'a str>)>
 }
 
 /// The console that `/chosen/stdout-path` names.
-pub fn stdout_console<'a>(fdt: &fdt::Fdt<'a>) -> Result<ConsoleNode<'a>, ConsoleError<'a>> {
+pub fn stdout_console<'a>(fdt: &Fdt<'a>) -> Result<ConsoleNode<'a>, ConsoleError<'a>> {
     let (name, options) = stdout_path(fdt).ok_or(ConsoleError::NoStdoutPath)?;
     let path = if name.starts_with('/') {
         name
@@ -71,33 +72,27 @@ pub fn stdout_console<'a>(fdt: &fdt::Fdt<'a>) -> Result<ConsoleNode<'a>, Console
 }
 
 /// The first enabled PL011 in the tree: the fallback when `stdout-path` is missing.
-pub fn first_pl011<'a>(fdt: &fdt::Fdt<'a>) -> Option<ConsoleNode<'a>> {
+pub fn first_pl011<'a>(fdt: &Fdt<'a>) -> Option<ConsoleNode<'a>> {
     fdt.all_nodes()
         .filter(|n| is_available(n))
-        .find(|n| n.compatible().is_some_and(|c| c.all().any(|s| s == PL011_COMPATIBLE)))
+        .find(|n| n.is_compatible(PL011_COMPATIBLE))
         .and_then(|n| console_from_node(n.name, n, None).ok())
 }
 
 fn console_from_node<'a>(
     path: &'a str,
-    node: fdt::node::FdtNode<'_, 'a>,
+    node: Node<'a>,
     options: Option<&'a str>,
 ) -> Result<ConsoleNode<'a>, ConsoleError<'a>> {
-    let compatible = node.compatible().ok_or(ConsoleError::Unsupported(path))?;
-    if !compatible.all().any(|c| c == PL011_COMPATIBLE) {
+    if !node.is_compatible(PL011_COMPATIBLE) {
         return Err(ConsoleError::Unsupported(path));
     }
-    let reg = node.reg().and_then(|mut r| r.next()).ok_or(ConsoleError::NoReg(path))?;
-    Ok(ConsoleNode {
-        path,
-        base: PhysAddr(reg.starting_address as u64),
-        size: reg.size.unwrap_or(0x1000) as u64,
-        options,
-    })
+    let (base, size) = node.reg().next().ok_or(ConsoleError::NoReg(path))?;
+    Ok(ConsoleNode { path, base: PhysAddr(base), size, options })
 }
 
 /// Linux's `of_fdt_device_is_available`: no `status`, or `status` is "okay"/"ok".
-pub fn is_available(node: &fdt::node::FdtNode) -> bool {
+pub fn is_available(node: &Node) -> bool {
     match node.property("status").and_then(|p| p.as_str()) {
         None => true,
         Some(s) => s == "okay" || s == "ok",
@@ -105,7 +100,7 @@ pub fn is_available(node: &fdt::node::FdtNode) -> bool {
 }
 
 /// `/chosen/bootargs`, empty when absent (Linux then prints an empty command line).
-pub fn bootargs<'a>(fdt: &fdt::Fdt<'a>) -> &'a str {
+pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
     fdt.find_node("/chosen")
         .and_then(|c| c.property("bootargs"))
         .and_then(|p| p.as_str())
@@ -114,11 +109,11 @@ pub fn bootargs<'a>(fdt: &fdt::Fdt<'a>) -> &'a str {
 
 /// The root `model`, or failing that the first root `compatible` (Linux's
 /// `of_flat_dt_get_machine_name`).
-pub fn machine_name<'a>(fdt: &fdt::Fdt<'a>) -> Option<&'a str> {
-    let root = fdt.find_node("/")?;
+pub fn machine_name<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
+    let root = fdt.root()?;
     root.property("model")
         .and_then(|p| p.as_str())
-        .or_else(|| root.compatible().map(|c| c.first()))
+        .or_else(|| root.compatible().next())
 }
 
 /// Read a 1- or 2-cell big-endian number, as Linux's `of_read_number` for the initrd cells.
@@ -132,7 +127,7 @@ fn read_cells(value: &[u8]) -> Option<u64> {
 
 /// `/chosen/linux,initrd-start` and `-end` (32- or 64-bit cells), as Linux's
 /// `early_init_dt_check_for_initrd`: both must be present; returns `[start, end)`.
-pub fn initrd(fdt: &fdt::Fdt) -> Option<(PhysAddr, PhysAddr)> {
+pub fn initrd(fdt: &Fdt) -> Option<(PhysAddr, PhysAddr)> {
     let chosen = fdt.find_node("/chosen")?;
     let start = read_cells(chosen.property("linux,initrd-start")?.value)?;
     let end = read_cells(chosen.property("linux,initrd-end")?.value)?;

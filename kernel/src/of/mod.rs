@@ -5,7 +5,10 @@
 //! It never touches memory itself: callers hand it the blob as a byte slice.
 
 pub mod chosen;
+pub mod fdt;
+pub mod fdt_scan;
 pub mod header;
+pub mod reserved_mem;
 
 pub use header::{DtbError, FdtHeader};
 
@@ -29,9 +32,9 @@ pub fn psci_conduit(fdt: &fdt::Fdt) -> Option<PsciConduit> {
 /// `(base, size)` of every `reg` entry of every node whose `device_type` is `"memory"`,
 /// decoded with the parent's cells. Used to check that the blob lies in RAM before anything
 /// trusts it; the full scan (usable-memory, hotplug, nodes) is `early_init_dt_scan_memory`.
-pub fn memory_reg_ranges<'a>(fdt: &'a fdt::Fdt<'a>) -> impl Iterator<Item = (crate::mm::PhysAddr, u64)> + 'a {
+pub fn memory_reg_ranges<'a>(fdt: &fdt::Fdt<'a>) -> impl Iterator<Item = (crate::mm::PhysAddr, u64)> + 'a {
     fdt.all_nodes()
         .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory"))
-        .flat_map(|n| n.reg().into_iter().flatten())
-        .map(|r| (crate::mm::PhysAddr(r.starting_address as u64), r.size.unwrap_or(0) as u64))
+        .flat_map(|n| n.reg())
+        .map(|(base, size)| (crate::mm::PhysAddr(base), size))
 }

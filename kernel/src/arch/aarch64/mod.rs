@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod exception;
 pub mod idmap;
 pub mod psci;
+pub mod setup;
 pub mod timer;
 
 // The Image header, EL2 -> EL1, BSS, identity map, MMU on, exception vectors.
@@ -44,9 +45,8 @@ pub mod image {
 
 /// The device tree the loader passed in x0: header validated (`FdtHeader::validate`), parsed,
 /// and checked to lie inside a memory node it describes itself.
-pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<fdt::Fdt<'static>, kernel::of::DtbError> {
+pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<kernel::of::fdt::Fdt<'static>, kernel::of::DtbError> {
     use kernel::of::header::{check_inside_memory, FdtHeader, FDT_HEADER_SIZE};
-    use kernel::of::DtbError;
     let kernel = image::range();
     if pa.0 == 0 || !pa.is_aligned(8) {
         // Nothing to read: let validation name the problem without touching memory.
@@ -59,7 +59,7 @@ pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<fdt::Fdt<'static>, kernel::
     // SAFETY: validation bounded totalsize by 2 MiB, which lies inside the same mapped 4 MiB;
     // nothing writes to the blob while the kernel runs.
     let blob = unsafe { core::slice::from_raw_parts(pa.0 as *const u8, h.totalsize as usize) };
-    let fdt = fdt::Fdt::new(blob).map_err(|_| DtbError::Unparsable)?;
+    let fdt = kernel::of::fdt::Fdt::new(blob)?;
     check_inside_memory(pa, pa + h.totalsize as u64, kernel::of::memory_reg_ranges(&fdt))?;
     Ok(fdt)
 }

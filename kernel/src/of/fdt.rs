@@ -1,0 +1,272 @@
+//! A flattened device tree reader: nodes, properties and `/memreserve/`, read straight from
+//! the blob, as libfdt does for Linux's early scan.
+//!
+//! Written here rather than taken from the `fdt` crate because that crate loses its way on
+//! `FDT_NOP` tokens between properties — exactly what QEMU leaves after editing a `-dtb` file —
+//! and panics on malformed blobs. This reader skips NOPs wherever they stand and turns every
+//! malformation into `None` or an error value: a bad tree is reported, never a crash.
+
+use crate::of::header::{DtbError, FdtHeader, FDT_HEADER_SIZE};
+
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+
+/// Nesting deeper than this is treated as malformed (Linux's unflatten allows 64 too).
+const MAX_DEPTH: usize = 64;
+
+/// A parsed blob.
+#[derive(Clone, Copy)]
+pub struct Fdt<'a> {
+    data: &'a [u8],
+    header: FdtHeader,
+}
+
+/// A node: its name and where its properties start.
+#[derive(Clone, Copy)]
+pub struct Node<'a> {
+    fdt: Fdt<'a>,
+    /// Name with unit address (`memory@40000000`); empty for the root.
+    pub name: &'a str,
+    /// Offset (in the structure block) of the first token after the name.
+    body: usize,
+    /// The parent's `#address-cells` / `#size-cells` (Linux defaults 2/1 when absent).
+    parent_cells: (u32, u32),
+}
+
+/// A property: name and raw big-endian value.
+#[derive(Clone, Copy, Debug)]
+pub struct Property<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+}
+
+enum Token<'a> {
+    Begin(&'a str),
+    End,
+    Prop(Property<'a>),
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn cstr(b: &[u8], at: usize) -> Option<&str> {
+    let rest = b.get(at..)?;
+    let len = rest.iter().position(|&c| c == 0)?;
+    core::str::from_utf8(&rest[..len]).ok()
+}
+
+impl<'a> Fdt<'a> {
+    /// Parse a blob whose header `FdtHeader::validate` accepted (checked again here).
+    pub fn new(data: &'a [u8]) -> Result<Fdt<'a>, DtbError> {
+        let head: &[u8; FDT_HEADER_SIZE] =
+            data.get(..FDT_HEADER_SIZE).and_then(|h| h.try_into().ok()).ok_or(DtbError::Unparsable)?;
+        let header = FdtHeader::parse(head);
+        if header.magic != crate::of::header::FDT_MAGIC || (header.totalsize as usize) > data.len() {
+            return Err(DtbError::Unparsable);
+        }
+        let fdt = Fdt { data: &data[..header.totalsize as usize], header };
+        match fdt.token(0) {
+            Some((Token::Begin(_), _)) => Ok(fdt),
+            _ => Err(DtbError::Unparsable),
+        }
+    }
+
+    pub fn total_size(&self) -> usize {
+        self.header.totalsize as usize
+    }
+
+    fn structs(&self) -> &'a [u8] {
+        let start = self.header.off_dt_struct as usize;
+        let end = start.saturating_add(self.header.size_dt_struct as usize);
+        self.data.get(start..end.min(self.data.len())).unwrap_or(&[])
+    }
+
+    /// The token at `at` and the offset after it; NOPs are skipped.
+    fn token(&self, mut at: usize) -> Option<(Token<'a>, usize)> {
+        let s = self.structs();
+        loop {
+            match be32(s, at)? {
+                FDT_NOP => at += 4,
+                FDT_BEGIN_NODE => {
+                    let name = cstr(s, at + 4)?;
+                    return Some((Token::Begin(name), (at + 4 + name.len() + 1 + 3) & !3));
+                }
+                FDT_END_NODE => return Some((Token::End, at + 4)),
+                FDT_PROP => {
+                    let len = be32(s, at + 4)? as usize;
+                    let nameoff = be32(s, at + 8)? as usize;
+                    let value = s.get(at + 12..at + 12 + len)?;
+                    let strings = self.data.get(self.header.off_dt_strings as usize..)?;
+                    let name = cstr(strings, nameoff)?;
+                    return Some((Token::Prop(Property { name, value }), (at + 12 + len + 3) & !3));
+                }
+                _ => return None, // FDT_END (9) or garbage: no more tokens here
+            }
+        }
+    }
+
+    /// The root node.
+    pub fn root(&self) -> Option<Node<'a>> {
+        match self.token(0)? {
+            (Token::Begin(name), body) => Some(Node { fdt: *self, name, body, parent_cells: (2, 1) }),
+            _ => None,
+        }
+    }
+
+    /// A node by absolute path; path components without a unit address match any unit
+    /// address (`/memory` finds `memory@40000000`), as libfdt does.
+    pub fn find_node(&self, path: &str) -> Option<Node<'a>> {
+        let mut node = self.root()?;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            node = node.children().find(|c| {
+                c.name == part || (!part.contains('@') && c.name.split('@').next() == Some(part))
+            })?;
+        }
+        Some(node)
+    }
+
+    /// Every node, depth first, root included.
+    pub fn all_nodes(&self) -> impl Iterator<Item = Node<'a>> + 'a {
+        let mut stack: [Option<ChildIter<'a>>; MAX_DEPTH] = [None; MAX_DEPTH];
+        let mut depth = 0usize;
+        let mut pending = self.root();
+        core::iter::from_fn(move || loop {
+            if let Some(node) = pending.take() {
+                if depth < MAX_DEPTH {
+                    stack[depth] = Some(node.children());
+                    depth += 1;
+                }
+                return Some(node);
+            }
+            if depth == 0 {
+                return None;
+            }
+            match stack[depth - 1].as_mut().and_then(|it| it.next()) {
+                Some(child) => pending = Some(child),
+                None => depth -= 1,
+            }
+        })
+    }
+
+    /// `/memreserve/` entries up to the terminating zero entry.
+    pub fn memory_reservations(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
+        let data = self.data;
+        let mut at = self.header.off_mem_rsvmap as usize;
+        core::iter::from_fn(move || {
+            let e = data.get(at..at + 16)?;
+            at += 16;
+            let base = u64::from_be_bytes(e[..8].try_into().ok()?);
+            let size = u64::from_be_bytes(e[8..].try_into().ok()?);
+            (base != 0 || size != 0).then_some((base, size))
+        })
+    }
+}
+
+/// Iterator over the children of a node.
+#[derive(Clone, Copy)]
+pub struct ChildIter<'a> {
+    fdt: Fdt<'a>,
+    at: Option<usize>,
+    cells: (u32, u32),
+}
+
+impl<'a> Iterator for ChildIter<'a> {
+    type Item = Node<'a>;
+    fn next(&mut self) -> Option<Node<'a>> {
+        let mut at = self.at?;
+        loop {
+            match self.fdt.token(at) {
+                Some((Token::Prop(_), next)) => at = next,
+                Some((Token::Begin(name), body)) => {
+                    self.at = skip_subtree(&self.fdt, body);
+                    return Some(Node { fdt: self.fdt, name, body, parent_cells: self.cells });
+                }
+                _ => {
+                    self.at = None;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The offset after the END_NODE closing a node whose body starts at `at`.
+fn skip_subtree(fdt: &Fdt, mut at: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    while depth > 0 {
+        let (tok, next) = fdt.token(at)?;
+        match tok {
+            Token::Begin(_) => depth += 1,
+            Token::End => depth -= 1,
+            Token::Prop(_) => {}
+        }
+        at = next;
+    }
+    Some(at)
+}
+
+impl<'a> Node<'a> {
+    pub fn properties(&self) -> impl Iterator<Item = Property<'a>> + 'a {
+        let fdt = self.fdt;
+        let mut at = Some(self.body);
+        core::iter::from_fn(move || match fdt.token(at?) {
+            Some((Token::Prop(p), next)) => {
+                at = Some(next);
+                Some(p)
+            }
+            _ => None,
+        })
+    }
+
+    pub fn property(&self, name: &str) -> Option<Property<'a>> {
+        self.properties().find(|p| p.name == name)
+    }
+
+    /// This node's own `#address-cells` / `#size-cells` (what its children's `reg` use),
+    /// Linux's defaults 2 and 1 when absent.
+    pub fn cells(&self) -> (u32, u32) {
+        let get = |n, d| self.property(n).and_then(|p| p.as_u32()).unwrap_or(d);
+        (get("#address-cells", 2), get("#size-cells", 1))
+    }
+
+    pub fn children(&self) -> ChildIter<'a> {
+        ChildIter { fdt: self.fdt, at: Some(self.body), cells: self.cells() }
+    }
+
+    /// The strings of `compatible`, in order.
+    pub fn compatible(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.property("compatible").into_iter().flat_map(|p| p.strings())
+    }
+
+    pub fn is_compatible(&self, compat: &str) -> bool {
+        self.compatible().any(|c| c == compat)
+    }
+
+    /// `reg` entries decoded with the parent's cells.
+    pub fn reg(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
+        let (a, s) = self.parent_cells;
+        self.property("reg").into_iter().flat_map(move |p| crate::of::fdt_scan::reg_entries(p.value, a, s))
+    }
+}
+
+impl<'a> Property<'a> {
+    /// The value as one string (the first, without its NUL).
+    pub fn as_str(&self) -> Option<&'a str> {
+        self.strings().next()
+    }
+
+    /// The NUL-separated strings of a string-list value.
+    pub fn strings(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let v = self.value;
+        let v = v.strip_suffix(&[0]).unwrap_or(v);
+        v.split(|&c| c == 0).filter_map(|s| core::str::from_utf8(s).ok()).filter(|_| !v.is_empty())
+    }
+
+    /// A one-cell value.
+    pub fn as_u32(&self) -> Option<u32> {
+        (self.value.len() == 4).then(|| be32(self.value, 0)).flatten()
+    }
+}

@@ -1,0 +1,382 @@
+//! Reserved memory from the device tree, as Linux 6.1's `early_init_fdt_scan_reserved_mem`
+//! (drivers/of/fdt.c) and `fdt_init_reserved_mem` (drivers/of/of_reserved_mem.c) handle it:
+//! `/memreserve/` entries, then every available child of `/reserved-memory` — static `reg`
+//! regions reserved or marked NOMAP, size-only regions allocated top-down within their
+//! `alloc-ranges` — then the overlap check and the init hook each region's `compatible` names.
+//!
+//! Hooks are declared next to their driver with `reservedmem_of_declare!`; the kernel gathers
+//! them from the `__reservedmem_of_table` linker section and passes them in as a slice, so this
+//! module needs no central list. Messages carry Linux's prefixes: `OF: fdt: ` for the scan,
+//! `OF: reserved mem: ` for the init stage.
+
+use crate::mm::memblock::{Memblock, MemblockKind, MEMBLOCK_ALLOC_ANYWHERE, SMP_CACHE_BYTES};
+use crate::mm::PhysAddr;
+use crate::of::chosen::is_available;
+use crate::of::fdt::{Fdt, Node};
+use crate::of::fdt_scan::{read_number, RootCells};
+use log::{debug, error, info};
+
+/// Linux's `MAX_RESERVED_REGIONS`.
+pub const MAX_RESERVED_REGIONS: usize = 64;
+const SZ_1M: u64 = 1 << 20;
+/// `CMA_MIN_ALIGNMENT_BYTES` with 4 KiB pages and pageblock_order 9.
+pub const CMA_MIN_ALIGNMENT_BYTES: u64 = 2 * SZ_1M;
+
+/// One `/reserved-memory` region (Linux's `struct reserved_mem`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReservedMem<'a> {
+    /// Node name with its unit address, e.g. `mca@b8000000`.
+    pub name: &'a str,
+    /// Index of the node among the children of `/reserved-memory`.
+    pub node_index: usize,
+    pub phandle: Option<u32>,
+    pub base: PhysAddr,
+    pub size: u64,
+    /// The compatible whose hook initialised the region.
+    pub owner: Option<&'static str>,
+}
+
+/// Why a hook refused a region (Linux's errno values, by meaning).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookError {
+    /// Not for this hook (`-ENOENT`): the next matching entry is tried.
+    NoEnt,
+    /// Invalid region for this hook (`-EINVAL`).
+    Inval,
+    /// Busy (`-EBUSY`).
+    Busy,
+    /// Out of memory (`-ENOMEM`).
+    NoMem,
+}
+
+/// An init hook: gets the region and its node.
+pub type InitFn = fn(&mut ReservedMem, &Node) -> Result<(), HookError>;
+
+/// One `RESERVEDMEM_OF_DECLARE` entry.
+#[repr(C)]
+pub struct ReservedMemOfId {
+    pub name: &'static str,
+    pub compatible: &'static str,
+    pub init: InitFn,
+}
+
+/// Declare a reserved-memory init hook next to its driver:
+/// `reservedmem_of_declare!(IDENT, "vendor,compatible", init_fn);`
+/// The entry lands in the `__reservedmem_of_table` section, which linker.ld keeps.
+#[macro_export]
+macro_rules! reservedmem_of_declare {
+    ($name:ident, $compat:expr, $init:path) => {
+        #[used]
+        #[link_section = "__reservedmem_of_table"]
+        static $name: $crate::of::reserved_mem::ReservedMemOfId = $crate::of::reserved_mem::ReservedMemOfId {
+            name: stringify!($name),
+            compatible: $compat,
+            init: $init,
+        };
+    };
+}
+
+/// The regions found, in Linux's order after the overlap sort.
+#[derive(Clone, Debug)]
+pub struct ReservedMemTable<'a> {
+    entries: [Option<ReservedMem<'a>>; MAX_RESERVED_REGIONS],
+    count: usize,
+}
+
+impl<'a> Default for ReservedMemTable<'a> {
+    fn default() -> Self {
+        ReservedMemTable { entries: [None; MAX_RESERVED_REGIONS], count: 0 }
+    }
+}
+
+impl<'a> ReservedMemTable<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &ReservedMem<'a>> {
+        self.entries[..self.count].iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// `fdt_reserved_mem_save_node`.
+    fn save(&mut self, rmem: ReservedMem<'a>) {
+        if self.count == MAX_RESERVED_REGIONS {
+            error!("OF: reserved mem: not enough space for all defined regions.");
+            return;
+        }
+        self.entries[self.count] = Some(rmem);
+        self.count += 1;
+    }
+
+    /// `of_reserved_mem_lookup`: by node name (with unit address).
+    pub fn lookup_by_name(&self, name: &str) -> Option<&ReservedMem<'a>> {
+        self.iter().find(|r| r.name == name)
+    }
+
+    /// By the region node's phandle (what `memory-region` holds).
+    pub fn lookup_by_phandle(&self, phandle: u32) -> Option<&ReservedMem<'a>> {
+        if phandle == 0 {
+            return None;
+        }
+        self.iter().find(|r| r.phandle == Some(phandle))
+    }
+
+    /// The `idx`-th `memory-region` of a device node, as `of_reserved_mem_device_init_by_idx`
+    /// resolves it: by phandle.
+    pub fn lookup_device_region(&self, device: &Node, idx: usize) -> Option<&ReservedMem<'a>> {
+        let prop = device.property("memory-region")?;
+        let cell = prop.value.chunks_exact(4).nth(idx)?;
+        self.lookup_by_phandle(u32::from_be_bytes(cell.try_into().ok()?))
+    }
+}
+
+fn phandle_of(node: &Node) -> Option<u32> {
+    let p = node.property("phandle").or_else(|| node.property("linux,phandle"))?;
+    Some(read_number(p.value, (p.value.len() / 4) as u32) as u32)
+}
+
+/// `early_init_dt_reserve_memory`: NOMAP regions are refused when they overlap memory that
+/// is already reserved (`-EBUSY`); the others are reserved.
+fn reserve_memory(mb: &mut Memblock, base: PhysAddr, size: u64, nomap: bool) -> bool {
+    if nomap {
+        if mb.overlaps_region(MemblockKind::Memory, base, size) && mb.is_region_reserved(base, size) {
+            return false;
+        }
+        return mb.mark_nomap(base, size).is_ok();
+    }
+    mb.reserve(base, size).is_ok()
+}
+
+fn children<'a>(fdt: &Fdt<'a>) -> Option<impl Iterator<Item = Node<'a>>> {
+    Some(fdt.find_node("/reserved-memory")?.children())
+}
+
+/// `early_init_fdt_scan_reserved_mem` up to (not including) `fdt_init_reserved_mem`:
+/// `/memreserve/`, then the `/reserved-memory` children.
+pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedMemTable<'a> {
+    let mut table = ReservedMemTable::default();
+    for (base, size) in fdt.memory_reservations() {
+        if size == 0 {
+            break;
+        }
+        let _ = mb.reserve(PhysAddr(base), size);
+    }
+    let Some(node) = fdt.find_node("/reserved-memory") else { return table };
+    let cell = |name| node.property(name).map(|p| read_number(p.value, 1) as u32);
+    if cell("#size-cells") != Some(cells.size)
+        || cell("#address-cells") != Some(cells.addr)
+        || node.property("ranges").is_none()
+    {
+        error!("OF: fdt: Reserved memory: unsupported node format, ignoring");
+        return table;
+    }
+    for (index, child) in node.children().enumerate() {
+        if !is_available(&child) {
+            continue;
+        }
+        let uname = child.name;
+        let saved = |base, size| ReservedMem { name: uname, node_index: index, phandle: None, base, size, owner: None };
+        match child.property("reg") {
+            Some(reg) => {
+                let entry = ((cells.addr + cells.size) * 4) as usize;
+                if !reg.value.is_empty() && reg.value.len() % entry != 0 {
+                    error!("OF: fdt: Reserved memory: invalid reg property in '{uname}', skipping node.");
+                    continue;
+                }
+                let nomap = child.property("no-map").is_some();
+                for (i, (base, size)) in cells.entries(reg.value).enumerate() {
+                    let base = PhysAddr(base);
+                    if size != 0 && reserve_memory(mb, base, size, nomap) {
+                        debug!(
+                            "OF: fdt: Reserved memory: reserved region for node '{uname}': base 0x{:016x}, size {} MiB",
+                            base.0,
+                            size / SZ_1M
+                        );
+                    } else {
+                        error!(
+                            "OF: fdt: Reserved memory: failed to reserve memory for node '{uname}': base 0x{:016x}, size {} MiB",
+                            base.0,
+                            size / SZ_1M
+                        );
+                    }
+                    if i == 0 {
+                        table.save(saved(base, size));
+                    }
+                }
+            }
+            None if child.property("size").is_some() => table.save(saved(PhysAddr(0), 0)),
+            None => {}
+        }
+    }
+    table
+}
+
+/// `__reserved_mem_alloc_size`: place a size-only region.
+fn alloc_size(
+    mb: &mut Memblock,
+    node: &Node,
+    uname: &str,
+    cells: RootCells,
+) -> Result<(PhysAddr, u64), HookError> {
+    let prop = node.property("size").ok_or(HookError::Inval)?;
+    if prop.value.len() != (cells.size * 4) as usize {
+        error!("OF: reserved mem: invalid size property in '{uname}' node.");
+        return Err(HookError::Inval);
+    }
+    let size = read_number(prop.value, cells.size);
+    let mut align = 0;
+    if let Some(a) = node.property("alignment") {
+        if a.value.len() != (cells.addr * 4) as usize {
+            error!("OF: reserved mem: invalid alignment property in '{uname}' node.");
+            return Err(HookError::Inval);
+        }
+        align = read_number(a.value, cells.addr);
+    }
+    let nomap = node.property("no-map").is_some();
+    if node.is_compatible("shared-dma-pool") && node.property("reusable").is_some() && !nomap {
+        align = align.max(CMA_MIN_ALIGNMENT_BYTES);
+    }
+    let mut try_range = |start: u64, end: u64| -> Option<PhysAddr> {
+        let end = if end == 0 { MEMBLOCK_ALLOC_ANYWHERE } else { PhysAddr(end) };
+        let align = if align == 0 { SMP_CACHE_BYTES } else { align };
+        let base = mb.phys_alloc_range(size, align, PhysAddr(start), end).ok()?;
+        if nomap && mb.mark_nomap(base, size).is_err() {
+            let _ = mb.phys_free(base, size);
+            return None;
+        }
+        Some(base)
+    };
+    let found = match node.property("alloc-ranges") {
+        Some(ranges) => {
+            let entry = ((cells.addr + cells.size) * 4) as usize;
+            if ranges.value.len() % entry != 0 {
+                error!("OF: reserved mem: invalid alloc-ranges property in '{uname}', skipping node.");
+                return Err(HookError::Inval);
+            }
+            cells.entries(ranges.value).find_map(|(start, len)| try_range(start, start.saturating_add(len)))
+        }
+        None => try_range(0, 0),
+    };
+    match found {
+        Some(base) => {
+            debug!(
+                "OF: reserved mem: allocated memory for '{uname}' node: base 0x{:016x}, size {} MiB",
+                base.0,
+                size / SZ_1M
+            );
+            Ok((base, size))
+        }
+        None => {
+            error!("OF: reserved mem: failed to allocate memory for node '{uname}': size {} MiB", size / SZ_1M);
+            Err(HookError::NoMem)
+        }
+    }
+}
+
+/// `__rmem_check_for_overlap`: sort by (base, size) and report neighbours that overlap.
+fn check_for_overlap(table: &mut ReservedMemTable) {
+    if table.count < 2 {
+        return;
+    }
+    let entries = &mut table.entries[..table.count];
+    entries.sort_unstable_by_key(|r| r.map(|r| (r.base, r.size)));
+    for pair in entries.windows(2) {
+        let (Some(this), Some(next)) = (pair[0], pair[1]) else { continue };
+        let this_end = this.base.0.saturating_add(this.size);
+        if this_end > next.base.0 {
+            error!("OF: reserved mem: OVERLAP DETECTED!");
+            error!(
+                "{} (0x{:016x}--0x{:016x}) overlaps with {} (0x{:016x}--0x{:016x})",
+                this.name,
+                this.base.0,
+                this_end,
+                next.name,
+                next.base.0,
+                next.base.0.saturating_add(next.size)
+            );
+        }
+    }
+}
+
+/// `__reserved_mem_init_node`: run the hooks whose compatible the node lists, in table order.
+fn init_node(rmem: &mut ReservedMem, node: &Node, hooks: &[ReservedMemOfId]) -> Result<(), HookError> {
+    let mut ret = Err(HookError::NoEnt);
+    for hook in hooks.iter().filter(|h| node.is_compatible(h.compatible)) {
+        ret = (hook.init)(rmem, node);
+        if ret.is_ok() {
+            rmem.owner = Some(hook.compatible);
+            info!("OF: reserved mem: initialized node {}, compatible id {}", rmem.name, hook.compatible);
+            break;
+        }
+    }
+    ret
+}
+
+/// `fdt_init_reserved_mem`: overlap check, then for each region its phandle, the allocation
+/// of size-only regions, and the init hook; a region whose hook fails is handed back.
+pub fn init<'a>(
+    fdt: &Fdt<'a>,
+    cells: RootCells,
+    mb: &mut Memblock,
+    table: &mut ReservedMemTable<'a>,
+    hooks: &[ReservedMemOfId],
+) {
+    check_for_overlap(table);
+    let Some(nodes) = children(fdt) else { return };
+    let nodes: [Option<Node>; MAX_RESERVED_REGIONS] = {
+        let mut a = [None; MAX_RESERVED_REGIONS];
+        for (slot, n) in a.iter_mut().zip(nodes) {
+            *slot = Some(n);
+        }
+        a
+    };
+    for rmem in table.entries[..table.count].iter_mut().flatten() {
+        let Some(node) = nodes.get(rmem.node_index).copied().flatten() else { continue };
+        let nomap = node.property("no-map").is_some();
+        rmem.phandle = phandle_of(&node);
+        let mut err = Ok(());
+        if rmem.size == 0 {
+            match alloc_size(mb, &node, rmem.name, cells) {
+                Ok((base, size)) => (rmem.base, rmem.size) = (base, size),
+                Err(e) => err = Err(e),
+            }
+        }
+        if err.is_ok() {
+            match init_node(rmem, &node, hooks) {
+                Ok(()) | Err(HookError::NoEnt) => {}
+                Err(_) => {
+                    info!("OF: reserved mem: node {} compatible matching fail", rmem.name);
+                    let _ = if nomap { mb.clear_nomap(rmem.base, rmem.size) } else { mb.phys_free(rmem.base, rmem.size) };
+                }
+            }
+        }
+    }
+}
+
+/// `rmem_cma_setup` then `rmem_dma_setup`, the two "shared-dma-pool" hooks in Linux's link
+/// order: a reusable region without `no-map`, suitably aligned, becomes a CMA pool; any other
+/// non-reusable region a coherent DMA pool.
+pub fn shared_dma_pool_setup(rmem: &mut ReservedMem, node: &Node) -> Result<(), HookError> {
+    let reusable = node.property("reusable").is_some();
+    if reusable && node.property("no-map").is_none() {
+        if (rmem.base.0 | rmem.size) & (CMA_MIN_ALIGNMENT_BYTES - 1) != 0 {
+            error!("Reserved memory: incorrect alignment of CMA region");
+        } else {
+            info!(
+                "Reserved memory: created CMA memory pool at 0x{:016x}, size {} MiB",
+                rmem.base.0,
+                rmem.size / SZ_1M
+            );
+            return Ok(());
+        }
+    }
+    if reusable {
+        return Err(HookError::Inval);
+    }
+    info!("Reserved memory: created DMA memory pool at 0x{:016x}, size {} MiB", rmem.base.0, rmem.size / SZ_1M);
+    Ok(())
+}

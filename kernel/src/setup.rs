@@ -1,0 +1,125 @@
+//! The memory part of arm64's `setup_arch`, in Linux 6.1's order, on explicit inputs:
+//! `setup_machine_fdt` (reserve the blob, scan root, /chosen and memory),
+//! `arm64_memblock_init` (physical-size and linear-map clipping, `mem=`, initrd, kernel image,
+//! `early_init_fdt_scan_reserved_mem`), and the NUMA step of `bootmem_init`.
+
+use crate::mm::memblock::Memblock;
+use crate::mm::{PhysAddr, PAGE_SIZE};
+use crate::of::chosen;
+use crate::of::fdt::Fdt;
+use crate::of::fdt_scan::{self, RootCells};
+use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
+use log::{debug, info, warn};
+
+/// Linux arm64's `PHYS_MASK_SHIFT` (48-bit physical addresses without LPA).
+pub const PHYS_MASK_SHIFT: u32 = 48;
+/// `ARM64_MEMSTART_ALIGN` with 4 KiB pages: the linear map starts on a 1 GiB boundary.
+pub const ARM64_MEMSTART_ALIGN: u64 = 1 << 30;
+/// The linear region of a 48-bit VA kernel: half the kernel VA space.
+pub const LINEAR_REGION_SIZE: u64 = 1 << 47;
+
+/// What the kernel knows about itself and the blob it was handed.
+#[derive(Clone, Copy, Debug)]
+pub struct BootInputs {
+    /// `[base, base + totalsize)` of the DTB.
+    pub dtb: (PhysAddr, u64),
+    /// `[_text, _end)`.
+    pub kernel: (PhysAddr, PhysAddr),
+    /// The CPU's physical address size in bits.
+    pub phys_addr_bits: u32,
+}
+
+/// What `setup_machine_fdt` learnt.
+#[derive(Clone, Copy, Debug)]
+pub struct MachineFdt {
+    pub cells: RootCells,
+    pub initrd: Option<(PhysAddr, PhysAddr)>,
+}
+
+/// `setup_machine_fdt` + `early_init_dt_scan_nodes`: runs before `parse_early_param`, so none
+/// of this shows in `memblock=debug` output, as in Linux.
+pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> MachineFdt {
+    let _ = mb.reserve(inputs.dtb.0, inputs.dtb.1);
+    let cells = fdt_scan::scan_root(fdt);
+    let initrd = chosen::initrd(fdt).filter(|(s, e)| s <= e);
+    if let Some((start, end)) = initrd {
+        debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
+    }
+    fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits, &mut |_| {});
+    MachineFdt { cells, initrd }
+}
+
+/// `arm64_memblock_init`.
+pub fn arm64_memblock_init<'a>(
+    fdt: &Fdt<'a>,
+    mb: &mut Memblock,
+    inputs: &BootInputs,
+    machine: &MachineFdt,
+    memory_limit: Option<u64>,
+    hooks: &[ReservedMemOfId],
+) -> ReservedMemTable<'a> {
+    // Memory beyond what the CPU (and the kernel's page tables) can address.
+    let pa_limit = 1u64 << PHYS_MASK_SHIFT.min(inputs.phys_addr_bits);
+    let _ = mb.remove(PhysAddr(pa_limit), u64::MAX);
+
+    let memstart = mb.start_of_dram().align_down(ARM64_MEMSTART_ALIGN);
+    if mb.end_of_dram().0 - memstart.0 > LINEAR_REGION_SIZE {
+        warn!("Memory doesn't fit in the linear mapping, VA_BITS too small");
+    }
+    let linear_end = memstart.0.saturating_add(LINEAR_REGION_SIZE).max(inputs.kernel.1 .0);
+    let _ = mb.remove(PhysAddr(linear_end), u64::MAX);
+
+    if let Some(limit) = memory_limit {
+        mb.mem_limit_remove_map(limit);
+        let (text, end) = inputs.kernel;
+        let _ = mb.add(text, end - text);
+    }
+
+    if let Some((start, end)) = machine.initrd {
+        let base = start.align_down(PAGE_SIZE);
+        let size = end.align_up(PAGE_SIZE) - base;
+        let dram = mb.start_of_dram();
+        if size > 0 {
+            if base < dram || base.0 + size > dram.0.saturating_add(LINEAR_REGION_SIZE) {
+                warn!("initrd not fully accessible via the linear mapping -- please check your bootloader ...");
+            } else {
+                let _ = mb.add(base, size);
+                let _ = mb.clear_nomap(base, size);
+                let _ = mb.reserve(base, size);
+            }
+        }
+    }
+
+    let (text, end) = inputs.kernel;
+    let _ = mb.reserve(text, end - text);
+
+    let mut table = reserved_mem::scan(fdt, machine.cells, mb);
+    reserved_mem::init(fdt, machine.cells, mb, &mut table, hooks);
+    table
+}
+
+/// The NUMA step of `bootmem_init` (`arch_numa_init`): `numa-node-id` of the memory nodes
+/// (`of_numa_init`) or, without any, one fake node over all memory (`dummy_numa_init`).
+pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
+    use crate::mm::memblock::MemblockKind;
+    let mut found = false;
+    if let Some(root) = fdt.root() {
+        for node in root.children() {
+            let is_memory = node.property("device_type").and_then(|p| p.as_str()) == Some("memory");
+            let nid = node.property("numa-node-id").map(|p| fdt_scan::read_number(p.value, 1) as i32);
+            let (true, Some(nid), Some(reg)) = (is_memory && chosen::is_available(&node), nid, node.property("reg")) else {
+                continue;
+            };
+            for (base, size) in cells.entries(reg.value) {
+                found = true;
+                let _ = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid);
+            }
+        }
+    }
+    if !found {
+        let (start, end) = (mb.start_of_dram(), mb.end_of_dram());
+        info!("NUMA: No NUMA configuration found");
+        info!("NUMA: Faking a node at [mem {:#018x}-{:#018x}]", start.0, end.0 - 1);
+        let _ = mb.set_node(PhysAddr(0), u64::MAX, MemblockKind::Memory, 0);
+    }
+}
