@@ -207,6 +207,25 @@ impl Memblock {
         }
     }
 
+    /// The `memblock_alloc_*_nid*` family: their debug line (named `func`), then the search.
+    #[allow(clippy::too_many_arguments)]
+    fn alloc_nid_logged(
+        &mut self,
+        func: &str,
+        caller: &Location<'_>,
+        size: u64,
+        align: u64,
+        min_addr: PhysAddr,
+        max_addr: PhysAddr,
+        nid: i32,
+        exact_nid: bool,
+    ) -> Result<PhysAddr, MemblockError> {
+        if self.debug() {
+            log::info!("{}", fmt_alloc_nid(func, size, align, nid, min_addr, max_addr, caller));
+        }
+        self.alloc_internal(size, align, min_addr, max_addr, nid, exact_nid)
+    }
+
     /// Allocate without zeroing, preferably on `nid` (Linux's `memblock_alloc_try_nid_raw`).
     #[track_caller]
     pub fn alloc_try_nid_raw(
@@ -217,11 +236,7 @@ impl Memblock {
         max_addr: PhysAddr,
         nid: i32,
     ) -> Result<PhysAddr, MemblockError> {
-        if self.debug() {
-            let caller = Location::caller();
-            log::info!("{}", fmt_alloc_nid("memblock_alloc_try_nid_raw", size, align, nid, min_addr, max_addr, caller));
-        }
-        self.alloc_internal(size, align, min_addr, max_addr, nid, false)
+        self.alloc_nid_logged("memblock_alloc_try_nid_raw", Location::caller(), size, align, min_addr, max_addr, nid, false)
     }
 
     /// Allocate without zeroing, only on `nid` (Linux's `memblock_alloc_exact_nid_raw`).
@@ -234,11 +249,7 @@ impl Memblock {
         max_addr: PhysAddr,
         nid: i32,
     ) -> Result<PhysAddr, MemblockError> {
-        if self.debug() {
-            let caller = Location::caller();
-            log::info!("{}", fmt_alloc_nid("memblock_alloc_exact_nid_raw", size, align, nid, min_addr, max_addr, caller));
-        }
-        self.alloc_internal(size, align, min_addr, max_addr, nid, true)
+        self.alloc_nid_logged("memblock_alloc_exact_nid_raw", Location::caller(), size, align, min_addr, max_addr, nid, true)
     }
 
     /// Allocate and have `zero(base, size)` clear the memory through the caller's mapping
@@ -253,11 +264,8 @@ impl Memblock {
         nid: i32,
         zero: impl FnOnce(PhysAddr, u64),
     ) -> Result<PhysAddr, MemblockError> {
-        if self.debug() {
-            let caller = Location::caller();
-            log::info!("{}", fmt_alloc_nid("memblock_alloc_try_nid", size, align, nid, min_addr, max_addr, caller));
-        }
-        let addr = self.alloc_internal(size, align, min_addr, max_addr, nid, false)?;
+        let caller = Location::caller();
+        let addr = self.alloc_nid_logged("memblock_alloc_try_nid", caller, size, align, min_addr, max_addr, nid, false)?;
         zero(addr, size);
         Ok(addr)
     }
