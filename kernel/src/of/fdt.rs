@@ -270,3 +270,140 @@ impl<'a> Property<'a> {
         (self.value.len() == 4).then(|| be32(self.value, 0)).flatten()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// A minimal blob writer: tokens into the structure block, names into the strings block.
+    struct Builder {
+        structs: Vec<u8>,
+        strings: Vec<u8>,
+    }
+
+    impl Builder {
+        fn new() -> Self {
+            Builder { structs: Vec::new(), strings: Vec::new() }
+        }
+        fn word(&mut self, w: u32) {
+            self.structs.extend_from_slice(&w.to_be_bytes());
+        }
+        fn pad(&mut self) {
+            while self.structs.len() % 4 != 0 {
+                self.structs.push(0);
+            }
+        }
+        fn begin(&mut self, name: &str) {
+            self.word(FDT_BEGIN_NODE);
+            self.structs.extend_from_slice(name.as_bytes());
+            self.structs.push(0);
+            self.pad();
+        }
+        fn end(&mut self) {
+            self.word(FDT_END_NODE);
+        }
+        fn nop(&mut self) {
+            self.word(FDT_NOP);
+        }
+        fn prop(&mut self, name: &str, value: &[u8]) {
+            let off = self.strings.len() as u32;
+            self.strings.extend_from_slice(name.as_bytes());
+            self.strings.push(0);
+            self.word(FDT_PROP);
+            self.word(value.len() as u32);
+            self.word(off);
+            self.structs.extend_from_slice(value);
+            self.pad();
+        }
+        fn finish(mut self, memreserve: &[(u64, u64)]) -> Vec<u8> {
+            self.word(9); // FDT_END
+            let rsv_off = 40;
+            let struct_off = rsv_off + 16 * (memreserve.len() + 1);
+            let strings_off = struct_off + self.structs.len();
+            let total = strings_off + self.strings.len();
+            let mut b = Vec::new();
+            for f in [0xd00d_feed, total, struct_off, strings_off, rsv_off, 17, 16, 0, self.strings.len(), self.structs.len()] {
+                b.extend_from_slice(&(f as u32).to_be_bytes());
+            }
+            for (base, size) in memreserve.iter().chain([(0, 0)].iter()) {
+                b.extend_from_slice(&base.to_be_bytes());
+                b.extend_from_slice(&size.to_be_bytes());
+            }
+            b.extend_from_slice(&self.structs);
+            b.extend_from_slice(&self.strings);
+            b
+        }
+    }
+
+    fn cells(addr: u64, size: u64) -> Vec<u8> {
+        let mut v = addr.to_be_bytes().to_vec();
+        v.extend_from_slice(&size.to_be_bytes());
+        v
+    }
+
+    /// The shape QEMU leaves after editing a -dtb file: NOPs between properties, between
+    /// children and where a node was removed.
+    fn qemu_like_blob() -> Vec<u8> {
+        let mut b = Builder::new();
+        b.begin("");
+        b.prop("#address-cells", &2u32.to_be_bytes());
+        b.nop();
+        b.prop("#size-cells", &2u32.to_be_bytes());
+        b.nop();
+        b.nop();
+        b.begin("memory@40000000");
+        b.prop("device_type", b"memory\0");
+        b.nop();
+        b.prop("reg", &cells(0x4000_0000, 0x4000_0000));
+        b.end();
+        b.nop(); // a removed node leaves NOPs in its place
+        b.nop();
+        b.begin("chosen");
+        b.nop();
+        b.prop("bootargs", b"loglevel=8\0");
+        b.prop("stdout-path", b"/pl011@9000000\0");
+        b.end();
+        b.begin("pl011@9000000");
+        b.prop("compatible", b"arm,pl011\0arm,primecell\0");
+        b.prop("reg", &cells(0x0900_0000, 0x1000));
+        b.end();
+        b.end();
+        b.finish(&[(0x4800_0000, 0x1_0000)])
+    }
+
+    #[test]
+    fn nops_between_properties_and_nodes_are_skipped() {
+        let blob = qemu_like_blob();
+        let fdt = Fdt::new(&blob).unwrap();
+        let chosen = fdt.find_node("/chosen").expect("/chosen after NOPs");
+        assert_eq!(chosen.property("bootargs").and_then(|p| p.as_str()), Some("loglevel=8"));
+        let names: Vec<&str> = fdt.root().unwrap().children().map(|n| n.name).collect();
+        assert_eq!(names, ["memory@40000000", "chosen", "pl011@9000000"]);
+        assert_eq!(fdt.find_node("/memory").unwrap().reg().collect::<Vec<_>>(), [(0x4000_0000, 0x4000_0000)]);
+        let uart = fdt.find_node("/pl011@9000000").unwrap();
+        assert!(uart.is_compatible("arm,primecell"));
+        assert_eq!(uart.reg().next(), Some((0x0900_0000, 0x1000)));
+        assert_eq!(fdt.all_nodes().count(), 4, "root + three children");
+        assert_eq!(fdt.memory_reservations().collect::<Vec<_>>(), [(0x4800_0000, 0x1_0000)]);
+    }
+
+    #[test]
+    fn malformed_blobs_are_values_not_panics() {
+        let blob = qemu_like_blob();
+        // Truncated structure block: lookups fail, nothing panics.
+        let mut cut = blob.clone();
+        let struct_off = u32::from_be_bytes(cut[8..12].try_into().unwrap()) as usize;
+        for b in &mut cut[struct_off + 40..struct_off + 60] {
+            *b = 0xff;
+        }
+        let fdt = Fdt::new(&cut).unwrap();
+        let _ = fdt.all_nodes().count();
+        let _ = fdt.find_node("/chosen");
+        // Bad magic and a totalsize beyond the buffer are errors.
+        let mut bad = blob.clone();
+        bad[0] = 0;
+        assert!(Fdt::new(&bad).is_err());
+        assert!(Fdt::new(&blob[..blob.len() - 1]).is_err());
+    }
+}
