@@ -52,12 +52,12 @@ pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<kernel::of::fdt::Fdt<'stati
         // Nothing to read: let validation name the problem without touching memory.
         return FdtHeader::validate(pa, &[0; FDT_HEADER_SIZE], kernel).map(|_| unreachable!());
     }
-    // SAFETY: head.S identity-mapped the 4 MiB from the 2 MiB block containing `pa` as normal
-    // memory, and `pa` is 8-byte aligned, so the 40 header bytes are readable.
+    // head.S identity-mapped the 4 MiB from the 2 MiB block containing `pa` as normal memory.
+    // SAFETY: `pa` is 8-byte aligned and inside that mapping, so the 40 header bytes are readable.
     let header = unsafe { &*(pa.0 as *const [u8; FDT_HEADER_SIZE]) };
     let h = FdtHeader::validate(pa, header, kernel)?;
-    // SAFETY: validation bounded totalsize by 2 MiB, which lies inside the same mapped 4 MiB;
-    // nothing writes to the blob while the kernel runs.
+    // Validation bounded totalsize by 2 MiB, which lies inside the same mapped 4 MiB.
+    // SAFETY: the whole blob is mapped, and nothing writes to it while the kernel runs.
     let blob = unsafe { core::slice::from_raw_parts(pa.0 as *const u8, h.totalsize as usize) };
     let fdt = kernel::of::fdt::Fdt::new(blob)?;
     check_inside_memory(pa, pa + h.totalsize as u64, kernel::of::memory_reg_ranges(&fdt))?;

@@ -36,9 +36,9 @@ extern "C" {
 
 /// Every `reservedmem_of_declare!` entry, in link order (linker.ld keeps the section).
 pub fn reservedmem_hooks() -> &'static [ReservedMemOfId] {
-    // SAFETY: linker.ld places only `ReservedMemOfId` statics (8-byte aligned, size a multiple
-    // of 8) between the two symbols, so the range is an array of initialised entries that
-    // lives, read-only, as long as the kernel.
+    // linker.ld places only `ReservedMemOfId` statics (8-byte aligned, size a multiple of 8)
+    // between the two symbols.
+    // SAFETY: so the range is an array of initialised entries, read-only for the kernel's life.
     unsafe {
         let start = core::ptr::addr_of!(__reservedmem_of_table) as *const ReservedMemOfId;
         let end = core::ptr::addr_of!(__reservedmem_of_table_end) as *const ReservedMemOfId;
