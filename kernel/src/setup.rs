@@ -45,7 +45,7 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
     if let Some((start, end)) = initrd {
         debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
     }
-    fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits, &mut |_| {});
+    fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits);
     MachineFdt { cells, initrd }
 }
 
@@ -103,17 +103,12 @@ pub fn arm64_memblock_init<'a>(
 pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
     use crate::mm::memblock::MemblockKind;
     let mut found = false;
-    if let Some(root) = fdt.root() {
-        for node in root.children() {
-            let is_memory = node.property("device_type").and_then(|p| p.as_str()) == Some("memory");
-            let nid = node.property("numa-node-id").map(|p| fdt_scan::read_number(p.value, 1) as i32);
-            let (true, Some(nid), Some(reg)) = (is_memory && chosen::is_available(&node), nid, node.property("reg")) else {
-                continue;
-            };
-            for (base, size) in cells.entries(reg.value) {
-                found = true;
-                let _ = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid);
-            }
+    for node in fdt_scan::memory_nodes(fdt) {
+        let nid = node.property("numa-node-id").and_then(|p| p.as_u32());
+        let (Some(nid), Some(reg)) = (nid, node.property("reg")) else { continue };
+        for (base, size) in cells.entries(reg.value) {
+            found = true;
+            let _ = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid as i32);
         }
     }
     if !found {

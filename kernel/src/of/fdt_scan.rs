@@ -90,36 +90,26 @@ pub fn add_memory_arch(mb: &mut Memblock, mut base: u64, mut size: u64, max_addr
     }
 }
 
-/// A memory bank as the scan saw it, with its `numa-node-id` for the NUMA stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemoryBank {
-    pub base: PhysAddr,
-    pub size: u64,
-    pub nid: Option<u32>,
+/// The memory nodes Linux scans: direct children of `/` whose `device_type` is "memory"
+/// (whatever their name) and that are available. The memory scan, the NUMA step and the DTB's
+/// own in-RAM check all read these.
+pub fn memory_nodes<'a>(fdt: &Fdt<'a>) -> impl Iterator<Item = Node<'a>> + 'a {
+    fdt.root().into_iter().flat_map(|root| root.children()).filter(|node| {
+        node.property("device_type").and_then(|p| p.as_str()) == Some("memory") && is_available(node)
+    })
 }
 
-/// `early_init_dt_scan_memory`: every direct child of `/` whose `device_type` is "memory"
-/// (whatever its name) and that is available; `linux,usable-memory` replaces `reg`; zero sizes
-/// are skipped; `hotpluggable` marks the bank HOTPLUG. `phys_addr_bits` is the CPU's physical
-/// address size: memory above it is clipped with Linux's warning. `bank` sees each bank added.
-pub fn scan_memory(
-    fdt: &Fdt,
-    cells: RootCells,
-    mb: &mut Memblock,
-    phys_addr_bits: u32,
-    bank: &mut dyn FnMut(MemoryBank),
-) {
+/// `early_init_dt_scan_memory`: every `memory_nodes` entry; `linux,usable-memory` replaces
+/// `reg`; zero sizes are skipped; `hotpluggable` marks the bank HOTPLUG. `phys_addr_bits` is
+/// the CPU's physical address size: memory above it is clipped with Linux's warning.
+/// (`numa-node-id` is not read here, as in Linux 6.1: the NUMA step applies it later.)
+pub fn scan_memory(fdt: &Fdt, cells: RootCells, mb: &mut Memblock, phys_addr_bits: u32) {
     let max_addr = if phys_addr_bits >= 64 { u64::MAX } else { (1u64 << phys_addr_bits) - 1 };
-    let Some(root) = fdt.root() else { return };
-    for node in root.children() {
-        if node.property("device_type").and_then(|p| p.as_str()) != Some("memory") || !is_available(&node) {
-            continue;
-        }
+    for node in memory_nodes(fdt) {
         let Some(reg) = node.property("linux,usable-memory").or_else(|| node.property("reg")) else {
             continue;
         };
         let hotpluggable = node.property("hotpluggable").is_some();
-        let nid = u32_prop(&node, "numa-node-id");
         debug!("OF: fdt: memory scan node {}, reg size {},", node.name, reg.value.len());
         for (base, size) in cells.entries(reg.value) {
             if size == 0 {
@@ -127,7 +117,6 @@ pub fn scan_memory(
             }
             debug!("OF: fdt:  - {base:x}, {size:x}");
             add_memory_arch(mb, base, size, max_addr);
-            bank(MemoryBank { base: PhysAddr(base), size, nid });
             if hotpluggable && mb.mark_hotplug(PhysAddr(base), size).is_err() {
                 warn!("OF: fdt: failed to mark hotplug range 0x{base:x} - 0x{:x}", base + size);
             }

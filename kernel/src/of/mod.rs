@@ -29,12 +29,11 @@ pub fn psci_conduit(fdt: &fdt::Fdt) -> Option<PsciConduit> {
     }
 }
 
-/// `(base, size)` of every `reg` entry of every node whose `device_type` is `"memory"`,
-/// decoded with the parent's cells. Used to check that the blob lies in RAM before anything
-/// trusts it; the full scan (usable-memory, hotplug, nodes) is `early_init_dt_scan_memory`.
+/// `(base, size)` of every `reg` entry of the memory nodes (`fdt_scan::memory_nodes`). Used
+/// to check that the blob lies in RAM before anything trusts it; the full scan (usable-memory,
+/// hotplug, alignment) is `fdt_scan::scan_memory`.
 pub fn memory_reg_ranges<'a>(fdt: &fdt::Fdt<'a>) -> impl Iterator<Item = (crate::mm::PhysAddr, u64)> + 'a {
-    fdt.all_nodes()
-        .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory"))
+    fdt_scan::memory_nodes(fdt)
         .flat_map(|n| n.reg())
         .map(|(base, size)| (crate::mm::PhysAddr(base), size))
 }

@@ -151,10 +151,6 @@ fn reserve_memory(mb: &mut Memblock, base: PhysAddr, size: u64, nomap: bool) -> 
     mb.reserve(base, size).is_ok()
 }
 
-fn children<'a>(fdt: &Fdt<'a>) -> Option<impl Iterator<Item = Node<'a>>> {
-    Some(fdt.find_node("/reserved-memory")?.children())
-}
-
 /// `early_init_fdt_scan_reserved_mem` up to (not including) `fdt_init_reserved_mem`:
 /// `/memreserve/`, then the `/reserved-memory` children.
 pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedMemTable<'a> {
@@ -326,16 +322,9 @@ pub fn init<'a>(
     hooks: &[ReservedMemOfId],
 ) {
     check_for_overlap(table);
-    let Some(nodes) = children(fdt) else { return };
-    let nodes: [Option<Node>; MAX_RESERVED_REGIONS] = {
-        let mut a = [None; MAX_RESERVED_REGIONS];
-        for (slot, n) in a.iter_mut().zip(nodes) {
-            *slot = Some(n);
-        }
-        a
-    };
+    let Some(parent) = fdt.find_node("/reserved-memory") else { return };
     for rmem in table.entries[..table.count].iter_mut().flatten() {
-        let Some(node) = nodes.get(rmem.node_index).copied().flatten() else { continue };
+        let Some(node) = parent.children().nth(rmem.node_index) else { continue };
         let nomap = node.property("no-map").is_some();
         rmem.phandle = phandle_of(&node);
         let mut err = Ok(());
