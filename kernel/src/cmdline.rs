@@ -116,7 +116,24 @@ impl fmt::Display for Malformed<'_> {
     }
 }
 
+/// How many malformed options [`EarlyParams::parse_collect`] keeps for reporting.
+pub const MAX_MALFORMED: usize = 8;
+
 impl<'a> EarlyParams<'a> {
+    /// [`EarlyParams::parse`], keeping the first [`MAX_MALFORMED`] malformed options to report
+    /// once the console is up (`parse_early_param` runs before anything prints in our boot).
+    pub fn parse_collect(cmdline: &'a str) -> (EarlyParams<'a>, [Option<Malformed<'a>>; MAX_MALFORMED]) {
+        let mut malformed = [None; MAX_MALFORMED];
+        let mut n = 0;
+        let params = EarlyParams::parse(cmdline, &mut |m| {
+            if let Some(slot) = malformed.get_mut(n) {
+                *slot = Some(m);
+                n += 1;
+            }
+        });
+        (params, malformed)
+    }
+
     /// Decode the early parameters of `cmdline`; each malformed one is passed to `report`.
     pub fn parse(cmdline: &'a str, report: &mut dyn FnMut(Malformed<'a>)) -> EarlyParams<'a> {
         let mut p = EarlyParams::default();

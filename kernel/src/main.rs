@@ -6,8 +6,8 @@
 //! runs the self-test the command line asks for, and ends with the `boot: complete` marker and
 //! PSCI SYSTEM_OFF, so QEMU exits by itself.
 //!
-//! The binary only builds for `aarch64-unknown-none`; on the host it is an empty program so
-//! that `cargo test --workspace` can build the workspace. The platform-independent core is the
+//! The kernel runs on `aarch64-unknown-none`; on the host the binary is the dry-run of its
+//! memory setup (`dryrun.rs`, behind `cargo xtask memmap`). The platform-independent core is the
 //! `kernel` library (`mm`, `of`, `cmdline`, `printk`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -15,15 +15,15 @@
 mod arch;
 #[cfg(target_os = "none")]
 mod console;
-#[cfg(target_os = "none")]
 mod drivers;
+#[cfg(not(target_os = "none"))]
+mod dryrun;
 #[cfg(target_os = "none")]
 mod selftest;
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("the kernel runs on aarch64-unknown-none: use `cargo xtask build` or `cargo xtask qemu`");
-    std::process::exit(2);
+    dryrun::main()
 }
 
 /// The name the kernel boots under (Linux prints "Booting Linux on physical CPU ...").
@@ -62,49 +62,27 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         panic!("no page table left to map the console at {:#x}", uart.base.0);
     }
     let bootargs = chosen::bootargs(&fdt);
-    let mut malformed = [None; 8];
-    let mut n = 0;
-    let params = EarlyParams::parse(bootargs, &mut |m| {
-        if n < malformed.len() {
-            malformed[n] = Some(m);
-            n += 1;
-        }
-    });
+    let (params, malformed) = EarlyParams::parse_collect(bootargs);
     console::init_log(params.loglevel);
 
     info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
     info!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);
 
-    // setup_arch: setup_machine_fdt
+    if let Some(problem) = console_problem {
+        warn!("console: {problem}; using {} at {:#x}", uart.path, uart.base.0);
+    }
+
+    // setup_arch
     let mb = arch::setup::take_memblock();
     let inputs = setup::BootInputs {
         dtb: (PhysAddr(dtb_pa), fdt.total_size() as u64),
         kernel: arch::image::range(),
         phys_addr_bits: arch::setup::phys_addr_bits(),
+        initrd_override: None,
     };
-    let machine = setup::setup_machine_fdt(&fdt, mb, &inputs);
-    match chosen::machine_name(&fdt) {
-        Some(model) => info!("Machine model: {model}"),
-        None => warn!("Machine model: unknown (no /model or /compatible)"),
-    }
-    if let Some(problem) = console_problem {
-        warn!("console: {problem}; using {} at {:#x}", uart.path, uart.base.0);
-    }
-
-    // parse_early_param
-    for m in malformed.iter().flatten() {
-        warn!("{m}");
-    }
-    mb.set_debug(params.memblock_debug);
-    if let Some(limit) = params.memory_limit {
-        log::info!("Memory limited to {}MB", limit >> 20);
-    }
-
-    // arm64_memblock_init, then (until paging_init and the zones exist) bootmem_init's NUMA
-    // step and its closing memblock_dump_all.
-    let reserved = setup::arm64_memblock_init(&fdt, mb, &inputs, &machine, params.memory_limit, arch::setup::reservedmem_hooks());
-    setup::numa_init(&fdt, mb, machine.cells);
-    mb.dump_all();
+    let (machine, reserved) =
+        setup::setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, drivers::reservedmem_hooks());
+    setup::bootmem_init(&fdt, mb, &machine);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {

@@ -1,8 +1,12 @@
 //! The memory part of arm64's `setup_arch`, in Linux 6.1's order, on explicit inputs:
-//! `setup_machine_fdt` (reserve the blob, scan root, /chosen and memory),
+//! `setup_machine_fdt` (reserve the blob, scan root, /chosen and memory), `parse_early_param`,
 //! `arm64_memblock_init` (physical-size and linear-map clipping, `mem=`, initrd, kernel image,
-//! `early_init_fdt_scan_reserved_mem`), and the NUMA step of `bootmem_init`.
+//! `early_init_fdt_scan_reserved_mem`), and later `bootmem_init`.
+//!
+//! The boot and the host dry-run (`cargo xtask memmap`) both call [`setup_arch_memory`] and
+//! [`bootmem_init`], so the two print the same lines for the same tree.
 
+use crate::cmdline::{EarlyParams, Malformed};
 use crate::mm::memblock::Memblock;
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen;
@@ -27,6 +31,8 @@ pub struct BootInputs {
     pub kernel: (PhysAddr, PhysAddr),
     /// The CPU's physical address size in bits.
     pub phys_addr_bits: u32,
+    /// `[start, end)` of an initrd that replaces what `/chosen` says (the dry-run's `--initrd`).
+    pub initrd_override: Option<(PhysAddr, PhysAddr)>,
 }
 
 /// What `setup_machine_fdt` learnt.
@@ -41,12 +47,45 @@ pub struct MachineFdt {
 pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> MachineFdt {
     let _ = mb.reserve(inputs.dtb.0, inputs.dtb.1);
     let cells = fdt_scan::scan_root(fdt);
-    let initrd = chosen::initrd(fdt).filter(|(s, e)| s <= e);
+    let initrd = inputs.initrd_override.or_else(|| chosen::initrd(fdt)).filter(|(s, e)| s <= e);
     if let Some((start, end)) = initrd {
         debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
     }
     fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits);
     MachineFdt { cells, initrd }
+}
+
+/// `setup_arch` up to `paging_init`: `setup_machine_fdt` and the machine model line,
+/// `parse_early_param` (its malformed-option warnings, `memblock=debug`, `mem=`), then
+/// `arm64_memblock_init`. Returns what later steps need.
+pub fn setup_arch_memory<'a>(
+    fdt: &Fdt<'a>,
+    mb: &mut Memblock,
+    inputs: &BootInputs,
+    params: &EarlyParams,
+    malformed: &[Option<Malformed>],
+    hooks: &[ReservedMemOfId],
+) -> (MachineFdt, ReservedMemTable<'a>) {
+    let machine = setup_machine_fdt(fdt, mb, inputs);
+    match chosen::machine_name(fdt) {
+        Some(model) => info!("Machine model: {model}"),
+        None => warn!("Machine model: unknown (no /model or /compatible)"),
+    }
+    for m in malformed.iter().flatten() {
+        warn!("{m}");
+    }
+    mb.set_debug(params.memblock_debug);
+    if let Some(limit) = params.memory_limit {
+        info!("Memory limited to {}MB", limit >> 20);
+    }
+    let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks);
+    (machine, reserved)
+}
+
+/// `bootmem_init`: the NUMA step, then `memblock_dump_all` (which prints with `memblock=debug`).
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) {
+    numa_init(fdt, mb, machine.cells);
+    mb.dump_all();
 }
 
 /// `arm64_memblock_init`.
@@ -117,4 +156,43 @@ pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
         info!("NUMA: Faking a node at [mem {:#018x}-{:#018x}]", start.0, end.0 - 1);
         let _ = mb.set_node(PhysAddr(0), u64::MAX, MemblockKind::Memory, 0);
     }
+}
+
+/// What the host dry-run is told instead of what a boot finds out.
+#[derive(Clone, Copy, Debug)]
+pub struct DryRun<'c> {
+    /// Where the loader would have put the blob.
+    pub dtb_addr: PhysAddr,
+    /// `[_text, _end)` of the kernel image.
+    pub kernel: (PhysAddr, PhysAddr),
+    pub phys_addr_bits: u32,
+    /// Replaces `/chosen/linux,initrd-*`.
+    pub initrd: Option<(PhysAddr, PhysAddr)>,
+    /// Replaces `/chosen/bootargs`.
+    pub cmdline: Option<&'c str>,
+}
+
+/// The boot's memory setup on a blob read from a file: the same validation and the same
+/// calls as `kernel_main`, placement only (memblock never touches the memory it manages).
+/// `set_loglevel` hears the console level the command line asks for before anything prints.
+pub fn dry_run<'a>(
+    blob: &'a [u8],
+    opts: &DryRun<'a>,
+    mb: &mut Memblock,
+    hooks: &[ReservedMemOfId],
+    set_loglevel: &mut dyn FnMut(u8),
+) -> Result<(Fdt<'a>, ReservedMemTable<'a>), crate::of::DtbError> {
+    let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
+    let cmdline = opts.cmdline.unwrap_or_else(|| chosen::bootargs(&fdt));
+    let (params, malformed) = EarlyParams::parse_collect(cmdline);
+    set_loglevel(params.loglevel);
+    let inputs = BootInputs {
+        dtb: (opts.dtb_addr, fdt.total_size() as u64),
+        kernel: opts.kernel,
+        phys_addr_bits: opts.phys_addr_bits,
+        initrd_override: opts.initrd,
+    };
+    let (machine, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
+    bootmem_init(&fdt, mb, &machine);
+    Ok((fdt, reserved))
 }

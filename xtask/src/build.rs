@@ -16,9 +16,12 @@ const MAGIC_OFFSET: usize = 0x38;
 pub struct Built {
     pub elf: PathBuf,
     pub image: PathBuf,
+    /// `[_text, _end)`: what the kernel reserves for itself.
+    pub text_end: (u64, u64),
 }
 
 pub fn build(release: bool) -> Result<Built> {
+    crate::tools::ensure_rust_target(TARGET)?;
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo.current_dir(root()).args(["build", "--quiet", "-p", "kernel", "--bin", "kernel", "--target", TARGET]);
     if release {
@@ -34,19 +37,39 @@ pub fn build(release: bool) -> Result<Built> {
     let data = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     let bytes = elf_to_image(&data)?;
     std::fs::write(&image, bytes).map_err(|e| format!("{}: {e}", image.display()))?;
-    Ok(Built { elf, image })
+    let text_end = text_end(&data)?;
+    Ok(Built { elf, image, text_end })
+}
+
+fn symbol(file: &object::File, name: &str) -> Result<u64> {
+    file.symbols()
+        .find(|s| s.name() == Ok(name))
+        .map(|s| s.address())
+        .ok_or_else(|| format!("kernel ELF has no symbol {name}"))
+}
+
+fn text_end(data: &[u8]) -> Result<(u64, u64)> {
+    let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
+    Ok((symbol(&file, "_text")?, symbol(&file, "_end")?))
+}
+
+/// Build the host binary of the kernel crate: the dry-run of its memory setup.
+pub fn build_dry_run() -> Result<PathBuf> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .args(["build", "--quiet", "-p", "kernel", "--bin", "kernel"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("dry-run build failed".into());
+    }
+    Ok(root().join("target").join("debug").join("kernel"))
 }
 
 /// Flatten the ELF's loadable segments into the Image bytes and check the header.
 pub fn elf_to_image(data: &[u8]) -> Result<Vec<u8>> {
     let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
-    let symbol = |name: &str| {
-        file.symbols()
-            .find(|s| s.name() == Ok(name))
-            .map(|s| s.address())
-            .ok_or_else(|| format!("kernel ELF has no symbol {name}"))
-    };
-    let (text, edata, end) = (symbol("_text")?, symbol("_edata")?, symbol("_end")?);
+    let (text, edata, end) = (symbol(&file, "_text")?, symbol(&file, "_edata")?, symbol(&file, "_end")?);
     let mut image = vec![0u8; (edata - text) as usize];
     for seg in file.segments() {
         let bytes = seg.data().map_err(|e| format!("kernel ELF segment: {e}"))?;

@@ -5,6 +5,7 @@
 
 mod build;
 mod gdb;
+mod memmap;
 mod qemu;
 mod test;
 mod tools;
@@ -43,6 +44,11 @@ enum Command {
         opts: qemu::BootOptions,
     },
     /// Benchmarks (criterion, on the host): memblock add/reserve/alloc at 10, 1000, 10000 regions.
+    /// Run the boot's memory setup on a .dtb on the host and print its lines (no QEMU).
+    Memmap {
+        #[command(flatten)]
+        args: memmap::MemmapArgs,
+    },
     Bench {
         /// Extra arguments for criterion (e.g. a filter, --warm-up-time 1).
         #[arg(last = true)]
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
         }),
         Command::Qemu { opts } => qemu::run_interactive(&opts),
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
+        Command::Memmap { args } => memmap::run(&args),
         Command::Bench { args } => bench(&args),
         Command::Test { only } => test::run(only.as_deref()).map(|_| 0),
     };

@@ -115,7 +115,8 @@ impl Machine {
                 m.push(["-numa", &node]);
             }
         }
-        m.push(["-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"]);
+        // No NIC: the kernel has no use for one, and its option ROM is not always installed.
+        m.push(["-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot"]);
         m.push(["-kernel", &image.display().to_string()]);
         if let Some(initrd) = &opts.initrd {
             m.push(["-initrd", &initrd.display().to_string()]);
@@ -173,6 +174,11 @@ impl Machine {
         let m = dump.iter().position(|a| a == "-M").expect("-M is always first") + 1;
         dump[m] = format!("{},dumpdtb={}", dump[m], out.display());
         run_checked(Command::new(tools::QEMU.binary).args(&dump), "qemu dumpdtb")
+    }
+
+    /// A directory of this run's own, removed with it.
+    pub fn scratch(&self) -> &Path {
+        &self.scratch
     }
 
     pub fn command(&self) -> Command {
@@ -259,12 +265,6 @@ pub struct Captured {
     pub stderr: String,
     pub status: Option<std::process::ExitStatus>,
     pub elapsed: Duration,
-}
-
-/// Boot `image` with `opts`, capturing the serial console, for at most `limit`.
-pub fn boot_captured(opts: &BootOptions, image: &Path, limit: Duration) -> Result<Captured> {
-    let machine = Machine::new(opts, image)?;
-    run_captured(&mut machine.command(), limit)
 }
 
 /// `cargo xtask qemu`: boot with the console on this terminal; QEMU's exit status is ours.

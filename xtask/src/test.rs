@@ -5,8 +5,8 @@
 //! matching any run of characters), lines that must not appear, and QEMU's exit within a
 //! bound (PSCI SYSTEM_OFF makes QEMU exit with status 0).
 
-use crate::qemu::{boot_captured, BootOptions, Machine};
-use crate::{build, gdb, root, tools, Result};
+use crate::qemu::{run_captured, BootOptions, Machine};
+use crate::{build, gdb, memmap, root, tools, Result};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -357,8 +357,9 @@ pub fn run(only: Option<&str>) -> Result<()> {
         }
     }
 
-    println!("== QEMU boot scenarios");
+    println!("== QEMU boot scenarios (each complete boot also against the host dry-run)");
     let built = build::build(false)?;
+    let dry_run = build::build_dry_run()?;
     let scratch = root().join("target").join("xtask").join("test");
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
     let mut failed = Vec::new();
@@ -366,12 +367,14 @@ pub fn run(only: Option<&str>) -> Result<()> {
         if only.is_some_and(|o| !s.name.contains(o)) {
             continue;
         }
-        let boot = boot_captured(&s.opts, &built.image, BOOT_LIMIT)?;
+        let machine = Machine::new(&s.opts, &built.image)?;
+        let boot = run_captured(&mut machine.command(), BOOT_LIMIT)?;
         let verdict = match boot.status {
             None => Err(format!("QEMU did not exit within {BOOT_LIMIT:?}")),
             Some(st) if !st.success() => Err(format!("QEMU exited with {st}: {}", boot.stderr.trim())),
             Some(_) => check(&s, &boot.stdout),
         };
+        let verdict = verdict.and_then(|()| agrees_with_dry_run(&s.opts, &boot.stdout, &built, &dry_run));
         match verdict {
             Ok(()) => println!("ok    {:<22} {:>6.2}s", s.name, boot.elapsed.as_secs_f64()),
             Err(why) => {
@@ -397,6 +400,52 @@ pub fn run(only: Option<&str>) -> Result<()> {
     } else {
         Err(format!("failed: {}", failed.join(", ")))
     }
+}
+
+/// The lines a complete boot prints between its version line and `boot: complete` that do
+/// not come from firmware (PSCI) or the console: the ones the dry-run must print identically.
+fn setup_lines(log: &str) -> Option<Vec<&str>> {
+    let lines: Vec<&str> = log.lines().map(message).collect();
+    let start = lines.iter().position(|l| l.starts_with("memboot version "))? + 1;
+    let end = lines.iter().position(|l| *l == "boot: complete")?;
+    let hardware = ["psci: ", "Kernel command line: ", "console: ", "selftest"];
+    Some(lines[start..end].iter().copied().filter(|l| !hardware.iter().any(|h| l.starts_with(h))).collect())
+}
+
+/// For a scenario that boots to the end: boot it again with `memblock=debug loglevel=8` added,
+/// so that every memblock call and the final dump show, run the dry-run on the very tree QEMU
+/// handed over (`dumpdtb` with the same options), and compare the two line for line.
+fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_run: &std::path::Path) -> Result<()> {
+    if setup_lines(log).is_none() {
+        return Ok(());
+    }
+    let mut opts = opts.clone();
+    opts.append = Some(format!("{} memblock=debug loglevel=8", opts.append.as_deref().unwrap_or("")).trim_start().to_string());
+    let machine = Machine::new(&opts, &built.image)?;
+    let boot = run_captured(&mut machine.command(), BOOT_LIMIT)?;
+    let booted = setup_lines(&boot.stdout).ok_or("the memblock=debug boot did not complete")?;
+    let dtb = machine.scratch().join("booted.dtb");
+    machine.dump_dtb(&dtb)?;
+    // The CPU's physical address size: Cortex-A57 has 44 bits (ID_AA64MMFR0_EL1.PARange 0b0100,
+    // its TRM); QEMU's `max` has 48 or more, which the kernel caps at PHYS_MASK_SHIFT 48.
+    let pa_bits = Some(if opts.cpu == "cortex-a57" { 44 } else { 48 });
+    let args = memmap::MemmapArgs { dtb, pa_bits, ..Default::default() };
+    let out = run_captured(&mut memmap::command(dry_run, &args, built.text_end), BOOT_LIMIT)?;
+    if !out.status.is_some_and(|s| s.success()) {
+        return Err(format!("dry-run failed: {}", out.stderr.trim()));
+    }
+    let dry: Vec<&str> = out.stdout.lines().collect();
+    if dry != booted {
+        let at = dry.iter().zip(&booted).position(|(a, b)| a != b).unwrap_or(dry.len().min(booted.len()));
+        return Err(format!(
+            "dry-run differs from the boot at line {}: dry-run {:?}, boot {:?}\n--- dry-run ---\n{}",
+            at + 1,
+            dry.get(at),
+            booted.get(at),
+            out.stdout
+        ));
+    }
+    Ok(())
 }
 
 /// Break in the assembly entry (MMU off) and in the Rust entry (MMU on), read the DTB magic

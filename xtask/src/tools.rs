@@ -57,3 +57,23 @@ pub fn ensure(tools: &[Tool]) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Make sure rustup has the standard library for `target` (rust-toolchain.toml names it, but
+/// rustup only installs it together with a new toolchain).
+pub fn ensure_rust_target(target: &str) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target));
+    match installed {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            eprintln!("xtask: installing the Rust target {target}");
+            match Command::new("rustup").args(["target", "add", target]).status() {
+                Ok(s) if s.success() => Ok(()),
+                _ => Err(format!("`rustup target add {target}` failed")),
+            }
+        }
+        Err(_) => Err(format!("rustup not found; install the target with:\n    rustup target add {target}")),
+    }
+}

@@ -46,6 +46,8 @@ pub enum DtbError {
     OverlapsKernel { base: PhysAddr, end: PhysAddr, kernel: (PhysAddr, PhysAddr) },
     NotInMemory { base: PhysAddr, end: PhysAddr },
     Unparsable,
+    /// Fewer bytes than the header or its totalsize (a file given to the dry-run).
+    Truncated { have: usize, need: usize },
 }
 
 impl fmt::Display for DtbError {
@@ -84,6 +86,9 @@ impl fmt::Display for DtbError {
                 end.0 - 1
             ),
             DtbError::Unparsable => write!(f, "the structure block cannot be parsed"),
+            DtbError::Truncated { have, need } => {
+                write!(f, "truncated: {have:#x} bytes where the header needs {need:#x}")
+            }
         }
     }
 }
@@ -159,6 +164,25 @@ impl FdtHeader {
         }
         Ok(h)
     }
+}
+
+/// Validate and parse the blob at `pa`: the header from its first bytes, then the whole blob,
+/// which `blob(totalsize)` provides once the header has bounded its size (the boot maps it,
+/// the dry-run slices a file), then its place in the memory it describes.
+pub fn open<'a>(
+    pa: PhysAddr,
+    header: &[u8],
+    blob: impl FnOnce(usize) -> Option<&'a [u8]>,
+    kernel: (PhysAddr, PhysAddr),
+) -> Result<crate::of::fdt::Fdt<'a>, DtbError> {
+    let truncated = |need| DtbError::Truncated { have: header.len(), need };
+    let bytes: &[u8; FDT_HEADER_SIZE] =
+        header.get(..FDT_HEADER_SIZE).and_then(|b| b.try_into().ok()).ok_or(truncated(FDT_HEADER_SIZE))?;
+    let h = FdtHeader::validate(pa, bytes, kernel)?;
+    let blob = blob(h.totalsize as usize).ok_or(truncated(h.totalsize as usize))?;
+    let fdt = crate::of::fdt::Fdt::new(blob)?;
+    check_inside_memory(pa, pa + h.totalsize as u64, crate::of::memory_reg_ranges(&fdt))?;
+    Ok(fdt)
 }
 
 /// Check that `[base, end)` lies inside one of the `memory` ranges the blob itself describes

@@ -43,23 +43,21 @@ pub mod image {
     }
 }
 
-/// The device tree the loader passed in x0: header validated (`FdtHeader::validate`), parsed,
-/// and checked to lie inside a memory node it describes itself.
+/// The device tree the loader passed in x0: header validated, parsed, and checked to lie
+/// inside a memory node it describes itself (`of::header::open`).
 pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<kernel::of::fdt::Fdt<'static>, kernel::of::DtbError> {
-    use kernel::of::header::{check_inside_memory, FdtHeader, FDT_HEADER_SIZE};
+    use kernel::of::header::{open, FDT_HEADER_SIZE};
     let kernel = image::range();
     if pa.0 == 0 || !pa.is_aligned(8) {
         // Nothing to read: let validation name the problem without touching memory.
-        return FdtHeader::validate(pa, &[0; FDT_HEADER_SIZE], kernel).map(|_| unreachable!());
+        return open(pa, &[0; FDT_HEADER_SIZE], |_| None, kernel);
     }
     // head.S identity-mapped the 4 MiB from the 2 MiB block containing `pa` as normal memory.
     // SAFETY: `pa` is 8-byte aligned and inside that mapping, so the 40 header bytes are readable.
     let header = unsafe { &*(pa.0 as *const [u8; FDT_HEADER_SIZE]) };
-    let h = FdtHeader::validate(pa, header, kernel)?;
-    // Validation bounded totalsize by 2 MiB, which lies inside the same mapped 4 MiB.
-    // SAFETY: the whole blob is mapped, and nothing writes to it while the kernel runs.
-    let blob = unsafe { core::slice::from_raw_parts(pa.0 as *const u8, h.totalsize as usize) };
-    let fdt = kernel::of::fdt::Fdt::new(blob)?;
-    check_inside_memory(pa, pa + h.totalsize as u64, kernel::of::memory_reg_ranges(&fdt))?;
-    Ok(fdt)
+    open(pa, header, |totalsize| {
+        // Validation bounded totalsize by 2 MiB, which lies inside the same mapped 4 MiB.
+        // SAFETY: the whole blob is mapped, and nothing writes to it while the kernel runs.
+        Some(unsafe { core::slice::from_raw_parts(pa.0 as *const u8, totalsize) })
+    }, kernel)
 }

@@ -25,6 +25,14 @@ impl Memblock {
         let t = self.ty(kind);
         let (name, max) = (t.name, t.max);
         let Some(mapper) = self.mapper else {
+            // Linux 6.1 fails silently here (6.5 panics with these words); the caller loses
+            // the range, so name it.
+            log::error!(
+                "memblock: cannot resize {} array to add [{:#018x}-{:#018x}]",
+                name,
+                new_area_start.0,
+                new_area_start.0.saturating_add(new_area_size).saturating_sub(1)
+            );
             return Err(MemblockError::RegionsFull { type_name: name, max });
         };
         let old_size = (max * core::mem::size_of::<Region>()) as u64;

@@ -1,0 +1,121 @@
+//! The kernel binary on the host is the dry-run behind `cargo xtask memmap`: it runs the
+//! boot's memory setup (`kernel::setup::dry_run`) with the same reserved-memory hooks on a
+//! `.dtb` file and prints the lines the boot would print (all but the PSCI firmware probe
+//! and the command line), without the printk timestamps.
+//!
+//! ```text
+//! kernel memmap --dtb FILE --image BASE,SIZE [--dtb-addr ADDR] [--initrd BASE,SIZE]
+//!               [--append "ARGS"] [--pa-bits N]
+//! ```
+//! Every problem (arguments, file, blob) is one line on stderr and exit status 1.
+//!
+//! Without `--dtb-addr`, the blob is placed where QEMU's `-kernel` loader puts it
+//! (hw/arm/boot.c, `arm_setup_direct_kernel_boot`): the initrd area starts at the RAM base plus
+//! min(RAM / 2, 128 MiB); the DTB follows the initrd, aligned up to 2 MiB for AArch64.
+
+use kernel::mm::memblock::Memblock;
+use kernel::mm::PhysAddr;
+use kernel::printk::console_prints;
+use kernel::setup::DryRun;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+static LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
+
+struct Stdout;
+
+impl log::Log for Stdout {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        console_prints(m.level(), LOGLEVEL.load(Ordering::Relaxed))
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            println!("{}", r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn number(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("'{s}' is not a number"))
+}
+
+/// `BASE,SIZE` → `[base, base + size)`.
+fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
+    let (base, size) = s.split_once(',').ok_or_else(|| format!("'{s}' is not BASE,SIZE"))?;
+    let (base, size) = (number(base)?, number(size)?);
+    let end = base.checked_add(size).ok_or_else(|| format!("'{s}' runs past the end of the address space"))?;
+    Ok((PhysAddr(base), PhysAddr(end)))
+}
+
+/// QEMU's DTB address for this blob: see the module documentation.
+fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Option<PhysAddr> {
+    const SZ_2M: u64 = 2 << 20;
+    const SZ_128M: u64 = 128 << 20;
+    let fdt = kernel::of::fdt::Fdt::new(blob).ok()?;
+    let ranges = || kernel::of::memory_reg_ranges(&fdt);
+    let base = ranges().map(|(b, _)| b.0).min()?;
+    let ram: u64 = ranges().map(|(_, size)| size).sum();
+    let initrd_start = base + (ram / 2).min(SZ_128M);
+    let initrd_end = match initrd.or_else(|| kernel::of::chosen::initrd(&fdt)) {
+        Some((_, end)) => end.0,
+        None => initrd_start,
+    };
+    Some(PhysAddr(initrd_end.checked_add(SZ_2M - 1)? & !(SZ_2M - 1)))
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let mut it = args.iter();
+    if it.next().map(String::as_str) != Some("memmap") {
+        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+    }
+    let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
+    while let Some(opt) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{opt} needs a value"));
+        match opt.as_str() {
+            "--dtb" => dtb = Some(value()?),
+            "--dtb-addr" => dtb_addr = Some(PhysAddr(number(&value()?)?)),
+            "--image" => image = Some(range(&value()?)?),
+            "--initrd" => initrd = Some(range(&value()?)?),
+            "--append" => append = Some(value()?),
+            "--pa-bits" => {
+                pa_bits = number(&value()?)? as u32;
+                if !(32..=52).contains(&pa_bits) {
+                    return Err(format!("--pa-bits {pa_bits}: the architecture allows 32 to 52"));
+                }
+            }
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    let dtb = dtb.ok_or("--dtb FILE is required")?;
+    let blob = std::fs::read(&dtb).map_err(|e| format!("{dtb}: {e}"))?;
+    let opts = DryRun {
+        dtb_addr: dtb_addr
+            .or_else(|| qemu_dtb_addr(&blob, initrd))
+            .ok_or_else(|| format!("{dtb}: no memory node to place the blob in; give --dtb-addr"))?,
+        kernel: image.ok_or("--image BASE,SIZE is required")?,
+        phys_addr_bits: pa_bits,
+        initrd,
+        cmdline: append.as_deref(),
+    };
+    let _ = log::set_logger(&Stdout).map(|()| log::set_max_level(log::LevelFilter::Trace));
+    let mut mb = Box::new(Memblock::new());
+    let hooks = crate::drivers::reservedmem_hooks();
+    let set_level = &mut |level| LOGLEVEL.store(level, Ordering::Relaxed);
+    let (fdt, reserved) = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, set_level)
+        .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
+    // What the boot prints after setup_arch that needs no hardware.
+    crate::drivers::demo_carveout::probe(&fdt, &reserved);
+    Ok(())
+}
+
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = run(&args) {
+        eprintln!("memmap: error: {e}");
+        std::process::exit(1);
+    }
+}
