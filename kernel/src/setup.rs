@@ -196,3 +196,7 @@ pub fn dry_run<'a>(
     bootmem_init(&fdt, mb, &machine);
     Ok((fdt, reserved))
 }
+
+#[cfg(test)]
+#[path = "setup_tests.rs"]
+mod tests;

@@ -49,14 +49,25 @@ pub fn read_number(bytes: &[u8], cells: u32) -> u64 {
 /// `(base, size)` pairs of a `reg`-style property decoded with `cells`; a trailing partial
 /// entry is ignored, as Linux's loops do.
 pub fn reg_entries(value: &[u8], addr_cells: u32, size_cells: u32) -> impl Iterator<Item = (u64, u64)> + '_ {
-    let entry = ((addr_cells + size_cells) * 4) as usize;
+    // Cell counts come from the blob: absurd ones give no entries rather than an overflow.
+    let entry = cell_bytes(addr_cells.saturating_add(size_cells)).unwrap_or(0);
     value.chunks_exact(entry.max(1)).filter(move |_| entry > 0).map(move |e| {
-        let (a, s) = e.split_at((addr_cells * 4) as usize);
+        let (a, s) = e.split_at(addr_cells as usize * 4);
         (read_number(a, addr_cells), read_number(s, size_cells))
     })
 }
 
+/// The byte length of `cells` cells, `None` when it cannot be a property length.
+pub fn cell_bytes(cells: u32) -> Option<usize> {
+    (cells as usize).checked_mul(4).filter(|&n| n <= u32::MAX as usize)
+}
+
 impl RootCells {
+    /// Bytes of one `reg` entry (address and size), `None` when the cells are absurd.
+    pub fn entry_bytes(self) -> Option<usize> {
+        cell_bytes(self.addr.saturating_add(self.size))
+    }
+
     /// `reg`-style entries of `value` decoded with the root's cells.
     pub fn entries(self, value: &[u8]) -> impl Iterator<Item = (u64, u64)> + '_ {
         reg_entries(value, self.addr, self.size)

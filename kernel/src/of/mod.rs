@@ -1,7 +1,9 @@
 //! The flattened device tree, read the way Linux's `drivers/of/fdt.c` reads it at boot.
 //!
-//! Parsing uses the `fdt` crate; this module adds what Linux checks and decodes on top of it:
-//! header validation (`header`), `/chosen` and the console (`chosen`), the PSCI conduit.
+//! `fdt` reads the blob (skipping FDT_NOP anywhere, as libfdt does); the other modules add what
+//! Linux checks and decodes on top of it: header validation (`header`), `/chosen` and the
+//! console (`chosen`), the memory scan (`fdt_scan`), reserved memory (`reserved_mem`), the PSCI
+//! conduit.
 //! It never touches memory itself: callers hand it the blob as a byte slice.
 
 pub mod chosen;
@@ -9,6 +11,8 @@ pub mod fdt;
 pub mod fdt_scan;
 pub mod header;
 pub mod reserved_mem;
+#[cfg(test)]
+pub mod testblob;
 
 pub use header::{DtbError, FdtHeader};
 

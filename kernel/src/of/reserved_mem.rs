@@ -13,7 +13,7 @@ use crate::mm::memblock::{Memblock, MemblockKind, MEMBLOCK_ALLOC_ANYWHERE, SMP_C
 use crate::mm::PhysAddr;
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node};
-use crate::of::fdt_scan::{read_number, RootCells};
+use crate::of::fdt_scan::{cell_bytes, read_number, RootCells};
 use log::{debug, error, info};
 
 /// Linux's `MAX_RESERVED_REGIONS`.
@@ -32,6 +32,8 @@ pub struct ReservedMem<'a> {
     pub phandle: Option<u32>,
     pub base: PhysAddr,
     pub size: u64,
+    /// `reusable`: the OS may use the region while its owner does not (CMA).
+    pub reusable: bool,
     /// The compatible whose hook initialised the region.
     pub owner: Option<&'static str>,
 }
@@ -175,10 +177,12 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedM
             continue;
         }
         let uname = child.name;
-        let saved = |base, size| ReservedMem { name: uname, node_index: index, phandle: None, base, size, owner: None };
+        let reusable = child.property("reusable").is_some();
+        let saved =
+            |base, size| ReservedMem { name: uname, node_index: index, phandle: None, base, size, reusable, owner: None };
         match child.property("reg") {
             Some(reg) => {
-                let entry = ((cells.addr + cells.size) * 4) as usize;
+                let entry = cells.entry_bytes().unwrap_or(usize::MAX);
                 if !reg.value.is_empty() && reg.value.len() % entry != 0 {
                     error!("OF: fdt: Reserved memory: invalid reg property in '{uname}', skipping node.");
                     continue;
@@ -219,14 +223,14 @@ fn alloc_size(
     cells: RootCells,
 ) -> Result<(PhysAddr, u64), HookError> {
     let prop = node.property("size").ok_or(HookError::Inval)?;
-    if prop.value.len() != (cells.size * 4) as usize {
+    if Some(prop.value.len()) != cell_bytes(cells.size) {
         error!("OF: reserved mem: invalid size property in '{uname}' node.");
         return Err(HookError::Inval);
     }
     let size = read_number(prop.value, cells.size);
     let mut align = 0;
     if let Some(a) = node.property("alignment") {
-        if a.value.len() != (cells.addr * 4) as usize {
+        if Some(a.value.len()) != cell_bytes(cells.addr) {
             error!("OF: reserved mem: invalid alignment property in '{uname}' node.");
             return Err(HookError::Inval);
         }
@@ -248,7 +252,7 @@ fn alloc_size(
     };
     let found = match node.property("alloc-ranges") {
         Some(ranges) => {
-            let entry = ((cells.addr + cells.size) * 4) as usize;
+            let entry = cells.entry_bytes().unwrap_or(usize::MAX);
             if ranges.value.len() % entry != 0 {
                 error!("OF: reserved mem: invalid alloc-ranges property in '{uname}', skipping node.");
                 return Err(HookError::Inval);
@@ -273,13 +277,59 @@ fn alloc_size(
     }
 }
 
+/// Linux's `sort()` (lib/sort.c): a bottom-up heapsort. Not stable, so equal keys (every
+/// size-only region is (0, 0) when sorted) end up in the order this algorithm leaves them,
+/// which decides the order regions are allocated and initialised in; any other sort would
+/// print Linux's lines in a different order.
+pub fn linux_sort<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> core::cmp::Ordering) {
+    let ge = |v: &[T], i: usize, j: usize| cmp(&v[i], &v[j]) != core::cmp::Ordering::Less;
+    let mut n = v.len();
+    if n < 2 {
+        return;
+    }
+    let mut a = n / 2;
+    loop {
+        if a > 0 {
+            a -= 1; // building the heap: sift element `a` down
+        } else {
+            n -= 1; // sorting: move the root to the end
+            if n == 0 {
+                break;
+            }
+            v.swap(0, n);
+        }
+        // Follow the larger child down to a leaf, then back up to where `a` belongs.
+        let mut b = a;
+        let mut c;
+        loop {
+            c = 2 * b + 1;
+            if c + 1 >= n {
+                break;
+            }
+            b = if ge(v, c, c + 1) { c } else { c + 1 };
+        }
+        if c + 1 == n {
+            b = c;
+        }
+        while b != a && ge(v, a, b) {
+            b = (b - 1) / 2;
+        }
+        // Rotate the path a..=b: each element on it moves up a level, `a`'s value lands at b.
+        let target = b;
+        while b != a {
+            b = (b - 1) / 2;
+            v.swap(b, target);
+        }
+    }
+}
+
 /// `__rmem_check_for_overlap`: sort by (base, size) and report neighbours that overlap.
 fn check_for_overlap(table: &mut ReservedMemTable) {
     if table.count < 2 {
         return;
     }
     let entries = &mut table.entries[..table.count];
-    entries.sort_unstable_by_key(|r| r.map(|r| (r.base, r.size)));
+    linux_sort(entries, |a, b| a.map(|r| (r.base, r.size)).cmp(&b.map(|r| (r.base, r.size))));
     for pair in entries.windows(2) {
         let (Some(this), Some(next)) = (pair[0], pair[1]) else { continue };
         let this_end = this.base.0.saturating_add(this.size);
@@ -350,7 +400,7 @@ pub fn init<'a>(
 /// order: a reusable region without `no-map`, suitably aligned, becomes a CMA pool; any other
 /// non-reusable region a coherent DMA pool.
 pub fn shared_dma_pool_setup(rmem: &mut ReservedMem, node: &Node) -> Result<(), HookError> {
-    let reusable = node.property("reusable").is_some();
+    let reusable = rmem.reusable;
     if reusable && node.property("no-map").is_none() {
         if (rmem.base.0 | rmem.size) & (CMA_MIN_ALIGNMENT_BYTES - 1) != 0 {
             error!("Reserved memory: incorrect alignment of CMA region");
@@ -368,4 +418,39 @@ pub fn shared_dma_pool_setup(rmem: &mut ReservedMem, node: &Node) -> Result<(), 
     }
     info!("Reserved memory: created DMA memory pool at 0x{:016x}, size {} MiB", rmem.base.0, rmem.size / SZ_1M);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linux_sort;
+    use std::vec::Vec;
+
+    /// Three equal keys, worked through lib/sort.c by hand: heap building leaves [x y z]
+    /// (the root compares equal to its larger child and stays); then the root swaps with the
+    /// last slot, [z y x], and sifting z finds nothing smaller to pass; then [y z x]; done.
+    #[test]
+    fn equal_keys_end_in_linux_order() {
+        let mut v = ['x', 'y', 'z'];
+        linux_sort(&mut v, |_, _| core::cmp::Ordering::Equal);
+        assert_eq!(v, ['y', 'z', 'x']);
+    }
+
+    #[test]
+    fn sorts_like_any_sort_on_distinct_keys() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            let mut v: Vec<u64> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed % 1000
+                })
+                .collect();
+            let mut expected = v.clone();
+            expected.sort();
+            linux_sort(&mut v, |a, b| a.cmp(b));
+            assert_eq!(v, expected, "length {len}");
+        }
+    }
 }

@@ -1,0 +1,209 @@
+//! Host tests of the memory setup on hand-built blobs: the memory scan, /reserved-memory
+//! (scan, allocation, hooks, lookup) and the dry-run's refusal to panic on broken input.
+
+use super::*;
+use crate::mm::memblock::{MemblockFlags, MemblockKind, Region};
+use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
+use crate::of::testblob::{cells, Builder};
+use std::vec::Vec;
+
+const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
+
+fn be32(v: u32) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+fn root(b: &mut Builder) {
+    b.begin("");
+    b.prop("#address-cells", &be32(2));
+    b.prop("#size-cells", &be32(2));
+    b.prop("model", b"test board\0");
+}
+
+fn memory(b: &mut Builder, name: &str, reg: &[(u64, u64)], extra: &[(&str, &[u8])]) {
+    b.begin(name);
+    b.prop("device_type", b"memory\0");
+    let reg: Vec<u8> = reg.iter().flat_map(|&(a, s)| cells(a, s)).collect();
+    b.prop("reg", &reg);
+    for (name, value) in extra {
+        b.prop(name, value);
+    }
+    b.end();
+}
+
+fn regions(mb: &Memblock, kind: MemblockKind) -> Vec<(u64, u64, u32)> {
+    mb.ty(kind).regions().iter().map(|r: &Region| (r.base.0, r.size, r.flags.0)).collect()
+}
+
+fn run(blob: &[u8], cmdline: &str) -> std::boxed::Box<Memblock> {
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun {
+        dtb_addr: PhysAddr(0x4800_0000),
+        kernel: KERNEL,
+        phys_addr_bits: 40,
+        initrd: None,
+        cmdline: Some(cmdline),
+    };
+    dry_run(blob, &opts, &mut mb, &HOOKS, &mut |_| {}).expect("a valid blob");
+    mb
+}
+
+/// Every memory node shape Linux's early_init_dt_scan_memory handles, with a 40-bit CPU.
+#[test]
+fn memory_scan_takes_every_memory_node_and_clips_to_the_cpu() {
+    let mut b = Builder::new();
+    root(&mut b);
+    // The bank holding the DTB and the kernel; a zero-sized second entry is skipped.
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x2000_0000), (0x8000_0000, 0)], &[]);
+    // Any name counts when device_type is "memory"; hotpluggable marks it HOTPLUG (0x1).
+    memory(&mut b, "ram", &[(0x1_0000_0000, 0x1000_0000)], &[("hotpluggable", b"")]);
+    // Disabled: not scanned at all.
+    memory(&mut b, "memory@c0000000", &[(0xc000_0000, 0x10_0000)], &[("status", b"disabled\0")]);
+    // linux,usable-memory replaces reg: 128 MiB of the 256 MiB.
+    memory(&mut b, "memory@200000000", &[(0x2_0000_0000, 0x1000_0000)], &[("linux,usable-memory", &cells(0x2_0000_0000, 0x800_0000))]);
+    // Straddles 2^40: the part above is dropped ("Ignoring memory range"), the rest kept.
+    memory(&mut b, "memory@ff00000000", &[(0xff_f000_0000, 0x2000_0000)], &[]);
+    // Wholly above 2^40: ignored.
+    memory(&mut b, "memory@10000000000", &[(0x100_0000_0000, 0x1000_0000)], &[]);
+    // An unaligned bank shrinks to whole pages: [0x3000_0800, 0x3000_5800) -> [0x3000_1000, 0x3000_5000).
+    memory(&mut b, "memory@30000800", &[(0x3000_0800, 0x5000)], &[]);
+    b.end();
+    let blob = b.finish(&[]);
+    let mb = run(&blob, "");
+    assert_eq!(
+        regions(&mb, MemblockKind::Memory),
+        [
+            (0x3000_1000, 0x4000, 0),
+            (0x4000_0000, 0x2000_0000, 0),
+            (0x1_0000_0000, 0x1000_0000, MemblockFlags::HOTPLUG.0),
+            (0x2_0000_0000, 0x800_0000, 0),
+            (0xff_f000_0000, 0x1000_0000, 0),
+        ]
+    );
+}
+
+std::thread_local! {
+    /// What the recording hook saw, per test thread.
+    static RECORDED: core::cell::RefCell<Vec<(std::string::String, u64, u64)>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+fn record(rmem: &mut ReservedMem, _node: &crate::of::fdt::Node) -> Result<(), HookError> {
+    RECORDED.with(|r| r.borrow_mut().push((rmem.name.into(), rmem.base.0, rmem.size)));
+    Ok(())
+}
+
+fn refuse(_rmem: &mut ReservedMem, _node: &crate::of::fdt::Node) -> Result<(), HookError> {
+    Err(HookError::Inval)
+}
+
+/// On the host the hook table is a slice (the kernel gathers the same entries from its
+/// linker section).
+static HOOKS: [ReservedMemOfId; 2] = [
+    ReservedMemOfId { name: "TEST_RECORD", compatible: "test,record", init: record },
+    ReservedMemOfId { name: "TEST_REFUSE", compatible: "test,refuse", init: refuse },
+];
+
+fn reserved_memory_blob() -> Vec<u8> {
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+    b.begin("reserved-memory");
+    b.prop("#address-cells", &be32(2));
+    b.prop("#size-cells", &be32(2));
+    b.prop("ranges", b"");
+    // Fixed, claimed by the recording hook; phandle 7 for the lookup.
+    b.begin("fixed@50000000");
+    b.prop("compatible", b"test,record\0");
+    b.prop("reg", &cells(0x5000_0000, 0x40_0000));
+    b.prop("phandle", &be32(7));
+    b.end();
+    // no-map: memory gets NOMAP (0x4), nothing is reserved.
+    b.begin("nomap@52000000");
+    b.prop("reg", &cells(0x5200_0000, 0x10_0000));
+    b.prop("no-map", b"");
+    b.end();
+    // The hook refuses it: Linux hands the region back (memblock_phys_free).
+    b.begin("refused@53000000");
+    b.prop("compatible", b"test,refuse\0");
+    b.prop("reg", &cells(0x5300_0000, 0x10_0000));
+    b.end();
+    // Size-only, 2 MiB aligned, top-down in [0x60000000, 0x61000000): 0x60e00000.
+    b.begin("dynamic");
+    b.prop("compatible", b"test,record\0");
+    b.prop("size", &cells(0, 0x20_0000)[8..]);
+    b.prop("alignment", &cells(0, 0x20_0000)[8..]);
+    b.prop("alloc-ranges", &cells(0x6000_0000, 0x100_0000));
+    b.end();
+    b.end();
+    b.begin("device");
+    b.prop("memory-region", &be32(7));
+    b.end();
+    b.end();
+    b.finish(&[(0x5f00_0000, 0x1000)])
+}
+
+#[test]
+fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
+    let blob = reserved_memory_blob();
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("") };
+    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, &mut |_| {}).unwrap();
+    assert_eq!(
+        regions(&mb, MemblockKind::Memory),
+        [(0x4000_0000, 0x1200_0000, 0), (0x5200_0000, 0x10_0000, MemblockFlags::NOMAP.0), (0x5210_0000, 0x2df0_0000, 0)]
+    );
+    let dtb_size = blob.len() as u64;
+    assert_eq!(
+        regions(&mb, MemblockKind::Reserved),
+        [
+            (0x4020_0000, 0x20_0000, 0), // the kernel image
+            (0x4800_0000, dtb_size, 0),  // the blob itself
+            (0x5000_0000, 0x40_0000, 0), // fixed (refused@53000000 was handed back)
+            (0x5f00_0000, 0x1000, 0),    // /memreserve/
+            (0x60e0_0000, 0x20_0000, 0), // dynamic
+        ]
+    );
+    // Both test,record regions reached the hook; sorted by (base, size), the size-only one
+    // ((0, 0) at sort time) comes first.
+    assert_eq!(
+        RECORDED.with(|r| r.borrow().clone()),
+        [("dynamic".into(), 0x60e0_0000, 0x20_0000), ("fixed@50000000".into(), 0x5000_0000, 0x40_0000)]
+    );
+    let fixed = table.lookup_by_name("fixed@50000000").unwrap();
+    assert_eq!(fixed.owner, Some("test,record"));
+    let device = fdt.find_node("/device").unwrap();
+    assert_eq!(table.lookup_device_region(&device, 0).map(|r| r.name), Some("fixed@50000000"));
+    assert_eq!(table.lookup_device_region(&device, 1), None);
+}
+
+#[test]
+fn mem_limit_applies_before_reserved_memory() {
+    let blob = reserved_memory_blob();
+    // mem=0x18000000 keeps [0x40000000, 0x58000000): the dynamic region's range lies above.
+    let mb = run(&blob, "mem=0x18000000");
+    let reserved = regions(&mb, MemblockKind::Reserved);
+    assert!(!reserved.iter().any(|r| r.0 == 0x60e0_0000), "{reserved:x?}");
+    assert_eq!(mb.end_of_dram(), PhysAddr(0x5800_0000));
+}
+
+/// The dry-run must turn any blob into Ok or an error value: every truncation and a bit
+/// flipped in every byte of a valid blob.
+#[test]
+fn dry_run_never_panics_on_broken_blobs() {
+    let blob = reserved_memory_blob();
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None };
+    let mut attempt = |bytes: &[u8]| {
+        let mut mb = std::boxed::Box::new(Memblock::new());
+        let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, &mut |_| {});
+    };
+    for len in 0..blob.len() {
+        attempt(&blob[..len]);
+    }
+    for i in 0..blob.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut b = blob.clone();
+            b[i] ^= bit;
+            attempt(&b);
+        }
+    }
+}
