@@ -1,13 +1,18 @@
 /*
- * Kernel entry: the Linux arm64 Image header, EL2 -> EL1, BSS, the early identity map, MMU on,
- * and the jump to Rust (`kernel_main(dtb_phys)`).
+ * Kernel entry: the Linux arm64 Image header, EL2 -> EL1, BSS, the early identity map and the
+ * early kernel map, MMU on, the jump to the kernel's link address (KIMAGE_VADDR, TTBR1) and to
+ * Rust (`kernel_main(dtb_phys, entry_el)`).
+ *
+ * Until the MMU is on the code runs at its physical address, so it only uses PC-relative
+ * addressing (adr/adrp) for memory; `ldr xN, =symbol` gives link-time (virtual) addresses.
  *
  * Boot protocol (Documentation/arm64/booting.rst): the loader enters at the first byte of the
  * Image with x0 = physical address of the DTB, x1..x3 = 0, MMU off, at EL2 or EL1. Only the CPU
  * with MPIDR affinity 0 continues; any other CPU that enters here parks in a WFE loop and never
  * touches memory (on QEMU virt secondary CPUs stay off until PSCI CPU_ON anyway).
  *
- * Registers kept across the boot path: x19 = DTB physical address, x20 = CurrentEL at entry.
+ * Registers kept across the boot path: x19 = DTB physical address, x20 = CurrentEL at entry,
+ * x24 = physical address of _text.
  */
 
     .equ    SCTLR_EL1_RES1, ((1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 20) | (1 << 11))
@@ -22,13 +27,16 @@
 /* MAIR_EL1: attr0 Device-nGnRE, attr1 Normal write-back RW-allocate, attr2 Normal non-cacheable */
     .equ    MAIR_VALUE, 0x44ff04
 
-/* TCR_EL1: T0SZ = 16 (48-bit VA), inner/outer WB-WA, inner shareable, 4K granule,
-   T1SZ = 16, TTBR1 walks disabled (EPD1) until paging_init builds the kernel tables. */
-    .equ    TCR_VALUE, ((16 << 0) | (1 << 8) | (1 << 10) | (3 << 12) | (0 << 14) | (16 << 16) | (1 << 23) | (2 << 30))
+/* TCR_EL1: T0SZ = T1SZ = 16 (48-bit VA), inner/outer WB-WA, inner shareable, 4K granules
+   for both halves. */
+    .equ    TCR_VALUE, ((16 << 0) | (1 << 8) | (1 << 10) | (3 << 12) | (0 << 14) | (16 << 16) | (1 << 24) | (1 << 26) | (3 << 28) | (2 << 30))
+    .equ    TCR_EPD0, (1 << 7)
+    .equ    TCR_EPD1, (1 << 23)
 
 /* Stage-1 block descriptors (2 MiB at level 2) */
     .equ    PTE_TABLE, 0x3
     .equ    BLOCK_NORMAL, ((1 << 0) | (1 << 2) | (3 << 8) | (1 << 10))   /* attr1, ISH, AF */
+    .equ    BLOCK_NORMAL_NX, (BLOCK_NORMAL | (3 << 53))                   /* + PXN|UXN */
     .equ    BLOCK_DEVICE, ((1 << 0) | (0 << 2) | (1 << 10) | (3 << 53))   /* attr0, AF, PXN|UXN */
     .equ    SZ_2M, 0x200000
 
@@ -104,31 +112,56 @@ el1_entry:
     stp     xzr, xzr, [x0], #16
     b       1b
 2:
-    /* Identity map: the kernel image [_text, _end) and 4 MiB from the DTB's 2 MiB block,
-       which covers any DTB up to Linux's 2 MiB limit wherever the loader put it. The console
-       is mapped later from Rust through idmap_map_block(), once the DTB names it. */
-    adrp    x21, _text
-    add     x21, x21, :lo12:_text
-    and     x21, x21, #~(SZ_2M - 1)
+    /* The early maps, from the pool of tables in BSS (the pool is addressed physically
+       here, x8 = 0): slot 0 is the identity map's root (TTBR0), slot 1 the kernel's (TTBR1).
+       The identity map holds the kernel image [_text, _end) and 4 MiB from the DTB's 2 MiB
+       block, which covers any DTB up to Linux's 2 MiB limit wherever the loader put it; the
+       console is added later from Rust through idmap_map_block(), once the DTB names it.
+       The kernel map holds [_text, _end) at its link address. */
+    adrp    x24, _text
+    add     x24, x24, :lo12:_text
+    tst     x24, #(SZ_2M - 1)
+    b.ne    park                            /* not 2 MiB aligned: nothing can be mapped */
     adrp    x22, _end
     add     x22, x22, :lo12:_end
+    mov     x21, x24
 3:  mov     x0, x21
     ldr     x1, =BLOCK_NORMAL
-    bl      idmap_map_block
-    cbz     x0, idmap_full
+    orr     x1, x1, x21
+    bl      early_idmap
+    cbz     x0, park
     add     x21, x21, #SZ_2M
     cmp     x21, x22
     b.lo    3b
 
     and     x21, x19, #~(SZ_2M - 1)
     mov     x0, x21
+    ldr     x1, =BLOCK_NORMAL_NX
+    orr     x1, x1, x21
+    bl      early_idmap
+    cbz     x0, park
+    add     x21, x21, #SZ_2M
+    mov     x0, x21
+    ldr     x1, =BLOCK_NORMAL_NX
+    orr     x1, x1, x21
+    bl      early_idmap
+    cbz     x0, park
+
+    ldr     x21, =_text                     /* link address */
+    mov     x23, x24                        /* physical address */
+4:  mov     x0, x21
     ldr     x1, =BLOCK_NORMAL
-    bl      idmap_map_block
-    cbz     x0, idmap_full
-    add     x0, x21, #SZ_2M
-    ldr     x1, =BLOCK_NORMAL
-    bl      idmap_map_block
-    cbz     x0, idmap_full
+    orr     x1, x1, x23
+    adrp    x2, idmap_pool
+    add     x2, x2, :lo12:idmap_pool
+    add     x2, x2, #4096                   /* slot 1: the kernel map's root */
+    mov     x8, #0
+    bl      map_block
+    cbz     x0, park
+    add     x21, x21, #SZ_2M
+    add     x23, x23, #SZ_2M
+    cmp     x23, x22
+    b.lo    4b
 
     /* The tables and BSS were written with the MMU off: drop any stale cache lines. */
     adrp    x0, __bss_start
@@ -151,7 +184,8 @@ el1_entry:
     adrp    x0, idmap_pool
     add     x0, x0, :lo12:idmap_pool
     msr     ttbr0_el1, x0
-    msr     ttbr1_el1, xzr
+    add     x0, x0, #4096
+    msr     ttbr1_el1, x0
     isb
     tlbi    vmalle1
     dsb     nsh
@@ -163,6 +197,17 @@ el1_entry:
     dsb     nsh
     isb
 
+    ldr     x0, =primary_switched           /* to the link address, through TTBR1 */
+    br      x0
+
+primary_switched:
+    adrp    x0, boot_stack_top              /* from here on, addresses are virtual */
+    add     x0, x0, :lo12:boot_stack_top
+    mov     sp, x0
+    ldr     x0, =_text
+    sub     x0, x0, x24
+    adrp    x1, kimage_voffset
+    str     x0, [x1, :lo12:kimage_voffset]  /* virtual minus physical, for __pa_symbol */
     adrp    x0, exception_vectors
     add     x0, x0, :lo12:exception_vectors
     msr     vbar_el1, x0
@@ -172,9 +217,6 @@ el1_entry:
     mov     x1, x20                         /* exception level at entry */
     bl      kernel_main
     b       park                            /* kernel_main never returns */
-
-idmap_full:
-    b       park
 
 park:
     wfe
@@ -199,19 +241,40 @@ dcache_inval_range:
     ret
 
 /*
+ * early_idmap(x0 = pa, x1 = descriptor): map_block into the identity map, before the MMU is on.
+ */
+early_idmap:
+    adrp    x2, idmap_pool
+    add     x2, x2, :lo12:idmap_pool
+    mov     x8, #0
+    b       map_block
+
+/*
  * bool idmap_map_block(u64 pa, u64 block_attrs)
  *
- * Map the 2 MiB block at `pa` (aligned down) to itself in the early identity map, allocating
- * level-1 and level-2 tables from the static pool as needed. Returns 1 on success, 0 when the
- * pool is exhausted. An existing block mapping is left as it is. Callable from Rust (AAPCS:
- * clobbers only x0..x7) both before and after the MMU is on: the pool lies in the kernel image,
- * which the identity map covers.
+ * Rust's entry, with the MMU on: map the 2 MiB block at `pa` (aligned down) to itself in the
+ * identity map. Returns 1 on success, 0 when the pool is exhausted; an existing mapping of
+ * the block is kept.
  */
     .global idmap_map_block
 idmap_map_block:
     and     x0, x0, #~(SZ_2M - 1)
-    adrp    x2, idmap_pool                  /* x2 = current table (level 0) */
+    orr     x1, x1, x0
+    adrp    x2, idmap_pool
     add     x2, x2, :lo12:idmap_pool
+    adrp    x8, kimage_voffset
+    ldr     x8, [x8, :lo12:kimage_voffset]
+    b       map_block
+
+/*
+ * bool map_block(x0 = va, x1 = level-2 block descriptor, x2 = root table, x8 = offset)
+ *
+ * Write a 2 MiB block descriptor for `va` under the root at x2, taking level-1 and level-2
+ * tables from the pool as needed. Tables are accessed at the addresses the running code sees:
+ * x8 is that address minus the physical one (0 with the MMU off, kimage_voffset after).
+ * Returns 1, or 0 when the pool is exhausted. Clobbers x0..x8 only (AAPCS-safe for Rust).
+ */
+map_block:
     mov     x7, #39                         /* shift of the current level */
 1:  lsr     x3, x0, x7
     and     x3, x3, #0x1ff
@@ -220,31 +283,33 @@ idmap_map_block:
     b.eq    3f                              /* level 2: write the block */
     ldr     x4, [x3]
     tbnz    x4, #0, 2f                      /* already a table */
-    /* allocate the next table: pool index in idmap_used (starts at 1: the root) */
+    /* allocate the next table: slots 0 and 1 are the two roots */
     adrp    x5, idmap_used
     add     x5, x5, :lo12:idmap_used
     ldr     x6, [x5]
-    add     x6, x6, #1                      /* slot 0 is the root table */
+    add     x6, x6, #1
     adrp    x4, idmap_pool
     add     x4, x4, :lo12:idmap_pool
-    add     x4, x4, x6, lsl #12
+    add     x4, x4, #4096
+    add     x4, x4, x6, lsl #12             /* seen address of the new table */
     adrp    x3, idmap_pool_end
     add     x3, x3, :lo12:idmap_pool_end
     cmp     x4, x3
     b.hs    4f
     str     x6, [x5]
+    sub     x4, x4, x8                      /* its physical address */
     orr     x4, x4, #PTE_TABLE
     lsr     x3, x0, x7                      /* recompute &table[index] */
     and     x3, x3, #0x1ff
     add     x3, x2, x3, lsl #3
     str     x4, [x3]
 2:  and     x2, x4, #0x0000fffffffff000
+    add     x2, x2, x8                      /* next table, as seen */
     sub     x7, x7, #9
     b       1b
 3:  ldr     x4, [x3]
     tbnz    x4, #0, 5f                      /* keep an existing mapping */
-    orr     x4, x0, x1
-    str     x4, [x3]
+    str     x1, [x3]
 5:  dsb     ishst
     isb
     mov     x0, #1
@@ -252,6 +317,49 @@ idmap_map_block:
 4:  mov     x0, #0
     ret
 
+/*
+ * cpu_replace_ttbr1(u64 root_pa): switch TTBR1 to new tables. Called at its physical address
+ * (through the identity map), because the kernel's own mapping changes underneath: TTBR1
+ * walks are disabled and the TLB emptied before the new root goes in (break-before-make).
+ */
+    .global cpu_replace_ttbr1
+cpu_replace_ttbr1:
+    mrs     x1, tcr_el1
+    orr     x2, x1, #TCR_EPD1
+    msr     tcr_el1, x2
+    isb
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    msr     ttbr1_el1, x0
+    isb
+    msr     tcr_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    ret
+
+/*
+ * cpu_retire_ttbr0(): stop all TTBR0 walks (the early identity map is no longer used); any
+ * lower-half access now takes a level-0 translation fault.
+ */
+    .global cpu_retire_ttbr0
+cpu_retire_ttbr0:
+    mrs     x0, tcr_el1
+    orr     x0, x0, #TCR_EPD0
+    msr     tcr_el1, x0
+    isb
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    ret
+
+    .section .bss.kimage_voffset, "aw", %nobits
+    .balign 8
+    .global kimage_voffset
+kimage_voffset:
+    .quad   0
 
     .section .bss.idmap_used, "aw", %nobits
     .balign 8

@@ -16,7 +16,8 @@ const MAGIC_OFFSET: usize = 0x38;
 pub struct Built {
     pub elf: PathBuf,
     pub image: PathBuf,
-    /// `[_text, _end)`: what the kernel reserves for itself.
+    /// `[_text, _end)` as physical addresses where QEMU virt loads the Image: what the kernel
+    /// reserves for itself.
     pub text_end: (u64, u64),
 }
 
@@ -48,9 +49,13 @@ fn symbol(file: &object::File, name: &str) -> Result<u64> {
         .ok_or_else(|| format!("kernel ELF has no symbol {name}"))
 }
 
+/// QEMU virt's load address of an Image: the base of RAM (0x40000000) plus text_offset.
+pub const QEMU_VIRT_LOAD: u64 = 0x4000_0000 + 0x20_0000;
+
 fn text_end(data: &[u8]) -> Result<(u64, u64)> {
     let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
-    Ok((symbol(&file, "_text")?, symbol(&file, "_end")?))
+    let (text, end) = (symbol(&file, "_text")?, symbol(&file, "_end")?);
+    Ok((QEMU_VIRT_LOAD, QEMU_VIRT_LOAD + (end - text)))
 }
 
 /// Build the host binary of the kernel crate: the dry-run of its memory setup.

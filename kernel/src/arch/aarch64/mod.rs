@@ -29,11 +29,25 @@ pub mod image {
         static _end: u8;
     }
 
+    extern "C" {
+        /// Set by head.S once running at the link address: virtual minus physical.
+        static kimage_voffset: u64;
+    }
+
+    /// Linux's `kimage_voffset`.
+    pub fn voffset() -> u64 {
+        // SAFETY: written once by head.S before any Rust code runs, never again.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!(kimage_voffset)) }
+    }
+
+    /// `__pa_symbol`: the physical address of a kernel-image address.
+    pub fn pa_symbol(va: u64) -> PhysAddr {
+        PhysAddr(va - voffset())
+    }
+
     macro_rules! symbol_addr {
         ($name:ident) => {
-            // The kernel runs where it was linked (identity map), so a symbol's address is
-            // its physical address.
-            PhysAddr(core::ptr::addr_of!($name) as u64)
+            pa_symbol(core::ptr::addr_of!($name) as u64)
         };
     }
 
