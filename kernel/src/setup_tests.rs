@@ -207,3 +207,21 @@ fn dry_run_never_panics_on_broken_blobs() {
         }
     }
 }
+
+/// After paging_init the kernel reads the blob through a new mapping: the table's names must
+/// then point into that copy, not into the old one.
+#[test]
+fn reserved_table_rebases_onto_a_copy_of_the_blob() {
+    let blob = reserved_memory_blob();
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("") };
+    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, &mut |_| {}).unwrap();
+    let copy = blob.clone();
+    let moved = crate::of::fdt::Fdt::new(&copy).unwrap();
+    let rebased = table.rebase(&fdt, &moved);
+    let names: Vec<&str> = rebased.iter().map(|r| r.name).collect();
+    assert_eq!(names, table.iter().map(|r| r.name).collect::<Vec<_>>());
+    let inside = copy.as_ptr_range();
+    assert!(rebased.iter().all(|r| inside.contains(&r.name.as_ptr())));
+    assert_eq!(rebased.lookup_by_phandle(7).map(|r| r.base), Some(PhysAddr(0x5000_0000)));
+}

@@ -78,6 +78,15 @@ impl<'a> Fdt<'a> {
         self.header.totalsize as usize
     }
 
+    /// The same string in `other`, a byte-identical copy of this blob at another address (the
+    /// kernel reads the blob through a new mapping once the early identity map is retired).
+    /// `None` when `s` does not point into this blob.
+    pub fn rebase_str<'b>(&self, s: &str, other: &Fdt<'b>) -> Option<&'b str> {
+        let offset = (s.as_ptr() as usize).checked_sub(self.data.as_ptr() as usize)?;
+        let bytes = other.data.get(offset..offset.checked_add(s.len())?)?;
+        core::str::from_utf8(bytes).ok()
+    }
+
     fn structs(&self) -> &'a [u8] {
         let start = self.header.off_dt_struct as usize;
         let end = start.saturating_add(self.header.size_dt_struct as usize);

@@ -114,6 +114,15 @@ impl<'a> ReservedMemTable<'a> {
         self.count += 1;
     }
 
+    /// The table over `to`, a byte-identical copy of the blob `from` at another address.
+    pub fn rebase<'b>(&self, from: &Fdt<'a>, to: &Fdt<'b>) -> ReservedMemTable<'b> {
+        let mut t = ReservedMemTable { entries: [None; MAX_RESERVED_REGIONS], count: self.count };
+        for (new, old) in t.entries.iter_mut().zip(&self.entries) {
+            *new = old.and_then(|r| Some(ReservedMem { name: from.rebase_str(r.name, to)?, ..r }));
+        }
+        t
+    }
+
     /// `of_reserved_mem_lookup`: by node name (with unit address).
     pub fn lookup_by_name(&self, name: &str) -> Option<&ReservedMem<'a>> {
         self.iter().find(|r| r.name == name)
