@@ -15,6 +15,10 @@
 mod arch;
 #[cfg(target_os = "none")]
 mod console;
+#[cfg(target_os = "none")]
+mod heap;
+#[cfg(target_os = "none")]
+extern crate alloc;
 mod drivers;
 #[cfg(not(target_os = "none"))]
 mod dryrun;

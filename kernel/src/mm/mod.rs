@@ -2,6 +2,7 @@
 //! allocator.
 
 pub mod addr;
+pub mod layout;
 pub mod memblock;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};
