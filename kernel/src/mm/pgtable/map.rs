@@ -9,8 +9,10 @@
 //! before the first write, so a refused call changes nothing; a table allocation failure can
 //! leave the entries written before it.
 
-use super::desc::{table_desc, Prot, PMD_TYPE_MASK, PMD_TYPE_SECT, PMD_TYPE_TABLE, PTE_ADDR_MASK, PTE_VALID};
-use super::{level_size, plan, table_index, PgtableError, TableMem, LEVELS, PAGE_OFFSET, PA_BITS, TTBR0_TOP};
+use super::desc::{table_desc, Prot, PMD_TYPE_MASK, PMD_TYPE_SECT, PMD_TYPE_TABLE, PTE_ADDR_MASK};
+use super::desc::PTE_VALID;
+use super::{level_size, plan, table_index, PgtableError, TableMem, LEVELS, PAGE_OFFSET, PA_BITS};
+use super::TTBR0_TOP;
 use crate::mm::addr::{PhysAddr, PAGE_SIZE};
 
 /// Map `[va, va + size)` to `[pa, pa + size)` with `prot` in the tree rooted at the level-0
@@ -128,13 +130,18 @@ pub fn translate(mem: &impl TableMem, root: PhysAddr, va: u64) -> Option<Transla
             table = PhysAddr(desc & PTE_ADDR_MASK);
             continue;
         }
-        let leaf = if level == LEVELS - 1 { type_bits_set } else { level > 0 && desc & PMD_TYPE_MASK == PMD_TYPE_SECT };
+        let leaf = if level == LEVELS - 1 {
+            type_bits_set
+        } else {
+            level > 0 && desc & PMD_TYPE_MASK == PMD_TYPE_SECT
+        };
         if !leaf {
             return None;
         }
         let offset = va & (level_size(level) - 1);
         let base = desc & PTE_ADDR_MASK & !(level_size(level) - 1);
-        return Some(Translation { pa: PhysAddr(base | offset), prot: Prot::from_leaf(desc, level), level, desc });
+        let prot = Prot::from_leaf(desc, level);
+        return Some(Translation { pa: PhysAddr(base | offset), prot, level, desc });
     }
     None
 }

@@ -11,6 +11,7 @@
 //!   `alloc_init_pud`/`alloc_init_cont_pmd`/`alloc_init_cont_pte` make, and the merging of
 //!   contiguous memory ranges before it;
 //! - [`map`]: `__create_pgd_mapping` (without the contiguous hint) and a table walker;
+//! - [`ptdump`]: the text of `/sys/kernel/debug/kernel_page_tables` (`ptdump_walk`).
 //!
 //! The tables are data: this module never touches memory. Every table access goes through a
 //! [`TableMem`], which the arch layer implements on the target (memblock allocations reached
@@ -19,6 +20,7 @@
 pub mod desc;
 pub mod map;
 pub mod plan;
+pub mod ptdump;
 
 
 use core::fmt;
@@ -28,6 +30,7 @@ use crate::mm::addr::PhysAddr;
 pub use desc::Prot;
 pub use map::{map_range, translate, Translation};
 pub use plan::{merge_ranges, plan, Chunk, Plan};
+pub use ptdump::dump;
 
 /// Number of virtual address bits (Linux's `VA_BITS`).
 pub const VA_BITS: u32 = 48;
