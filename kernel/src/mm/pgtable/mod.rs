@@ -22,6 +22,8 @@ pub mod map;
 pub mod plan;
 pub mod ptdump;
 
+#[cfg(test)]
+mod tests;
 
 use core::fmt;
 
