@@ -14,7 +14,7 @@
 //! union would take a block. [`merge_ranges`] joins touching ranges first.
 
 use super::{PMD_SIZE, PUD_SIZE};
-use crate::mm::addr::{PhysAddr, PAGE_SIZE};
+use crate::mm::addr::{align_up, PhysAddr, PAGE_SIZE};
 
 /// A run of equal-size entries at one level: `size / entry_size()` consecutive blocks (level
 /// 1 or 2) or pages (level 3) mapping `[va, va + size)` to `[pa, pa + size)`.
@@ -55,8 +55,7 @@ pub struct Plan {
 /// read: the plan is what an empty table tree receives.
 pub fn plan(va: u64, pa: PhysAddr, size: u64) -> Plan {
     let offset = va & (PAGE_SIZE - 1);
-    let span = size + offset;
-    let remaining = span.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let remaining = align_up(size.saturating_add(offset), PAGE_SIZE);
     Plan { va: va - offset, pa: pa.0 & !(PAGE_SIZE - 1), remaining }
 }
 

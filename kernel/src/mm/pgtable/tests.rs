@@ -553,3 +553,58 @@ fn ptdump_of_an_empty_tree_is_one_hole() {
     let (mem, root) = HostTables::with_root();
     assert_eq!(dump_lines(&mem, root, &[]), ["0xffff000000000000-0x0000000000000000         256T PGD"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Properties of the planner
+// ---------------------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use crate::mm::addr::align_up;
+    use proptest::prelude::*;
+
+    /// Whether `[start, end)` contains a `size`-aligned block of VA whose PA is aligned too.
+    fn holds_block(c: &Chunk, size: u64) -> bool {
+        if c.va.wrapping_sub(c.pa.0) & (size - 1) != 0 {
+            return false;
+        }
+        let first = align_up(c.va, size);
+        first >= c.va && first.checked_add(size).is_some_and(|e| e <= c.va + c.size)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Chunks tile the range in order, every entry is aligned on both sides, and a
+        /// smaller granule is only used where no larger block would fit.
+        #[test]
+        fn plan_tiles_the_range_greedily(
+            va_page in 0u64..(1 << 24),
+            pa_shift in prop_oneof![Just(0u64), 0u64..(1 << 20), Just(512), Just(1 << 18)],
+            pages in 1u64..(1 << 20),
+        ) {
+            let va = va_page * PAGE_SIZE;
+            let pa = (va_page + pa_shift) * PAGE_SIZE;
+            let size = pages * PAGE_SIZE;
+            let chunks: Vec<_> = plan(va, PhysAddr(pa), size).collect();
+            let mut at = va;
+            for (i, c) in chunks.iter().enumerate() {
+                prop_assert_eq!(c.va, at);
+                prop_assert_eq!(c.pa.0 - pa, c.va - va);
+                prop_assert!(c.size > 0 && c.size % c.entry_size() == 0);
+                prop_assert_eq!((c.va | c.pa.0) & (c.entry_size() - 1), 0);
+                if i > 0 {
+                    prop_assert_ne!(chunks[i - 1].level, c.level, "equal runs are joined");
+                }
+                if c.level == 3 {
+                    prop_assert!(!holds_block(c, PMD_SIZE), "{:?} could hold a 2 MiB block", c);
+                }
+                if c.level >= 2 {
+                    prop_assert!(!holds_block(c, PUD_SIZE), "{:?} could hold a 1 GiB block", c);
+                }
+                at += c.size;
+            }
+            prop_assert_eq!(at, va + size);
+        }
+    }
+}
