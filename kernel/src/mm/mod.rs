@@ -1,8 +1,9 @@
-//! Physical memory management: addresses, memblock, and (later) zones, memmap and the buddy
-//! allocator.
+//! Physical memory management: addresses, memblock, kernel page tables, and (later) zones,
+//! memmap and the buddy allocator.
 
 pub mod addr;
 pub mod layout;
 pub mod memblock;
+pub mod pgtable;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};
