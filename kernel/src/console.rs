@@ -29,6 +29,12 @@ pub fn init(base: PhysAddr, size: u64) -> Result<(), idmap::PoolExhausted> {
     Ok(())
 }
 
+/// Use the console's registers at `va` (its new mapping, once paging_init has built one).
+pub fn relocate(va: u64) {
+    Console::flush();
+    UART_BASE.store(va, Ordering::Release);
+}
+
 /// Writes to the console, or to nothing when there is none yet.
 pub struct Console;
 

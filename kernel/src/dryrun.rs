@@ -35,6 +35,22 @@ impl log::Log for Stdout {
     fn flush(&self) {}
 }
 
+/// Page tables kept on the host: paging_init's placement without touching memory.
+#[derive(Default)]
+pub struct HostTables(std::collections::HashMap<u64, Box<[u64; 512]>>);
+
+impl kernel::mm::paging::TableAccess for HostTables {
+    fn zero(&mut self, pa: PhysAddr) {
+        self.0.insert(pa.0, Box::new([0; 512]));
+    }
+    fn read(&self, table: PhysAddr, index: usize) -> u64 {
+        self.0.get(&table.0).map_or(0, |t| t[index])
+    }
+    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
+        self.0.entry(table.0).or_insert_with(|| Box::new([0; 512]))[index] = desc;
+    }
+}
+
 fn number(s: &str) -> Result<u64, String> {
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16),
@@ -105,7 +121,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut mb = Box::new(Memblock::new());
     let hooks = crate::drivers::reservedmem_hooks();
     let set_level = &mut |level| LOGLEVEL.store(level, Ordering::Relaxed);
-    let (fdt, reserved) = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, set_level)
+    let (fdt, reserved) = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
         .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
     // What the boot prints after setup_arch that needs no hardware.
     crate::drivers::demo_carveout::probe(&fdt, &reserved);

@@ -86,6 +86,45 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     };
     let (machine, reserved) =
         setup::setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, drivers::reservedmem_hooks());
+
+    // paging_init: the kernel's own tables, then off the early identity map for good.
+    let (image, image_ro) = arch::mmu::image_segments();
+    let paging = kernel::mm::paging::PagingInputs {
+        image: &image,
+        image_ro,
+        console: Some((uart.base, uart.size)),
+        fdt: inputs.dtb,
+    };
+    let tables = match kernel::mm::paging::paging_init(mb, arch::mmu::EarlyTables, &paging) {
+        Ok(t) => t,
+        // Linux's early_pgtable_alloc panics with these words.
+        Err(kernel::mm::pgtable::PgtableError::TableAlloc { .. }) => panic!("Failed to allocate page table page"),
+        Err(e) => panic!("paging_init: {e}"),
+    };
+    arch::mmu::install(&tables);
+    if let Some(va) = tables.console_va {
+        console::relocate(va);
+    }
+    let moved = kernel::of::fdt::Fdt::new(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size()))
+        .expect("the blob reads the same through its new mapping");
+    // Everything borrowed from the blob is taken again from its new mapping.
+    let reserved = reserved.rebase(&fdt, &moved);
+    let fdt = moved;
+    let bootargs = chosen::bootargs(&fdt);
+    let params = EarlyParams::parse_collect(bootargs).0;
+    arch::mmu::retire_idmap();
+    mb.allow_resize(&arch::mmu::LinearMapper);
+    let (ranges, n) = kernel::mm::paging::linear_ranges(mb);
+    for &(start, end) in &ranges[..n] {
+        arch::mmu::touch(start, end);
+    }
+    log::debug!("paging: linear map of {n} ranges live, first and last byte of each read back");
+    if params.ptdump {
+        kernel::mm::pgtable::dump(&arch::mmu::LinearTables, tables.root, &kernel::mm::layout::PTDUMP_MARKERS, &mut |a| {
+            info!("{a}")
+        });
+    }
+
     setup::bootmem_init(&fdt, mb, &machine);
 
     match (conduit, psci::version()) {
@@ -104,7 +143,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     drivers::demo_carveout::probe(&fdt, &reserved);
 
     if let Some(test) = params.selftest {
-        selftest::run(test);
+        selftest::run(test, mb);
     }
 
     info!("boot: complete");

@@ -180,6 +180,7 @@ pub fn dry_run<'a>(
     opts: &DryRun<'a>,
     mb: &mut Memblock,
     hooks: &[ReservedMemOfId],
+    tables: impl crate::mm::paging::TableAccess,
     set_loglevel: &mut dyn FnMut(u8),
 ) -> Result<(Fdt<'a>, ReservedMemTable<'a>), crate::of::DtbError> {
     let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
@@ -193,6 +194,26 @@ pub fn dry_run<'a>(
         initrd_override: opts.initrd,
     };
     let (machine, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
+    // paging_init takes the same table pages from memblock as the boot: the image is one
+    // segment here, which needs the same tables as the boot's three as long as the image
+    // lies in one 2 MiB block (the boot-versus-dry-run test would show otherwise).
+    use crate::mm::layout::KIMAGE_VADDR;
+    use crate::mm::paging::{paging_init, PagingInputs, Segment};
+    let (text, end) = opts.kernel;
+    let image = [Segment { va: KIMAGE_VADDR, pa: text, size: (end - text + PAGE_SIZE - 1) & !(PAGE_SIZE - 1), prot: crate::mm::pgtable::Prot::PAGE_KERNEL }];
+    let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
+    let paging = PagingInputs { image: &image, image_ro: opts.kernel, console, fdt: inputs.dtb };
+    match paging_init(mb, tables, &paging) {
+        Ok(_) => {}
+        Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
+            log::error!("Kernel panic - not syncing: Failed to allocate page table page");
+            return Ok((fdt, reserved));
+        }
+        Err(e) => {
+            log::error!("Kernel panic - not syncing: paging_init: {e}");
+            return Ok((fdt, reserved));
+        }
+    }
     bootmem_init(&fdt, mb, &machine);
     Ok((fdt, reserved))
 }

@@ -7,6 +7,22 @@ use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
 use std::vec::Vec;
 
+/// Page tables kept in a map, for paging_init.
+#[derive(Default)]
+struct HostTables(std::collections::HashMap<u64, [u64; 512]>);
+
+impl crate::mm::paging::TableAccess for HostTables {
+    fn zero(&mut self, pa: PhysAddr) {
+        self.0.insert(pa.0, [0; 512]);
+    }
+    fn read(&self, table: PhysAddr, index: usize) -> u64 {
+        self.0.get(&table.0).map_or(0, |t| t[index])
+    }
+    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
+        self.0.entry(table.0).or_insert([0; 512])[index] = desc;
+    }
+}
+
 const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
 
 fn be32(v: u32) -> Vec<u8> {
@@ -44,7 +60,7 @@ fn run(blob: &[u8], cmdline: &str) -> std::boxed::Box<Memblock> {
         initrd: None,
         cmdline: Some(cmdline),
     };
-    dry_run(blob, &opts, &mut mb, &HOOKS, &mut |_| {}).expect("a valid blob");
+    dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).expect("a valid blob");
     mb
 }
 
@@ -147,7 +163,7 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("") };
-    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, &mut |_| {}).unwrap();
+    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
     assert_eq!(
         regions(&mb, MemblockKind::Memory),
         [(0x4000_0000, 0x1200_0000, 0), (0x5200_0000, 0x10_0000, MemblockFlags::NOMAP.0), (0x5210_0000, 0x2df0_0000, 0)]
@@ -161,6 +177,13 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
             (0x5000_0000, 0x40_0000, 0), // fixed (refused@53000000 was handed back)
             (0x5f00_0000, 0x1000, 0),    // /memreserve/
             (0x60e0_0000, 0x20_0000, 0), // dynamic
+            // paging_init's tables, top-down from the end of memory, nine of them: the root;
+            // for the image at KIMAGE_VADDR (one 2 MiB block) a level-1 and a level-2 table;
+            // for the linear map a level-1 and a level-2 table, and a level-3 table for
+            // [0x52100000, 0x52200000), the part of the no-map hole's 2 MiB block that is
+            // memory (everything else is 2 MiB blocks); for the blob in the fixmap a level-1,
+            // a level-2 and a level-3 table (no console: the tree names none).
+            (0x8000_0000 - 9 * 0x1000, 9 * 0x1000, 0),
         ]
     );
     // Both test,record regions reached the hook; sorted by (base, size), the size-only one
@@ -194,7 +217,7 @@ fn dry_run_never_panics_on_broken_blobs() {
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None };
     let mut attempt = |bytes: &[u8]| {
         let mut mb = std::boxed::Box::new(Memblock::new());
-        let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, &mut |_| {});
+        let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {});
     };
     for len in 0..blob.len() {
         attempt(&blob[..len]);
@@ -215,7 +238,7 @@ fn reserved_table_rebases_onto_a_copy_of_the_blob() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("") };
-    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, &mut |_| {}).unwrap();
+    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
     let copy = blob.clone();
     let moved = crate::of::fdt::Fdt::new(&copy).unwrap();
     let rebased = table.rebase(&fdt, &moved);

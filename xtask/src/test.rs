@@ -300,11 +300,17 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             " memory[0x0]\t[0x0000000040000000-0x000000007cefffff], 0x000000003cf00000 bytes on node 0 flags: 0x0",
             " memory[0x1]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes on node 0 flags: 0x4",
             " memory[0x2]\t[0x000000007d000000-0x000000007fffffff], 0x0000000003000000 bytes on node 0 flags: 0x0",
-            " reserved.cnt  = 0x6",
+            " reserved.cnt  = 0x7",
             " reserved[0x2]\t[0x000000006ff00000-0x00000000700fffff], 0x0000000000200000 bytes flags: 0x0",
             " reserved[0x3]\t[0x0000000070c00000-0x0000000070ffffff], 0x0000000000400000 bytes flags: 0x0",
             " reserved[0x4]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes flags: 0x0",
-            " reserved[0x5]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
+            // paging_init's 12 tables, top-down from the end of memory: the root; level 1, 2
+            // and 3 for the image (under 2 MiB, so pages); level 1 and 2 for the linear map,
+            // a level 3 for the kernel's read-only alias and one for the 1 MiB below the
+            // no-map hole at 0x7cf00000 (0x7d000000 is 2 MiB aligned: blocks again); level 1
+            // and 2 for the fixmap and a level 3 each for the console and the blob.
+            " reserved[0x5]\t[0x000000007fff4000-0x000000007fffffff], 0x000000000000c000 bytes flags: 0x0",
+            " reserved[0x6]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -325,7 +331,9 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             " memory.cnt  = 0x1",
             " memory[0x0]\t[0x0000000040000000-0x000000006fffffff], 0x0000000030000000 bytes on node 0 flags: 0x0",
             " reserved.cnt  = 0x4",
-            " reserved[0x2]\t[0x000000006ff00000-0x00000000700fffff], 0x0000000000200000 bytes flags: 0x0",
+            // The 11 table pages (no hole this time) go top-down below `cut`, which covers
+            // the new end of memory, and merge with it: 0x6ff00000 - 0xb000 = 0x6fef5000.
+            " reserved[0x2]\t[0x000000006fef5000-0x00000000700fffff], 0x000000000020b000 bytes flags: 0x0",
             " reserved[0x3]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
@@ -343,7 +351,8 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         },
         expect: vec![
             "OF: fdt: Reserved memory: unsupported node format, ignoring".into(),
-            " reserved.cnt  = 0x2".into(),
+            // the kernel, the blob, and paging_init's tables
+            " reserved.cnt  = 0x3".into(),
             "boot: complete".into(),
         ],
         forbid: vec!["*carveout@50000000*", "Kernel panic*"],
@@ -372,7 +381,9 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     // 130 /memreserve/ entries, 64 KiB every 128 KiB from 0x60000000 (never adjacent, so none
     // merge). The DTB and the kernel take two of the 128 static slots; entries 0..125 fill the
     // rest. Before paging_init memblock cannot grow its arrays (Linux 6.1 drops the range
-    // silently): entries 126..129 are lost, and each is named.
+    // silently): entries 126..129 are lost, and each is named. Then paging_init's first
+    // table page cannot be reserved either (the array is still full), and the boot stops the
+    // way Linux 6.1's early_pgtable_alloc stops it.
     let many = scratch.join("memreserve-many.dtb");
     let entries: String =
         (0..130u64).map(|i| format!("/memreserve/ {:#x} 0x10000;\n", 0x6000_0000 + i * 0x2_0000)).collect();
@@ -390,13 +401,80 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "memblock: cannot resize reserved array to add [0x0000000060fe0000-0x0000000060feffff]",
             "memblock: cannot resize reserved array to add [0x0000000061000000-0x000000006100ffff]",
             "memblock: cannot resize reserved array to add [0x0000000061020000-0x000000006102ffff]",
-            " reserved.cnt  = 0x80",
-            " reserved[0x7f]\t[0x0000000060fa0000-0x0000000060faffff], 0x0000000000010000 bytes flags: 0x0",
+            "memblock_phys_alloc_range: 4096 bytes align=0x1000 from=0x0000000000000000 max_addr=0x0000000000000001 *",
+            "memblock: cannot resize reserved array to add [0x000000007ffff000-0x000000007fffffff]",
+            "Kernel panic - not syncing: Failed to allocate page table page at *",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete", "Unable to handle*"],
+    });
+
+    // paging_init's proofs. No-map memory is memory but not in the linear map: reading the
+    // first byte of firmware@52000000 (dts/reserved-memory.dts) through __va must fault. Its
+    // linear address is PAGE_OFFSET + (0x52000000 - memstart 0x40000000); the 1 MiB hole sits
+    // in a 2 MiB block mapped with pages, so the walk stops at level 3.
+    let oops = |name: &'static str, append: &str, head: [&str; 4]| {
+        let mut o = opts("1G");
+        o.overlay = Some("reserved-memory".into());
+        o.append = Some(append.into());
+        let mut expect: Vec<String> = head.map(String::from).to_vec();
+        expect.extend(["Internal error: Oops: *", "Kernel panic - not syncing: Oops: Fatal exception"].map(String::from));
+        Scenario { name, opts: o, expect, forbid: vec!["boot: complete"] }
+    };
+    list.push(oops(
+        "selftest-nomap",
+        "selftest=nomap",
+        [
+            "selftest: reading NOMAP memory at 0x52000000 through the linear map at 0xffff000012000000",
+            "Unable to handle kernel paging request at virtual address ffff000012000000",
+            "  FSC = 0x07: level 3 translation fault",
+            "  CM = 0, WnR = 0",
+        ],
+    ));
+    // Kernel text is mapped read-only: a write is a permission fault at level 3 (the image
+    // is mapped with pages), reported as Linux reports a write to read-only memory.
+    list.push(oops(
+        "selftest-wx",
+        "selftest=wx",
+        [
+            "selftest: writing to kernel text at 0xffff800008*",
+            "Unable to handle kernel write to read-only memory at virtual address ffff800008*",
+            "  FSC = 0x0f: level 3 permission fault",
+            "  CM = 0, WnR = 1",
+        ],
+    ));
+    // ptdump of the reserved-memory tree: the linear map has the no-map hole at
+    // 0x52000000-0x520fffff (linear 0xffff000012000000) as an unmapped 1 MiB between pages;
+    // the kernel's own alias is read-only; the image is W^X.
+    let mut o = opts("1G");
+    o.overlay = Some("reserved-memory".into());
+    o.append = Some("ptdump".into());
+    list.push(Scenario {
+        name: "ptdump",
+        opts: o,
+        expect: [
+            "---[ Linear Mapping start ]---",
+            "0xffff000000000000-0xffff000000200000           2M PMD       RW NX SHD AF        BLK UXN    MEM/NORMAL",
+            "0xffff000000200000-0xffff000000* PTE       ro NX SHD AF            UXN    MEM/NORMAL",
+            // blocks from the end of the image's 2 MiB block up to the hole: 0x12000000 - 0x400000
+            "0xffff000000400000-0xffff000012000000         284M PMD       RW NX SHD AF        BLK UXN    MEM/NORMAL",
+            "0xffff000012000000-0xffff000012100000           1M PTE",
+            "0xffff000012100000-0xffff000012200000           1M PTE       RW NX SHD AF            UXN    MEM/NORMAL",
+            "0xffff000012200000-0xffff000040000000         734M PMD       RW NX SHD AF        BLK UXN    MEM/NORMAL",
+            "---[ Linear Mapping end ]---",
+            "---[ vmalloc() area ]---",
+            "0xffff800008000000-0xffff800008* PTE       ro x  SHD AF            UXN    MEM/NORMAL",
+            "0xffff800008* PTE       ro NX SHD AF            UXN    MEM/NORMAL",
+            "0xffff800008* PTE       RW NX SHD AF            UXN    MEM/NORMAL",
+            "---[ Fixmap start ]---",
+            "0xfffffbfffdc00000-0xfffffbfffdc01000           4K PTE       RW NX SHD AF            UXN    DEVICE/nGnRE",
+            "---[ Fixmap end ]---",
             "boot: complete",
         ]
         .map(String::from)
         .to_vec(),
-        forbid: vec!["Kernel panic*", "Unable to handle*"],
+        forbid: NO_FAILURE.to_vec(),
     });
 
     Ok(list)
@@ -536,7 +614,9 @@ fn setup_lines(log: &str) -> Option<Vec<&str>> {
     let lines: Vec<&str> = log.lines().map(message).collect();
     let start = lines.iter().position(|l| l.starts_with("memboot version "))? + 1;
     let end = lines.iter().position(|l| *l == "boot: complete")?;
-    let hardware = ["psci: ", "Kernel command line: ", "console: ", "selftest"];
+    // Not the dry-run's: firmware, the console, self-tests, the linear-map read-back and
+    // ptdump (the dry-run maps the image as one segment).
+    let hardware = ["psci: ", "Kernel command line: ", "console: ", "selftest", "paging: ", "0x", "---[ "];
     Some(lines[start..end].iter().copied().filter(|l| !hardware.iter().any(|h| l.starts_with(h))).collect())
 }
 

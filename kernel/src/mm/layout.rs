@@ -10,13 +10,8 @@
 //! 0xfffffc0000000000  VMEMMAP_START
 //! ```
 
-use crate::mm::PhysAddr;
+pub use crate::mm::pgtable::{phys_to_virt, virt_to_phys, PAGE_END, PAGE_OFFSET, VA_BITS};
 
-pub const VA_BITS: u32 = 48;
-/// Start of the linear map: `-(1 << VA_BITS)`.
-pub const PAGE_OFFSET: u64 = 0u64.wrapping_sub(1 << VA_BITS);
-/// End of the linear map: `-(1 << (VA_BITS - 1))`.
-pub const PAGE_END: u64 = 0u64.wrapping_sub(1 << (VA_BITS - 1));
 pub const MODULES_VADDR: u64 = PAGE_END;
 pub const MODULES_END: u64 = MODULES_VADDR + (128 << 20);
 /// Where the kernel image is linked (linker.ld says the same).
@@ -35,16 +30,6 @@ pub const FIXMAP_CONSOLE: u64 = FIXADDR_START;
 /// The fixmap window of the device tree (Linux's `FIX_FDT`): from the second 2 MiB block.
 pub const FIXMAP_FDT: u64 = FIXADDR_START + (2 << 20);
 
-/// `__va` with `memstart_addr` = `phys_offset`: the linear-map address of `pa`.
-pub const fn phys_to_virt(pa: PhysAddr, phys_offset: u64) -> u64 {
-    (pa.0 - phys_offset) | PAGE_OFFSET
-}
-
-/// `__pa` of a linear-map address.
-pub const fn virt_to_phys(va: u64, phys_offset: u64) -> PhysAddr {
-    PhysAddr((va & !PAGE_OFFSET) + phys_offset)
-}
-
 /// The markers Linux's ptdump prints between the ranges (`address_markers[]`).
 pub const PTDUMP_MARKERS: [(u64, &str); 8] = [
     (PAGE_OFFSET, "Linear Mapping start"),
@@ -60,6 +45,7 @@ pub const PTDUMP_MARKERS: [(u64, &str); 8] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mm::PhysAddr;
 
     #[test]
     fn constants_are_linux_6_1_for_48_bit_vas() {
@@ -72,7 +58,7 @@ mod tests {
 
     #[test]
     fn linear_map_round_trips() {
-        let off = 0x4000_0000;
+        let off = PhysAddr(0x4000_0000);
         assert_eq!(phys_to_virt(PhysAddr(0x4000_0000), off), PAGE_OFFSET);
         assert_eq!(phys_to_virt(PhysAddr(0x1_2345_6000), off), 0xffff_0000_e345_6000);
         assert_eq!(virt_to_phys(0xffff_0000_e345_6000, off), PhysAddr(0x1_2345_6000));

@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod layout;
 pub mod memblock;
+pub mod paging;
 pub mod pgtable;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};

@@ -6,6 +6,7 @@ use core::arch::global_asm;
 pub mod cpu;
 pub mod exception;
 pub mod idmap;
+pub mod mmu;
 pub mod psci;
 pub mod setup;
 pub mod timer;

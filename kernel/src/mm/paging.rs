@@ -1,0 +1,139 @@
+//! arm64 `paging_init` without the hardware: which tables the kernel builds, from memblock,
+//! in which order. The boot runs it with table memory it can touch; the dry-run with tables
+//! kept on the host, so both take the same table pages from memblock and print the same
+//! `memblock=debug` lines. The switch to the new tables is the arch layer's.
+//!
+//! What is mapped (Linux 6.1 `map_kernel` + `map_mem` + the fixmap):
+//! - the kernel image at its link address with W^X: text read-only and executable, rodata
+//!   read-only, data and BSS read-write, both never-execute;
+//! - the linear map at `PAGE_OFFSET` of every memory range that is not NOMAP, normal
+//!   write-back memory, never-execute, with the largest blocks alignment allows (adjacent
+//!   ranges are merged first); the alias of the kernel's text and rodata read-only, as Linux
+//!   does not give them a writable alias;
+//! - the fixmap: the console's page as device memory, the device tree read-only.
+
+use crate::mm::layout::{FIXMAP_CONSOLE, FIXMAP_FDT};
+use crate::mm::memblock::{Memblock, MemblockFlags, INIT_MEMBLOCK_REGIONS, MEMBLOCK_ALLOC_NOLEAKTRACE, NUMA_NO_NODE};
+use crate::mm::pgtable::{map_range, merge_ranges, phys_to_virt, PgtableError, Prot, TableMem};
+use crate::mm::{PhysAddr, PAGE_SIZE};
+use crate::setup::ARM64_MEMSTART_ALIGN;
+
+/// A part of the kernel image and its protection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub va: u64,
+    pub pa: PhysAddr,
+    pub size: u64,
+    pub prot: Prot,
+}
+
+/// What paging_init maps besides memory.
+#[derive(Clone, Copy, Debug)]
+pub struct PagingInputs<'s> {
+    /// The image, in order: text, rodata, data + BSS (page aligned).
+    pub image: &'s [Segment],
+    /// `[start, end)` of the image that must have no writable alias (text and rodata).
+    pub image_ro: (PhysAddr, PhysAddr),
+    /// The console's registers.
+    pub console: Option<(PhysAddr, u64)>,
+    /// The device tree blob.
+    pub fdt: (PhysAddr, u64),
+}
+
+/// The tables built, and where things now are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelTables {
+    /// Level-0 table for TTBR1 (Linux's `swapper_pg_dir`).
+    pub root: PhysAddr,
+    /// `memstart_addr` (`PHYS_OFFSET`): the physical address at `PAGE_OFFSET`.
+    pub memstart: PhysAddr,
+    /// The console's registers in the fixmap.
+    pub console_va: Option<u64>,
+    /// The device tree blob in the fixmap.
+    pub fdt_va: u64,
+}
+
+/// Table memory as the architecture reaches it: zero and access a page by physical address.
+pub trait TableAccess {
+    /// Zero the 4 KiB page at `pa` (just taken from memblock).
+    fn zero(&mut self, pa: PhysAddr);
+    fn read(&self, table: PhysAddr, index: usize) -> u64;
+    fn write(&mut self, table: PhysAddr, index: usize, desc: u64);
+}
+
+/// `TableMem` whose tables come from memblock, as Linux's `early_pgtable_alloc`.
+pub struct MemblockTables<'m, A: TableAccess> {
+    pub mb: &'m mut Memblock,
+    pub access: A,
+}
+
+impl<A: TableAccess> TableMem for MemblockTables<'_, A> {
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        let pa = self.mb.phys_alloc_range(PAGE_SIZE, PAGE_SIZE, PhysAddr(0), MEMBLOCK_ALLOC_NOLEAKTRACE).ok()?;
+        self.access.zero(pa);
+        Some(pa)
+    }
+    fn read(&self, table: PhysAddr, index: usize) -> u64 {
+        self.access.read(table, index)
+    }
+    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
+        self.access.write(table, index, desc)
+    }
+}
+
+/// The ranges the linear map covers: memory that is not NOMAP, adjacent ranges merged.
+pub fn linear_ranges(mb: &Memblock) -> ([(PhysAddr, PhysAddr); INIT_MEMBLOCK_REGIONS], usize) {
+    let mut out = [(PhysAddr(0), PhysAddr(0)); INIT_MEMBLOCK_REGIONS];
+    let mut n = 0;
+    for range in merge_ranges(mb.mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE).map(|(s, e, _)| (s, e))) {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = range;
+            n += 1;
+        }
+    }
+    (out, n)
+}
+
+/// `memstart_addr`: the start of DRAM rounded down to `ARM64_MEMSTART_ALIGN`.
+pub fn memstart(mb: &Memblock) -> PhysAddr {
+    mb.start_of_dram().align_down(ARM64_MEMSTART_ALIGN)
+}
+
+/// Build the kernel's tables (see the module documentation). Errors are Linux's panics in
+/// `early_pgtable_alloc` and the `BUG_ON`s of the mapping code.
+pub fn paging_init<A: TableAccess>(mb: &mut Memblock, access: A, inputs: &PagingInputs) -> Result<KernelTables, PgtableError> {
+    let (ranges, n) = linear_ranges(mb);
+    let memstart = memstart(mb);
+    let mut mem = MemblockTables { mb, access };
+    let root = mem.alloc_table().ok_or(PgtableError::TableAlloc { level: 0 })?;
+
+    // map_kernel
+    for seg in inputs.image {
+        map_range(&mut mem, root, seg.va, seg.pa, seg.size, seg.prot)?;
+    }
+    // map_mem: the kernel's text and rodata get a read-only alias, the rest read-write.
+    let (ro_start, ro_end) = inputs.image_ro;
+    for &(start, end) in &ranges[..n] {
+        let mut map = |s: PhysAddr, e: PhysAddr, prot| match e > s {
+            true => map_range(&mut mem, root, phys_to_virt(s, memstart), s, e - s, prot),
+            false => Ok(()),
+        };
+        map(start, end.min(ro_start).max(start), Prot::PAGE_KERNEL)?;
+        map(start.max(ro_start), end.min(ro_end), Prot::PAGE_KERNEL_RO)?;
+        map(start.max(ro_end).min(end), end, Prot::PAGE_KERNEL)?;
+    }
+    // The fixmap: the console page, then the blob's pages.
+    let console_va = match inputs.console {
+        Some((base, size)) => {
+            let page = base.align_down(PAGE_SIZE);
+            let len = (base + size.max(1)).align_up(PAGE_SIZE) - page;
+            map_range(&mut mem, root, FIXMAP_CONSOLE, page, len.min(FIXMAP_FDT - FIXMAP_CONSOLE), Prot::PROT_DEVICE_NGNRE)?;
+            Some(FIXMAP_CONSOLE + (base.0 - page.0))
+        }
+        None => None,
+    };
+    let (fdt, fdt_size) = inputs.fdt;
+    let fdt_page = fdt.align_down(PAGE_SIZE);
+    map_range(&mut mem, root, FIXMAP_FDT, fdt_page, (fdt + fdt_size).align_up(PAGE_SIZE) - fdt_page, Prot::PAGE_KERNEL_RO)?;
+    Ok(KernelTables { root, memstart, console_va, fdt_va: FIXMAP_FDT + (fdt.0 - fdt_page.0) })
+}
