@@ -379,7 +379,8 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
                 if self.nodes[n].zones[z].free_pages < 1 << order {
                     continue;
                 }
-                if let Some(Some(pfn)) = self.with_zone((n, z), |zone, mm, links| zone.rmqueue_smallest(mm, links, order)) {
+                let taken = self.with_zone((n, z), |zone, mm, links| zone.rmqueue_smallest(mm, links, order));
+                if let Some(Some(pfn)) = taken {
                     return Ok(Pfn(pfn));
                 }
             }

@@ -55,7 +55,7 @@ fn canonical(start: u64, end: u64) -> Vec<(u64, u32)> {
     let mut v = vec![];
     let mut p = start;
     while p < end {
-        let o = (0..MAX_ORDER).rev().find(|&o| p % (1 << o) == 0 && p + (1 << o) <= end).unwrap();
+        let o = (0..MAX_ORDER).rev().find(|&o| p.is_multiple_of(1 << o) && p + (1 << o) <= end).unwrap();
         v.push((p, o));
         p += 1 << o;
     }
