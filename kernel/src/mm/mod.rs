@@ -1,7 +1,8 @@
-//! Physical memory management: addresses, memblock, kernel page tables, and (later) zones,
-//! memmap and the buddy allocator.
+//! Physical memory management: addresses, memblock, the kernel's page tables (`pgtable`,
+//! `paging`, `layout`), and the buddy allocator with its zones and memmap.
 
 pub mod addr;
+pub mod buddy;
 pub mod layout;
 pub mod memblock;
 pub mod paging;

@@ -1,0 +1,153 @@
+//! The memmap: one byte of state per page frame of a node (the part of Linux's `struct page`
+//! that the buddy allocator reads).
+//!
+//! Linux keeps a 64-byte `struct page` per frame; the buddy core only needs three facts about
+//! a page: whether it is reserved (`PG_reserved`), whether it heads a free block (`PageBuddy`)
+//! and that block's order (`buddy_order`, kept in `page->private`). One byte holds them all,
+//! so the memmap of 64 GiB is 16 MiB instead of 1 GiB. The free lists themselves are not
+//! here: they live in the free pages (see [`super::links`]).
+//!
+//! A memmap covers a node's whole pfn span, holes included, and is handed in zeroed by the
+//! caller, who then marks what is not RAM or already in use with [`Memmap::mark_reserved`]
+//! (Linux's `reserve_bootmem_region` and `init_unavailable_range`).
+
+use super::BuddyError;
+use crate::mm::addr::Pfn;
+
+/// The state of one page frame: Linux's `PG_reserved`, `PageBuddy` and `buddy_order`.
+///
+/// The zero value is an ordinary page that is neither reserved nor free (allocated, or not
+/// yet handed to the buddy allocator).
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct PageState(u8);
+
+impl PageState {
+    /// An ordinary page: allocated, or not handed over yet.
+    pub const NORMAL: PageState = PageState(0);
+    /// The low four bits: the order of the free block this page heads (valid with `BUDDY`).
+    pub const ORDER_MASK: u8 = 0x0f;
+    /// The page heads a free block on a free list (Linux's `PageBuddy`).
+    pub const BUDDY: u8 = 0x10;
+    /// The page is reserved and never enters the allocator (Linux's `PG_reserved`).
+    pub const RESERVED: u8 = 0x20;
+
+    /// The state of the head of a free block of `order` (Linux's `set_buddy_order`).
+    pub const fn buddy(order: u32) -> PageState {
+        PageState(Self::BUDDY | (order as u8 & Self::ORDER_MASK))
+    }
+
+    /// The raw byte.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Whether the page heads a free block (Linux's `PageBuddy`).
+    pub const fn is_buddy(self) -> bool {
+        self.0 & Self::BUDDY != 0
+    }
+
+    /// Whether the page is reserved (Linux's `PageReserved`).
+    pub const fn is_reserved(self) -> bool {
+        self.0 & Self::RESERVED != 0
+    }
+
+    /// The order of the free block this page heads, if it heads one (Linux's `buddy_order`).
+    pub const fn buddy_order(self) -> Option<u32> {
+        if self.is_buddy() {
+            Some((self.0 & Self::ORDER_MASK) as u32)
+        } else {
+            None
+        }
+    }
+}
+
+impl core::fmt::Debug for PageState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.buddy_order(), self.is_reserved()) {
+            (Some(o), false) => write!(f, "Buddy({o})"),
+            (None, true) => write!(f, "Reserved"),
+            (None, false) => write!(f, "Normal"),
+            (Some(o), true) => write!(f, "Invalid({:#x}, order {o})", self.0),
+        }
+    }
+}
+
+/// The memmap of one node: the state of every frame of `[start_pfn, start_pfn + len)`.
+pub struct Memmap<'a> {
+    start_pfn: u64,
+    pages: &'a mut [PageState],
+    reserved: u64,
+}
+
+impl<'a> Memmap<'a> {
+    /// A memmap for the frames starting at `start_pfn`, one entry each. `pages` must be zeroed
+    /// ([`PageState::NORMAL`]); it is not scanned, so that building a memmap costs nothing.
+    pub fn new(start_pfn: Pfn, pages: &'a mut [PageState]) -> Self {
+        Memmap { start_pfn: start_pfn.0, pages, reserved: 0 }
+    }
+
+    /// First frame covered.
+    pub fn start_pfn(&self) -> Pfn {
+        Pfn(self.start_pfn)
+    }
+
+    /// First frame past the covered span.
+    pub fn end_pfn(&self) -> Pfn {
+        Pfn(self.start_pfn + self.pages.len() as u64)
+    }
+
+    /// Whether `pfn` is covered.
+    pub fn covers(&self, pfn: u64) -> bool {
+        pfn >= self.start_pfn && pfn - self.start_pfn < self.pages.len() as u64
+    }
+
+    /// The state of `pfn`, `None` outside the span.
+    pub fn get(&self, pfn: Pfn) -> Option<PageState> {
+        self.state(pfn.0)
+    }
+
+    pub(super) fn state(&self, pfn: u64) -> Option<PageState> {
+        let idx = pfn.checked_sub(self.start_pfn)?;
+        self.pages.get(usize::try_from(idx).ok()?).copied()
+    }
+
+    /// Set the state of a frame known to be covered (callers check the zone first).
+    pub(super) fn set(&mut self, pfn: u64, state: PageState) {
+        if let Some(p) = pfn
+            .checked_sub(self.start_pfn)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.pages.get_mut(i))
+        {
+            *p = state;
+        }
+    }
+
+    /// Mark `[start_pfn, end_pfn)` reserved (Linux's `reserve_bootmem_region`, which sets
+    /// `PG_reserved` on each page). Holes in the node's span must be marked too, as Linux's
+    /// `init_unavailable_range` does. Returns how many pages became reserved (pages already
+    /// reserved are not counted twice). Only possible before the memmap is handed to
+    /// [`super::Zones::add_node`], so a free block can never be marked.
+    pub fn mark_reserved(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
+        let (start, end) = (start_pfn.0, end_pfn.0);
+        if start > end || start < self.start_pfn || end > self.end_pfn().0 {
+            return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
+        }
+        let lo = (start - self.start_pfn) as usize;
+        let hi = (end - self.start_pfn) as usize;
+        let mut newly = 0;
+        for p in &mut self.pages[lo..hi] {
+            if !p.is_reserved() {
+                p.0 |= PageState::RESERVED;
+                newly += 1;
+            }
+        }
+        self.reserved += newly;
+        Ok(newly)
+    }
+
+    /// Number of reserved pages in the span.
+    pub fn reserved_pages(&self) -> u64 {
+        self.reserved
+    }
+}
