@@ -106,6 +106,11 @@ impl Memblock {
         exact_nid: bool,
     ) -> Result<PhysAddr, MemblockError> {
         let here = Location::caller();
+        if self.closed {
+            let e = MemblockError::Closed { size };
+            log::error!("{e} ({}:{})", here.file(), here.line());
+            return Err(e);
+        }
         let mut nid = nid;
         if nid == MAX_NUMNODES {
             if !self.warned_max_numnodes {

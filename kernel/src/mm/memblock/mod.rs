@@ -156,6 +156,8 @@ pub enum MemblockError {
     NoMemory { size: u64, align: u64, start: PhysAddr, end: PhysAddr, nid: i32 },
     /// The alignment is not a power of two.
     BadAlign { align: u64 },
+    /// An allocation after `memblock_free_all` handed free memory to the page allocator.
+    Closed { size: u64 },
 }
 
 impl core::fmt::Display for MemblockError {
@@ -177,6 +179,10 @@ impl core::fmt::Display for MemblockError {
             MemblockError::BadAlign { align } => {
                 write!(f, "memblock: alignment {align:#x} is not a power of two")
             }
+            MemblockError::Closed { size } => write!(
+                f,
+                "memblock: allocation of {size:#x} bytes after memblock_free_all: use the page allocator"
+            ),
         }
     }
 }
@@ -402,6 +408,8 @@ pub struct Memblock {
     mirrored_kernelcore: bool,
     movable_node: bool,
     warned_max_numnodes: bool,
+    /// Set by `close` once memblock_free_all has handed free memory to the page allocator.
+    closed: bool,
 }
 
 impl Default for Memblock {
@@ -425,7 +433,19 @@ impl Memblock {
             mirrored_kernelcore: false,
             movable_node: false,
             warned_max_numnodes: false,
+            closed: false,
         }
+    }
+
+    /// After `memblock_free_all` the free memory belongs to the page allocator: from then on
+    /// every allocation fails with [`MemblockError::Closed`] (Linux discards memblock's
+    /// allocator with the init sections and would use freed memory).
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// `memblock=debug`: log every operation and let [`dump_all`](Self::dump_all) print.

@@ -253,3 +253,14 @@ fn pfn_ranges_trim_partial_pages() {
     let n1: Vec<_> = m.mem_pfn_ranges(1).map(|(s, e, _)| (s.0, e.0)).collect();
     assert_eq!(n1, [(0x200, 0x202)]);
 }
+
+#[test]
+fn allocation_after_close_is_an_error_and_changes_nothing() {
+    // memblock_free_all has handed the free memory to the buddy allocator: nothing more may
+    // be carved out of it, however much memblock still believes is free.
+    let mut m = with_memory();
+    m.phys_alloc(SZ_4K, SZ_4K).unwrap();
+    m.close();
+    assert_eq!(m.phys_alloc(SZ_4K, SZ_4K), Err(MemblockError::Closed { size: SZ_4K }));
+    assert_eq!(layout(&m.reserved), [(0x4fff_f000, SZ_4K)]);
+}
