@@ -18,6 +18,8 @@ mod console;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
+mod page_alloc;
+#[cfg(target_os = "none")]
 extern crate alloc;
 mod drivers;
 #[cfg(not(target_os = "none"))]

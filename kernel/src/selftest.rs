@@ -7,6 +7,9 @@
 //! - `nomap`: read the first byte of the first NOMAP region through the linear map: no-map
 //!   memory is memory, but it is not in the linear map, so this must end in the fault report.
 //! - `wx`: write to the kernel's text, which is mapped read-only: a permission fault.
+//! - `buddy`: a random storm of page allocations and frees across orders and zones; every
+//!   page is filled with a pattern derived from its address and checked before it is freed;
+//!   no frame may be handed out twice, and the free count must come back to its start.
 
 use kernel::mm::memblock::{Memblock, MemblockKind};
 use log::{info, warn};
@@ -41,6 +44,7 @@ pub fn run(name: &str, mb: &Memblock) {
             panic!("selftest=fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
         }
         "panic" => panic!("selftest=panic"),
+        "buddy" => buddy_storm(),
         "reset" => {
             info!("reboot: Restarting system");
             crate::console::Console::flush();
@@ -48,4 +52,88 @@ pub fn run(name: &str, mb: &Memblock) {
         }
         other => warn!("selftest: unknown test '{other}', ignored"),
     }
+}
+
+/// The pattern of the word at linear address `va`.
+fn pattern(va: u64) -> u64 {
+    va.rotate_left(17) ^ 0x5a5a_c3c3_0f0f_9669
+}
+
+fn fill(va: u64, bytes: u64, check: bool) -> bool {
+    let words = va as *mut u64;
+    for i in 0..(bytes / 8) as usize {
+        // SAFETY: the block [va, va + bytes) was handed to this test by the allocator.
+        unsafe {
+            let w = words.add(i);
+            if check {
+                if w.read_volatile() != pattern(w as u64) {
+                    return false;
+                }
+            } else {
+                w.write_volatile(pattern(w as u64));
+            }
+        }
+    }
+    true
+}
+
+/// See the module documentation.
+fn buddy_storm() {
+    use crate::page_alloc::{alloc_pages, free_pages, with};
+    use kernel::mm::buddy::ZoneType;
+    use kernel::mm::Pfn;
+    const LIVE: usize = 256;
+    const ROUNDS: usize = 4000;
+    let free_at_start = with(|z| z.nr_free_pages()).expect("the page allocator is up");
+    let mut live: [Option<(Pfn, u32, u64)>; LIVE] = [None; LIVE];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut allocs, mut frees, mut failed) = (0u64, 0u64, 0u64);
+    for _ in 0..ROUNDS {
+        let slot = (rand() % LIVE as u64) as usize;
+        match live[slot].take() {
+            Some((pfn, order, va)) => {
+                assert!(fill(va, 4096 << order, true), "selftest=buddy: pattern of pfn {:#x} order {order} changed", pfn.0);
+                free_pages(pfn, order).unwrap_or_else(|e| panic!("selftest=buddy: free of pfn {:#x}: {e}", pfn.0));
+                frees += 1;
+            }
+            None => {
+                // Mostly small orders, sometimes up to the largest.
+                let r = rand();
+                let order = if r % 8 == 0 { (r >> 8) as u32 % 11 } else { (r >> 8) as u32 % 4 };
+                let highest = if r & 0x10 != 0 { ZoneType::Dma } else { ZoneType::Normal };
+                match alloc_pages(order, highest) {
+                    Ok((pfn, va)) => {
+                        let (s, e) = (pfn.0, pfn.0 + (1 << order));
+                        let clash = live.iter().flatten().find(|(p, o, _)| s < p.0 + (1 << o) && p.0 < e);
+                        assert!(clash.is_none(), "selftest=buddy: pfn {s:#x} order {order} handed out twice: {clash:x?}");
+                        let zone_ok = with(|z| z.zones().any(|zone| zone.spans(s) && zone_allowed(zone.name(), highest)));
+                        assert!(zone_ok == Some(true), "selftest=buddy: pfn {s:#x} is not in a zone allowed by {highest:?}");
+                        fill(va, 4096 << order, false);
+                        live[slot] = Some((pfn, order, va));
+                        allocs += 1;
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+        }
+    }
+    for (pfn, order, va) in live.iter().flatten() {
+        assert!(fill(*va, 4096 << order, true), "selftest=buddy: pattern of pfn {:#x} changed", pfn.0);
+        free_pages(*pfn, *order).unwrap_or_else(|e| panic!("selftest=buddy: free of pfn {:#x}: {e}", pfn.0));
+        frees += 1;
+    }
+    let free_at_end = with(|z| z.nr_free_pages()).expect("the page allocator is up");
+    assert_eq!(free_at_end, free_at_start, "selftest=buddy: free pages did not come back");
+    info!("selftest: buddy: {allocs} allocations, {frees} frees, {failed} refused; patterns intact, free pages back to {free_at_start}");
+}
+
+fn zone_allowed(zone: &str, highest: kernel::mm::buddy::ZoneType) -> bool {
+    use kernel::mm::buddy::ZoneType;
+    ZoneType::ALL.iter().take(highest.index() + 1).any(|t| t.name() == zone)
 }

@@ -248,3 +248,30 @@ fn reserved_table_rebases_onto_a_copy_of_the_blob() {
     assert!(rebased.iter().all(|r| inside.contains(&r.name.as_ptr())));
     assert_eq!(rebased.lookup_by_phandle(7).map(|r| r.base), Some(PhysAddr(0x5000_0000)));
 }
+
+/// A bus whose DMA reaches only [0x40000000, 0x80000000) of CPU space limits ZONE_DMA: the
+/// last CPU address is 0x7fffffff; a disabled bus with a lower limit does not count.
+#[test]
+fn dma_ranges_give_the_max_cpu_address() {
+    let mut b = Builder::new();
+    root(&mut b);
+    b.begin("soc");
+    b.prop("#address-cells", &be32(2));
+    b.prop("#size-cells", &be32(2));
+    let mut dma = cells(0, 0x4000_0000)[..8].to_vec(); // child address 0
+    dma.extend(cells(0x4000_0000, 0x4000_0000)); // CPU address 0x40000000, size 1 GiB
+    b.prop("dma-ranges", &dma);
+    b.end();
+    b.begin("offbus");
+    b.prop("#address-cells", &be32(2));
+    b.prop("#size-cells", &be32(2));
+    b.prop("status", b"disabled\0");
+    let mut low = cells(0, 0)[..8].to_vec();
+    low.extend(cells(0, 0x1000_0000));
+    b.prop("dma-ranges", &low);
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    let fdt = crate::of::fdt::Fdt::new(&blob).unwrap();
+    assert_eq!(crate::of::fdt_scan::dma_max_cpu_address(&fdt), Some(0x7fff_ffff));
+}

@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod buddy;
+pub mod init;
 pub mod layout;
 pub mod memblock;
 pub mod paging;

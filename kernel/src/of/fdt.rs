@@ -241,6 +241,11 @@ impl<'a> Node<'a> {
         (get("#address-cells", 2), get("#size-cells", 1))
     }
 
+    /// The parent's `#address-cells` / `#size-cells`, which decode this node's `reg`.
+    pub fn parent_cells(&self) -> (u32, u32) {
+        self.parent_cells
+    }
+
     pub fn children(&self) -> ChildIter<'a> {
         ChildIter { fdt: self.fdt, at: Some(self.body), cells: self.cells() }
     }

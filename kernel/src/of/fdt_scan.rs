@@ -134,3 +134,37 @@ pub fn scan_memory(fdt: &Fdt, cells: RootCells, mb: &mut Memblock, phys_addr_bit
         }
     }
 }
+
+/// Linux's `of_dma_get_max_cpu_address(NULL)`: the lowest last CPU address any `dma-ranges`
+/// in the tree reaches (over available nodes), `None` when no node has `dma-ranges`. Each
+/// entry is (child address, parent address, size) in the node's, its parent's and the node's
+/// cells; the parent address is taken as the CPU address (buses between are 1:1, as on the
+/// boards this kernel targets; Linux translates through every parent's `ranges`).
+pub fn dma_max_cpu_address(fdt: &Fdt) -> Option<u64> {
+    fn walk(node: &Node, depth: usize, best: &mut Option<u64>) {
+        if let Some(p) = node.property("dma-ranges").filter(|p| !p.value.is_empty()) {
+            let (child_a, size_c) = node.cells();
+            let (parent_a, _) = node.parent_cells();
+            let entry = cell_bytes(child_a.saturating_add(parent_a).saturating_add(size_c)).unwrap_or(0);
+            let mut end = 0u64;
+            for e in p.value.chunks_exact(entry.max(1)).filter(|_| entry > 0) {
+                let cpu = read_number(&e[child_a as usize * 4..], parent_a);
+                let size = read_number(&e[(child_a + parent_a) as usize * 4..], size_c);
+                if size > 0 {
+                    end = end.max(cpu.saturating_add(size - 1));
+                }
+            }
+            *best = Some(best.map_or(end, |b| b.min(end)));
+        }
+        if depth < 64 {
+            for child in node.children().filter(is_available) {
+                walk(&child, depth + 1, best);
+            }
+        }
+    }
+    let mut best = None;
+    if let Some(root) = fdt.root() {
+        walk(&root, 0, &mut best);
+    }
+    best
+}

@@ -1,0 +1,123 @@
+//! From memblock to the buddy allocator: each node's memmap (allocated from memblock, as
+//! Linux's `sparse_init` does before `free_area_init`) and `mem_init`'s `memblock_free_all`.
+//!
+//! The memmap is one byte per frame over the node's whole span (`buddy::PageState`): 256 KiB
+//! per GiB, against Linux's 16 MiB of 64-byte `struct page`s. Only frames that are not free
+//! memory get written after the memmap is zeroed: holes in the span (Linux's
+//! `init_unavailable_range`), reserved ranges (`reserve_bootmem_region`) and NOMAP memory.
+//! Free memory enters the allocator in the largest naturally aligned blocks, one memmap write
+//! and one link write per block.
+
+use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, ZoneType, Zones};
+use crate::mm::memblock::{
+    Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
+};
+use crate::mm::{Pfn, PhysAddr, PAGE_SIZE};
+
+/// A node's memmap, placed: frames `[start_pfn, end_pfn)`, one byte each, at `pa`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeMemmap {
+    pub nid: i32,
+    pub start_pfn: Pfn,
+    pub end_pfn: Pfn,
+    pub pa: PhysAddr,
+}
+
+impl NodeMemmap {
+    /// Bytes of memmap (one per frame).
+    pub fn len(&self) -> usize {
+        (self.end_pfn.0 - self.start_pfn.0) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One zone of one node, as free_area_init sized it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneSpan {
+    pub nid: i32,
+    pub ty: ZoneType,
+    pub start_pfn: Pfn,
+    pub spanned: u64,
+    pub present: u64,
+}
+
+/// `get_pfn_range_for_nid`: the first and last-plus-one frame of `nid`'s memory.
+pub fn node_span(mb: &Memblock, nid: i32) -> Option<(Pfn, Pfn)> {
+    let (mut start, mut end) = (u64::MAX, 0);
+    for (s, e, _) in mb.mem_pfn_ranges(nid) {
+        start = start.min(s.0);
+        end = end.max(e.0);
+    }
+    (start < end).then_some((Pfn(start), Pfn(end)))
+}
+
+/// Allocate each node's memmap from memblock, on the node (placement only: the caller maps
+/// and zeroes it). A node whose memmap cannot be allocated is left out, with an error.
+pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as usize] {
+    let mut out = [None; MAX_NUMNODES as usize];
+    for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
+        let Some((start_pfn, end_pfn)) = node_span(mb, nid) else { continue };
+        let size = (end_pfn.0 - start_pfn.0).next_multiple_of(PAGE_SIZE);
+        match mb.alloc_try_nid_raw(size, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid) {
+            Ok(pa) => *slot = Some(NodeMemmap { nid, start_pfn, end_pfn, pa }),
+            Err(e) => log::error!("Failed to allocate memmap for node {nid}: {e}"),
+        }
+    }
+    out
+}
+
+/// Mark every frame of `memmap` that is not free memory: holes, reserved, NOMAP.
+fn mark_unavailable(mb: &Memblock, nid: i32, memmap: &mut Memmap) -> Result<(), BuddyError> {
+    let (span_start, span_end) = (memmap.start_pfn(), memmap.end_pfn());
+    let clip = |s: u64, e: u64| (Pfn(s.max(span_start.0)), Pfn(e.min(span_end.0)));
+    // Holes: the gaps between the node's memory regions.
+    let mut at = span_start.0;
+    for (s, e, _) in mb.mem_pfn_ranges(nid) {
+        if s.0 > at {
+            memmap.mark_reserved(Pfn(at), s)?;
+        }
+        at = at.max(e.0);
+    }
+    if at < span_end.0 {
+        memmap.mark_reserved(Pfn(at), span_end)?;
+    }
+    // NOMAP memory and reserved ranges (whole frames they touch).
+    let nomap = mb.ty(MemblockKind::Memory).regions().iter().filter(|r| r.is_nomap()).map(|r| (r.base, r.base + r.size));
+    for (s, e) in nomap.chain(mb.reserved_mem_ranges().map(|(s, e, _)| (s, e))) {
+        let (s, e) = clip(s.pfn_down().0, e.pfn_up().0);
+        if s < e {
+            memmap.mark_reserved(s, e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Build the zones over the nodes' memmaps and hand every free range over
+/// (`memblock_free_all`), then close memblock. Returns the pages handed over (Linux's
+/// `totalram_pages` after `mem_init`).
+pub fn memblock_free_all<'a, L: FreePageLinks>(
+    mb: &mut Memblock,
+    zones: &mut Zones<'a, L>,
+    memmaps: impl IntoIterator<Item = (i32, Memmap<'a>)>,
+    spans: &[ZoneSpan],
+) -> Result<u64, BuddyError> {
+    for (nid, mut memmap) in memmaps {
+        mark_unavailable(mb, nid, &mut memmap)?;
+        zones.add_node(nid, memmap)?;
+    }
+    for z in spans.iter().filter(|z| z.spanned > 0) {
+        zones.init_zone(z.nid, z.ty, z.start_pfn, z.spanned, z.present)?;
+    }
+    let mut freed = 0;
+    for (s, e, _) in mb.free_mem_ranges(crate::mm::memblock::NUMA_NO_NODE, MemblockFlags::NONE) {
+        let (s, e) = (s.pfn_up(), e.pfn_down());
+        if s < e {
+            freed += zones.free_range(s, e)?;
+        }
+    }
+    mb.close();
+    Ok(freed)
+}
