@@ -1,7 +1,8 @@
-//! Physical memory management: addresses, memblock, and (later) zones, memmap and the buddy
+//! Physical memory management: addresses, memblock, zones, and (later) the memmap and the buddy
 //! allocator.
 
 pub mod addr;
 pub mod memblock;
+pub mod zone;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};
