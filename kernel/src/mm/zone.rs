@@ -661,3 +661,6 @@ pub fn fmt_mem_init_info(counts: &MemCounts, s: &KernelSections, out: &mut dyn F
     ));
 }
 
+
+#[cfg(test)]
+mod tests;
