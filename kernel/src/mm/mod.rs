@@ -1,5 +1,6 @@
 //! Physical memory management: addresses, memblock, the kernel's page tables (`pgtable`,
-//! `paging`, `layout`), and the buddy allocator with its zones and memmap.
+//! `paging`, `layout`), zones and their accounting (`zone`), and the buddy allocator with its
+//! memmap (`buddy`, `init`).
 
 pub mod addr;
 pub mod buddy;
@@ -8,5 +9,6 @@ pub mod layout;
 pub mod memblock;
 pub mod paging;
 pub mod pgtable;
+pub mod zone;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};
