@@ -9,7 +9,7 @@
 
 use buddy_system_allocator::FrameAllocator;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kernel::mm::buddy::{Link, Memmap, PageState, SliceLinks, ZoneType, Zones};
+use kernel::mm::buddy::{ArrayLinks, Memmap, PageState, ZoneType, Zones};
 use kernel::mm::Pfn;
 use std::hint::black_box;
 use std::time::Duration;
@@ -20,8 +20,10 @@ const PAGES: u64 = 1 << 18; // 1 GiB of 4 KiB pages
 /// (order, N): N blocks take 4096, 32768 and 131072 pages, at most half the zone.
 const CASES: [(u32, usize); 3] = [(0, 4096), (3, 4096), (9, 256)];
 
-fn ours<'a>(memmap: &'a mut [PageState], links: &'a mut [Link]) -> Box<Zones<'a, SliceLinks<'a>>> {
-    let mut z = Box::new(Zones::new(SliceLinks::new(START, links)));
+fn ours<'a>(memmap: &'a mut [PageState], links: &'a mut [[u32; 2]]) -> Box<Zones<'a, ArrayLinks<'a>>> {
+    let mut array = ArrayLinks::new();
+    assert!(array.add_node(START, PAGES, links));
+    let mut z = Box::new(Zones::new(array));
     z.add_node(0, Memmap::new(Pfn(START), memmap)).unwrap();
     z.init_zone(0, ZoneType::Normal, Pfn(START), PAGES, PAGES).unwrap();
     z.free_range(Pfn(START), Pfn(START + PAGES)).unwrap();
@@ -35,7 +37,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
 
     let mut memmap = vec![PageState::NORMAL; PAGES as usize];
-    let mut links = vec![Link::EMPTY; PAGES as usize];
+    let mut links = vec![[0u32; 2]; ArrayLinks::slots_for(PAGES) as usize];
     let mut z = ours(&mut memmap, &mut links);
 
     let mut frames = FrameAllocator::<11>::new();

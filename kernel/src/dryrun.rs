@@ -4,8 +4,8 @@
 //! and the command line), without the printk timestamps.
 //!
 //! ```text
-//! kernel memmap --dtb FILE --image BASE,SIZE [--dtb-addr ADDR] [--initrd BASE,SIZE]
-//!               [--append "ARGS"] [--pa-bits N]
+//! kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS]
+//!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
 //! ```
 //! Every problem (arguments, file, blob) is one line on stderr and exit status 1.
 //!
@@ -13,6 +13,7 @@
 //! (hw/arm/boot.c, `arm_setup_direct_kernel_boot`): the initrd area starts at the RAM base plus
 //! min(RAM / 2, 128 MiB); the DTB follows the initrd, aligned up to 2 MiB for AArch64.
 
+use kernel::mm::buddy::{ArrayLinks, Memmap, PageState};
 use kernel::mm::memblock::Memblock;
 use kernel::mm::PhysAddr;
 use kernel::printk::console_prints;
@@ -86,9 +87,10 @@ fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Option<Ph
 fn run(args: &[String]) -> Result<(), String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
-        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
     }
     let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
+    let mut sections = None;
     while let Some(opt) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{opt} needs a value"));
         match opt.as_str() {
@@ -97,6 +99,11 @@ fn run(args: &[String]) -> Result<(), String> {
             "--image" => image = Some(range(&value()?)?),
             "--initrd" => initrd = Some(range(&value()?)?),
             "--append" => append = Some(value()?),
+            "--sections" => {
+                let v = value()?;
+                let sizes: Vec<u64> = v.split(',').map(number).collect::<Result<_, _>>()?;
+                sections = Some(<[u64; 4]>::try_from(sizes).map_err(|_| format!("--sections '{v}': four sizes expected"))?);
+            }
             "--pa-bits" => {
                 pa_bits = number(&value()?)? as u32;
                 if !(32..=52).contains(&pa_bits) {
@@ -116,15 +123,32 @@ fn run(args: &[String]) -> Result<(), String> {
         phys_addr_bits: pa_bits,
         initrd,
         cmdline: append.as_deref(),
+        sections,
     };
     let _ = log::set_logger(&Stdout).map(|()| log::set_max_level(log::LevelFilter::Trace));
     let mut mb = Box::new(Memblock::new());
     let hooks = crate::drivers::reservedmem_hooks();
     let set_level = &mut |level| LOGLEVEL.store(level, Ordering::Relaxed);
-    let (fdt, reserved) = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
+    let state = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
         .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
-    // What the boot prints after setup_arch that needs no hardware.
-    crate::drivers::demo_carveout::probe(&fdt, &reserved);
+    // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
+    // memmaps and free lists kept on the host, the demo device.
+    let Some(bootmem) = state.bootmem else { return Ok(()) };
+    kernel::setup::build_all_zonelists(&bootmem);
+    let mut links = ArrayLinks::new();
+    for m in bootmem.memmaps.iter().flatten() {
+        let frames = m.len() as u64;
+        links.add_node(m.start_pfn.0, frames, Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice()));
+    }
+    let memmaps = bootmem.memmaps.iter().flatten().map(|m| {
+        let pages: &'static mut [PageState] = Box::leak(vec![PageState::NORMAL; m.len()].into_boxed_slice());
+        (m.nid, Memmap::new(m.start_pfn, pages))
+    });
+    let cma = kernel::setup::cma_pages(&state.reserved);
+    if let Err(e) = kernel::setup::mem_init(&mut mb, &bootmem, memmaps, links, &opts.kernel_sections(), cma) {
+        return Err(format!("mem_init: {e}"));
+    }
+    crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
     Ok(())
 }
 

@@ -127,7 +127,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         });
     }
 
-    setup::bootmem_init(&fdt, mb, &machine);
+    let bootmem = setup::bootmem_init(&fdt, mb, &machine);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {
@@ -140,7 +140,19 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
             entry_el
         ),
     }
+    setup::build_all_zonelists(&bootmem);
     info!("Kernel command line: {bootargs}");
+
+    // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
+    let memmaps = bootmem.memmaps.iter().flatten().map(|m| (m.nid, page_alloc::memmap(m)));
+    let sections = arch::mmu::kernel_sections();
+    match setup::mem_init(mb, &bootmem, memmaps, page_alloc::links(&bootmem.memmaps), &sections, setup::cma_pages(&reserved)) {
+        Ok(zones) => page_alloc::install(zones),
+        Err(e) => panic!("mem_init: {e}"),
+    }
+    if params.buddyinfo {
+        page_alloc::with(|z| z.fmt_buddyinfo(&mut |line| info!("{line}")));
+    }
 
     drivers::demo_carveout::probe(&fdt, &reserved);
 

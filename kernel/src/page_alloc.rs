@@ -1,47 +1,43 @@
 //! The page allocator the kernel runs with after mm init: the buddy allocator of
 //! `kernel::mm::buddy` over memory reached through the linear map.
 //!
-//! The free lists live in the free pages themselves (`LinearLinks`), the memmap in memblock
-//! memory seen through the linear map. The kernel runs on one CPU with interrupts masked; the
+//! The memmap and the free-list links live in memblock memory seen through the linear map. The kernel runs on one CPU with interrupts masked; the
 //! flag only turns re-entry into a failed allocation.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
-use kernel::mm::buddy::{BuddyError, FreePageLinks, Link, Memmap, PageState, ZoneType, Zones};
+use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, PageState, ZoneType, Zones};
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::{Pfn, PhysAddr, PAGE_SHIFT};
 
 use crate::arch::mmu::va;
 
-/// Free-list links in the first 16 bytes of each free block's head page.
-pub struct LinearLinks;
-
-impl FreePageLinks for LinearLinks {
-    fn get(&self, pfn: u64) -> Link {
-        // SAFETY: the buddy allocator only asks for the head page of a free block, which is
-        // linear-mapped memory nothing else uses.
-        unsafe { (va(PhysAddr(pfn << PAGE_SHIFT)) as *const Link).read() }
+/// The links arrays of every node, through the linear map.
+pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
+    let mut links = ArrayLinks::new();
+    for m in memmaps.iter().flatten() {
+        let ptr = va(m.links_pa) as *mut [u32; 2];
+        let frames = m.len() as u64;
+        // SAFETY: memblock reserved slots_for(frames) entries for these links alone, in the
+        // linear map; any bit pattern is a valid [u32; 2], and only entries written first are read.
+        let slots = unsafe { core::slice::from_raw_parts_mut(ptr, ArrayLinks::slots_for(frames) as usize) };
+        assert!(links.add_node(m.start_pfn.0, frames, slots), "node {} too large for 32-bit links", m.nid);
     }
-    fn set(&mut self, pfn: u64, link: Link) {
-        // SAFETY: as for `get`: the page is free and belongs to the allocator.
-        unsafe { (va(PhysAddr(pfn << PAGE_SHIFT)) as *mut Link).write(link) }
-    }
+    links
 }
 
 /// A node's memmap, zeroed, through the linear map.
 pub fn memmap(m: &NodeMemmap) -> Memmap<'static> {
     let ptr = va(m.pa) as *mut PageState;
-    // SAFETY: memblock reserved these bytes for this memmap alone, and they are in the linear
-    // map; PageState is one byte and zero is its "ordinary page" value.
-    let pages = unsafe {
-        core::ptr::write_bytes(ptr, 0, m.len());
-        core::slice::from_raw_parts_mut(ptr, m.len())
-    };
+    // SAFETY: memblock reserved these bytes for this memmap alone, they are in the linear
+    // map, and now zeroed: PageState is one byte and zero is its "ordinary page" value.
+    crate::arch::mmu::zero(ptr as u64, m.len());
+    let pages = unsafe { core::slice::from_raw_parts_mut(ptr, m.len()) };
     Memmap::new(m.start_pfn, pages)
 }
 
 struct Global {
-    zones: UnsafeCell<Option<Zones<'static, LinearLinks>>>,
+    zones: UnsafeCell<Option<Zones<'static, ArrayLinks<'static>>>>,
     busy: AtomicBool,
 }
 
@@ -51,7 +47,7 @@ unsafe impl Sync for Global {}
 static GLOBAL: Global = Global { zones: UnsafeCell::new(None), busy: AtomicBool::new(false) };
 
 /// Run `f` on the zones; `None` before `install` or on re-entry.
-pub fn with<R>(f: impl FnOnce(&mut Zones<'static, LinearLinks>) -> R) -> Option<R> {
+pub fn with<R>(f: impl FnOnce(&mut Zones<'static, ArrayLinks<'static>>) -> R) -> Option<R> {
     if GLOBAL.busy.swap(true, Ordering::Acquire) {
         return None;
     }
@@ -62,7 +58,7 @@ pub fn with<R>(f: impl FnOnce(&mut Zones<'static, LinearLinks>) -> R) -> Option<
 }
 
 /// Make `zones` the kernel's page allocator and feed the heap from it.
-pub fn install(zones: Zones<'static, LinearLinks>) {
+pub fn install(zones: Zones<'static, ArrayLinks<'static>>) {
     let ok = GLOBAL.busy.swap(true, Ordering::Acquire);
     assert!(!ok, "page allocator installed while in use");
     // SAFETY: `busy` is held.

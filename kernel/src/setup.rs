@@ -7,7 +7,10 @@
 //! [`bootmem_init`], so the two print the same lines for the same tree.
 
 use crate::cmdline::{EarlyParams, Malformed};
-use crate::mm::memblock::Memblock;
+use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, Zones};
+use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
+use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen;
 use crate::of::fdt::Fdt;
@@ -82,10 +85,58 @@ pub fn setup_arch_memory<'a>(
     (machine, reserved)
 }
 
-/// `bootmem_init`: the NUMA step, then `memblock_dump_all` (which prints with `memblock=debug`).
-pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) {
+/// What `bootmem_init` set up for `mem_init`.
+#[derive(Clone, Copy, Debug)]
+pub struct Bootmem {
+    /// Nodes and zones as `free_area_init` sized them.
+    pub zones: NodeZones,
+    /// Each node's memmap, placed in memblock (not yet mapped or zeroed).
+    pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
+}
+
+/// `bootmem_init`: the NUMA step, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
+/// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
+/// prints with `memblock=debug`).
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) -> Bootmem {
     numa_init(fdt, mb, machine.cells);
+    let memmaps = alloc_memmaps(mb);
+    let limits = zone::arm64_zone_limits(mb, fdt_scan::dma_max_cpu_address(fdt));
+    let zones = zone::free_area_init(mb, &limits, &mut |line| info!("{line}"));
     mb.dump_all();
+    Bootmem { zones, memmaps }
+}
+
+/// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
+pub fn build_all_zonelists(bootmem: &Bootmem) {
+    zone::build_all_zonelists(&bootmem.zones, &zone::default_distance, &mut |line| info!("{line}"));
+}
+
+/// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps
+/// (`memblock_free_all`), then print the `Memory:` line. `cma_pages` are the pages of CMA
+/// pools, reserved until CMA activates them.
+pub fn mem_init<'a, L: FreePageLinks>(
+    mb: &mut Memblock,
+    bootmem: &Bootmem,
+    memmaps: impl IntoIterator<Item = (i32, Memmap<'a>)>,
+    links: L,
+    sections: &KernelSections,
+    cma_pages: u64,
+) -> Result<Zones<'a, L>, BuddyError> {
+    let mut zones = Zones::new(links);
+    let totalram = memblock_free_all(mb, &mut zones, memmaps, &bootmem.zones)?;
+    let counts = MemCounts {
+        physpages: bootmem.zones.num_physpages(),
+        nr_free_pages: zones.nr_free_pages(),
+        totalram_pages: totalram,
+        totalcma_pages: cma_pages,
+    };
+    zone::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
+    Ok(zones)
+}
+
+/// Pages of the CMA pools the `shared-dma-pool` hook set up.
+pub fn cma_pages(reserved: &ReservedMemTable) -> u64 {
+    reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")).map(|r| r.size / PAGE_SIZE).sum()
 }
 
 /// `arm64_memblock_init`.
@@ -170,6 +221,8 @@ pub struct DryRun<'c> {
     pub initrd: Option<(PhysAddr, PhysAddr)>,
     /// Replaces `/chosen/bootargs`.
     pub cmdline: Option<&'c str>,
+    /// Sizes of text, rodata, data and BSS, which follow each other from the image base.
+    pub sections: Option<[u64; 4]>,
 }
 
 /// The boot's memory setup on a blob read from a file: the same validation and the same
@@ -182,7 +235,7 @@ pub fn dry_run<'a>(
     hooks: &[ReservedMemOfId],
     tables: impl crate::mm::paging::TableAccess,
     set_loglevel: &mut dyn FnMut(u8),
-) -> Result<(Fdt<'a>, ReservedMemTable<'a>), crate::of::DtbError> {
+) -> Result<DryRunState<'a>, crate::of::DtbError> {
     let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
     let cmdline = opts.cmdline.unwrap_or_else(|| chosen::bootargs(&fdt));
     let (params, malformed) = EarlyParams::parse_collect(cmdline);
@@ -194,28 +247,68 @@ pub fn dry_run<'a>(
         initrd_override: opts.initrd,
     };
     let (machine, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
-    // paging_init takes the same table pages from memblock as the boot: the image is one
-    // segment here, which needs the same tables as the boot's three as long as the image
-    // lies in one 2 MiB block (the boot-versus-dry-run test would show otherwise).
-    use crate::mm::layout::KIMAGE_VADDR;
-    use crate::mm::paging::{paging_init, PagingInputs, Segment};
-    let (text, end) = opts.kernel;
-    let image = [Segment { va: KIMAGE_VADDR, pa: text, size: (end - text + PAGE_SIZE - 1) & !(PAGE_SIZE - 1), prot: crate::mm::pgtable::Prot::PAGE_KERNEL }];
+    // paging_init takes the same table pages from memblock as the boot, given the image's
+    // section sizes; without them the image is one segment, which needs the same tables as
+    // long as the image lies in one 2 MiB block.
+    use crate::mm::paging::{paging_init, PagingInputs};
+    let (image, image_ro) = opts.image_segments();
     let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
-    let paging = PagingInputs { image: &image, image_ro: opts.kernel, console, fdt: inputs.dtb };
-    match paging_init(mb, tables, &paging) {
-        Ok(_) => {}
+    let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
+    let bootmem = match paging_init(mb, tables, &paging) {
+        Ok(_) => Some(bootmem_init(&fdt, mb, &machine)),
         Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
             log::error!("Kernel panic - not syncing: Failed to allocate page table page");
-            return Ok((fdt, reserved));
+            None
         }
         Err(e) => {
             log::error!("Kernel panic - not syncing: paging_init: {e}");
-            return Ok((fdt, reserved));
+            None
+        }
+    };
+    Ok(DryRunState { fdt, reserved, bootmem })
+}
+
+/// What the dry-run leaves for the steps that need memory of their own (the host binary
+/// runs `mem_init` over memmaps it allocates).
+pub struct DryRunState<'a> {
+    pub fdt: Fdt<'a>,
+    pub reserved: ReservedMemTable<'a>,
+    /// `None` when the boot would have stopped in paging_init.
+    pub bootmem: Option<Bootmem>,
+}
+
+impl DryRun<'_> {
+    /// The image as paging_init maps it: from the section sizes when known.
+    fn image_segments(&self) -> ([crate::mm::paging::Segment; 3], (PhysAddr, PhysAddr)) {
+        use crate::mm::layout::KIMAGE_VADDR;
+        use crate::mm::paging::Segment;
+        use crate::mm::pgtable::Prot;
+        let (text, end) = self.kernel;
+        let size = end - text;
+        let [t, r, _, _] = self.sections.unwrap_or([size, 0, 0, 0]);
+        let (t, r) = (t.min(size), r.min(size - t.min(size)));
+        let seg = |off: u64, len: u64, prot| Segment { va: KIMAGE_VADDR + off, pa: text + off, size: len, prot };
+        let segs = [
+            seg(0, t, Prot::PAGE_KERNEL_ROX),
+            seg(t, r, Prot::PAGE_KERNEL_RO),
+            seg(t + r, size - t - r, Prot::PAGE_KERNEL),
+        ];
+        let ro_end = if self.sections.is_some() { text + (t + r) } else { end };
+        (segs, (text, ro_end))
+    }
+
+    /// The sections the `Memory:` line reports, laid out from the image base.
+    pub fn kernel_sections(&self) -> KernelSections {
+        let base = self.kernel.0 .0;
+        let [t, r, w, b] = self.sections.unwrap_or_default();
+        KernelSections {
+            text: (base, base + t),
+            rodata: (base + t, base + t + r),
+            rwdata: (base + t + r, base + t + r + w),
+            bss: (base + t + r + w, base + t + r + w + b),
+            ..KernelSections::default()
         }
     }
-    bootmem_init(&fdt, mb, &machine);
-    Ok((fdt, reserved))
 }
 
 #[cfg(test)]

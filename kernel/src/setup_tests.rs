@@ -59,6 +59,7 @@ fn run(blob: &[u8], cmdline: &str) -> std::boxed::Box<Memblock> {
         phys_addr_bits: 40,
         initrd: None,
         cmdline: Some(cmdline),
+        sections: None,
     };
     dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).expect("a valid blob");
     mb
@@ -162,8 +163,9 @@ fn reserved_memory_blob() -> Vec<u8> {
 fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
-    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("") };
-    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
+    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
+    let (fdt, table) = (state.fdt, state.reserved);
     assert_eq!(
         regions(&mb, MemblockKind::Memory),
         [(0x4000_0000, 0x1200_0000, 0), (0x5200_0000, 0x10_0000, MemblockFlags::NOMAP.0), (0x5210_0000, 0x2df0_0000, 0)]
@@ -182,8 +184,11 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
             // for the linear map a level-1 and a level-2 table, and a level-3 table for
             // [0x52100000, 0x52200000), the part of the no-map hole's 2 MiB block that is
             // memory (everything else is 2 MiB blocks); for the blob in the fixmap a level-1,
-            // a level-2 and a level-3 table (no console: the tree names none).
-            (0x8000_0000 - 9 * 0x1000, 9 * 0x1000, 0),
+            // a level-2 and a level-3 table (no console: the tree names none). Below them,
+            // merged into one region, bootmem_init's memmap (one byte for each of the 262144
+            // frames of the node: 0x40000) and its free-list links (8 bytes for each of
+            // 262144 * (2 - 2^-10) = 524032 entries, rounded up to pages: 0x400000).
+            (0x8000_0000 - 0x9000 - 0x40000 - 0x40_0000, 0x9000 + 0x40000 + 0x40_0000, 0),
         ]
     );
     // Both test,record regions reached the hook; sorted by (base, size), the size-only one
@@ -214,7 +219,7 @@ fn mem_limit_applies_before_reserved_memory() {
 #[test]
 fn dry_run_never_panics_on_broken_blobs() {
     let blob = reserved_memory_blob();
-    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None };
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None, sections: None };
     let mut attempt = |bytes: &[u8]| {
         let mut mb = std::boxed::Box::new(Memblock::new());
         let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {});
@@ -237,8 +242,9 @@ fn dry_run_never_panics_on_broken_blobs() {
 fn reserved_table_rebases_onto_a_copy_of_the_blob() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
-    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("") };
-    let (fdt, table) = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
+    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
+    let (fdt, table) = (state.fdt, state.reserved);
     let copy = blob.clone();
     let moved = crate::of::fdt::Fdt::new(&copy).unwrap();
     let rebased = table.rebase(&fdt, &moved);

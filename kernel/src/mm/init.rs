@@ -1,26 +1,30 @@
 //! From memblock to the buddy allocator: each node's memmap (allocated from memblock, as
 //! Linux's `sparse_init` does before `free_area_init`) and `mem_init`'s `memblock_free_all`.
 //!
-//! The memmap is one byte per frame over the node's whole span (`buddy::PageState`): 256 KiB
-//! per GiB, against Linux's 16 MiB of 64-byte `struct page`s. Only frames that are not free
+//! The memmap is one byte per frame over the node's whole span (`buddy::PageState`), plus
+//! about 16 bytes per frame of free-list links (`buddy::ArrayLinks`, never initialised):
+//! 4.25 MiB per GiB, against Linux's 16 MiB of 64-byte `struct page`s. Only frames that are not free
 //! memory get written after the memmap is zeroed: holes in the span (Linux's
 //! `init_unavailable_range`), reserved ranges (`reserve_bootmem_region`) and NOMAP memory.
 //! Free memory enters the allocator in the largest naturally aligned blocks, one memmap write
 //! and one link write per block.
 
-use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, ZoneType, Zones};
+use crate::mm::buddy::{ArrayLinks, BuddyError, FreePageLinks, Memmap, ZoneType, Zones};
 use crate::mm::memblock::{
     Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
 };
+use crate::mm::zone::NodeZones;
 use crate::mm::{Pfn, PhysAddr, PAGE_SIZE};
 
-/// A node's memmap, placed: frames `[start_pfn, end_pfn)`, one byte each, at `pa`.
+/// A node's memmap, placed: frames `[start_pfn, end_pfn)`, one byte each at `pa`, and the
+/// free-list links of those frames (`ArrayLinks`, 8 bytes each) at `links_pa`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeMemmap {
     pub nid: i32,
     pub start_pfn: Pfn,
     pub end_pfn: Pfn,
     pub pa: PhysAddr,
+    pub links_pa: PhysAddr,
 }
 
 impl NodeMemmap {
@@ -32,16 +36,6 @@ impl NodeMemmap {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// One zone of one node, as free_area_init sized it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ZoneSpan {
-    pub nid: i32,
-    pub ty: ZoneType,
-    pub start_pfn: Pfn,
-    pub spanned: u64,
-    pub present: u64,
 }
 
 /// `get_pfn_range_for_nid`: the first and last-plus-one frame of `nid`'s memory.
@@ -60,9 +54,12 @@ pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as 
     let mut out = [None; MAX_NUMNODES as usize];
     for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
         let Some((start_pfn, end_pfn)) = node_span(mb, nid) else { continue };
-        let size = (end_pfn.0 - start_pfn.0).next_multiple_of(PAGE_SIZE);
-        match mb.alloc_try_nid_raw(size, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid) {
-            Ok(pa) => *slot = Some(NodeMemmap { nid, start_pfn, end_pfn, pa }),
+        let frames = end_pfn.0 - start_pfn.0;
+        let mut alloc = |size: u64| {
+            mb.alloc_try_nid_raw(size.next_multiple_of(PAGE_SIZE), PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
+        };
+        match alloc(frames).and_then(|pa| Ok((pa, alloc(ArrayLinks::slots_for(frames) * ArrayLinks::ENTRY_BYTES)?))) {
+            Ok((pa, links_pa)) => *slot = Some(NodeMemmap { nid, start_pfn, end_pfn, pa, links_pa }),
             Err(e) => log::error!("Failed to allocate memmap for node {nid}: {e}"),
         }
     }
@@ -102,14 +99,16 @@ pub fn memblock_free_all<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     zones: &mut Zones<'a, L>,
     memmaps: impl IntoIterator<Item = (i32, Memmap<'a>)>,
-    spans: &[ZoneSpan],
+    layout: &NodeZones,
 ) -> Result<u64, BuddyError> {
     for (nid, mut memmap) in memmaps {
         mark_unavailable(mb, nid, &mut memmap)?;
         zones.add_node(nid, memmap)?;
     }
-    for z in spans.iter().filter(|z| z.spanned > 0) {
-        zones.init_zone(z.nid, z.ty, z.start_pfn, z.spanned, z.present)?;
+    for (nid, node) in layout.nodes.iter().enumerate().filter(|(_, n)| n.online) {
+        for (ty, z) in ZoneType::ALL.iter().zip(&node.zones).filter(|(_, z)| z.spanned_pages > 0) {
+            zones.init_zone(nid as i32, *ty, Pfn(z.zone_start_pfn), z.spanned_pages, z.present_pages)?;
+        }
     }
     let mut freed = 0;
     for (s, e, _) in mb.free_mem_ranges(crate::mm::memblock::NUMA_NO_NODE, MemblockFlags::NONE) {

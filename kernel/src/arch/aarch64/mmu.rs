@@ -26,7 +26,24 @@ extern "C" {
     static __start_rodata: u8;
     static __end_rodata: u8;
     static _sdata: u8;
+    static _edata: u8;
+    static __bss_start: u8;
+    static __bss_stop: u8;
     static _end: u8;
+}
+
+/// The image's sections for the `Memory:` line (no init sections: nothing is freed later).
+pub fn kernel_sections() -> kernel::mm::zone::KernelSections {
+    // SAFETY: only the addresses of the linker's symbols are taken.
+    unsafe {
+        kernel::mm::zone::KernelSections {
+            text: (sym(&_text), sym(&_etext)),
+            rodata: (sym(&__start_rodata), sym(&__end_rodata)),
+            rwdata: (sym(&_sdata), sym(&_edata)),
+            bss: (sym(&__bss_start), sym(&__bss_stop)),
+            ..Default::default()
+        }
+    }
 }
 
 /// Tables reached through the identity map, before the switch.
@@ -161,5 +178,33 @@ impl RegionMapper for LinearMapper {
         // SAFETY: memblock picked and is about to reserve this range for the array; it is
         // page aligned, big enough for `count` regions and in the linear map.
         unsafe { core::slice::from_raw_parts_mut(va(base) as *mut Region, count) }
+    }
+}
+
+/// Zero `[va, va + len)` of normal memory: `dc zva` a block at a time where aligned (one
+/// instruction per 64 bytes, which QEMU also runs far faster than stores), stores at the edges.
+pub fn zero(va: u64, len: usize) {
+    let dczid: u64;
+    // SAFETY: reading DCZID_EL0 has no side effect.
+    unsafe { core::arch::asm!("mrs {}, dczid_el0", out(reg) dczid) };
+    let end = va + len as u64;
+    if dczid & (1 << 4) != 0 {
+        // SAFETY: the caller owns the range; DC ZVA is prohibited, so plain stores.
+        unsafe { core::ptr::write_bytes(va as *mut u8, 0, len) };
+        return;
+    }
+    let block = 4u64 << (dczid & 0xf);
+    let first = va.next_multiple_of(block).min(end);
+    let last = (end & !(block - 1)).max(first);
+    // SAFETY: the caller owns [va, end), mapped as normal memory; each DC ZVA zeroes exactly
+    // one aligned block inside it.
+    unsafe {
+        core::ptr::write_bytes(va as *mut u8, 0, (first - va) as usize);
+        let mut at = first;
+        while at < last {
+            core::arch::asm!("dc zva, {}", in(reg) at);
+            at += block;
+        }
+        core::ptr::write_bytes(last as *mut u8, 0, (end - last) as usize);
     }
 }

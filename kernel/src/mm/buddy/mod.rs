@@ -8,7 +8,7 @@
 //!
 //! State lives in three places:
 //! - the [`Memmap`] of each node, one byte per frame: reserved, head of a free block, order;
-//! - the free lists, threaded through the head pages of the free blocks ([`links`]), reached
+//! - the free lists, linked through side arrays of 8 bytes per frame ([`links`]), reached
 //!   through a [`FreePageLinks`] the caller provides;
 //! - the [`Zone`]s of each node, held in fixed arrays by [`Zones`]: spans, page counts and
 //!   the list heads.
@@ -42,7 +42,7 @@ pub mod zone;
 #[cfg(test)]
 mod tests;
 
-pub use links::{FreeArea, FreePageLinks, Link, SliceLinks};
+pub use links::{ArrayLinks, FreeArea, FreePageLinks, Link};
 pub use memmap::{Memmap, PageState};
 pub use zone::{Zone, ZoneType};
 

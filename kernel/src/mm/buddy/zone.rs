@@ -65,7 +65,7 @@ impl Zone {
             present_pages: 0,
             managed_pages: 0,
             free_pages: 0,
-            free_area: [FreeArea::EMPTY; MAX_ORDER as usize],
+            free_area: FreeArea::all(),
         }
     }
 

@@ -17,14 +17,14 @@ mod zonelist;
 
 /// Links in a map, for tests: reading a pfn that was never linked is a bug and panics.
 #[derive(Default)]
-pub(super) struct MapLinks(HashMap<u64, Link>);
+pub(super) struct MapLinks(HashMap<(u64, u32), Link>);
 
 impl FreePageLinks for MapLinks {
-    fn get(&self, pfn: u64) -> Link {
-        *self.0.get(&pfn).unwrap_or_else(|| panic!("no link stored at pfn {pfn:#x}"))
+    fn get(&self, pfn: u64, order: u32) -> Link {
+        *self.0.get(&(pfn, order)).unwrap_or_else(|| panic!("no link stored at pfn {pfn:#x} order {order}"))
     }
-    fn set(&mut self, pfn: u64, link: Link) {
-        self.0.insert(pfn, link);
+    fn set(&mut self, pfn: u64, order: u32, link: Link) {
+        self.0.insert((pfn, order), link);
     }
 }
 
@@ -79,7 +79,7 @@ pub(super) fn check_invariants(z: &TestZones) {
             assert_eq!(heads.len() as u64, area.nr_free(), "{} o{o} nr_free", zone.name());
             let mut prev = Link::NIL;
             for (i, &h) in heads.iter().enumerate() {
-                let l = z.links().get(h);
+                let l = z.links().get(h, o);
                 assert_eq!(l.prev, prev, "{} o{o} prev of {h}", zone.name());
                 if i + 1 == heads.len() {
                     assert_eq!(l.next, Link::NIL, "{} o{o} list not closed", zone.name());
