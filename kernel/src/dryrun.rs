@@ -145,8 +145,10 @@ fn run(args: &[String]) -> Result<(), String> {
         (m.nid, Memmap::new(m.start_pfn, pages))
     });
     let cma = kernel::setup::cma_pages(&state.reserved);
-    if let Err(e) = kernel::setup::mem_init(&mut mb, &bootmem, memmaps, links, &opts.kernel_sections(), cma) {
-        return Err(format!("mem_init: {e}"));
+    let zones = kernel::setup::mem_init(&mut mb, &bootmem, memmaps, links, &opts.kernel_sections(), cma)
+        .map_err(|e| format!("mem_init: {e}"))?;
+    if state.buddyinfo {
+        zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
     }
     crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
     Ok(())

@@ -49,15 +49,6 @@ pub fn init(source: PageSource) {
     HEAP.with(|inner| inner.source = Some(source));
 }
 
-/// (blocks taken, bytes in them, bytes in use), for the boot log.
-pub fn stats() -> (usize, usize, usize) {
-    HEAP.with(|inner| {
-        let heaps = &inner.heaps[..inner.used];
-        (inner.used, heaps.iter().map(Heap::size).sum(), heaps.iter().map(Heap::used).sum())
-    })
-    .unwrap_or((0, 0, 0))
-}
-
 impl GrowingHeap {
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> Option<R> {
         if self.busy.swap(true, Ordering::Acquire) {

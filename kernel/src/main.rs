@@ -19,7 +19,6 @@ mod console;
 mod heap;
 #[cfg(target_os = "none")]
 mod page_alloc;
-#[cfg(target_os = "none")]
 extern crate alloc;
 mod drivers;
 #[cfg(not(target_os = "none"))]

@@ -265,7 +265,7 @@ pub fn dry_run<'a>(
             None
         }
     };
-    Ok(DryRunState { fdt, reserved, bootmem })
+    Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo })
 }
 
 /// What the dry-run leaves for the steps that need memory of their own (the host binary
@@ -275,6 +275,8 @@ pub struct DryRunState<'a> {
     pub reserved: ReservedMemTable<'a>,
     /// `None` when the boot would have stopped in paging_init.
     pub bootmem: Option<Bootmem>,
+    /// The command line asked for `buddyinfo`.
+    pub buddyinfo: bool,
 }
 
 impl DryRun<'_> {

@@ -19,6 +19,8 @@ pub struct Built {
     /// `[_text, _end)` as physical addresses where QEMU virt loads the Image: what the kernel
     /// reserves for itself.
     pub text_end: (u64, u64),
+    /// Sizes of text, rodata, data and BSS (the dry-run's `--sections`).
+    pub sections: [u64; 4],
 }
 
 pub fn build(release: bool) -> Result<Built> {
@@ -38,8 +40,8 @@ pub fn build(release: bool) -> Result<Built> {
     let data = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     let bytes = elf_to_image(&data)?;
     std::fs::write(&image, bytes).map_err(|e| format!("{}: {e}", image.display()))?;
-    let text_end = text_end(&data)?;
-    Ok(Built { elf, image, text_end })
+    let (text_end, sections) = layout(&data)?;
+    Ok(Built { elf, image, text_end, sections })
 }
 
 fn symbol(file: &object::File, name: &str) -> Result<u64> {
@@ -52,10 +54,17 @@ fn symbol(file: &object::File, name: &str) -> Result<u64> {
 /// QEMU virt's load address of an Image: the base of RAM (0x40000000) plus text_offset.
 pub const QEMU_VIRT_LOAD: u64 = 0x4000_0000 + 0x20_0000;
 
-fn text_end(data: &[u8]) -> Result<(u64, u64)> {
+fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4])> {
     let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
-    let (text, end) = (symbol(&file, "_text")?, symbol(&file, "_end")?);
-    Ok((QEMU_VIRT_LOAD, QEMU_VIRT_LOAD + (end - text)))
+    let s = |name| symbol(&file, name);
+    let (text, end) = (s("_text")?, s("_end")?);
+    let sections = [
+        s("_etext")? - text,
+        s("__end_rodata")? - s("__start_rodata")?,
+        s("_edata")? - s("_sdata")?,
+        s("__bss_stop")? - s("__bss_start")?,
+    ];
+    Ok(((QEMU_VIRT_LOAD, QEMU_VIRT_LOAD + (end - text)), sections))
 }
 
 /// Build the host binary of the kernel crate: the dry-run of its memory setup.

@@ -4,6 +4,7 @@
 
 use crate::{build, Result};
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -28,12 +29,19 @@ pub struct MemmapArgs {
     pub pa_bits: Option<u32>,
 }
 
-/// The dry-run command for `args`, with the kernel's `[_text, _end)` as the default image.
-pub fn command(dry_run: &Path, args: &MemmapArgs, text_end: (u64, u64)) -> Command {
+/// The dry-run command for `args`; unless `--image` is given, the kernel just built is the
+/// image, with its section sizes.
+pub fn command(dry_run: &Path, args: &MemmapArgs, built: &build::Built) -> Command {
     let mut c = Command::new(dry_run);
     c.arg("memmap").arg("--dtb").arg(&args.dtb);
-    let image = args.image.clone().unwrap_or_else(|| format!("{:#x},{:#x}", text_end.0, text_end.1 - text_end.0));
-    c.args(["--image", &image]);
+    let (text, end) = built.text_end;
+    match &args.image {
+        Some(image) => c.args(["--image", image]),
+        None => c.args(["--image", &format!("{text:#x},{:#x}", end - text)]).args([
+            "--sections",
+            &built.sections.map(|s| format!("{s:#x}")).join(","),
+        ]),
+    };
     for (opt, value) in [("--append", &args.append), ("--initrd", &args.initrd), ("--dtb-addr", &args.dtb_addr)] {
         if let Some(v) = value {
             c.args([opt, v]);
@@ -48,6 +56,6 @@ pub fn command(dry_run: &Path, args: &MemmapArgs, text_end: (u64, u64)) -> Comma
 pub fn run(args: &MemmapArgs) -> Result<i32> {
     let built = build::build(false)?;
     let dry_run = build::build_dry_run()?;
-    let status = command(&dry_run, args, built.text_end).status().map_err(|e| format!("cannot run the dry-run: {e}"))?;
+    let status = command(&dry_run, args, &built).status().map_err(|e| format!("cannot run the dry-run: {e}"))?;
     Ok(status.code().unwrap_or(1))
 }

@@ -308,8 +308,11 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             // and 3 for the image (under 2 MiB, so pages); level 1 and 2 for the linear map,
             // a level 3 for the kernel's read-only alias and one for the 1 MiB below the
             // no-map hole at 0x7cf00000 (0x7d000000 is 2 MiB aligned: blocks again); level 1
-            // and 2 for the fixmap and a level 3 each for the console and the blob.
-            " reserved[0x5]\t[0x000000007fff4000-0x000000007fffffff], 0x000000000000c000 bytes flags: 0x0",
+            // and 2 for the fixmap and a level 3 each for the console and the blob. Below
+            // them, merged: the memmap (one byte for each of 262144 frames, 0x40000) and the
+            // free-list links (8 bytes for each of 262144 * (2 - 2^-10) entries, in pages
+            // 0x400000): 0x80000000 - 0xc000 - 0x40000 - 0x400000 = 0x7fbb4000.
+            " reserved[0x5]\t[0x000000007fbb4000-0x000000007fffffff], 0x000000000044c000 bytes flags: 0x0",
             " reserved[0x6]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
@@ -332,8 +335,10 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             " memory[0x0]\t[0x0000000040000000-0x000000006fffffff], 0x0000000030000000 bytes on node 0 flags: 0x0",
             " reserved.cnt  = 0x4",
             // The 11 table pages (no hole this time) go top-down below `cut`, which covers
-            // the new end of memory, and merge with it: 0x6ff00000 - 0xb000 = 0x6fef5000.
-            " reserved[0x2]\t[0x000000006fef5000-0x00000000700fffff], 0x000000000020b000 bytes flags: 0x0",
+            // the new end of memory, then the memmap of 196608 frames (0x30000) and the links
+            // (196608 * (2 - 2^-10) = 393024 entries of 8 bytes, in pages 0x300000), all
+            // merged with it: 0x6ff00000 - 0xb000 - 0x30000 - 0x300000 = 0x6fbc5000.
+            " reserved[0x2]\t[0x000000006fbc5000-0x00000000700fffff], 0x000000000053b000 bytes flags: 0x0",
             " reserved[0x3]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
@@ -476,6 +481,104 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         .to_vec(),
         forbid: NO_FAILURE.to_vec(),
     });
+
+    // Zones and the page allocator, with the lines Linux 6.1 prints for the same RAM (reasoned
+    // from arm64's zone_sizes_init: no dma-ranges, RAM from 1 GiB, so ZONE_DMA ends at 4 GiB
+    // or at the end of RAM, DMA32 is empty, Normal holds the rest). "Total pages" is present
+    // pages minus Linux's memmap for them (64 bytes per page, 1/64 of the pages); the total
+    // after the slash of the Memory line is all RAM in KiB.
+    let zones = |name: &'static str, mem: &str, numa: u32, append: &str, lines: &[&str]| {
+        let mut o = opts(mem);
+        o.numa = numa;
+        o.smp = numa.max(1);
+        o.append = Some(append.into());
+        let mut expect: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        expect.push("boot: complete".into());
+        Scenario { name, opts: o, expect, forbid: NO_FAILURE.to_vec() }
+    };
+    list.push(zones(
+        "zones-1G",
+        "1G",
+        0,
+        "buddyinfo",
+        &[
+            "Zone ranges:",
+            "  DMA      [mem 0x0000000040000000-0x000000007fffffff]",
+            "  DMA32    empty",
+            "  Normal   empty",
+            "Movable zone start for each node",
+            "Early memory node ranges",
+            "  node   0: [mem 0x0000000040000000-0x000000007fffffff]",
+            "Initmem setup node 0 [mem 0x0000000040000000-0x000000007fffffff]",
+            "Fallback order for Node 0: 0 ",
+            // 262144 - 262144 / 64
+            "Built 1 zonelists, mobility grouping on.  Total pages: 258048",
+            "Policy zone: DMA",
+            "Kernel command line: buddyinfo",
+            "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 0K cma-reserved)",
+            "Node 0, zone      DMA *",
+        ],
+    ));
+    list.push(zones(
+        "zones-6G",
+        "6G",
+        0,
+        "",
+        &[
+            "  DMA      [mem 0x0000000040000000-0x00000000ffffffff]",
+            "  DMA32    empty",
+            "  Normal   [mem 0x0000000100000000-0x00000001bfffffff]",
+            "  node   0: [mem 0x0000000040000000-0x00000001bfffffff]",
+            "Initmem setup node 0 [mem 0x0000000040000000-0x00000001bfffffff]",
+            // 786432 pages in each zone, less 12288 of memmap each
+            "Built 1 zonelists, mobility grouping on.  Total pages: 1548288",
+            "Policy zone: Normal",
+            "Memory: *K/6291456K available *",
+        ],
+    ));
+    list.push(zones(
+        "zones-mem-limit",
+        "1G",
+        0,
+        "mem=512M",
+        &[
+            "  DMA      [mem 0x0000000040000000-0x000000005fffffff]",
+            "  node   0: [mem 0x0000000040000000-0x000000005fffffff]",
+            "Initmem setup node 0 [mem 0x0000000040000000-0x000000005fffffff]",
+            // 131072 - 2048
+            "Built 1 zonelists, mobility grouping on.  Total pages: 129024",
+            "Memory: *K/524288K available *",
+        ],
+    ));
+    list.push(zones(
+        "zones-numa-2",
+        "1G",
+        2,
+        "buddyinfo",
+        &[
+            "  DMA      [mem 0x0000000040000000-0x000000007fffffff]",
+            "Early memory node ranges",
+            "  node   0: [mem 0x0000000040000000-0x000000005fffffff]",
+            "  node   1: [mem 0x0000000060000000-0x000000007fffffff]",
+            "Initmem setup node 0 [mem 0x0000000040000000-0x000000005fffffff]",
+            "Initmem setup node 1 [mem 0x0000000060000000-0x000000007fffffff]",
+            "Fallback order for Node 0: 0 1 ",
+            "Fallback order for Node 1: 1 0 ",
+            // (131072 - 2048) per node
+            "Built 2 zonelists, mobility grouping on.  Total pages: 258048",
+            "Memory: *K/1048576K available *",
+            "Node 0, zone      DMA *",
+            "Node 1, zone      DMA *",
+        ],
+    ));
+    // The page allocator under a random storm (see selftest.rs), then a normal end.
+    list.push(zones(
+        "selftest-buddy",
+        "1G",
+        0,
+        "selftest=buddy",
+        &["selftest: buddy", "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *"],
+    ));
 
     Ok(list)
 }
@@ -638,7 +741,7 @@ fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_
     // its TRM); QEMU's `max` has 48 or more, which the kernel caps at PHYS_MASK_SHIFT 48.
     let pa_bits = Some(if opts.cpu == "cortex-a57" { 44 } else { 48 });
     let args = memmap::MemmapArgs { dtb, pa_bits, ..Default::default() };
-    let out = run_captured(&mut memmap::command(dry_run, &args, built.text_end), BOOT_LIMIT)?;
+    let out = run_captured(&mut memmap::command(dry_run, &args, built), BOOT_LIMIT)?;
     if !out.status.is_some_and(|s| s.success()) {
         return Err(format!("dry-run failed: {}", out.stderr.trim()));
     }

@@ -38,9 +38,11 @@ fn carveout_setup(rmem: &mut ReservedMem, _node: &Node) -> Result<(), HookError>
 kernel::reservedmem_of_declare!(DEMO_CARVEOUT, CARVEOUT_COMPATIBLE, carveout_setup);
 
 /// Probe every demo device: find its carve-out by phandle and check it is the one the hook
-/// recorded.
+/// recorded. The devices are gathered in a heap `Vec` first: the probe runs after mm init,
+/// when the kernel heap (fed by the buddy allocator) serves `alloc` collections.
 pub fn probe(fdt: &Fdt, table: &ReservedMemTable) {
-    for dev in fdt.all_nodes().filter(|n| n.is_compatible(DEVICE_COMPATIBLE)) {
+    let devices: alloc::vec::Vec<_> = fdt.all_nodes().filter(|n| n.is_compatible(DEVICE_COMPATIBLE)).collect();
+    for dev in devices {
         match table.lookup_device_region(&dev, 0) {
             Some(r) => {
                 let recorded = (PhysAddr(CARVEOUT_BASE.load(Ordering::Relaxed)), CARVEOUT_SIZE.load(Ordering::Relaxed));
