@@ -3,6 +3,7 @@
 //! Small commands, each in its own module; every child process is owned by a guard that kills
 //! it on drop, and every wait is bounded.
 
+mod bench;
 mod build;
 mod gdb;
 mod memmap;
@@ -50,6 +51,9 @@ enum Command {
         args: memmap::MemmapArgs,
     },
     Bench {
+        /// Only the QEMU boot-time table, not the host benches.
+        #[arg(long)]
+        qemu_only: bool,
         /// Extra arguments for criterion (e.g. a filter, --warm-up-time 1).
         #[arg(last = true)]
         args: Vec<String>,
@@ -73,7 +77,7 @@ fn main() -> ExitCode {
         Command::Qemu { opts } => qemu::run_interactive(&opts),
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
-        Command::Bench { args } => bench(&args),
+        Command::Bench { qemu_only, args } => bench::run(qemu_only, &args),
         Command::Test { only } => test::run(only.as_deref()).map(|_| 0),
     };
     match result {
@@ -83,18 +87,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `cargo xtask bench`: the criterion benches, side by side in one run.
-fn bench(args: &[String]) -> Result<i32> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .current_dir(root())
-        .args(["bench", "-p", "kernel", "--bench", "memblock", "--"])
-        .args(args)
-        .status()
-        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
-    Ok(status.code().unwrap_or(1))
 }
 
 /// Errors are messages for a person; `?` on anything that displays.

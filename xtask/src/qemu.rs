@@ -1,7 +1,8 @@
 //! Booting the kernel in QEMU `virt`.
 //!
 //! `BootOptions` are the command-line options of `cargo xtask qemu` (and `gdb`); `Machine`
-//! turns them into a QEMU command line. Large memory goes to a sparse file backend (QEMU
+//! turns them into a QEMU command line. Large memory goes to a RAM backend without
+//! reservation (`reserve=off`: the host commits only what the guest touches; QEMU
 //! refuses guest RAM the host cannot commit), removed afterwards. `--overlay NAME` dumps the
 //! tree QEMU generates for the same options, applies `dts/NAME.dts` and boots with it.
 
@@ -48,8 +49,8 @@ pub struct BootOptions {
     pub extra: Vec<String>,
 }
 
-/// Guest RAM above this goes to a sparse file backend.
-const FILE_BACKEND_FROM: u64 = 8 << 30;
+/// Guest RAM from this size on goes to an unreserved RAM backend.
+const UNRESERVED_FROM: u64 = 8 << 30;
 
 /// Parse a QEMU size (`512M`, `4G`, plain bytes, K/M/G/T suffixes).
 pub fn parse_size(s: &str) -> Result<u64> {
@@ -74,7 +75,6 @@ pub fn parse_size(s: &str) -> Result<u64> {
 /// A QEMU invocation being assembled, with the files it owns.
 pub struct Machine {
     pub args: Vec<String>,
-    backend_files: Vec<PathBuf>,
     scratch: PathBuf,
 }
 
@@ -84,14 +84,14 @@ impl Machine {
         let mem = parse_size(&opts.mem)?;
         let scratch = root().join("target").join("xtask").join(format!("run-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-        let mut m = Machine { args: Vec::new(), backend_files: Vec::new(), scratch };
+        let mut m = Machine { args: Vec::new(), scratch };
         let mut machine = String::from("virt");
         if opts.el2 {
             machine.push_str(",virtualization=on");
         }
         let nodes = opts.numa.max(1) as u64;
-        let use_file = mem >= FILE_BACKEND_FROM;
-        if opts.numa == 0 && use_file {
+        let unreserved = mem >= UNRESERVED_FROM;
+        if opts.numa == 0 && unreserved {
             m.backend("mem", mem)?;
             machine.push_str(",memory-backend=mem");
         }
@@ -102,7 +102,7 @@ impl Machine {
             for n in 0..nodes {
                 let size = if n == nodes - 1 { mem - per * (nodes - 1) } else { per };
                 let id = format!("m{n}");
-                if use_file {
+                if unreserved {
                     m.backend(&id, size)?;
                 } else {
                     m.push(["-object", &format!("memory-backend-ram,id={id},size={size}")]);
@@ -139,13 +139,10 @@ impl Machine {
         self.args.extend(args.iter().map(|s| s.to_string()));
     }
 
+    /// Guest RAM the host does not reserve up front (MAP_NORESERVE): a 64 GiB guest boots on
+    /// a smaller host, and only the pages the kernel touches cost host memory.
     fn backend(&mut self, id: &str, size: u64) -> Result<()> {
-        let file = self.scratch.join(format!("{id}.ram"));
-        self.backend_files.push(file.clone());
-        self.push([
-            "-object",
-            &format!("memory-backend-file,id={id},size={size},mem-path={},share=on", file.display()),
-        ]);
+        self.push(["-object", &format!("memory-backend-ram,id={id},size={size},reserve=off")]);
         Ok(())
     }
 
@@ -190,9 +187,6 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        for f in &self.backend_files {
-            let _ = std::fs::remove_file(f);
-        }
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }

@@ -11,8 +11,8 @@ use tock_registers::{register_bitfields, register_structs};
 register_bitfields! [u32,
     /// Flag register.
     FR [
-        /// Transmit FIFO full: wait before writing DR.
-        TXFF OFFSET(5) NUMBITS(1) [],
+        /// Transmit FIFO empty: room for a whole FIFO's worth of bytes.
+        TXFE OFFSET(7) NUMBITS(1) [],
         /// Receive FIFO empty.
         RXFE OFFSET(4) NUMBITS(1) [],
         /// UART busy transmitting.
@@ -84,24 +84,29 @@ impl Pl011 {
         self.regs.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 
-    pub fn putc(&self, byte: u8) {
-        while self.regs.fr.is_set(FR::TXFF) {}
-        self.regs.dr.set(byte as u32);
-    }
-
     /// Wait until the last byte has left the shift register (before power-off).
     pub fn flush(&self) {
         while self.regs.fr.is_set(FR::BUSY) {}
     }
 }
 
+/// Transmit FIFO depth of the smallest PL011 revision (r1p4 and earlier have 16).
+const FIFO_DEPTH: usize = 16;
+
 impl core::fmt::Write for Pl011 {
+    /// Fill the FIFO a whole depth at a time once it is empty: one status read per 16 bytes
+    /// instead of one per byte (each register access is costly under emulation).
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let mut room = 0;
         for b in s.bytes() {
-            if b == b'\n' {
-                self.putc(b'\r');
+            for byte in if b == b'\n' { [Some(b'\r'), Some(b)] } else { [Some(b), None] }.into_iter().flatten() {
+                if room == 0 {
+                    while !self.regs.fr.is_set(FR::TXFE) {}
+                    room = FIFO_DEPTH;
+                }
+                self.regs.dr.set(byte as u32);
+                room -= 1;
             }
-            self.putc(b);
         }
         Ok(())
     }
