@@ -45,8 +45,9 @@ pub struct MachineFdt {
     pub initrd: Option<(PhysAddr, PhysAddr)>,
 }
 
-/// `setup_machine_fdt` + `early_init_dt_scan_nodes`: runs before `parse_early_param`, so none
-/// of this shows in `memblock=debug` output, as in Linux.
+/// `setup_machine_fdt` + `early_init_dt_scan_nodes` (root cells, /chosen, memory nodes,
+/// `linux,usable-memory-range`): runs before `parse_early_param`, so none of this shows in
+/// `memblock=debug` output, as in Linux.
 pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> MachineFdt {
     let _ = mb.reserve(inputs.dtb.0, inputs.dtb.1);
     let cells = fdt_scan::scan_root(fdt);
@@ -55,6 +56,17 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
         debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
     }
     fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits);
+    // early_init_dt_check_for_usable_mem_range: keep the first range, add the others.
+    let usable = chosen::usable_memory_ranges(fdt, cells);
+    if usable[0].1 != 0 {
+        for (i, (base, size)) in usable.iter().enumerate().filter(|(_, r)| r.1 != 0) {
+            debug!("OF: fdt: cap_mem_regions[{i}]: base=0x{base:016x}, size=0x{size:016x}");
+        }
+        mb.cap_memory_range(PhysAddr(usable[0].0), usable[0].1);
+        for &(base, size) in usable[1..].iter().filter(|r| r.1 != 0) {
+            let _ = mb.add(PhysAddr(base), size);
+        }
+    }
     MachineFdt { cells, initrd }
 }
 

@@ -571,6 +571,44 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "Node 1, zone      DMA *",
         ],
     ));
+    // A 4 MiB hole in RAM, inside a 128 MiB section that has memory: the tree describes
+    // [0x40000000, 0x50000000) and [0x50400000, 0x80000000) only, through
+    // /chosen/linux,usable-memory-range (QEMU rewrites the memory nodes from -m, but keeps
+    // /chosen): the first range caps memory, the second is added. Linux counts the hole's
+    // 1024 pages as unavailable (its pageblocks lie in a present section). Present pages are
+    // 262144 - 1024 = 261120; the span exceeds them by less than a sixteenth, so Linux's
+    // memmap is sized on the span, 262144 / 64 = 4096 pages: Total pages 257024.
+    let holed = scratch.join("hole.dtb");
+    let mut dtc = Command::new("dtc");
+    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&holed);
+    let with_hole = qemu_source.replacen(
+        "chosen {",
+        "chosen {\n\t\tlinux,usable-memory-range = <0x00 0x40000000 0x00 0x10000000 0x00 0x50400000 0x00 0x2fc00000>;",
+        1,
+    );
+    if with_hole == qemu_source {
+        return Err("QEMU's tree has no /chosen to put linux,usable-memory-range in".into());
+    }
+    run_with_stdin(&mut dtc, &with_hole)?;
+    let mut o = opts("1G");
+    o.dtb = Some(holed);
+    list.push(Scenario {
+        name: "zones-hole",
+        opts: o,
+        expect: [
+            "  node   0: [mem 0x0000000040000000-0x000000004fffffff]",
+            "  node   0: [mem 0x0000000050400000-0x000000007fffffff]",
+            "Initmem setup node 0 [mem 0x0000000040000000-0x000000007fffffff]",
+            "On node 0, zone DMA: 1024 pages in unavailable ranges",
+            "Built 1 zonelists, mobility grouping on.  Total pages: 257024",
+            "Memory: *K/1044480K available *",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: NO_FAILURE.to_vec(),
+    });
+
     // The page allocator under a random storm (see selftest.rs), then a normal end.
     list.push(zones(
         "selftest-buddy",

@@ -133,3 +133,25 @@ pub fn initrd(fdt: &Fdt) -> Option<(PhysAddr, PhysAddr)> {
     let end = read_cells(chosen.property("linux,initrd-end")?.value)?;
     Some((PhysAddr(start), PhysAddr(end)))
 }
+
+/// Linux's `MAX_USABLE_RANGES`.
+pub const MAX_USABLE_RANGES: usize = 2;
+
+/// `/chosen/linux,usable-memory-range` (what a crash kernel is given), as Linux's
+/// `early_init_dt_check_for_usable_mem_range` reads it: up to two `(base, size)` entries in
+/// the root's cells; none when absent or when its byte length is not a multiple of the cell
+/// count (Linux's own check).
+pub fn usable_memory_ranges(fdt: &Fdt, cells: crate::of::fdt_scan::RootCells) -> [(u64, u64); MAX_USABLE_RANGES] {
+    let mut out = [(0, 0); MAX_USABLE_RANGES];
+    let Some(prop) = fdt.find_node("/chosen").and_then(|c| c.property("linux,usable-memory-range")) else {
+        return out;
+    };
+    let per = cells.addr.saturating_add(cells.size) as usize;
+    if per == 0 || prop.value.len() % per != 0 {
+        return out;
+    }
+    for (slot, entry) in out.iter_mut().zip(cells.entries(prop.value)) {
+        *slot = entry;
+    }
+    out
+}
