@@ -23,7 +23,7 @@ use crate::mm::addr::{align_down, align_up, PAGE_SHIFT};
 use crate::mm::memblock::{Memblock, MemblockFlags, MAX_NUMNODES, NUMA_NO_NODE};
 
 /// Number of zone types: DMA, DMA32, Normal, Movable (Linux's `MAX_NR_ZONES` for this config).
-pub const MAX_NR_ZONES: usize = 4;
+pub use crate::mm::buddy::MAX_NR_ZONES;
 /// Number of node slots (`MAX_NUMNODES`).
 pub const NR_NODES: usize = MAX_NUMNODES as usize;
 /// Zone names as Linux prints them (`zone_names[]`).

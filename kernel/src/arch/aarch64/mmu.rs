@@ -21,28 +21,17 @@ extern "C" {
     fn idmap_map_block(pa: u64, attrs: u64) -> bool;
     fn cpu_replace_ttbr1(root: u64);
     fn cpu_retire_ttbr0();
-    static _text: u8;
-    static _etext: u8;
-    static __start_rodata: u8;
-    static __end_rodata: u8;
-    static _sdata: u8;
-    static _edata: u8;
-    static __bss_start: u8;
-    static __bss_stop: u8;
-    static _end: u8;
 }
 
 /// The image's sections for the `Memory:` line (no init sections: nothing is freed later).
 pub fn kernel_sections() -> kernel::mm::zone::KernelSections {
-    // SAFETY: only the addresses of the linker's symbols are taken.
-    unsafe {
-        kernel::mm::zone::KernelSections {
-            text: (sym(&_text), sym(&_etext)),
-            rodata: (sym(&__start_rodata), sym(&__end_rodata)),
-            rwdata: (sym(&_sdata), sym(&_edata)),
-            bss: (sym(&__bss_start), sym(&__bss_stop)),
-            ..Default::default()
-        }
+    let l = super::image::layout();
+    kernel::mm::zone::KernelSections {
+        text: (l.text, l.etext),
+        rodata: (l.start_rodata, l.end_rodata),
+        rwdata: (l.sdata, l.edata),
+        bss: (l.bss_start, l.bss_stop),
+        ..Default::default()
     }
 }
 
@@ -112,17 +101,11 @@ pub fn va(pa: PhysAddr) -> u64 {
     phys_to_virt(pa, PhysAddr(memstart))
 }
 
-fn sym(s: &u8) -> u64 {
-    s as *const u8 as u64
-}
-
 /// The image's segments with W^X, and the part (text + rodata) that gets a read-only alias.
 pub fn image_segments() -> ([Segment; 3], (PhysAddr, PhysAddr)) {
     use super::image::pa_symbol;
-    // SAFETY: only the addresses of the linker's symbols are taken.
-    let (text, etext, rodata, erodata, sdata, end) = unsafe {
-        (sym(&_text), sym(&_etext), sym(&__start_rodata), sym(&__end_rodata), sym(&_sdata), sym(&_end))
-    };
+    let l = super::image::layout();
+    let (text, etext, rodata, erodata, sdata, end) = (l.text, l.etext, l.start_rodata, l.end_rodata, l.sdata, l.end);
     let seg = |va: u64, end: u64, prot| Segment { va, pa: pa_symbol(va), size: end - va, prot };
     (
         [

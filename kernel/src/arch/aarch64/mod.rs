@@ -46,15 +46,42 @@ pub mod image {
         PhysAddr(va - voffset())
     }
 
-    macro_rules! symbol_addr {
-        ($name:ident) => {
-            pa_symbol(core::ptr::addr_of!($name) as u64)
-        };
+    /// The linker's section boundaries, as link (virtual) addresses.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Layout {
+        pub text: u64,
+        pub etext: u64,
+        pub start_rodata: u64,
+        pub end_rodata: u64,
+        pub sdata: u64,
+        pub edata: u64,
+        pub bss_start: u64,
+        pub bss_stop: u64,
+        pub end: u64,
+    }
+
+    pub fn layout() -> Layout {
+        let a = |s: &u8| s as *const u8 as u64;
+        // SAFETY: only the addresses of the linker's symbols are taken, never their bytes.
+        unsafe {
+            Layout {
+                text: a(&_text),
+                etext: a(&_etext),
+                start_rodata: a(&__start_rodata),
+                end_rodata: a(&__end_rodata),
+                sdata: a(&_sdata),
+                edata: a(&_edata),
+                bss_start: a(&__bss_start),
+                bss_stop: a(&__bss_stop),
+                end: a(&_end),
+            }
+        }
     }
 
     /// `[_text, _end)`: everything Linux's `arm64_memblock_init` reserves for the kernel.
     pub fn range() -> (PhysAddr, PhysAddr) {
-        (symbol_addr!(_text), symbol_addr!(_end))
+        let l = layout();
+        (pa_symbol(l.text), pa_symbol(l.end))
     }
 }
 

@@ -28,12 +28,7 @@ impl ZoneType {
 
     /// The name Linux prints (`zone_names[]`).
     pub const fn name(self) -> &'static str {
-        match self {
-            ZoneType::Dma => "DMA",
-            ZoneType::Dma32 => "DMA32",
-            ZoneType::Normal => "Normal",
-            ZoneType::Movable => "Movable",
-        }
+        crate::mm::zone::ZONE_NAMES[self as usize]
     }
 
     /// Index into a node's zone array.
