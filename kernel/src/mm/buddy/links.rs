@@ -59,7 +59,16 @@ pub trait FreePageLinks {
 /// `get` and `set` panic for a pfn no node array covers: the arrays must cover every zone
 /// handed to the allocator, which is a setup mistake, not a run-time input.
 pub struct ArrayLinks<'a> {
-    nodes: [Option<(u64, u64, &'a mut [[u32; 2]])>; crate::mm::memblock::MAX_NUMNODES as usize],
+    nodes: [Option<NodeLinks<'a>>; crate::mm::memblock::MAX_NUMNODES as usize],
+}
+
+/// One node's links: its frames `[start, start + frames)`, where each order's entries begin
+/// in `slots`, and the entries.
+struct NodeLinks<'a> {
+    start: u64,
+    frames: u64,
+    order_base: [u64; super::MAX_ORDER as usize],
+    slots: &'a mut [[u32; 2]],
 }
 
 const NIL32: u32 = u32::MAX;
@@ -90,23 +99,26 @@ impl<'a> ArrayLinks<'a> {
         if frames >= NIL32 as u64 || (slots.len() as u64) < Self::slots_for(frames) {
             return false;
         }
+        let mut order_base = [0; super::MAX_ORDER as usize];
+        for o in 1..order_base.len() {
+            order_base[o] = order_base[o - 1] + frames.div_ceil(1 << (o - 1));
+        }
         match self.nodes.iter_mut().find(|n| n.is_none()) {
             Some(slot) => {
-                *slot = Some((start_pfn, frames, slots));
+                *slot = Some(NodeLinks { start: start_pfn, frames, order_base, slots });
                 true
             }
             None => false,
         }
     }
 
-    /// (node, its first frame, entry index) for the block of `order` at `pfn`.
-    fn locate(&self, pfn: u64, order: u32) -> (usize, u64, usize) {
+    /// (node, entry index) for the block of `order` at `pfn`.
+    fn locate(&self, pfn: u64, order: u32) -> (usize, usize) {
         for (n, node) in self.nodes.iter().enumerate() {
-            if let Some((start, frames, _)) = node {
-                if let Some(off) = pfn.checked_sub(*start).filter(|off| off < frames) {
-                    let before: u64 = (0..order).map(|o| frames.div_ceil(1 << o)).sum();
-                    return (n, *start, (before + (off >> order)) as usize);
-                }
+            let Some(node) = node else { break };
+            let off = pfn.wrapping_sub(node.start);
+            if off < node.frames {
+                return (n, (node.order_base[order as usize] + (off >> order)) as usize);
             }
         }
         panic!("ArrayLinks: pfn {pfn:#x} is in no node's array")
@@ -121,18 +133,19 @@ impl Default for ArrayLinks<'_> {
 
 impl FreePageLinks for ArrayLinks<'_> {
     fn get(&self, pfn: u64, order: u32) -> Link {
-        let (n, start, i) = self.locate(pfn, order);
-        let [prev, next] = self.nodes[n].as_ref().map_or([NIL32; 2], |(_, _, s)| s[i]);
-        let abs = |off: u32| if off == NIL32 { Link::NIL } else { start + off as u64 };
+        let (n, i) = self.locate(pfn, order);
+        let Some(node) = &self.nodes[n] else { return Link::EMPTY };
+        let [prev, next] = node.slots[i];
+        let abs = |off: u32| if off == NIL32 { Link::NIL } else { node.start + off as u64 };
         Link { prev: abs(prev), next: abs(next) }
     }
 
     fn set(&mut self, pfn: u64, order: u32, link: Link) {
-        let (n, start, i) = self.locate(pfn, order);
-        // Both ends of a link are in the block's zone, hence in the same node.
-        let rel = |p: u64| if p == Link::NIL { NIL32 } else { (p - start) as u32 };
-        if let Some((_, _, slots)) = self.nodes[n].as_mut() {
-            slots[i] = [rel(link.prev), rel(link.next)];
+        let (n, i) = self.locate(pfn, order);
+        if let Some(node) = self.nodes[n].as_mut() {
+            // Both ends of a link are in the block's zone, hence in the same node.
+            let rel = |p: u64| if p == Link::NIL { NIL32 } else { (p - node.start) as u32 };
+            node.slots[i] = [rel(link.prev), rel(link.next)];
         }
     }
 }
