@@ -87,6 +87,9 @@ pub struct EarlyParams<'a> {
     pub ptdump: bool,
     /// `buddyinfo`: print `/proc/buddyinfo` after mm init.
     pub buddyinfo: bool,
+    /// `dyndbg=...` (or `MODULE.dyndbg=...`): print the `pr_debug` lines. Any query turns
+    /// all of them on; the kernel has no per-site control.
+    pub dyndbg: bool,
 }
 
 impl Default for EarlyParams<'_> {
@@ -98,6 +101,7 @@ impl Default for EarlyParams<'_> {
             selftest: None,
             ptdump: false,
             buddyinfo: false,
+            dyndbg: false,
         }
     }
 }
@@ -156,6 +160,7 @@ impl<'a> EarlyParams<'a> {
                 ("selftest", _) => bad(),
                 ("ptdump", None) => p.ptdump = true,
                 ("buddyinfo", None) => p.buddyinfo = true,
+                (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
         }
@@ -205,6 +210,13 @@ mod tests {
             [Malformed { name: "loglevel", value: Some("x") }, Malformed { name: "mem", value: Some("") }]
         );
         assert_eq!(bad[0].to_string(), "Malformed early option 'loglevel'");
+    }
+
+    #[test]
+    fn any_dyndbg_query_turns_pr_debug_on() {
+        assert!(EarlyParams::parse("dyndbg=+p", &mut |_| panic!()).dyndbg);
+        assert!(EarlyParams::parse("of_fdt.dyndbg=\"+p\"", &mut |_| panic!()).dyndbg);
+        assert!(!EarlyParams::parse("debug loglevel=8", &mut |_| panic!()).dyndbg);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use kernel::printk::{console_prints, Timestamp};
 pub const FALLBACK_PL011: PhysAddr = PhysAddr(0x0900_0000);
 
 static UART_BASE: AtomicU64 = AtomicU64::new(0);
+static DYNDBG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
 
 /// Map the PL011 at `base` and make it the console.
@@ -101,7 +102,7 @@ struct Printk;
 
 impl log::Log for Printk {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        console_prints(metadata.level(), CONSOLE_LOGLEVEL.load(Ordering::Relaxed))
+        console_prints(metadata.level(), CONSOLE_LOGLEVEL.load(Ordering::Relaxed), DYNDBG.load(Ordering::Relaxed))
     }
 
     fn log(&self, record: &log::Record) {
@@ -118,8 +119,9 @@ impl log::Log for Printk {
 static LOGGER: Printk = Printk;
 
 /// Route `log` records to the console at `loglevel`.
-pub fn init_log(loglevel: u8) {
+pub fn init_log(loglevel: u8, dyndbg: bool) {
     CONSOLE_LOGLEVEL.store(loglevel, Ordering::Relaxed);
+    DYNDBG.store(dyndbg, Ordering::Relaxed);
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(log::LevelFilter::Trace);
 }

@@ -20,13 +20,14 @@ use kernel::printk::console_prints;
 use kernel::setup::DryRun;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+static DYNDBG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
 
 struct Stdout;
 
 impl log::Log for Stdout {
     fn enabled(&self, m: &log::Metadata) -> bool {
-        console_prints(m.level(), LOGLEVEL.load(Ordering::Relaxed))
+        console_prints(m.level(), LOGLEVEL.load(Ordering::Relaxed), DYNDBG.load(Ordering::Relaxed))
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
@@ -128,7 +129,10 @@ fn run(args: &[String]) -> Result<(), String> {
     let _ = log::set_logger(&Stdout).map(|()| log::set_max_level(log::LevelFilter::Trace));
     let mut mb = Box::new(Memblock::new());
     let hooks = crate::drivers::reservedmem_hooks();
-    let set_level = &mut |level| LOGLEVEL.store(level, Ordering::Relaxed);
+    let set_level = &mut |level, dyndbg| {
+        LOGLEVEL.store(level, Ordering::Relaxed);
+        DYNDBG.store(dyndbg, Ordering::Relaxed);
+    };
     let state = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
         .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
     // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
@@ -145,7 +149,8 @@ fn run(args: &[String]) -> Result<(), String> {
         (m.nid, Memmap::new(m.start_pfn, pages))
     });
     let cma = kernel::setup::cma_pages(&state.reserved);
-    let zones = kernel::setup::mem_init(&mut mb, &bootmem, memmaps, links, &opts.kernel_sections(), cma)
+    let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));
+    kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma)
         .map_err(|e| format!("mem_init: {e}"))?;
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));

@@ -68,7 +68,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     }
     let bootargs = chosen::bootargs(&fdt);
     let (params, malformed) = EarlyParams::parse_collect(bootargs);
-    console::init_log(params.loglevel);
+    console::init_log(params.loglevel, params.dyndbg);
 
     info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
     info!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);
@@ -145,9 +145,12 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
     let memmaps = bootmem.memmaps.iter().flatten().map(|m| (m.nid, page_alloc::memmap(m)));
     let sections = arch::mmu::kernel_sections();
-    match setup::mem_init(mb, &bootmem, memmaps, page_alloc::links(&bootmem.memmaps), &sections, setup::cma_pages(&reserved)) {
-        Ok(zones) => page_alloc::install(zones),
-        Err(e) => panic!("mem_init: {e}"),
+    let cma = setup::cma_pages(&reserved);
+    let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps), |zones| {
+        setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma)
+    });
+    if let Err(e) = installed {
+        panic!("mem_init: {e}");
     }
     if params.buddyinfo {
         page_alloc::with(|z| z.fmt_buddyinfo(&mut |line| info!("{line}")));

@@ -57,14 +57,22 @@ pub fn with<R>(f: impl FnOnce(&mut Zones<'static, ArrayLinks<'static>>) -> R) ->
     r
 }
 
-/// Make `zones` the kernel's page allocator and feed the heap from it.
-pub fn install(zones: Zones<'static, ArrayLinks<'static>>) {
-    let ok = GLOBAL.busy.swap(true, Ordering::Acquire);
-    assert!(!ok, "page allocator installed while in use");
-    // SAFETY: `busy` is held.
-    unsafe { *GLOBAL.zones.get() = Some(zones) };
+/// Build the kernel's page allocator in place (its zones are tens of KiB: never moved on the
+/// stack) with `links`, let `fill` hand memory to it, then feed the heap from it.
+pub fn install<E>(
+    links: ArrayLinks<'static>,
+    fill: impl FnOnce(&mut Zones<'static, ArrayLinks<'static>>) -> Result<(), E>,
+) -> Result<(), E> {
+    let held = GLOBAL.busy.swap(true, Ordering::Acquire);
+    assert!(!held, "page allocator installed while in use");
+    // SAFETY: `busy` is held: this is the only reference.
+    let slot = unsafe { &mut *GLOBAL.zones.get() };
+    let r = fill(slot.insert(Zones::new(links)));
     GLOBAL.busy.store(false, Ordering::Release);
-    crate::heap::init(|order| alloc_pages(order, ZoneType::Normal).ok().map(|(_, va)| va));
+    if r.is_ok() {
+        crate::heap::init(|order| alloc_pages(order, ZoneType::Normal).ok().map(|(_, va)| va));
+    }
+    r
 }
 
 /// `alloc_pages`: 2^order pages from the highest zone allowed down; the frame and its

@@ -4,21 +4,22 @@
 use core::fmt;
 
 /// Linux's level for a `log` record: `KERN_ERR` 3, `KERN_WARNING` 4, `KERN_INFO` 6,
-/// `KERN_DEBUG` 7; trace is below debug.
+/// `KERN_DEBUG` 7 for both `debug` and `trace`. `trace` stands for Linux's `pr_debug`: a
+/// `KERN_DEBUG` line that dynamic debug must enable before it prints at all.
 pub fn linux_level(level: log::Level) -> u8 {
     match level {
         log::Level::Error => 3,
         log::Level::Warn => 4,
         log::Level::Info => 6,
-        log::Level::Debug => 7,
-        log::Level::Trace => 8,
+        log::Level::Debug | log::Level::Trace => 7,
     }
 }
 
 /// Whether a record of `level` reaches a console at `console_loglevel` (Linux prints a
-/// message when its level is below the console level).
-pub fn console_prints(level: log::Level, console_loglevel: u8) -> bool {
-    linux_level(level) < console_loglevel
+/// message when its level is below the console level); `pr_debug` lines (`trace`) also need
+/// dynamic debug (`dyndbg=` on the command line), as in a distribution kernel.
+pub fn console_prints(level: log::Level, console_loglevel: u8, dyndbg: bool) -> bool {
+    (level != log::Level::Trace || dyndbg) && linux_level(level) < console_loglevel
 }
 
 /// The time since the counter started, as printk shows it.
@@ -62,10 +63,14 @@ mod tests {
 
     #[test]
     fn loglevel_filters_like_linux() {
-        assert!(console_prints(log::Level::Info, 7));
-        assert!(!console_prints(log::Level::Debug, 7));
-        assert!(console_prints(log::Level::Debug, 8));
-        assert!(console_prints(log::Level::Warn, 5));
-        assert!(!console_prints(log::Level::Info, 4));
+        assert!(console_prints(log::Level::Info, 7, false));
+        assert!(!console_prints(log::Level::Debug, 7, false));
+        assert!(console_prints(log::Level::Debug, 8, false));
+        // pr_debug: KERN_DEBUG, and only with dynamic debug on
+        assert!(!console_prints(log::Level::Trace, 8, false));
+        assert!(console_prints(log::Level::Trace, 8, true));
+        assert!(!console_prints(log::Level::Trace, 7, true));
+        assert!(console_prints(log::Level::Warn, 5, false));
+        assert!(!console_prints(log::Level::Info, 4, false));
     }
 }

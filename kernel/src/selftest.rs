@@ -7,6 +7,8 @@
 //! - `nomap`: read the first byte of the first NOMAP region through the linear map: no-map
 //!   memory is memory, but it is not in the linear map, so this must end in the fault report.
 //! - `wx`: write to the kernel's text, which is mapped read-only: a permission fault.
+//! - `stack`: recurse until the boot stack overflows into its guard page: Linux's "kernel
+//!   stack overflow" report, not a silent corruption.
 //! - `buddy`: a random storm of page allocations and frees across orders and zones; every
 //!   page is filled with a pattern derived from its address and checked before it is freed;
 //!   no frame may be handed out twice, and the free count must come back to its start.
@@ -45,6 +47,10 @@ pub fn run(name: &str, mb: &Memblock) {
         }
         "panic" => panic!("selftest=panic"),
         "buddy" => buddy_storm(),
+        "stack" => {
+            let depth = recurse(0);
+            panic!("selftest=stack: {depth} frames did not overflow the stack");
+        }
         "reset" => {
             info!("reboot: Restarting system");
             crate::console::Console::flush();
@@ -136,4 +142,14 @@ fn buddy_storm() {
 fn zone_allowed(zone: &str, highest: kernel::mm::buddy::ZoneType) -> bool {
     use kernel::mm::buddy::ZoneType;
     ZoneType::ALL.iter().take(highest.index() + 1).any(|t| t.name() == zone)
+}
+
+/// Recurse with 512 bytes of locals per frame (not a tail call) until the stack runs out.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    if depth > 1 << 20 {
+        return depth;
+    }
+    recurse(depth + 1) + frame[depth as usize % 64]
 }

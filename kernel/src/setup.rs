@@ -16,7 +16,7 @@ use crate::of::chosen;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::{self, RootCells};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
-use log::{debug, info, warn};
+use log::{info, trace, warn};
 
 /// Linux arm64's `PHYS_MASK_SHIFT` (48-bit physical addresses without LPA).
 pub const PHYS_MASK_SHIFT: u32 = 48;
@@ -53,14 +53,14 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
     let cells = fdt_scan::scan_root(fdt);
     let initrd = inputs.initrd_override.or_else(|| chosen::initrd(fdt)).filter(|(s, e)| s <= e);
     if let Some((start, end)) = initrd {
-        debug!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
+        trace!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
     }
     fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits);
     // early_init_dt_check_for_usable_mem_range: keep the first range, add the others.
     let usable = chosen::usable_memory_ranges(fdt, cells);
     if usable[0].1 != 0 {
         for (i, (base, size)) in usable.iter().enumerate().filter(|(_, r)| r.1 != 0) {
-            debug!("OF: fdt: cap_mem_regions[{i}]: base=0x{base:016x}, size=0x{size:016x}");
+            trace!("OF: fdt: cap_mem_regions[{i}]: base=0x{base:016x}, size=0x{size:016x}");
         }
         mb.cap_memory_range(PhysAddr(usable[0].0), usable[0].1);
         for &(base, size) in usable[1..].iter().filter(|r| r.1 != 0) {
@@ -124,18 +124,18 @@ pub fn build_all_zonelists(bootmem: &Bootmem) {
 }
 
 /// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps
-/// (`memblock_free_all`), then print the `Memory:` line. `cma_pages` are the pages of CMA
-/// pools, reserved until CMA activates them.
+/// (`memblock_free_all`) into `zones` (fresh, and large: the caller keeps it in place), then
+/// print the `Memory:` line. `cma_pages` are the pages of CMA pools, reserved until CMA
+/// activates them.
 pub fn mem_init<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     bootmem: &Bootmem,
     memmaps: impl IntoIterator<Item = (i32, Memmap<'a>)>,
-    links: L,
+    zones: &mut Zones<'a, L>,
     sections: &KernelSections,
     cma_pages: u64,
-) -> Result<Zones<'a, L>, BuddyError> {
-    let mut zones = Zones::new(links);
-    let totalram = memblock_free_all(mb, &mut zones, memmaps, &bootmem.zones)?;
+) -> Result<(), BuddyError> {
+    let totalram = memblock_free_all(mb, zones, memmaps, &bootmem.zones)?;
     let counts = MemCounts {
         physpages: bootmem.zones.num_physpages(),
         nr_free_pages: zones.nr_free_pages(),
@@ -143,7 +143,7 @@ pub fn mem_init<'a, L: FreePageLinks>(
         totalcma_pages: cma_pages,
     };
     zone::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
-    Ok(zones)
+    Ok(())
 }
 
 /// Pages of the CMA pools the `shared-dma-pool` hook set up.
@@ -226,7 +226,7 @@ pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
 pub struct DryRun<'c> {
     /// Where the loader would have put the blob.
     pub dtb_addr: PhysAddr,
-    /// `[_text, _end)` of the kernel image.
+    /// `[_stext, _end)` of the kernel image.
     pub kernel: (PhysAddr, PhysAddr),
     pub phys_addr_bits: u32,
     /// Replaces `/chosen/linux,initrd-*`.
@@ -239,19 +239,19 @@ pub struct DryRun<'c> {
 
 /// The boot's memory setup on a blob read from a file: the same validation and the same
 /// calls as `kernel_main`, placement only (memblock never touches the memory it manages).
-/// `set_loglevel` hears the console level the command line asks for before anything prints.
+/// `set_loglevel` hears the console level (and whether `dyndbg=` is on) before anything prints.
 pub fn dry_run<'a>(
     blob: &'a [u8],
     opts: &DryRun<'a>,
     mb: &mut Memblock,
     hooks: &[ReservedMemOfId],
     tables: impl crate::mm::paging::TableAccess,
-    set_loglevel: &mut dyn FnMut(u8),
+    set_loglevel: &mut dyn FnMut(u8, bool),
 ) -> Result<DryRunState<'a>, crate::of::DtbError> {
     let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
     let cmdline = opts.cmdline.unwrap_or_else(|| chosen::bootargs(&fdt));
     let (params, malformed) = EarlyParams::parse_collect(cmdline);
-    set_loglevel(params.loglevel);
+    set_loglevel(params.loglevel, params.dyndbg);
     let inputs = BootInputs {
         dtb: (opts.dtb_addr, fdt.total_size() as u64),
         kernel: opts.kernel,
@@ -301,7 +301,10 @@ impl DryRun<'_> {
         let size = end - text;
         let [t, r, _, _] = self.sections.unwrap_or([size, 0, 0, 0]);
         let (t, r) = (t.min(size), r.min(size - t.min(size)));
-        let seg = |off: u64, len: u64, prot| Segment { va: KIMAGE_VADDR + off, pa: text + off, size: len, prot };
+        // The image is 2 MiB aligned both at KIMAGE_VADDR and in memory, so `text` (the
+        // physical `_stext`) has the same offset in its 2 MiB block as the virtual one.
+        let va = KIMAGE_VADDR + (text.0 & ((2 << 20) - 1));
+        let seg = |off: u64, len: u64, prot| Segment { va: va + off, pa: text + off, size: len, prot };
         let segs = [
             seg(0, t, Prot::PAGE_KERNEL_ROX),
             seg(t, r, Prot::PAGE_KERNEL_RO),

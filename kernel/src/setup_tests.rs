@@ -61,7 +61,7 @@ fn run(blob: &[u8], cmdline: &str) -> std::boxed::Box<Memblock> {
         cmdline: Some(cmdline),
         sections: None,
     };
-    dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).expect("a valid blob");
+    dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).expect("a valid blob");
     mb
 }
 
@@ -164,7 +164,7 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
-    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
+    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).unwrap();
     let (fdt, table) = (state.fdt, state.reserved);
     assert_eq!(
         regions(&mb, MemblockKind::Memory),
@@ -222,7 +222,7 @@ fn dry_run_never_panics_on_broken_blobs() {
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None, sections: None };
     let mut attempt = |bytes: &[u8]| {
         let mut mb = std::boxed::Box::new(Memblock::new());
-        let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {});
+        let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {});
     };
     for len in 0..blob.len() {
         attempt(&blob[..len]);
@@ -243,7 +243,7 @@ fn reserved_table_rebases_onto_a_copy_of_the_blob() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
-    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_| {}).unwrap();
+    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).unwrap();
     let (fdt, table) = (state.fdt, state.reserved);
     let copy = blob.clone();
     let moved = crate::of::fdt::Fdt::new(&copy).unwrap();

@@ -16,8 +16,8 @@ const MAGIC_OFFSET: usize = 0x38;
 pub struct Built {
     pub elf: PathBuf,
     pub image: PathBuf,
-    /// `[_text, _end)` as physical addresses where QEMU virt loads the Image: what the kernel
-    /// reserves for itself.
+    /// `[_stext, _end)` as physical addresses where QEMU virt loads the Image: what the
+    /// kernel reserves for itself.
     pub text_end: (u64, u64),
     /// Sizes of text, rodata, data and BSS (the dry-run's `--sections`).
     pub sections: [u64; 4],
@@ -57,14 +57,14 @@ pub const QEMU_VIRT_LOAD: u64 = 0x4000_0000 + 0x20_0000;
 fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4])> {
     let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
     let s = |name| symbol(&file, name);
-    let (text, end) = (s("_text")?, s("_end")?);
+    let (text, stext, end) = (s("_text")?, s("_stext")?, s("_end")?);
     let sections = [
-        s("_etext")? - text,
+        s("_etext")? - stext,
         s("__end_rodata")? - s("__start_rodata")?,
         s("_edata")? - s("_sdata")?,
         s("__bss_stop")? - s("__bss_start")?,
     ];
-    Ok(((QEMU_VIRT_LOAD, QEMU_VIRT_LOAD + (end - text)), sections))
+    Ok(((QEMU_VIRT_LOAD + (stext - text), QEMU_VIRT_LOAD + (end - text)), sections))
 }
 
 /// Build the host binary of the kernel crate: the dry-run of its memory setup.

@@ -87,7 +87,7 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     std::fs::write(&initrd, vec![0x5au8; 1 << 20]).map_err(|e| e.to_string())?;
     let mut with_initrd = opts("1G");
     with_initrd.initrd = Some(initrd);
-    with_initrd.append = Some("loglevel=8".into());
+    with_initrd.append = Some("loglevel=8 dyndbg=+p".into());
     let mut s = normal("initrd", with_initrd, &[]);
     s.expect.insert(1, "OF: fdt: initrd_start=0x*  initrd_end=0x*".into());
     list.push(s);
@@ -199,13 +199,13 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     // size-only pools (still 0/0 when sorted) come before the carve-out.
     let mut rmem = opts("1G");
     rmem.overlay = Some("reserved-memory".into());
-    rmem.append = Some("loglevel=8 memblock=debug".into());
+    rmem.append = Some("loglevel=8 memblock=debug dyndbg=+p".into());
     list.push(Scenario {
         name: "reserved-memory",
         opts: rmem,
         expect: [
             "OF: fdt: Reserved memory: invalid reg property in 'badreg@55000000', skipping node.",
-            "OF: fdt: Reserved memory: failed to reserve memory for node 'busy@40200000': base 0x0000000040200000, size 0 MiB",
+            "OF: fdt: Reserved memory: failed to reserve memory for node 'busy@40210000': base 0x0000000040210000, size 0 MiB",
             "OF: fdt: Reserved memory: reserved region for node 'carveout@50000000': base 0x0000000050000000, size 4 MiB",
             "OF: reserved mem: OVERLAP DETECTED!",
             "carveout@50000000 (0x0000000050000000--0x0000000050400000) overlaps with overlap@50200000 (0x0000000050200000--0x0000000050300000)",
@@ -283,7 +283,7 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     };
     list.push(Scenario {
         name: "reserved-memory-edge",
-        opts: edge("loglevel=8 memblock=debug"),
+        opts: edge("loglevel=8 memblock=debug dyndbg=+p"),
         expect: [
             "OF: fdt: Reserved memory: reserved region for node 'cut@6ff00000': base 0x000000006ff00000, size 2 MiB",
             "OF: fdt: Reserved memory: reserved region for node 'nomap-outside@c0000000': base 0x00000000c0000000, size 1 MiB",
@@ -324,7 +324,7 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     // 2 MiB across the new end, and every alloc-range above it fails.
     list.push(Scenario {
         name: "reserved-memory-edge-mem-limit",
-        opts: edge("loglevel=8 memblock=debug mem=768M"),
+        opts: edge("loglevel=8 memblock=debug dyndbg=+p mem=768M"),
         expect: [
             "Memory limited to 768MB",
             "OF: fdt: Reserved memory: reserved region for node 'cut@6ff00000': base 0x000000006ff00000, size 2 MiB",
@@ -461,7 +461,10 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         expect: [
             "---[ Linear Mapping start ]---",
             "0xffff000000000000-0xffff000000200000           2M PMD       RW NX SHD AF        BLK UXN    MEM/NORMAL",
-            "0xffff000000200000-0xffff000000* PTE       ro NX SHD AF            UXN    MEM/NORMAL",
+            // the image's first 64 KiB (the header, before _stext) keep a writable alias;
+            // from _stext the kernel's text and rodata are read-only
+            "0xffff000000200000-0xffff000000210000          64K PTE       RW NX SHD AF            UXN    MEM/NORMAL",
+            "0xffff000000210000-0xffff000000* PTE       ro NX SHD AF            UXN    MEM/NORMAL",
             // blocks from the end of the image's 2 MiB block up to the hole: 0x12000000 - 0x400000
             "0xffff000000400000-0xffff000012000000         284M PMD       RW NX SHD AF        BLK UXN    MEM/NORMAL",
             "0xffff000012000000-0xffff000012100000           1M PTE",
@@ -469,9 +472,14 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "0xffff000012200000-0xffff000040000000         734M PMD       RW NX SHD AF        BLK UXN    MEM/NORMAL",
             "---[ Linear Mapping end ]---",
             "---[ vmalloc() area ]---",
-            "0xffff800008000000-0xffff800008* PTE       ro x  SHD AF            UXN    MEM/NORMAL",
+            // the header is not mapped; text from _stext, rodata, data+BSS, the stack's
+            // unmapped guard page, the stack
+            "0xffff800008000000-0xffff800008010000          64K PTE",
+            "0xffff800008010000-0xffff800008* PTE       ro x  SHD AF            UXN    MEM/NORMAL",
             "0xffff800008* PTE       ro NX SHD AF            UXN    MEM/NORMAL",
             "0xffff800008* PTE       RW NX SHD AF            UXN    MEM/NORMAL",
+            "0xffff800008*           4K PTE",
+            "0xffff800008*         128K PTE       RW NX SHD AF            UXN    MEM/NORMAL",
             "---[ Fixmap start ]---",
             "0xfffffbfffdc00000-0xfffffbfffdc01000           4K PTE       RW NX SHD AF            UXN    DEVICE/nGnRE",
             "---[ Fixmap end ]---",
@@ -607,6 +615,25 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         .map(String::from)
         .to_vec(),
         forbid: NO_FAILURE.to_vec(),
+    });
+
+    // Unbounded recursion runs into the unmapped page below the boot stack: Linux's
+    // handle_bad_stack report, with the stack's bounds, and a clean stop.
+    let mut o = opts("1G");
+    o.append = Some("selftest=stack".into());
+    list.push(Scenario {
+        name: "selftest-stack",
+        opts: o,
+        expect: [
+            "Insufficient stack space to handle exception!",
+            "ESR: 0x* -- DABT (current EL)",
+            "FAR: 0xffff800008*",
+            "Task stack:     [0xffff800008*..0xffff800008*]",
+            "Kernel panic - not syncing: kernel stack overflow",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete"],
     });
 
     // The page allocator under a random storm (see selftest.rs), then a normal end.
@@ -761,15 +788,15 @@ fn setup_lines(log: &str) -> Option<Vec<&str>> {
     Some(lines[start..end].iter().copied().filter(|l| !hardware.iter().any(|h| l.starts_with(h))).collect())
 }
 
-/// For a scenario that boots to the end: boot it again with `memblock=debug loglevel=8` added,
-/// so that every memblock call and the final dump show, run the dry-run on the very tree QEMU
+/// For a scenario that boots to the end: boot it again with `memblock=debug loglevel=8
+/// dyndbg=+p` added, so that every memblock call, every pr_debug line and the final dump show, run the dry-run on the very tree QEMU
 /// handed over (`dumpdtb` with the same options), and compare the two line for line.
 fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_run: &std::path::Path) -> Result<()> {
     if setup_lines(log).is_none() {
         return Ok(());
     }
     let mut opts = opts.clone();
-    opts.append = Some(format!("{} memblock=debug loglevel=8", opts.append.as_deref().unwrap_or("")).trim_start().to_string());
+    opts.append = Some(format!("{} memblock=debug loglevel=8 dyndbg=+p", opts.append.as_deref().unwrap_or("")).trim_start().to_string());
     let machine = Machine::new(&opts, &built.image)?;
     let boot = run_captured(&mut machine.command(), BOOT_LIMIT)?;
     let booted = setup_lines(&boot.stdout).ok_or("the memblock=debug boot did not complete")?;
@@ -798,7 +825,8 @@ fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_
 }
 
 /// Break in the assembly entry (MMU off: at its physical address, where QEMU loads the Image:
-/// RAM base 0x40000000 + text_offset 0x200000, plus primary_entry's offset in the image) and
+/// RAM base 0x40000000 + text_offset 0x200000, plus primary_entry's offset in the image,
+/// 0x10000: it is the first code at _stext) and
 /// in the Rust entry (MMU on, at its link address), read the DTB magic through x0 via the
 /// stub, then let the kernel power the machine off.
 fn gdb_test(scratch: &std::path::Path) -> Result<Duration> {
@@ -818,7 +846,7 @@ fn gdb_test(scratch: &std::path::Path) -> Result<Duration> {
     .map_err(|e| e.to_string())?;
     let (gdb, serial) = gdb::run_batch_captured(&opts("1G"), &script, Duration::from_secs(120))?;
     let out = format!("{}{}", gdb.stdout, gdb.stderr);
-    for want in ["Breakpoint 1, ", "entry pc: 0x40200040", "Breakpoint 2, ", "kernel_main", "dtb magic: d00dfeed"] {
+    for want in ["Breakpoint 1, ", "entry pc: 0x40210000", "Breakpoint 2, ", "kernel_main", "dtb magic: d00dfeed"] {
         if !out.contains(want) {
             return Err(format!("gdb output lacks '{want}':\n{out}"));
         }

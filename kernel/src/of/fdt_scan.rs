@@ -9,7 +9,7 @@ use crate::mm::memblock::Memblock;
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node};
-use log::{debug, warn};
+use log::{trace, warn};
 
 /// Linux's `OF_ROOT_NODE_ADDR_CELLS_DEFAULT` / `OF_ROOT_NODE_SIZE_CELLS_DEFAULT`.
 const ROOT_CELLS_DEFAULT: u32 = 1;
@@ -32,8 +32,8 @@ pub fn scan_root(fdt: &Fdt) -> RootCells {
     let root = fdt.root();
     let get = |name| root.as_ref().and_then(|r| u32_prop(r, name)).unwrap_or(ROOT_CELLS_DEFAULT);
     let cells = RootCells { addr: get("#address-cells"), size: get("#size-cells") };
-    debug!("OF: fdt: dt_root_size_cells = {:x}", cells.size);
-    debug!("OF: fdt: dt_root_addr_cells = {:x}", cells.addr);
+    trace!("OF: fdt: dt_root_size_cells = {:x}", cells.size);
+    trace!("OF: fdt: dt_root_addr_cells = {:x}", cells.addr);
     cells
 }
 
@@ -121,12 +121,12 @@ pub fn scan_memory(fdt: &Fdt, cells: RootCells, mb: &mut Memblock, phys_addr_bit
             continue;
         };
         let hotpluggable = node.property("hotpluggable").is_some();
-        debug!("OF: fdt: memory scan node {}, reg size {},", node.name, reg.value.len());
+        trace!("OF: fdt: memory scan node {}, reg size {},", node.name, reg.value.len());
         for (base, size) in cells.entries(reg.value) {
             if size == 0 {
                 continue;
             }
-            debug!("OF: fdt:  - {base:x}, {size:x}");
+            trace!("OF: fdt:  - {base:x}, {size:x}");
             add_memory_arch(mb, base, size, max_addr);
             if hotpluggable && mb.mark_hotplug(PhysAddr(base), size).is_err() {
                 warn!("OF: fdt: failed to mark hotplug range 0x{base:x} - 0x{:x}", base + size);

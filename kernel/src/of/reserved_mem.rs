@@ -14,7 +14,7 @@ use crate::mm::PhysAddr;
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node};
 use crate::of::fdt_scan::{cell_bytes, read_number, RootCells};
-use log::{debug, error, info};
+use log::{error, info, trace};
 
 /// Linux's `MAX_RESERVED_REGIONS`.
 pub const MAX_RESERVED_REGIONS: usize = 64;
@@ -200,7 +200,7 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedM
                 for (i, (base, size)) in cells.entries(reg.value).enumerate() {
                     let base = PhysAddr(base);
                     if size != 0 && reserve_memory(mb, base, size, nomap) {
-                        debug!(
+                        trace!(
                             "OF: fdt: Reserved memory: reserved region for node '{uname}': base 0x{:016x}, size {} MiB",
                             base.0,
                             size / SZ_1M
@@ -272,7 +272,7 @@ fn alloc_size(
     };
     match found {
         Some(base) => {
-            debug!(
+            trace!(
                 "OF: reserved mem: allocated memory for '{uname}' node: base 0x{:016x}, size {} MiB",
                 base.0,
                 size / SZ_1M

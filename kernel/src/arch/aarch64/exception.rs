@@ -135,6 +135,18 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
         frame.elr,
         frame.spsr
     );
+    let layout = super::image::layout();
+    if is_sync && (layout.stack_guard..layout.stack).contains(&frame.far) {
+        // Linux's handle_bad_stack: the fault is the stack running into its guard page.
+        let _ = writeln!(out, "Insufficient stack space to handle exception!");
+        let _ = writeln!(out, "ESR: 0x{esr:016x} -- {}", class_str(ec));
+        let _ = writeln!(out, "FAR: 0x{:016x}", frame.far);
+        let _ = writeln!(out, "Task stack:     [0x{:016x}..0x{:016x}]", layout.stack, layout.stack_top);
+        show_regs(&mut out, frame);
+        let _ = writeln!(out, "Kernel panic - not syncing: kernel stack overflow");
+        let _ = writeln!(out, "---[ end Kernel panic - not syncing: kernel stack overflow ]---");
+        super::psci::system_off()
+    }
     let oops = if is_sync && (ec == EC_DABT_CUR || ec == EC_IABT_CUR) {
         let fsc = esr & 0x3f;
         let msg = if is_permission_fault(fsc) {

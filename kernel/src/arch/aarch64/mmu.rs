@@ -27,7 +27,7 @@ extern "C" {
 pub fn kernel_sections() -> kernel::mm::zone::KernelSections {
     let l = super::image::layout();
     kernel::mm::zone::KernelSections {
-        text: (l.text, l.etext),
+        text: (l.stext, l.etext),
         rodata: (l.start_rodata, l.end_rodata),
         rwdata: (l.sdata, l.edata),
         bss: (l.bss_start, l.bss_stop),
@@ -101,17 +101,19 @@ pub fn va(pa: PhysAddr) -> u64 {
     phys_to_virt(pa, PhysAddr(memstart))
 }
 
-/// The image's segments with W^X, and the part (text + rodata) that gets a read-only alias.
-pub fn image_segments() -> ([Segment; 3], (PhysAddr, PhysAddr)) {
+/// The image's segments with W^X (the stack's guard page left out), and the part (text +
+/// rodata) that gets a read-only alias.
+pub fn image_segments() -> ([Segment; 4], (PhysAddr, PhysAddr)) {
     use super::image::pa_symbol;
     let l = super::image::layout();
-    let (text, etext, rodata, erodata, sdata, end) = (l.text, l.etext, l.start_rodata, l.end_rodata, l.sdata, l.end);
+    let (text, etext, rodata, erodata, sdata, end) = (l.stext, l.etext, l.start_rodata, l.end_rodata, l.sdata, l.end);
     let seg = |va: u64, end: u64, prot| Segment { va, pa: pa_symbol(va), size: end - va, prot };
     (
         [
             seg(text, etext, Prot::PAGE_KERNEL_ROX),
             seg(rodata, erodata, Prot::PAGE_KERNEL_RO),
-            seg(sdata, end, Prot::PAGE_KERNEL),
+            seg(sdata, l.stack_guard, Prot::PAGE_KERNEL),
+            seg(l.stack, end, Prot::PAGE_KERNEL),
         ],
         (pa_symbol(text), pa_symbol(erodata)),
     )

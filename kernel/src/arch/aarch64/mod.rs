@@ -19,7 +19,7 @@ pub mod image {
     use kernel::mm::PhysAddr;
 
     extern "C" {
-        static _text: u8;
+        static _stext: u8;
         static _etext: u8;
         static __start_rodata: u8;
         static __end_rodata: u8;
@@ -27,6 +27,9 @@ pub mod image {
         static _edata: u8;
         static __bss_start: u8;
         static __bss_stop: u8;
+        static stack_guard: u8;
+        static boot_stack: u8;
+        static boot_stack_top: u8;
         static _end: u8;
     }
 
@@ -49,7 +52,7 @@ pub mod image {
     /// The linker's section boundaries, as link (virtual) addresses.
     #[derive(Clone, Copy, Debug)]
     pub struct Layout {
-        pub text: u64,
+        pub stext: u64,
         pub etext: u64,
         pub start_rodata: u64,
         pub end_rodata: u64,
@@ -57,6 +60,10 @@ pub mod image {
         pub edata: u64,
         pub bss_start: u64,
         pub bss_stop: u64,
+        /// The unmapped page below the boot stack, then the stack itself.
+        pub stack_guard: u64,
+        pub stack: u64,
+        pub stack_top: u64,
         pub end: u64,
     }
 
@@ -65,7 +72,7 @@ pub mod image {
         // SAFETY: only the addresses of the linker's symbols are taken, never their bytes.
         unsafe {
             Layout {
-                text: a(&_text),
+                stext: a(&_stext),
                 etext: a(&_etext),
                 start_rodata: a(&__start_rodata),
                 end_rodata: a(&__end_rodata),
@@ -73,15 +80,19 @@ pub mod image {
                 edata: a(&_edata),
                 bss_start: a(&__bss_start),
                 bss_stop: a(&__bss_stop),
+                stack_guard: a(&stack_guard),
+                stack: a(&boot_stack),
+                stack_top: a(&boot_stack_top),
                 end: a(&_end),
             }
         }
     }
 
-    /// `[_text, _end)`: everything Linux's `arm64_memblock_init` reserves for the kernel.
+    /// `[_stext, _end)`: what Linux's `arm64_memblock_init` reserves for the kernel (the
+    /// 64 KiB from `_text`, the header, are not reserved).
     pub fn range() -> (PhysAddr, PhysAddr) {
         let l = layout();
-        (pa_symbol(l.text), pa_symbol(l.end))
+        (pa_symbol(l.stext), pa_symbol(l.end))
     }
 }
 
