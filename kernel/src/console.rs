@@ -22,8 +22,8 @@ static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLE
 /// Map the PL011 at `base` and make it the console.
 pub fn init(base: PhysAddr, size: u64) -> Result<(), idmap::PoolExhausted> {
     idmap::map_device(base, size)?;
-    // SAFETY: the block was just identity-mapped as device memory and this is the only
-    // console; the kernel runs on one CPU with interrupts masked.
+    // The kernel runs on one CPU with interrupts masked.
+    // SAFETY: the block was just identity-mapped as device memory; this is the only console.
     let uart = unsafe { Pl011::new(base.0 as usize) };
     uart.init();
     UART_BASE.store(base.0, Ordering::Release);

@@ -18,8 +18,8 @@ pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
     for m in memmaps.iter().flatten() {
         let ptr = va(m.links_pa) as *mut [u32; 2];
         let frames = m.len() as u64;
-        // SAFETY: memblock reserved slots_for(frames) entries for these links alone, in the
-        // linear map; any bit pattern is a valid [u32; 2], and only entries written first are read.
+        // Any bit pattern is a valid [u32; 2], and only entries written first are read.
+        // SAFETY: memblock reserved slots_for(frames) entries for these links alone, mapped.
         let slots = unsafe { core::slice::from_raw_parts_mut(ptr, ArrayLinks::slots_for(frames) as usize) };
         assert!(links.add_node(m.start_pfn.0, frames, slots), "node {} too large for 32-bit links", m.nid);
     }
@@ -29,9 +29,9 @@ pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
 /// A node's memmap, zeroed, through the linear map.
 pub fn memmap(m: &NodeMemmap) -> Memmap<'static> {
     let ptr = va(m.pa) as *mut PageState;
-    // SAFETY: memblock reserved these bytes for this memmap alone, they are in the linear
-    // map, and now zeroed: PageState is one byte and zero is its "ordinary page" value.
     crate::arch::mmu::zero(ptr as u64, m.len());
+    // PageState is one byte, and zero is its "ordinary page" value.
+    // SAFETY: memblock reserved these bytes for this memmap alone, mapped and now zeroed.
     let pages = unsafe { core::slice::from_raw_parts_mut(ptr, m.len()) };
     Memmap::new(m.start_pfn, pages)
 }

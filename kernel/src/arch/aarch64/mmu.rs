@@ -46,8 +46,9 @@ impl EarlyTables {
 
 impl TableAccess for EarlyTables {
     fn zero(&mut self, pa: PhysAddr) {
-        // SAFETY: the pool's tables live in the image; the block holds only memblock memory
-        // being handed to page tables and its neighbours, mapped as normal memory.
+        // The pool's tables live in the image; the block holds memblock memory being handed to
+        // page tables and its neighbours, mapped as normal memory.
+        // SAFETY: so the call only adds an identity mapping nothing relies on being absent.
         if !unsafe { idmap_map_block(pa.0, BLOCK_NORMAL_NX) } {
             panic!("paging_init: no early table left to reach the page table at {:#x}", pa.0);
         }
@@ -122,9 +123,9 @@ pub fn image_segments() -> ([Segment; 4], (PhysAddr, PhysAddr)) {
 /// Switch TTBR1 to the new tables (`cpu_replace_ttbr1`, run through the identity map).
 pub fn install(tables: &KernelTables) {
     let switch = super::image::pa_symbol(cpu_replace_ttbr1 as *const () as u64);
-    // SAFETY: the new tables map the kernel image at the same addresses with the same memory
-    // type, and the stack, the vectors and everything else the kernel uses from here on;
-    // the routine runs at its physical address, which the identity map still covers.
+    // The new tables map the kernel image at the same addresses with the same memory type,
+    // and the stack, the vectors and everything else the kernel uses from here on.
+    // SAFETY: the routine runs at its physical address, which the identity map still covers.
     unsafe {
         core::arch::asm!("dsb ishst");
         let f: extern "C" fn(u64) = core::mem::transmute(switch.0 as usize);
@@ -135,8 +136,7 @@ pub fn install(tables: &KernelTables) {
 
 /// Stop using the early identity map: TTBR0 walks off.
 pub fn retire_idmap() {
-    // SAFETY: after `install` and the console and blob moves, nothing uses lower-half
-    // addresses any more.
+    // SAFETY: after `install` and the console and blob moves, nothing uses the lower half.
     unsafe { cpu_retire_ttbr0() }
 }
 
@@ -160,8 +160,8 @@ pub struct LinearMapper;
 
 impl RegionMapper for LinearMapper {
     fn map(&self, base: PhysAddr, count: usize) -> &'static mut [Region] {
-        // SAFETY: memblock picked and is about to reserve this range for the array; it is
-        // page aligned, big enough for `count` regions and in the linear map.
+        // memblock picked and is about to reserve this range for the array.
+        // SAFETY: it is page aligned, big enough for `count` regions and in the linear map.
         unsafe { core::slice::from_raw_parts_mut(va(base) as *mut Region, count) }
     }
 }
@@ -181,8 +181,8 @@ pub fn zero(va: u64, len: usize) {
     let block = 4u64 << (dczid & 0xf);
     let first = va.next_multiple_of(block).min(end);
     let last = (end & !(block - 1)).max(first);
-    // SAFETY: the caller owns [va, end), mapped as normal memory; each DC ZVA zeroes exactly
-    // one aligned block inside it.
+    // Each DC ZVA zeroes exactly one aligned block inside the range.
+    // SAFETY: the caller owns [va, end), mapped as normal memory.
     unsafe {
         core::ptr::write_bytes(va as *mut u8, 0, (first - va) as usize);
         let mut at = first;
