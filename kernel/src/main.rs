@@ -132,6 +132,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         (Some(_), Some((major, minor))) => {
             info!("psci: probing for conduit method from DT.");
             info!("psci: PSCIv{major}.{minor} detected in firmware.");
+            psci::probe_lines(major, &mut |line| info!("{line}"));
         }
         _ => warn!(
             "psci: no usable /psci/method; assuming {:?} from entry at EL{}",
