@@ -117,9 +117,19 @@ fn run(args: &[String]) -> Result<(), String> {
     let dtb = dtb.ok_or("--dtb FILE is required")?;
     let blob = std::fs::read(&dtb).map_err(|e| format!("{dtb}: {e}"))?;
     let opts = DryRun {
-        dtb_addr: dtb_addr
-            .or_else(|| qemu_dtb_addr(&blob, initrd))
-            .ok_or_else(|| format!("{dtb}: no memory node to place the blob in; give --dtb-addr"))?,
+        dtb_addr: match dtb_addr.or_else(|| qemu_dtb_addr(&blob, initrd)) {
+            Some(addr) => addr,
+            None => {
+                // Name what is wrong with the blob itself before blaming the placement.
+                let anywhere = (PhysAddr(0), PhysAddr(0));
+                if let Err(e) = kernel::of::header::open(PhysAddr(0x1000), &blob, |n| blob.get(..n), anywhere) {
+                    if !matches!(e, kernel::of::DtbError::NotInMemory { .. }) {
+                        return Err(format!("{dtb}: invalid device tree blob: {e}"));
+                    }
+                }
+                return Err(format!("{dtb}: no memory node to place the blob in; give --dtb-addr"));
+            }
+        },
         kernel: image.ok_or("--image BASE,SIZE is required")?,
         phys_addr_bits: pa_bits,
         initrd,
