@@ -9,7 +9,7 @@
 
 use buddy_system_allocator::FrameAllocator;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kernel::mm::buddy::{ArrayLinks, Memmap, PageState, ZoneType, Zones};
+use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, ZoneType, Zones};
 use kernel::mm::Pfn;
 use std::hint::black_box;
 use std::time::Duration;
@@ -24,7 +24,7 @@ fn ours<'a>(memmap: &'a mut [PageState], links: &'a mut [[u32; 2]]) -> Box<Zones
     let mut array = ArrayLinks::new();
     assert!(array.add_node(START, PAGES, links));
     let mut z = Box::new(Zones::new(array));
-    z.add_node(0, Memmap::new(Pfn(START), memmap)).unwrap();
+    z.add_node(0, Box::leak(Box::new(NodeData::new(0))), Memmap::new(Pfn(START), memmap)).unwrap();
     z.init_zone(0, ZoneType::Normal, Pfn(START), PAGES, PAGES).unwrap();
     z.free_range(Pfn(START), Pfn(START + PAGES)).unwrap();
     z

@@ -13,7 +13,7 @@
 //! (hw/arm/boot.c, `arm_setup_direct_kernel_boot`): the initrd area starts at the RAM base plus
 //! min(RAM / 2, 128 MiB); the DTB follows the initrd, aligned up to 2 MiB for AArch64.
 
-use kernel::mm::buddy::{ArrayLinks, Memmap, PageState};
+use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState};
 use kernel::mm::memblock::Memblock;
 use kernel::mm::PhysAddr;
 use kernel::printk::console_prints;
@@ -154,9 +154,9 @@ fn run(args: &[String]) -> Result<(), String> {
         let frames = m.len() as u64;
         links.add_node(m.start_pfn.0, frames, Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice()));
     }
-    let memmaps = bootmem.memmaps.iter().flatten().map(|m| {
+    let memmaps = bootmem.memmaps.iter().flatten().filter(|m| bootmem.node_data[m.nid as usize].is_some()).map(|m| {
         let pages: &'static mut [PageState] = Box::leak(vec![PageState::NORMAL; m.len()].into_boxed_slice());
-        (m.nid, Memmap::new(m.start_pfn, pages))
+        (m.nid, Box::leak(Box::new(NodeData::new(m.nid))), Memmap::new(m.start_pfn, pages))
     });
     let cma = kernel::setup::cma_pages(&state.reserved);
     let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));

@@ -6,7 +6,7 @@
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
-use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, PageState, ZoneType, Zones};
+use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, NodeData, PageState, ZoneType, Zones};
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::{Pfn, PhysAddr, PAGE_SHIFT};
 
@@ -24,6 +24,17 @@ pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
         assert!(links.add_node(m.start_pfn.0, frames, slots), "node {} too large for 32-bit links", m.nid);
     }
     links
+}
+
+/// Node `nid`'s `NODE_DATA` at `pa`, initialised, through the linear map.
+pub fn node_data(nid: i32, pa: PhysAddr) -> &'static mut NodeData<'static> {
+    let ptr = va(pa) as *mut NodeData<'static>;
+    // SAFETY: memblock reserved size_of::<NodeData>() bytes at `pa`, 64-byte aligned (enough
+    // for NodeData), for this node alone; they are mapped and written here before any use.
+    unsafe {
+        ptr.write(NodeData::new(nid));
+        &mut *ptr
+    }
 }
 
 /// A node's memmap, zeroed, through the linear map.
@@ -57,8 +68,8 @@ pub fn with<R>(f: impl FnOnce(&mut Zones<'static, ArrayLinks<'static>>) -> R) ->
     r
 }
 
-/// Build the kernel's page allocator in place (its zones are tens of KiB: never moved on the
-/// stack) with `links`, let `fill` hand memory to it, then feed the heap from it.
+/// Build the kernel's page allocator in place with `links`, let `fill` hand memory to it,
+/// then feed the heap from it.
 pub fn install<E>(
     links: ArrayLinks<'static>,
     fill: impl FnOnce(&mut Zones<'static, ArrayLinks<'static>>) -> Result<(), E>,

@@ -7,7 +7,7 @@
 //! [`bootmem_init`], so the two print the same lines for the same tree.
 
 use crate::cmdline::{EarlyParams, Malformed};
-use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, Zones};
+use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
@@ -16,7 +16,7 @@ use crate::of::chosen;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::{self, RootCells};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
-use log::{info, trace, warn};
+use log::{error, info, trace, warn};
 
 /// Linux arm64's `PHYS_MASK_SHIFT` (48-bit physical addresses without LPA).
 pub const PHYS_MASK_SHIFT: u32 = 48;
@@ -104,18 +104,21 @@ pub struct Bootmem {
     pub zones: NodeZones,
     /// Each node's memmap, placed in memblock (not yet mapped or zeroed).
     pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
+    /// Each node's `NODE_DATA`, placed in memblock.
+    pub node_data: [Option<PhysAddr>; MAX_NUMNODES as usize],
 }
 
-/// `bootmem_init`: the NUMA step, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
+/// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
 /// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
 /// prints with `memblock=debug`).
 pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) -> Bootmem {
     numa_init(fdt, mb, machine.cells);
+    let node_data = register_nodes(mb);
     let memmaps = alloc_memmaps(mb);
     let limits = zone::arm64_zone_limits(mb, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone::free_area_init(mb, &limits, &mut |line| info!("{line}"));
     mb.dump_all();
-    Bootmem { zones, memmaps }
+    Bootmem { zones, memmaps, node_data }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
@@ -130,7 +133,7 @@ pub fn build_all_zonelists(bootmem: &Bootmem) {
 pub fn mem_init<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     bootmem: &Bootmem,
-    memmaps: impl IntoIterator<Item = (i32, Memmap<'a>)>,
+    memmaps: impl IntoIterator<Item = (i32, &'a mut NodeData<'a>, Memmap<'a>)>,
     zones: &mut Zones<'a, L>,
     sections: &KernelSections,
     cma_pages: u64,
@@ -219,6 +222,35 @@ pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
         info!("NUMA: Faking a node at [mem {:#018x}-{:#018x}]", start.0, end.0 - 1);
         let _ = mb.set_node(PhysAddr(0), u64::MAX, MemblockKind::Memory, 0);
     }
+}
+
+/// `numa_register_nodes` / `setup_node_data`: each node with memory gets its `NODE_DATA`
+/// (the buddy allocator's `NodeData`) from memblock, on the node when it can.
+pub fn register_nodes(mb: &mut Memblock) -> [Option<PhysAddr>; MAX_NUMNODES as usize] {
+    use crate::mm::memblock::SMP_CACHE_BYTES;
+    let size = (core::mem::size_of::<NodeData>() as u64).next_multiple_of(SMP_CACHE_BYTES);
+    let mut out = [None; MAX_NUMNODES as usize];
+    for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
+        if crate::mm::init::node_span(mb, nid).is_none() {
+            continue;
+        }
+        match mb.phys_alloc_try_nid(size, SMP_CACHE_BYTES, nid) {
+            Ok(pa) => {
+                info!("NUMA: NODE_DATA [mem {:#010x}-{:#010x}]", pa.0, pa.0 + size - 1);
+                let tnid = mb.ty(crate::mm::memblock::MemblockKind::Memory)
+                    .regions()
+                    .iter()
+                    .find(|r| r.base <= pa && pa.0 < r.base.0 + r.size)
+                    .map_or(nid, |r| r.nid);
+                if tnid != nid {
+                    info!("NUMA: NODE_DATA({nid}) on node {tnid}");
+                }
+                *slot = Some(pa);
+            }
+            Err(e) => error!("Cannot allocate {size} bytes for node {nid} data: {e}"),
+        }
+    }
+    out
 }
 
 /// What the host dry-run is told instead of what a boot finds out.

@@ -171,6 +171,9 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
         [(0x4000_0000, 0x1200_0000, 0), (0x5200_0000, 0x10_0000, MemblockFlags::NOMAP.0), (0x5210_0000, 0x2df0_0000, 0)]
     );
     let dtb_size = blob.len() as u64;
+    let nd_size = (core::mem::size_of::<crate::mm::buddy::NodeData>() as u64).next_multiple_of(64);
+    let node_data = 0x8000_0000 - 0x9000 - nd_size;
+    let memmap_end = node_data & !0xfff;
     assert_eq!(
         regions(&mb, MemblockKind::Reserved),
         [
@@ -184,11 +187,13 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
             // for the linear map a level-1 and a level-2 table, and a level-3 table for
             // [0x52100000, 0x52200000), the part of the no-map hole's 2 MiB block that is
             // memory (everything else is 2 MiB blocks); for the blob in the fixmap a level-1,
-            // a level-2 and a level-3 table (no console: the tree names none). Below them,
-            // merged into one region, bootmem_init's memmap (one byte for each of the 262144
-            // frames of the node: 0x40000) and its free-list links (8 bytes for each of
-            // 262144 * (2 - 2^-10) = 524032 entries, rounded up to pages: 0x400000).
-            (0x8000_0000 - 0x9000 - 0x40000 - 0x40_0000, 0x9000 + 0x40000 + 0x40_0000, 0),
+            // a level-2 and a level-3 table (no console: the tree names none). Right below
+            // them, merged, the node's NODE_DATA (64-byte aligned). Below that, from the next
+            // page boundary down and merged into one region, bootmem_init's memmap (one byte
+            // for each of the 262144 frames of the node: 0x40000) and its free-list links (8
+            // bytes for each of 262144 * (2 - 2^-10) = 524032 entries, in pages: 0x400000).
+            (memmap_end - 0x40000 - 0x40_0000, 0x40000 + 0x40_0000, 0),
+            (node_data, 0x8000_0000 - node_data, 0),
         ]
     );
     // Both test,record regions reached the hook; sorted by (base, size), the size-only one

@@ -306,7 +306,7 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             " memory[0x0]\t[0x0000000040000000-0x000000007cefffff], 0x000000003cf00000 bytes on node 0 flags: 0x0",
             " memory[0x1]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes on node 0 flags: 0x4",
             " memory[0x2]\t[0x000000007d000000-0x000000007fffffff], 0x0000000003000000 bytes on node 0 flags: 0x0",
-            " reserved.cnt  = 0x7",
+            " reserved.cnt  = 0x8",
             " reserved[0x2]\t[0x000000006ff00000-0x00000000700fffff], 0x0000000000200000 bytes flags: 0x0",
             " reserved[0x3]\t[0x0000000070c00000-0x0000000070ffffff], 0x0000000000400000 bytes flags: 0x0",
             " reserved[0x4]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes flags: 0x0",
@@ -314,12 +314,15 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             // and 3 for the image (under 2 MiB, so pages); level 1 and 2 for the linear map,
             // a level 3 for the kernel's read-only alias and one for the 1 MiB below the
             // no-map hole at 0x7cf00000 (0x7d000000 is 2 MiB aligned: blocks again); level 1
-            // and 2 for the fixmap and a level 3 each for the console and the blob. Below
-            // them, merged: the memmap (one byte for each of 262144 frames, 0x40000) and the
-            // free-list links (8 bytes for each of 262144 * (2 - 2^-10) entries, in pages
-            // 0x400000): 0x80000000 - 0xc000 - 0x40000 - 0x400000 = 0x7fbb4000.
-            " reserved[0x5]\t[0x000000007fbb4000-0x000000007fffffff], 0x000000000044c000 bytes flags: 0x0",
-            " reserved[0x6]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
+            // and 2 for the fixmap and a level 3 each for the console and the blob:
+            // [0x7fff4000, 0x80000000), with the node's NODE_DATA (less than a page, 64-byte
+            // aligned) right below and merged. The memmap (one byte for each of 262144
+            // frames, 0x40000) and the free-list links (8 bytes for each of 262144 *
+            // (2 - 2^-10) entries, in pages 0x400000) start a page lower, merged with each
+            // other: 0x7fff3000 - 0x40000 - 0x400000 = 0x7fbb3000.
+            " reserved[0x5]\t[0x000000007fbb3000-0x000000007fff2fff], 0x0000000000440000 bytes flags: 0x0",
+            " reserved[0x6]\t[0x000000007fff3*-0x000000007fffffff], * bytes flags: 0x0",
+            " reserved[0x7]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -339,13 +342,15 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "OF: reserved mem: failed to allocate memory for node 'multi-range': size 4 MiB",
             " memory.cnt  = 0x1",
             " memory[0x0]\t[0x0000000040000000-0x000000006fffffff], 0x0000000030000000 bytes on node 0 flags: 0x0",
-            " reserved.cnt  = 0x4",
+            " reserved.cnt  = 0x5",
             // The 11 table pages (no hole this time) go top-down below `cut`, which covers
-            // the new end of memory, then the memmap of 196608 frames (0x30000) and the links
-            // (196608 * (2 - 2^-10) = 393024 entries of 8 bytes, in pages 0x300000), all
-            // merged with it: 0x6ff00000 - 0xb000 - 0x30000 - 0x300000 = 0x6fbc5000.
-            " reserved[0x2]\t[0x000000006fbc5000-0x00000000700fffff], 0x000000000053b000 bytes flags: 0x0",
-            " reserved[0x3]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
+            // the new end of memory, and merge with it (0x6ff00000 - 0xb000 = 0x6fef5000), as
+            // does NODE_DATA right below them. A page lower, merged with each other, the
+            // memmap of 196608 frames (0x30000) and the links (196608 * (2 - 2^-10) = 393024
+            // entries of 8 bytes, in pages 0x300000): 0x6fef4000 - 0x330000 = 0x6fbc4000.
+            " reserved[0x2]\t[0x000000006fbc4000-0x000000006fef3fff], 0x0000000000330000 bytes flags: 0x0",
+            " reserved[0x3]\t[0x000000006fef4*-0x00000000700fffff], * bytes flags: 0x0",
+            " reserved[0x4]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -362,8 +367,9 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         },
         expect: vec![
             "OF: fdt: Reserved memory: unsupported node format, ignoring".into(),
-            // the kernel, the blob, and paging_init's tables
-            " reserved.cnt  = 0x3".into(),
+            // the kernel, the blob, the memmap with its links, and paging_init's tables with
+            // NODE_DATA just below them
+            " reserved.cnt  = 0x4".into(),
             "boot: complete".into(),
         ],
         forbid: vec!["*carveout@50000000*", "Kernel panic*"],
@@ -570,6 +576,10 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         2,
         "buddyinfo",
         &[
+            // NODE_DATA on each node: node 0's at the top of node 0 (nothing else is
+            // there), node 1's at the top of memory, just below paging_init's tables.
+            "NUMA: NODE_DATA [mem 0x5fff*-0x5fffffff]",
+            "NUMA: NODE_DATA [mem 0x7fff*-0x7fff*]",
             "  DMA      [mem 0x0000000040000000-0x000000007fffffff]",
             "Early memory node ranges",
             "  node   0: [mem 0x0000000040000000-0x000000005fffffff]",

@@ -9,7 +9,7 @@
 //! Free memory enters the allocator in the largest naturally aligned blocks, one memmap write
 //! and one link write per block.
 
-use crate::mm::buddy::{ArrayLinks, BuddyError, FreePageLinks, Memmap, ZoneType, Zones};
+use crate::mm::buddy::{ArrayLinks, BuddyError, FreePageLinks, Memmap, NodeData, ZoneType, Zones};
 use crate::mm::memblock::{
     Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
 };
@@ -98,12 +98,12 @@ fn mark_unavailable(mb: &Memblock, nid: i32, memmap: &mut Memmap) -> Result<(), 
 pub fn memblock_free_all<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     zones: &mut Zones<'a, L>,
-    memmaps: impl IntoIterator<Item = (i32, Memmap<'a>)>,
+    memmaps: impl IntoIterator<Item = (i32, &'a mut NodeData<'a>, Memmap<'a>)>,
     layout: &NodeZones,
 ) -> Result<u64, BuddyError> {
-    for (nid, mut memmap) in memmaps {
+    for (nid, data, mut memmap) in memmaps {
         mark_unavailable(mb, nid, &mut memmap)?;
-        zones.add_node(nid, memmap)?;
+        zones.add_node(nid, data, memmap)?;
     }
     for (nid, node) in layout.nodes.iter().enumerate().filter(|(_, n)| n.online) {
         for (ty, z) in ZoneType::ALL.iter().zip(&node.zones).filter(|(_, z)| z.spanned_pages > 0) {

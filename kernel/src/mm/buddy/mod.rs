@@ -127,15 +127,18 @@ impl fmt::Display for BuddyError {
     }
 }
 
-/// One node: its memmap and its zones (Linux's `pg_data_t`).
-struct Node<'a> {
+/// One node: its memmap and its zones (Linux's `pg_data_t`). Like Linux's `NODE_DATA`, it
+/// lives in memory the caller provides (on the target, memblock memory on the node itself),
+/// so [`Zones`] itself is small.
+pub struct NodeData<'a> {
     memmap: Option<Memmap<'a>>,
     zones: [Zone; MAX_NR_ZONES],
 }
 
-impl<'a> Node<'a> {
-    const fn new(nid: i32) -> Node<'a> {
-        Node {
+impl<'a> NodeData<'a> {
+    /// Node `nid` with no memmap and empty zones.
+    pub const fn new(nid: i32) -> NodeData<'a> {
+        NodeData {
             memmap: None,
             zones: [
                 Zone::empty(ZoneType::Dma, nid),
@@ -149,7 +152,7 @@ impl<'a> Node<'a> {
 
 /// All nodes and zones, with the free-page links (fixed arrays: no heap).
 pub struct Zones<'a, L: FreePageLinks> {
-    nodes: [Node<'a>; NODES],
+    nodes: [Option<&'a mut NodeData<'a>>; NODES],
     links: L,
 }
 
@@ -162,12 +165,7 @@ type BlockFn<'f, Z> = dyn FnMut(&mut Z, u64, u32, ZoneIdx) -> Result<(), BuddyEr
 impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// No nodes, no zones.
     pub fn new(links: L) -> Self {
-        let mut nid = 0;
-        let nodes = [(); NODES].map(|()| {
-            nid += 1;
-            Node::new(nid - 1)
-        });
-        Zones { nodes, links }
+        Zones { nodes: [const { None }; NODES], links }
     }
 
     /// The free-page links.
@@ -175,19 +173,22 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         &self.links
     }
 
-    /// Give node `nid` its memmap, which covers the node's span (Linux allocates it in
+    /// Bring node `nid` online in `data` (its `NODE_DATA`, made with `NodeData::new(nid)`)
+    /// with its memmap, which covers the node's span (Linux allocates it in
     /// `alloc_node_mem_map`). Spans of different nodes must not overlap.
-    pub fn add_node(&mut self, nid: i32, memmap: Memmap<'a>) -> Result<(), BuddyError> {
+    pub fn add_node(&mut self, nid: i32, data: &'a mut NodeData<'a>, memmap: Memmap<'a>) -> Result<(), BuddyError> {
         let n = Self::node_index(nid)?;
         let (s, e) = (memmap.start_pfn().0, memmap.end_pfn().0);
-        let clash = self.nodes.iter().filter_map(|n| n.memmap.as_ref()).any(|m| {
+        let clash = self.nodes.iter().flatten().filter_map(|n| n.memmap.as_ref()).any(|m| {
             let (os, oe) = (m.start_pfn().0, m.end_pfn().0);
             s < oe && os < e
         });
-        if self.nodes[n].memmap.is_some() || clash {
+        if self.nodes[n].is_some() || clash {
             return Err(BuddyError::NodeOverlap { nid });
         }
-        self.nodes[n].memmap = Some(memmap);
+        *data = NodeData::new(nid);
+        data.memmap = Some(memmap);
+        self.nodes[n] = Some(data);
         Ok(())
     }
 
@@ -203,7 +204,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         present: u64,
     ) -> Result<(), BuddyError> {
         let n = Self::node_index(nid)?;
-        let node = &mut self.nodes[n];
+        let node = self.nodes[n].as_deref_mut().ok_or(BuddyError::BadNode { nid })?;
         let mm = node.memmap.as_ref().ok_or(BuddyError::BadNode { nid })?;
         let bad = BuddyError::BadZone { nid, zone: ty };
         let start = start_pfn.0;
@@ -227,17 +228,17 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// Zone `ty` of node `nid`, if the node exists.
     pub fn zone(&self, nid: i32, ty: ZoneType) -> Option<&Zone> {
         let n = Self::node_index(nid).ok()?;
-        Some(&self.nodes[n].zones[ty.index()])
+        Some(&self.nodes[n].as_deref()?.zones[ty.index()])
     }
 
     /// Every zone with a span, node by node, lowest zone first.
-    pub fn zones(&self) -> impl Iterator<Item = &Zone> {
-        self.nodes.iter().flat_map(|n| n.zones.iter()).filter(|z| z.spanned_pages != 0)
+    pub fn zones(&self) -> impl Iterator<Item = &Zone> + use<'_, 'a, L> {
+        self.nodes.iter().flatten().flat_map(|n| n.zones.iter()).filter(|z| z.spanned_pages != 0)
     }
 
     /// The memmap of node `nid`.
     pub fn memmap(&self, nid: i32) -> Option<&Memmap<'a>> {
-        self.nodes.get(usize::try_from(nid).ok()?)?.memmap.as_ref()
+        self.nodes.get(usize::try_from(nid).ok()?)?.as_deref()?.memmap.as_ref()
     }
 
     /// Free pages over all zones (Linux's `nr_free_pages`).
@@ -257,6 +258,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// The zone whose span holds `pfn`.
     fn zone_of(&self, pfn: u64) -> Option<ZoneIdx> {
         self.nodes.iter().enumerate().find_map(|(n, node)| {
+            let node = node.as_deref()?;
             let mm = node.memmap.as_ref()?;
             if !mm.covers(pfn) {
                 return None;
@@ -271,7 +273,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         (n, z): ZoneIdx,
         f: impl FnOnce(&mut Zone, &mut Memmap<'a>, &mut L) -> R,
     ) -> Option<R> {
-        let node = &mut self.nodes[n];
+        let node = self.nodes[n].as_deref_mut()?;
         let mm = node.memmap.as_mut()?;
         Some(f(&mut node.zones[z], mm, &mut self.links))
     }
@@ -285,11 +287,14 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
             return Err(BuddyError::Misaligned { pfn: Pfn(pfn), order });
         }
         let (n, z) = self.zone_of(pfn).ok_or(BuddyError::NotInZone { pfn: Pfn(pfn) })?;
-        let zone = &self.nodes[n].zones[z];
+        let Some(node) = self.nodes[n].as_deref() else {
+            return Err(BuddyError::NotInZone { pfn: Pfn(pfn) });
+        };
+        let zone = &node.zones[z];
         if zone.zone_end_pfn() - pfn < 1 << order {
             return Err(BuddyError::CrossesZone { pfn: Pfn(pfn), order });
         }
-        let Some(mm) = self.nodes[n].memmap.as_ref() else {
+        let Some(mm) = node.memmap.as_ref() else {
             return Err(BuddyError::NotInZone { pfn: Pfn(pfn) });
         };
         let state = mm.state(pfn).unwrap_or_default();
@@ -343,7 +348,8 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         let mut pfn = start;
         while pfn < end {
             let zi = self.zone_of(pfn).ok_or(BuddyError::NotInZone { pfn: Pfn(pfn) })?;
-            let piece_end = end.min(self.nodes[zi.0].zones[zi.1].zone_end_pfn());
+            let zone_end = self.nodes[zi.0].as_deref().map_or(0, |n| n.zones[zi.1].zone_end_pfn());
+            let piece_end = end.min(zone_end);
             while pfn < piece_end {
                 let mut order = pfn.trailing_zeros().min(MAX_ORDER - 1);
                 while piece_end - pfn < 1 << order {
@@ -376,7 +382,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         let node_order = core::iter::once(preferred).chain((0..NODES).filter(move |&n| n != preferred));
         for n in node_order {
             for z in (0..=highest.index()).rev() {
-                if self.nodes[n].zones[z].free_pages < 1 << order {
+                if self.nodes[n].as_deref().is_none_or(|node| node.zones[z].free_pages < 1 << order) {
                     continue;
                 }
                 let taken = self.with_zone((n, z), |zone, mm, links| zone.rmqueue_smallest(mm, links, order));
@@ -404,9 +410,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// number of free blocks of each order.
     pub fn fmt_buddyinfo(&self, out: &mut dyn FnMut(fmt::Arguments<'_>)) {
         for (nid, node) in self.nodes.iter().enumerate() {
-            if node.memmap.is_none() {
-                continue;
-            }
+            let Some(node) = node.as_deref() else { continue };
             for zone in node.zones.iter().filter(|z| z.is_populated()) {
                 out(format_args!("{}", BuddyinfoLine { nid, zone }));
             }

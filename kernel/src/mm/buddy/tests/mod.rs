@@ -31,13 +31,18 @@ impl FreePageLinks for MapLinks {
 pub(super) type TestZones = Zones<'static, MapLinks>;
 
 /// A node `nid` over `[start, end)` with a leaked, zeroed memmap, `reserved` ranges marked.
+/// A node's `NODE_DATA`, leaked for the test's life.
+pub(super) fn node_data(nid: i32) -> &'static mut NodeData<'static> {
+    Box::leak(Box::new(NodeData::new(nid)))
+}
+
 pub(super) fn add_node(z: &mut TestZones, nid: i32, start: u64, end: u64, reserved: &[(u64, u64)]) {
     let pages = Box::leak(vec![PageState::NORMAL; (end - start) as usize].into_boxed_slice());
     let mut mm = Memmap::new(Pfn(start), pages);
     for &(s, e) in reserved {
         mm.mark_reserved(Pfn(s), Pfn(e)).unwrap();
     }
-    z.add_node(nid, mm).unwrap();
+    z.add_node(nid, node_data(nid), mm).unwrap();
 }
 
 pub(super) fn zones() -> Box<TestZones> {
