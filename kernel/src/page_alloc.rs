@@ -29,8 +29,9 @@ pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
 /// Node `nid`'s `NODE_DATA` at `pa`, initialised, through the linear map.
 pub fn node_data(nid: i32, pa: PhysAddr) -> &'static mut NodeData<'static> {
     let ptr = va(pa) as *mut NodeData<'static>;
-    // SAFETY: memblock reserved size_of::<NodeData>() bytes at `pa`, 64-byte aligned (enough
-    // for NodeData), for this node alone; they are mapped and written here before any use.
+    // memblock reserved size_of::<NodeData>() bytes at `pa`, 64-byte aligned (enough for
+    // NodeData), for this node alone.
+    // SAFETY: so they are ours, mapped, and written here before any use.
     unsafe {
         ptr.write(NodeData::new(nid));
         &mut *ptr
