@@ -92,6 +92,14 @@ fn mark_unavailable(mb: &Memblock, nid: i32, memmap: &mut Memmap) -> Result<(), 
     Ok(())
 }
 
+/// The whole frames of every free range (memory that is neither reserved nor NOMAP), each cut
+/// at `max_low_pfn`, empty ones left out: what Linux's `__free_memory_core` hands over.
+pub fn free_pfn_ranges(mb: &Memblock, max_low_pfn: u64) -> impl Iterator<Item = (Pfn, Pfn)> + '_ {
+    mb.free_mem_ranges(crate::mm::memblock::NUMA_NO_NODE, MemblockFlags::NONE)
+        .map(move |(s, e, _)| (s.pfn_up(), Pfn(e.pfn_down().0.min(max_low_pfn))))
+        .filter(|(s, e)| s < e)
+}
+
 /// Build the zones over the nodes' memmaps and hand every free range over
 /// (`memblock_free_all`), then close memblock. Returns the pages handed over (Linux's
 /// `totalram_pages` after `mem_init`).
@@ -111,11 +119,8 @@ pub fn memblock_free_all<'a, L: FreePageLinks>(
         }
     }
     let mut freed = 0;
-    for (s, e, _) in mb.free_mem_ranges(crate::mm::memblock::NUMA_NO_NODE, MemblockFlags::NONE) {
-        let (s, e) = (s.pfn_up(), e.pfn_down());
-        if s < e {
-            freed += zones.free_range(s, e)?;
-        }
+    for (s, e) in free_pfn_ranges(mb, mb.end_of_dram().pfn_down().0) {
+        freed += zones.free_range(s, e)?;
     }
     mb.close();
     Ok(freed)

@@ -20,7 +20,7 @@
 use core::fmt;
 
 use crate::mm::addr::{align_down, align_up, PAGE_SHIFT};
-use crate::mm::memblock::{Memblock, MemblockFlags, MAX_NUMNODES, NUMA_NO_NODE};
+use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 
 /// Number of zone types: DMA, DMA32, Normal, Movable (Linux's `MAX_NR_ZONES` for this config).
 pub use crate::mm::buddy::MAX_NR_ZONES;
@@ -574,13 +574,7 @@ pub fn fmt_zonelists(
 /// reserved nor NOMAP), each range cut at `max_low_pfn` (`__free_memory_core`). arm64's
 /// `free_unused_memmap` returns early under `SPARSEMEM_VMEMMAP`, so it frees nothing.
 pub fn memblock_free_all_pages(mb: &Memblock, max_low_pfn: u64) -> u64 {
-    mb.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE)
-        .map(|(s, e, _)| {
-            let start = s.pfn_up().0;
-            let end = e.pfn_down().0.min(max_low_pfn);
-            end.saturating_sub(start)
-        })
-        .sum()
+    crate::mm::init::free_pfn_ranges(mb, max_low_pfn).map(|(s, e)| e.0 - s.0).sum()
 }
 
 /// The kernel image's section boundaries, as physical or virtual addresses (only
@@ -608,7 +602,8 @@ pub struct MemCounts {
     pub physpages: u64,
     /// `nr_free_pages()` after `memblock_free_all`.
     pub nr_free_pages: u64,
-    /// `totalram_pages()`: what `memblock_free_all` freed ([`memblock_free_all_pages`]).
+    /// `totalram_pages()`: what `memblock_free_all` freed ([`memblock_free_all_pages`] counts
+    /// it without freeing).
     pub totalram_pages: u64,
     /// `totalcma_pages`: pages of CMA areas, not yet handed to the buddy allocator.
     pub totalcma_pages: u64,
