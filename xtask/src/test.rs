@@ -759,6 +759,11 @@ pub fn run(only: Option<&str>) -> Result<()> {
         }
         let machine = Machine::new(&s.opts, &built.image)?;
         let boot = run_captured(&mut machine.command(), BOOT_LIMIT)?;
+        // Each scenario's console without timestamps, so two runs can be diffed.
+        let logs = scratch.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+        let plain: String = boot.stdout.lines().map(|l| format!("{}\n", message(l))).collect();
+        std::fs::write(logs.join(format!("{}.log", s.name)), plain).map_err(|e| e.to_string())?;
         let verdict = match boot.status {
             None => Err(format!("QEMU did not exit within {BOOT_LIMIT:?}")),
             Some(st) if !st.success() => Err(format!("QEMU exited with {st}: {}", boot.stderr.trim())),
