@@ -1,5 +1,6 @@
 //! The platform-independent core of the kernel: physical memory management (`mm`) and the
-//! device-tree scan (`of`).
+//! device-tree scan (`of`), driven by the boot's memory setup (`setup`) with the arm64
+//! parameters of `arm64`.
 //!
 //! Nothing in this crate touches hardware: no assembly, no MMIO, no fixed addresses. It takes
 //! inputs (DTB bytes, the image range, the command line) and produces state and log lines, so
@@ -9,6 +10,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod arm64;
 pub mod mm;
 pub mod cmdline;
 pub mod of;

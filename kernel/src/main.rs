@@ -96,7 +96,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         console: Some((uart.base, uart.size)),
         fdt: inputs.dtb,
     };
-    let tables = match kernel::mm::paging::paging_init(mb, arch::mmu::EarlyTables, &paging) {
+    let tables = match kernel::mm::paging::paging_init(mb, arch::mmu::EarlyTables, &paging, &kernel::arm64::ARM64_4K_48) {
         Ok(t) => t,
         // Linux's early_pgtable_alloc panics with these words.
         Err(kernel::mm::pgtable::PgtableError::TableAlloc { .. }) => panic!("Failed to allocate page table page"),
@@ -121,7 +121,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     }
     log::debug!("paging: linear map of {n} ranges live, first and last byte of each read back");
     if params.ptdump {
-        kernel::mm::pgtable::dump(&arch::mmu::LinearTables, tables.root, &kernel::mm::layout::PTDUMP_MARKERS, &mut |a| {
+        kernel::mm::pgtable::dump(&arch::mmu::LinearTables, tables.root, &kernel::arm64::PTDUMP_MARKERS, &mut |a| {
             info!("{a}")
         });
     }

@@ -6,10 +6,12 @@
 //! The boot and the host dry-run (`cargo xtask memmap`) both call [`setup_arch_memory`] and
 //! [`bootmem_init`], so the two print the same lines for the same tree.
 
+use crate::arm64::ARM64_4K_48;
 use crate::cmdline::{EarlyParams, Malformed};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::mm::params::MemoryParams;
 use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen;
@@ -18,12 +20,8 @@ use crate::of::fdt_scan::{self, RootCells};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
 use log::{error, info, trace, warn};
 
-/// Linux arm64's `PHYS_MASK_SHIFT` (48-bit physical addresses without LPA).
-pub const PHYS_MASK_SHIFT: u32 = 48;
-/// `ARM64_MEMSTART_ALIGN` with 4 KiB pages: the linear map starts on a 1 GiB boundary.
-pub const ARM64_MEMSTART_ALIGN: u64 = 1 << 30;
-/// The linear region of a 48-bit VA kernel: half the kernel VA space.
-pub const LINEAR_REGION_SIZE: u64 = 1 << 47;
+/// The architecture's memory parameters, which this file hands to `mm`.
+const ARCH: &MemoryParams = &ARM64_4K_48;
 
 /// What the kernel knows about itself and the blob it was handed.
 #[derive(Clone, Copy, Debug)]
@@ -115,7 +113,7 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) -> Bootm
     numa_init(fdt, mb, machine.cells);
     let node_data = register_nodes(mb);
     let memmaps = alloc_memmaps(mb);
-    let limits = zone::arm64_zone_limits(mb, fdt_scan::dma_max_cpu_address(fdt));
+    let limits = zone::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone::free_area_init(mb, &limits, &mut |line| info!("{line}"));
     mb.dump_all();
     Bootmem { zones, memmaps, node_data }
@@ -164,14 +162,14 @@ pub fn arm64_memblock_init<'a>(
     hooks: &[ReservedMemOfId],
 ) -> ReservedMemTable<'a> {
     // Memory beyond what the CPU (and the kernel's page tables) can address.
-    let pa_limit = 1u64 << PHYS_MASK_SHIFT.min(inputs.phys_addr_bits);
+    let pa_limit = 1u64 << ARCH.phys_mask_shift.min(inputs.phys_addr_bits);
     let _ = mb.remove(PhysAddr(pa_limit), u64::MAX);
 
-    let memstart = mb.start_of_dram().align_down(ARM64_MEMSTART_ALIGN);
-    if mb.end_of_dram().0 - memstart.0 > LINEAR_REGION_SIZE {
+    let memstart = crate::mm::paging::memstart(mb, ARCH);
+    if mb.end_of_dram().0 - memstart.0 > ARCH.linear_region_size {
         warn!("Memory doesn't fit in the linear mapping, VA_BITS too small");
     }
-    let linear_end = memstart.0.saturating_add(LINEAR_REGION_SIZE).max(inputs.kernel.1 .0);
+    let linear_end = memstart.0.saturating_add(ARCH.linear_region_size).max(inputs.kernel.1 .0);
     let _ = mb.remove(PhysAddr(linear_end), u64::MAX);
 
     if let Some(limit) = memory_limit {
@@ -185,7 +183,7 @@ pub fn arm64_memblock_init<'a>(
         let size = end.align_up(PAGE_SIZE) - base;
         let dram = mb.start_of_dram();
         if size > 0 {
-            if base < dram || base.0 + size > dram.0.saturating_add(LINEAR_REGION_SIZE) {
+            if base < dram || base.0 + size > dram.0.saturating_add(ARCH.linear_region_size) {
                 warn!("initrd not fully accessible via the linear mapping -- please check your bootloader ...");
             } else {
                 let _ = mb.add(base, size);
@@ -298,7 +296,7 @@ pub fn dry_run<'a>(
     let (image, image_ro) = opts.image_segments();
     let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
     let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
-    let bootmem = match paging_init(mb, tables, &paging) {
+    let bootmem = match paging_init(mb, tables, &paging, ARCH) {
         Ok(_) => Some(bootmem_init(&fdt, mb, &machine)),
         Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
             log::error!("Kernel panic - not syncing: Failed to allocate page table page");
@@ -326,7 +324,7 @@ pub struct DryRunState<'a> {
 impl DryRun<'_> {
     /// The image as paging_init maps it: from the section sizes when known.
     fn image_segments(&self) -> ([crate::mm::paging::Segment; 3], (PhysAddr, PhysAddr)) {
-        use crate::mm::layout::KIMAGE_VADDR;
+        use crate::arm64::KIMAGE_VADDR;
         use crate::mm::paging::Segment;
         use crate::mm::pgtable::Prot;
         let (text, end) = self.kernel;

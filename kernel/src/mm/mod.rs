@@ -1,13 +1,13 @@
 //! Physical memory management: addresses, memblock, the kernel's page tables (`pgtable`,
-//! `paging`, `layout`), zones and their accounting (`zone`), and the buddy allocator with its
-//! memmap (`buddy`, `init`).
+//! `paging`), zones and their accounting (`zone`), and the buddy allocator with its memmap
+//! (`buddy`, `init`). What depends on the architecture comes in as a value (`params`).
 
 pub mod addr;
 pub mod buddy;
 pub mod init;
-pub mod layout;
 pub mod memblock;
 pub mod paging;
+pub mod params;
 pub mod pgtable;
 pub mod zone;
 

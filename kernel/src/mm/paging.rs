@@ -12,11 +12,10 @@
 //!   does not give them a writable alias;
 //! - the fixmap: the console's page as device memory, the device tree read-only.
 
-use crate::mm::layout::{FIXMAP_CONSOLE, FIXMAP_FDT};
 use crate::mm::memblock::{Memblock, MemblockFlags, INIT_MEMBLOCK_REGIONS, MEMBLOCK_ALLOC_NOLEAKTRACE, NUMA_NO_NODE};
+use crate::mm::params::MemoryParams;
 use crate::mm::pgtable::{map_range, merge_ranges, phys_to_virt, PgtableError, Prot, TableMem};
 use crate::mm::{PhysAddr, PAGE_SIZE};
-use crate::setup::ARM64_MEMSTART_ALIGN;
 
 /// A part of the kernel image and its protection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,15 +94,22 @@ pub fn linear_ranges(mb: &Memblock) -> ([(PhysAddr, PhysAddr); INIT_MEMBLOCK_REG
 }
 
 /// `memstart_addr`: the start of DRAM rounded down to `ARM64_MEMSTART_ALIGN`.
-pub fn memstart(mb: &Memblock) -> PhysAddr {
-    mb.start_of_dram().align_down(ARM64_MEMSTART_ALIGN)
+pub fn memstart(mb: &Memblock, params: &MemoryParams) -> PhysAddr {
+    mb.start_of_dram().align_down(params.memstart_align)
 }
 
 /// Build the kernel's tables (see the module documentation). Errors are Linux's panics in
-/// `early_pgtable_alloc` and the `BUG_ON`s of the mapping code.
-pub fn paging_init<A: TableAccess>(mb: &mut Memblock, access: A, inputs: &PagingInputs) -> Result<KernelTables, PgtableError> {
+/// `early_pgtable_alloc` and the `BUG_ON`s of the mapping code. `params` places the linear map
+/// (`memstart_align`) and the fixmap.
+pub fn paging_init<A: TableAccess>(
+    mb: &mut Memblock,
+    access: A,
+    inputs: &PagingInputs,
+    params: &MemoryParams,
+) -> Result<KernelTables, PgtableError> {
     let (ranges, n) = linear_ranges(mb);
-    let memstart = memstart(mb);
+    let memstart = memstart(mb, params);
+    let (fixmap_console, fixmap_fdt) = (params.fixmap_console, params.fixmap_fdt);
     let mut mem = MemblockTables { mb, access };
     let root = mem.alloc_table().ok_or(PgtableError::TableAlloc { level: 0 })?;
 
@@ -127,13 +133,36 @@ pub fn paging_init<A: TableAccess>(mb: &mut Memblock, access: A, inputs: &Paging
         Some((base, size)) => {
             let page = base.align_down(PAGE_SIZE);
             let len = (base + size.max(1)).align_up(PAGE_SIZE) - page;
-            map_range(&mut mem, root, FIXMAP_CONSOLE, page, len.min(FIXMAP_FDT - FIXMAP_CONSOLE), Prot::PROT_DEVICE_NGNRE)?;
-            Some(FIXMAP_CONSOLE + (base.0 - page.0))
+            map_range(&mut mem, root, fixmap_console, page, len.min(fixmap_fdt - fixmap_console), Prot::PROT_DEVICE_NGNRE)?;
+            Some(fixmap_console + (base.0 - page.0))
         }
         None => None,
     };
     let (fdt, fdt_size) = inputs.fdt;
     let fdt_page = fdt.align_down(PAGE_SIZE);
-    map_range(&mut mem, root, FIXMAP_FDT, fdt_page, (fdt + fdt_size).align_up(PAGE_SIZE) - fdt_page, Prot::PAGE_KERNEL_RO)?;
-    Ok(KernelTables { root, memstart, console_va, fdt_va: FIXMAP_FDT + (fdt.0 - fdt_page.0) })
+    map_range(&mut mem, root, fixmap_fdt, fdt_page, (fdt + fdt_size).align_up(PAGE_SIZE) - fdt_page, Prot::PAGE_KERNEL_RO)?;
+    Ok(KernelTables { root, memstart, console_va, fdt_va: fixmap_fdt + (fdt.0 - fdt_page.0) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memstart_follows_the_alignment_it_is_given() {
+        // DRAM from 0x4020_0000: rounded down to 1 GiB (arm64 with 4 KiB pages) the linear
+        // map starts at 0x4000_0000; an architecture aligning to 2 MiB keeps 0x4020_0000.
+        let mut mb = std::boxed::Box::new(Memblock::new());
+        mb.add(PhysAddr(0x4020_0000), 0x1000_0000).unwrap();
+        let params = |memstart_align| MemoryParams {
+            phys_mask_shift: 48,
+            memstart_align,
+            linear_region_size: 1 << 47,
+            zone_dma32_bits: 32,
+            fixmap_console: 0,
+            fixmap_fdt: 0,
+        };
+        assert_eq!(memstart(&mb, &params(1 << 30)), PhysAddr(0x4000_0000));
+        assert_eq!(memstart(&mb, &params(2 << 20)), PhysAddr(0x4020_0000));
+    }
 }

@@ -21,6 +21,7 @@ use core::fmt;
 
 use crate::mm::addr::{align_down, align_up, PAGE_SHIFT};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::mm::params::MemoryParams;
 
 /// Number of zone types: DMA, DMA32, Normal, Movable (Linux's `MAX_NR_ZONES` for this config).
 pub use crate::mm::buddy::MAX_NR_ZONES;
@@ -96,15 +97,16 @@ pub fn max_zone_phys(mb: &Memblock, zone_bits: u32) -> u64 {
 /// `dt_dma_max_cpu_addr` is what `of_dma_get_max_cpu_address(NULL)` returns: the lowest
 /// inclusive CPU-side end of any `dma-ranges` in the tree, or `None` where no node has one
 /// (Linux then returns `PHYS_ADDR_MAX`). The ACPI IORT counterpart is `PHYS_ADDR_MAX` on a
-/// device-tree boot. `zone_dma_bits` is the smallest of 32 and the two `fls64` values, so
-/// without `dma-ranges` it is 32; on QEMU virt (RAM from 1 GiB) `max_zone_phys(32)` is then
-/// `min(4 GiB - 1, end of DRAM - 1) + 1`, ZONE_DMA takes everything below 4 GiB, and
-/// ZONE_DMA32, whose limit is the same `max_zone_phys(32)`, starts where DMA ends: empty.
-pub fn arm64_zone_limits(mb: &Memblock, dt_dma_max_cpu_addr: Option<u64>) -> ZoneLimits {
-    let dma32_phys_limit = max_zone_phys(mb, 32);
+/// device-tree boot. `zone_dma_bits` is the smallest of `params.zone_dma32_bits` (arm64: 32)
+/// and the two `fls64` values, so without `dma-ranges` it is 32; on QEMU virt (RAM from 1 GiB)
+/// `max_zone_phys(32)` is then `min(4 GiB - 1, end of DRAM - 1) + 1`, ZONE_DMA takes
+/// everything below 4 GiB, and ZONE_DMA32, whose limit is the same `max_zone_phys(32)`, starts
+/// where DMA ends: empty.
+pub fn arm64_zone_limits(mb: &Memblock, params: &MemoryParams, dt_dma_max_cpu_addr: Option<u64>) -> ZoneLimits {
+    let dma32_phys_limit = max_zone_phys(mb, params.zone_dma32_bits);
     let acpi_bits = fls64(u64::MAX);
     let dt_bits = fls64(dt_dma_max_cpu_addr.unwrap_or(u64::MAX));
-    let zone_dma_bits = 32.min(dt_bits).min(acpi_bits);
+    let zone_dma_bits = params.zone_dma32_bits.min(dt_bits).min(acpi_bits);
     let mut dma_phys_limit = max_zone_phys(mb, zone_dma_bits);
     let dma = dma_phys_limit >> PAGE_SHIFT;
     if dma_phys_limit == 0 {

@@ -10,6 +10,18 @@ use std::vec::Vec;
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 
+/// Linux 6.1 arm64 with 4 KiB pages and 48-bit VAs (what `crate::arm64::ARM64_4K_48` says;
+/// `mm` is handed the value and never imports it). Only `zone_dma32_bits` matters here:
+/// arm64's `zone_sizes_init` caps `zone_dma_bits` at 32 and sizes ZONE_DMA32 with 32 bits.
+const ARM64: MemoryParams = MemoryParams {
+    phys_mask_shift: 48,
+    memstart_align: GIB,
+    linear_region_size: 1 << 47,
+    zone_dma32_bits: 32,
+    fixmap_console: 0xffff_fbff_fdc0_0000,
+    fixmap_fdt: 0xffff_fbff_fde0_0000,
+};
+
 fn mb() -> Box<Memblock> {
     Box::new(Memblock::new())
 }
@@ -32,7 +44,7 @@ fn collect(f: impl FnOnce(&mut dyn FnMut(fmt::Arguments<'_>))) -> Vec<String> {
 
 /// Runs zone_sizes_init + free_area_init without dma-ranges; returns lines and result.
 fn boot(m: &Memblock) -> (Vec<String>, NodeZones) {
-    let limits = arm64_zone_limits(m, None);
+    let limits = arm64_zone_limits(m, &ARM64, None);
     let mut nz = None;
     let lines = collect(|out| nz = Some(free_area_init(m, &limits, out)));
     (lines, nz.unwrap())
@@ -51,7 +63,7 @@ fn qemu_virt_1g() {
     // 32-bit mask, so the mask stays 0xffff_ffff; min(mask, 0x7fff_ffff) + 1 = 0x8000_0000
     // for DMA and DMA32 alike; Normal is max_pfn = 0x80000.
     let m = memory(&[(GIB, GIB, 0)]);
-    let limits = arm64_zone_limits(&m, None);
+    let limits = arm64_zone_limits(&m, &ARM64, None);
     assert_eq!(limits, ZoneLimits { dma: 0x80000, dma32: 0x80000, normal: 0x80000, dma_phys_limit: 0x8000_0000 });
 
     // DMA = [0x40000, 0x80000); DMA32 starts where DMA ends and its limit is no higher:
@@ -276,7 +288,7 @@ fn zone_limits_follow_max_zone_phys() {
     // RAM from 0 to 4 GiB: DMA's mask 0x3fff_ffff applies: DMA [0, 1 GiB), DMA32
     // [1 GiB, 4 GiB).
     let m = memory(&[(0, 4 * GIB, 0)]);
-    let l = arm64_zone_limits(&m, Some(0x3fff_ffff));
+    let l = arm64_zone_limits(&m, &ARM64, Some(0x3fff_ffff));
     assert_eq!((l.dma, l.dma32, l.normal, l.dma_phys_limit), (0x40000, 0x100000, 0x100000, GIB));
     let mut lines = Vec::new();
     free_area_init(&m, &l, &mut |a| lines.push(a.to_string()));
@@ -291,10 +303,10 @@ fn zone_limits_follow_max_zone_phys() {
     // The same limit on QEMU virt: DRAM starts at 1 GiB, above the 30-bit mask, so the
     // mask becomes 4 GiB - 1 and DMA again ends with the 1 GiB of RAM at 2 GiB.
     let m = memory(&[(GIB, GIB, 0)]);
-    assert_eq!(arm64_zone_limits(&m, Some(0x3fff_ffff)).dma, 0x80000);
+    assert_eq!(arm64_zone_limits(&m, &ARM64, Some(0x3fff_ffff)).dma, 0x80000);
     // DRAM starting above 4 GiB: the mask is PHYS_ADDR_MAX and DMA takes everything.
     let m = memory(&[(0x8_0000_0000, GIB, 0)]);
-    let l = arm64_zone_limits(&m, None);
+    let l = arm64_zone_limits(&m, &ARM64, None);
     assert_eq!((l.dma, l.dma32, l.normal), (0x840000, 0x840000, 0x840000));
 }
 

@@ -1,5 +1,7 @@
-//! The kernel's virtual address layout: arm64 Linux 6.1 with 4 KiB pages and VA_BITS = 48
-//! (arch/arm64/include/asm/memory.h, without KASAN), and the conversions of the linear map.
+//! The arm64 facts the kernel boots with, in one place: Linux 6.1 arm64 with 4 KiB pages and
+//! VA_BITS = 48 (arch/arm64/include/asm/memory.h, without KASAN): the memory parameters the
+//! platform-independent core receives ([`ARM64_4K_48`], handed to `mm` as a value), and the
+//! kernel's virtual address layout with the conversions of the linear map.
 //!
 //! ```text
 //! 0xffff000000000000  PAGE_OFFSET   linear map of all memory that is not NOMAP
@@ -9,8 +11,30 @@
 //! 0xfffffbfffe000000  FIXADDR_TOP
 //! 0xfffffc0000000000  VMEMMAP_START
 //! ```
+//!
+//! The values live here, in the library, not in the binary's `arch/aarch64`, because the
+//! host dry-run and the host tests of `setup` need the same numbers as the boot; `mm` never
+//! imports this module (`setup` and the binary pass the values in). The page-table format
+//! itself (`mm::pgtable`: descriptors, four levels, `PAGE_OFFSET`) stays in `mm`: it is data
+//! the host tests build and walk.
+
+use crate::mm::params::MemoryParams;
 
 pub use crate::mm::pgtable::{phys_to_virt, virt_to_phys, PAGE_END, PAGE_OFFSET, VA_BITS};
+
+/// Linux 6.1 arm64, 4 KiB pages, 48-bit VAs, as Debian builds it.
+pub const ARM64_4K_48: MemoryParams = MemoryParams {
+    // 48-bit physical addresses without LPA.
+    phys_mask_shift: 48,
+    // ARM64_MEMSTART_ALIGN with 4 KiB pages: the linear map starts on a 1 GiB boundary.
+    memstart_align: 1 << 30,
+    // The linear region of a 48-bit VA kernel: half the kernel VA space, PAGE_END - PAGE_OFFSET.
+    linear_region_size: PAGE_END - PAGE_OFFSET,
+    // zone_sizes_init: zone_dma_bits = min3(32, dt, acpi); max_zone_phys(32) for DMA32.
+    zone_dma32_bits: 32,
+    fixmap_console: FIXMAP_CONSOLE,
+    fixmap_fdt: FIXMAP_FDT,
+};
 
 pub const MODULES_VADDR: u64 = PAGE_END;
 pub const MODULES_END: u64 = MODULES_VADDR + (128 << 20);
@@ -54,6 +78,17 @@ mod tests {
         assert_eq!(KIMAGE_VADDR, 0xffff_8000_0800_0000);
         assert_eq!(VMEMMAP_START, 0xffff_fc00_0000_0000);
         assert_eq!(FIXADDR_START, 0xffff_fbff_fdc0_0000);
+    }
+
+    #[test]
+    fn memory_params_are_linux_6_1_arm64_4k_48() {
+        // PHYS_MASK_SHIFT is CONFIG_ARM64_PA_BITS = 48; ARM64_MEMSTART_ALIGN is
+        // SZ_1G with 4 KiB pages (the PUD size); the linear region is 1 << (VA_BITS - 1) =
+        // 128 TiB; the fixmap's console slot is FIXADDR_START, the blob's window 2 MiB above.
+        let p = ARM64_4K_48;
+        assert_eq!((p.phys_mask_shift, p.memstart_align, p.linear_region_size), (48, 1 << 30, 1 << 47));
+        assert_eq!(p.zone_dma32_bits, 32);
+        assert_eq!((p.fixmap_console, p.fixmap_fdt), (0xffff_fbff_fdc0_0000, 0xffff_fbff_fde0_0000));
     }
 
     #[test]
