@@ -12,7 +12,7 @@ use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 use crate::mm::params::MemoryParams;
-use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
+use crate::mm::zone_sizes::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen;
 use crate::of::fdt::Fdt;
@@ -113,15 +113,15 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) -> Bootm
     numa_init(fdt, mb, machine.cells);
     let node_data = register_nodes(mb);
     let memmaps = alloc_memmaps(mb);
-    let limits = zone::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
-    let zones = zone::free_area_init(mb, &limits, &mut |line| info!("{line}"));
+    let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
+    let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"));
     mb.dump_all();
     Bootmem { zones, memmaps, node_data }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
 pub fn build_all_zonelists(bootmem: &Bootmem) {
-    zone::build_all_zonelists(&bootmem.zones, &zone::default_distance, &mut |line| info!("{line}"));
+    zone_sizes::build_all_zonelists(&bootmem.zones, &zone_sizes::default_distance, &mut |line| info!("{line}"));
 }
 
 /// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps
@@ -143,7 +143,7 @@ pub fn mem_init<'a, L: FreePageLinks>(
         totalram_pages: totalram,
         totalcma_pages: cma_pages,
     };
-    zone::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
+    zone_sizes::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
     Ok(())
 }
 

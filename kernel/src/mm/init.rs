@@ -13,7 +13,7 @@ use crate::mm::buddy::{ArrayLinks, BuddyError, FreePageLinks, Memmap, NodeData, 
 use crate::mm::memblock::{
     Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
 };
-use crate::mm::zone::NodeZones;
+use crate::mm::zone_sizes::NodeZones;
 use crate::mm::{Pfn, PhysAddr, PAGE_SIZE};
 
 /// A node's memmap, placed: frames `[start_pfn, end_pfn)`, one byte each at `pa`, and the

@@ -1,5 +1,5 @@
 //! Physical memory management: addresses, memblock, the kernel's page tables (`pgtable`,
-//! `paging`), zones and their accounting (`zone`), and the buddy allocator with its memmap
+//! `paging`), zones and their accounting (`zone_sizes`), and the buddy allocator with its memmap
 //! (`buddy`, `init`). What depends on the architecture comes in as a value (`params`).
 
 pub mod addr;
@@ -9,6 +9,6 @@ pub mod memblock;
 pub mod paging;
 pub mod params;
 pub mod pgtable;
-pub mod zone;
+pub mod zone_sizes;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};

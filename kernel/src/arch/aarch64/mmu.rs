@@ -24,9 +24,9 @@ extern "C" {
 }
 
 /// The image's sections for the `Memory:` line (no init sections: nothing is freed later).
-pub fn kernel_sections() -> kernel::mm::zone::KernelSections {
+pub fn kernel_sections() -> kernel::mm::zone_sizes::KernelSections {
     let l = super::image::layout();
-    kernel::mm::zone::KernelSections {
+    kernel::mm::zone_sizes::KernelSections {
         text: (l.stext, l.etext),
         rodata: (l.start_rodata, l.end_rodata),
         rwdata: (l.sdata, l.edata),

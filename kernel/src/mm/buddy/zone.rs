@@ -28,7 +28,7 @@ impl ZoneType {
 
     /// The name Linux prints (`zone_names[]`).
     pub const fn name(self) -> &'static str {
-        crate::mm::zone::ZONE_NAMES[self as usize]
+        crate::mm::zone_sizes::ZONE_NAMES[self as usize]
     }
 
     /// Index into a node's zone array.

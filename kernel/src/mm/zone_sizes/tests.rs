@@ -2,7 +2,9 @@
 //! rules in the comment next to it.
 
 use super::*;
-use crate::mm::memblock::MemblockKind;
+use crate::mm::memblock::{Memblock, MemblockKind};
+use crate::mm::params::MemoryParams;
+use core::fmt;
 use crate::mm::PhysAddr;
 use std::string::{String, ToString};
 use std::vec::Vec;
