@@ -23,6 +23,17 @@ struct Scenario {
     forbid: Vec<&'static str>,
 }
 
+/// The expected zone lines of scenario `$name`, shared with the kernel's host tests (see
+/// kernel/testdata/zones/README.md): every line of the file that is not a `#` comment.
+macro_rules! zone_lines {
+    ($name:literal) => {
+        include_str!(concat!("../../kernel/testdata/zones/", $name, ".txt"))
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<&str>>()
+    };
+}
+
 const CLEAN_END: [&str; 2] = ["boot: complete", "reboot: Power down"];
 const NO_FAILURE: [&str; 3] = ["Kernel panic*", "Unable to handle*", "Error: *"];
 
@@ -504,9 +515,10 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
 
     // Zones and the page allocator, with the lines Linux 6.1 prints for the same RAM (reasoned
     // from arm64's zone_sizes_init: no dma-ranges, RAM from 1 GiB, so ZONE_DMA ends at 4 GiB
-    // or at the end of RAM, DMA32 is empty, Normal holds the rest). "Total pages" is present
-    // pages minus Linux's memmap for them (64 bytes per page, 1/64 of the pages); the total
-    // after the slash of the Memory line is all RAM in KiB.
+    // or at the end of RAM, DMA32 is empty, Normal holds the rest). The lines from "Zone
+    // ranges:" to "Policy zone:", with their derivation, are kernel/testdata/zones/NAME.txt,
+    // which the kernel's host tests check against free_area_init and build_all_zonelists too.
+    // The total after the slash of the Memory line is all RAM in KiB.
     let zones = |name: &'static str, mem: &str, numa: u32, append: &str, lines: &[&str]| {
         let mut o = opts(mem);
         o.numa = numa;
@@ -522,53 +534,22 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         0,
         "buddyinfo",
         &[
-            "Zone ranges:",
-            "  DMA      [mem 0x0000000040000000-0x000000007fffffff]",
-            "  DMA32    empty",
-            "  Normal   empty",
-            "Movable zone start for each node",
-            "Early memory node ranges",
-            "  node   0: [mem 0x0000000040000000-0x000000007fffffff]",
-            "Initmem setup node 0 [mem 0x0000000040000000-0x000000007fffffff]",
-            "Fallback order for Node 0: 0 ",
-            // 262144 - 262144 / 64
-            "Built 1 zonelists, mobility grouping on.  Total pages: 258048",
-            "Policy zone: DMA",
-            "Kernel command line: buddyinfo",
-            "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 0K cma-reserved)",
-            "Node 0, zone      DMA *",
-        ],
+            zone_lines!("zones-1G"),
+            vec![
+                "Kernel command line: buddyinfo",
+                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 0K cma-reserved)",
+                "Node 0, zone      DMA *",
+            ],
+        ]
+        .concat(),
     ));
-    list.push(zones(
-        "zones-6G",
-        "6G",
-        0,
-        "",
-        &[
-            "  DMA      [mem 0x0000000040000000-0x00000000ffffffff]",
-            "  DMA32    empty",
-            "  Normal   [mem 0x0000000100000000-0x00000001bfffffff]",
-            "  node   0: [mem 0x0000000040000000-0x00000001bfffffff]",
-            "Initmem setup node 0 [mem 0x0000000040000000-0x00000001bfffffff]",
-            // 786432 pages in each zone, less 12288 of memmap each
-            "Built 1 zonelists, mobility grouping on.  Total pages: 1548288",
-            "Policy zone: Normal",
-            "Memory: *K/6291456K available *",
-        ],
-    ));
+    list.push(zones("zones-6G", "6G", 0, "", &[zone_lines!("zones-6G"), vec!["Memory: *K/6291456K available *"]].concat()));
     list.push(zones(
         "zones-mem-limit",
         "1G",
         0,
         "mem=512M",
-        &[
-            "  DMA      [mem 0x0000000040000000-0x000000005fffffff]",
-            "  node   0: [mem 0x0000000040000000-0x000000005fffffff]",
-            "Initmem setup node 0 [mem 0x0000000040000000-0x000000005fffffff]",
-            // 131072 - 2048
-            "Built 1 zonelists, mobility grouping on.  Total pages: 129024",
-            "Memory: *K/524288K available *",
-        ],
+        &[zone_lines!("zones-mem-limit"), vec!["Memory: *K/524288K available *"]].concat(),
     ));
     list.push(zones(
         "zones-numa-2",
@@ -578,30 +559,17 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         &[
             // NODE_DATA on each node: node 0's at the top of node 0 (nothing else is
             // there), node 1's at the top of memory, just below paging_init's tables.
-            "NUMA: NODE_DATA [mem 0x5fff*-0x5fffffff]",
-            "NUMA: NODE_DATA [mem 0x7fff*-0x7fff*]",
-            "  DMA      [mem 0x0000000040000000-0x000000007fffffff]",
-            "Early memory node ranges",
-            "  node   0: [mem 0x0000000040000000-0x000000005fffffff]",
-            "  node   1: [mem 0x0000000060000000-0x000000007fffffff]",
-            "Initmem setup node 0 [mem 0x0000000040000000-0x000000005fffffff]",
-            "Initmem setup node 1 [mem 0x0000000060000000-0x000000007fffffff]",
-            "Fallback order for Node 0: 0 1 ",
-            "Fallback order for Node 1: 1 0 ",
-            // (131072 - 2048) per node
-            "Built 2 zonelists, mobility grouping on.  Total pages: 258048",
-            "Memory: *K/1048576K available *",
-            "Node 0, zone      DMA *",
-            "Node 1, zone      DMA *",
-        ],
+            vec!["NUMA: NODE_DATA [mem 0x5fff*-0x5fffffff]", "NUMA: NODE_DATA [mem 0x7fff*-0x7fff*]"],
+            zone_lines!("zones-numa-2"),
+            vec!["Memory: *K/1048576K available *", "Node 0, zone      DMA *", "Node 1, zone      DMA *"],
+        ]
+        .concat(),
     ));
     // A 4 MiB hole in RAM, inside a 128 MiB section that has memory: the tree describes
     // [0x40000000, 0x50000000) and [0x50400000, 0x80000000) only, through
     // /chosen/linux,usable-memory-range (QEMU rewrites the memory nodes from -m, but keeps
-    // /chosen): the first range caps memory, the second is added. Linux counts the hole's
-    // 1024 pages as unavailable (its pageblocks lie in a present section). Present pages are
-    // 262144 - 1024 = 261120; the span exceeds them by less than a sixteenth, so Linux's
-    // memmap is sized on the span, 262144 / 64 = 4096 pages: Total pages 257024.
+    // /chosen): the first range caps memory, the second is added. What Linux prints for it:
+    // kernel/testdata/zones/zones-hole.txt.
     let holed = scratch.join("hole.dtb");
     let mut dtc = Command::new("dtc");
     dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&holed);
@@ -619,17 +587,11 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     list.push(Scenario {
         name: "zones-hole",
         opts: o,
-        expect: [
-            "  node   0: [mem 0x0000000040000000-0x000000004fffffff]",
-            "  node   0: [mem 0x0000000050400000-0x000000007fffffff]",
-            "Initmem setup node 0 [mem 0x0000000040000000-0x000000007fffffff]",
-            "On node 0, zone DMA: 1024 pages in unavailable ranges",
-            "Built 1 zonelists, mobility grouping on.  Total pages: 257024",
-            "Memory: *K/1044480K available *",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
+        expect: [zone_lines!("zones-hole"), vec!["Memory: *K/1044480K available *", "boot: complete"]]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         forbid: NO_FAILURE.to_vec(),
     });
 
