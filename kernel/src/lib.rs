@@ -11,6 +11,7 @@
 
 pub mod mm;
 pub mod cmdline;
+pub mod log_buf;
 pub mod of;
 pub mod printk;
 pub mod setup;
