@@ -4,16 +4,31 @@
 //! Before the device tree has been read there is no console. The one exception is the
 //! documented fallback, `FALLBACK_PL011`: QEMU virt's UART, used only to report a DTB that
 //! cannot be read, or a crash that happens before the console exists.
+//!
+//! Every record also goes into `LOG_BUF` (Linux's `log_buf`, see `kernel::log_buf` for the
+//! layout a debugger reads: in gdb, `kernel::console::LOG_BUF`), and so do the emergency
+//! reports. A panic or fault report on a console quieter than the default (`quiet`,
+//! `loglevel=` below 7) replays the last lines the console may have hidden.
 
 use crate::arch::{idmap, timer};
 use crate::drivers::pl011::Pl011;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use kernel::mm::PhysAddr;
-use kernel::printk::{console_prints, Timestamp};
+use kernel::log_buf::LogBuf;
+use kernel::printk::{console_prints, logged, Timestamp};
 
 /// QEMU virt's PL011 (`VIRT_UART` in hw/arm/virt.c). Only for reporting an unreadable DTB.
 pub const FALLBACK_PL011: PhysAddr = PhysAddr(0x0900_0000);
+
+/// Size of the log buffer: 64 KiB holds the longest boot log (`memblock=debug dyndbg=+p`).
+pub const LOG_BUF_LEN: usize = 1 << 16;
+
+/// The kernel log, every record as the console prints it (read it from gdb: `mb-dmesg`).
+pub static LOG_BUF: LogBuf<LOG_BUF_LEN> = LogBuf::new();
+
+/// Lines a panic report replays from `LOG_BUF` on a quiet console.
+const REPLAY_LINES: usize = 20;
 
 static UART_BASE: AtomicU64 = AtomicU64::new(0);
 static DYNDBG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -71,31 +86,45 @@ pub fn emergency() -> Emergency {
     if UART_BASE.load(Ordering::Acquire) == 0 && idmap::map_device(FALLBACK_PL011, 0x1000).is_ok() {
         UART_BASE.store(FALLBACK_PL011.0, Ordering::Release);
     }
-    Emergency { at_line_start: true }
+    Emergency { at_line_start: true, report_start: LOG_BUF.counters().head }
 }
 
 /// See `emergency`.
 pub struct Emergency {
     at_line_start: bool,
+    /// Where this report starts in the log buffer.
+    report_start: u64,
+}
+
+impl Emergency {
+    /// On a console quieter than the default, the last lines logged before this report:
+    /// what the console may not have shown.
+    pub fn replay_log(&mut self) {
+        let level = CONSOLE_LOGLEVEL.load(Ordering::Relaxed);
+        if level >= kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT {
+            return;
+        }
+        let from = LOG_BUF.last_lines_start(REPLAY_LINES, self.report_start);
+        let n = LOG_BUF.lines_in(from, self.report_start);
+        let _ = writeln!(self, "---[ log buffer: the last {n} lines before this report (console loglevel {level}) ]---");
+        let _ = LOG_BUF.write_range(from, self.report_start, &mut Console);
+    }
 }
 
 impl Write for Emergency {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for piece in s.split_inclusive('\n') {
             if self.at_line_start {
-                write!(Console, "{}", Timestamp::from_ticks(timer::ticks(), timer::frequency()))?;
+                let ts = Timestamp::from_ticks(timer::ticks(), timer::frequency());
+                write!(Console, "{ts}")?;
+                LOG_BUF.write_fmt(format_args!("{ts}"));
             }
             Console.write_str(piece)?;
+            LOG_BUF.write_str(piece);
             self.at_line_start = piece.ends_with('\n');
         }
         Ok(())
     }
-}
-
-/// Write one record with the printk prefix.
-pub fn print_line(args: fmt::Arguments) {
-    let ts = Timestamp::from_ticks(timer::ticks(), timer::frequency());
-    let _ = write!(Console, "{ts}{args}\n");
 }
 
 struct Printk;
@@ -106,8 +135,13 @@ impl log::Log for Printk {
     }
 
     fn log(&self, record: &log::Record) {
+        // One timestamp for both: the buffer holds the console's line byte for byte.
+        let ts = Timestamp::from_ticks(timer::ticks(), timer::frequency());
+        if logged(record.level(), DYNDBG.load(Ordering::Relaxed)) {
+            LOG_BUF.push_line(ts, record.args());
+        }
         if self.enabled(record.metadata()) {
-            print_line(*record.args());
+            let _ = write!(Console, "{ts}{}\n", record.args());
         }
     }
 

@@ -204,6 +204,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
             let _ = writeln!(out, "Kernel panic - not syncing: {msg}");
         }
     }
+    out.replay_log();
     let _ = writeln!(out, "---[ end Kernel panic - not syncing: {msg} ]---");
     console::Console::flush();
     arch::psci::system_off()

@@ -1,5 +1,6 @@
 //! The printk conventions the console follows: Linux's log levels and the `[%5lu.%06lu] `
-//! timestamp prefix. The console itself (the UART, the timer) lives in the binary.
+//! timestamp prefix, and which records reach the console and the log buffer (`log_buf`).
+//! The console itself (the UART, the timer) lives in the binary.
 
 use core::fmt;
 
@@ -19,7 +20,14 @@ pub fn linux_level(level: log::Level) -> u8 {
 /// message when its level is below the console level); `pr_debug` lines (`trace`) also need
 /// dynamic debug (`dyndbg=` on the command line), as in a distribution kernel.
 pub fn console_prints(level: log::Level, console_loglevel: u8, dyndbg: bool) -> bool {
-    (level != log::Level::Trace || dyndbg) && linux_level(level) < console_loglevel
+    logged(level, dyndbg) && linux_level(level) < console_loglevel
+}
+
+/// Whether a record of `level` goes into the log buffer: every record does, whatever the
+/// console level, except `pr_debug` lines (`trace`) while dynamic debug is off, which in
+/// Linux are never emitted at all.
+pub fn logged(level: log::Level, dyndbg: bool) -> bool {
+    level != log::Level::Trace || dyndbg
 }
 
 /// The time since the counter started, as printk shows it.
@@ -72,5 +80,13 @@ mod tests {
         assert!(!console_prints(log::Level::Trace, 7, true));
         assert!(console_prints(log::Level::Warn, 5, false));
         assert!(!console_prints(log::Level::Info, 4, false));
+    }
+
+    #[test]
+    fn the_buffer_keeps_what_the_console_hides() {
+        // KERN_DEBUG is below the default console level but still logged, as in dmesg.
+        assert!(!console_prints(log::Level::Debug, 7, false) && logged(log::Level::Debug, false));
+        assert!(!logged(log::Level::Trace, false));
+        assert!(logged(log::Level::Trace, true));
     }
 }

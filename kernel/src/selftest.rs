@@ -9,6 +9,8 @@
 //! - `wx`: write to the kernel's text, which is mapped read-only: a permission fault.
 //! - `stack`: recurse until the boot stack overflows into its guard page: Linux's "kernel
 //!   stack overflow" report, not a silent corruption.
+//! - `hang`: spin forever without a word, as a kernel stuck in a loop would: for the tests of
+//!   `cargo xtask qemu --timeout`.
 //! - `buddy`: a random storm of page allocations and frees across orders and zones; every
 //!   page is filled with a pattern derived from its address and checked before it is freed;
 //!   no frame may be handed out twice, and the free count must come back to its start.
@@ -46,6 +48,9 @@ pub fn run(name: &str, mb: &Memblock) {
             panic!("selftest=fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
         }
         "panic" => panic!("selftest=panic"),
+        "hang" => loop {
+            core::hint::spin_loop();
+        },
         "buddy" => buddy_storm(),
         "stack" => {
             let depth = recurse(0);

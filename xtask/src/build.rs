@@ -23,10 +23,11 @@ pub struct Built {
     pub sections: [u64; 4],
 }
 
+/// Cargo's own progress goes to stderr: a first build takes a while.
 pub fn build(release: bool) -> Result<Built> {
     crate::tools::ensure_rust_target(TARGET)?;
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.current_dir(root()).args(["build", "--quiet", "-p", "kernel", "--bin", "kernel", "--target", TARGET]);
+    cargo.current_dir(root()).args(["build", "-p", "kernel", "--bin", "kernel", "--target", TARGET]);
     if release {
         cargo.arg("--release");
     }
@@ -71,7 +72,7 @@ fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4])> {
 pub fn build_dry_run() -> Result<PathBuf> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())
-        .args(["build", "--quiet", "-p", "kernel", "--bin", "kernel"])
+        .args(["build", "-p", "kernel", "--bin", "kernel"])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {

@@ -1,9 +1,12 @@
 //! `cargo xtask gdb`: QEMU halted at reset with its gdb stub on a free local port, and
 //! gdb-multiarch attached with the kernel ELF's symbols. The kernel runs where it is linked,
 //! so the same symbols serve before the MMU is on (head.S) and after (Rust).
+//!
+//! gdb runs in `target/xtask/gdb/`, so what it leaves behind (a core file when it crashes,
+//! its history) stays out of the work tree.
 
 use crate::qemu::{run_captured, wait_bounded, BootOptions, Captured, Guard, Machine};
-use crate::{build, tools, Result};
+use crate::{build, root, tools, Result};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,6 +38,9 @@ pub fn start(opts: &BootOptions, breakpoints: &[String], batch: Option<&Path>, s
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
     let qemu = Guard(child);
     let mut gdb = Command::new(tools::GDB.binary);
+    let cwd = root().join("target").join("xtask").join("gdb");
+    std::fs::create_dir_all(&cwd).map_err(|e| format!("{}: {e}", cwd.display()))?;
+    gdb.current_dir(&cwd);
     gdb.arg("-q").arg("-nx");
     if batch.is_some() {
         gdb.arg("-batch");
@@ -46,7 +52,7 @@ pub fn start(opts: &BootOptions, breakpoints: &[String], batch: Option<&Path>, s
         gdb.arg("-ex").arg(format!("break {b}"));
     }
     if let Some(file) = batch {
-        gdb.arg("-x").arg(file);
+        gdb.arg("-x").arg(std::path::absolute(file).map_err(|e| format!("{}: {e}", file.display()))?);
     }
     Ok(Session { qemu, gdb, _machine: machine })
 }

@@ -28,14 +28,20 @@ enum Command {
         #[arg(long)]
         release: bool,
     },
-    /// Build, boot in QEMU virt, stream the serial console; exit with QEMU's status.
+    /// Build, boot in QEMU virt, stream the serial console; the exit status says how the
+    /// boot ended (0 only for a clean boot).
+    #[command(after_help = qemu::EXIT_STATUS_HELP)]
     Qemu {
+        /// Stop QEMU after this many seconds and exit with status 5 (default: no limit).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
         #[command(flatten)]
         opts: qemu::BootOptions,
     },
     /// Start QEMU halted with its gdb stub and attach gdb-multiarch with the kernel's symbols.
     Gdb {
-        /// Break at this symbol before continuing (e.g. primary_entry, kernel_main).
+        /// Break here before continuing: a symbol (kernel_main) or `*ADDRESS` (head.S runs at
+        /// its physical address before the MMU is on; see README).
         #[arg(long = "break", value_name = "SYMBOL")]
         breakpoint: Vec<String>,
         /// Run gdb in batch mode with this command file.
@@ -44,12 +50,13 @@ enum Command {
         #[command(flatten)]
         opts: qemu::BootOptions,
     },
-    /// Benchmarks (criterion, on the host): memblock add/reserve/alloc at 10, 1000, 10000 regions.
     /// Run the boot's memory setup on a .dtb on the host and print its lines (no QEMU).
     Memmap {
         #[command(flatten)]
         args: memmap::MemmapArgs,
     },
+    /// Benchmarks: memblock and the buddy allocator on the host (criterion), then the QEMU
+    /// boot-time table at 1/4/16/64 GiB.
     Bench {
         /// Only the QEMU boot-time table, not the host benches.
         #[arg(long)]
@@ -58,7 +65,8 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Host tests, every QEMU boot scenario, then the gdb test.
+    /// Host tests, every QEMU boot scenario, the exit-status tests, then the gdb test; exits
+    /// non-zero when any fails.
     Test {
         /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
         #[arg(long)]
@@ -74,7 +82,9 @@ fn main() -> ExitCode {
             println!("Image:      {}", img.image.display());
             0
         }),
-        Command::Qemu { opts } => qemu::run_interactive(&opts),
+        Command::Qemu { timeout, opts } => {
+            qemu::run_interactive(&opts, timeout.map(std::time::Duration::from_secs))
+        }
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
         Command::Bench { qemu_only, args } => bench::run(qemu_only, &args),

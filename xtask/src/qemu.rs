@@ -3,8 +3,11 @@
 //! `BootOptions` are the command-line options of `cargo xtask qemu` (and `gdb`); `Machine`
 //! turns them into a QEMU command line. Large memory goes to a RAM backend without
 //! reservation (`reserve=off`: the host commits only what the guest touches; QEMU
-//! refuses guest RAM the host cannot commit), removed afterwards. `--overlay NAME` dumps the
-//! tree QEMU generates for the same options, applies `dts/NAME.dts` and boots with it.
+//! refuses guest RAM the host cannot commit). `--overlay NAME` dumps the tree QEMU generates
+//! for the same options (or takes `--dtb`), applies `dts/NAME.dts` (or a `.dts` path) and
+//! boots with it. `cargo xtask qemu` keeps the files it generates under `target/xtask/qemu/`,
+//! so the command it prints can be run again; `Outcome` is how the boot ended, from QEMU's
+//! status and the console, and gives the exit status.
 
 use crate::{build, root, tools, Result};
 use std::io::Read;
@@ -29,11 +32,13 @@ pub struct BootOptions {
     /// CPU model (max, cortex-a57, ...).
     #[arg(long, default_value = "max")]
     pub cpu: String,
-    /// Boot with this device tree instead of QEMU's own.
-    #[arg(long, value_name = "FILE", conflicts_with = "overlay")]
+    /// Boot with this device tree instead of QEMU's own (QEMU still rewrites its /memory
+    /// nodes from --mem and --numa, and /chosen).
+    #[arg(long, value_name = "FILE")]
     pub dtb: Option<PathBuf>,
-    /// Apply dts/NAME.dts to the tree QEMU generates and boot with the result.
-    #[arg(long, value_name = "NAME")]
+    /// Apply an overlay (a name from dts/, e.g. reserved-memory, or a .dts path) to the tree
+    /// QEMU generates, or to --dtb, and boot with the result.
+    #[arg(long, value_name = "NAME|FILE")]
     pub overlay: Option<String>,
     /// Initial ramdisk.
     #[arg(long, value_name = "FILE")]
@@ -76,15 +81,28 @@ pub fn parse_size(s: &str) -> Result<u64> {
 pub struct Machine {
     pub args: Vec<String>,
     scratch: PathBuf,
+    /// Leave the generated files in place (the printed command refers to them).
+    keep: bool,
 }
 
 impl Machine {
-    /// The QEMU command line for `opts`, booting `image`.
+    /// The QEMU command line for `opts`, booting `image`; its generated files live in a
+    /// directory of this process's own, removed with the `Machine`.
     pub fn new(opts: &BootOptions, image: &Path) -> Result<Machine> {
-        let mem = parse_size(&opts.mem)?;
         let scratch = root().join("target").join("xtask").join(format!("run-{}", std::process::id()));
+        Machine::assemble(opts, image, scratch, false)
+    }
+
+    /// As `new`, with the generated files kept in `target/xtask/qemu/` (replaced by the next
+    /// run), so that the printed command can be run again.
+    pub fn kept(opts: &BootOptions, image: &Path) -> Result<Machine> {
+        Machine::assemble(opts, image, root().join("target").join("xtask").join("qemu"), true)
+    }
+
+    fn assemble(opts: &BootOptions, image: &Path, scratch: PathBuf, keep: bool) -> Result<Machine> {
+        let mem = parse_size(&opts.mem)?;
         std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-        let mut m = Machine { args: Vec::new(), scratch };
+        let mut m = Machine { args: Vec::new(), scratch, keep };
         let mut machine = String::from("virt");
         if opts.el2 {
             machine.push_str(",virtualization=on");
@@ -119,17 +137,19 @@ impl Machine {
         m.push(["-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot"]);
         m.push(["-kernel", &image.display().to_string()]);
         if let Some(initrd) = &opts.initrd {
-            m.push(["-initrd", &initrd.display().to_string()]);
+            m.push(["-initrd", &absolute(initrd)?.display().to_string()]);
         }
         if let Some(append) = &opts.append {
             m.push(["-append", append]);
         }
-        if let Some(dtb) = &opts.dtb {
-            m.push(["-dtb", &dtb.display().to_string()]);
-        }
-        if let Some(name) = &opts.overlay {
-            let dtb = m.overlay_dtb(name)?;
-            m.push(["-dtb", &dtb.display().to_string()]);
+        let dtb = opts.dtb.as_deref().map(absolute).transpose()?;
+        match (&opts.overlay, dtb) {
+            (Some(name), base) => {
+                let dtb = m.overlay_dtb(name, base.as_deref())?;
+                m.push(["-dtb", &dtb.display().to_string()]);
+            }
+            (None, Some(dtb)) => m.push(["-dtb", &dtb.display().to_string()]),
+            (None, None) => {}
         }
         m.args.extend(opts.extra.iter().cloned());
         Ok(m)
@@ -146,15 +166,20 @@ impl Machine {
         Ok(())
     }
 
-    /// QEMU's own tree for these options (`-M ...,dumpdtb=`), with `dts/NAME.dts` applied.
-    fn overlay_dtb(&mut self, name: &str) -> Result<PathBuf> {
+    /// `base` (or QEMU's own tree for these options, `-M ...,dumpdtb=`) with the overlay
+    /// `name` applied.
+    fn overlay_dtb(&mut self, name: &str, base: Option<&Path>) -> Result<PathBuf> {
         tools::ensure(&[tools::DTC, tools::FDTOVERLAY])?;
-        let source = root().join("dts").join(format!("{name}.dts"));
-        if !source.is_file() {
-            return Err(format!("no overlay {}", source.display()));
-        }
-        let base = self.scratch.join("qemu.dtb");
-        self.dump_dtb(&base)?;
+        let source = overlay_source(name)?;
+        let name = source.file_stem().and_then(|s| s.to_str()).unwrap_or("overlay").to_string();
+        let base = match base {
+            Some(b) => b.to_path_buf(),
+            None => {
+                let dumped = self.scratch.join("qemu.dtb");
+                self.dump_dtb(&dumped)?;
+                dumped
+            }
+        };
         let dtbo = self.scratch.join(format!("{name}.dtbo"));
         run_checked(
             Command::new("dtc").args(["-q", "-@", "-I", "dts", "-O", "dtb", "-o"]).arg(&dtbo).arg(&source),
@@ -187,8 +212,75 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.scratch);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
     }
+}
+
+/// The overlay a `--overlay` value names: an existing file, or a name from `dts/` (with or
+/// without the `dts/` and `.dts` around it). An unknown name lists the valid ones.
+pub fn overlay_source(name: &str) -> Result<PathBuf> {
+    let as_path = Path::new(name);
+    if as_path.is_file() {
+        return absolute(as_path);
+    }
+    let dir = root().join("dts");
+    let bare = name.strip_prefix("dts/").unwrap_or(name);
+    let bare = bare.strip_suffix(".dts").unwrap_or(bare);
+    let source = dir.join(format!("{bare}.dts"));
+    if source.is_file() {
+        return Ok(source);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".dts").map(String::from))
+        .collect();
+    names.sort();
+    Err(format!("no overlay '{name}': not a file, nor one of dts/: {}", names.join(", ")))
+}
+
+/// `path` made absolute (against the current directory), so that commands run elsewhere, or
+/// pasted from the printed command line, find it.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The root nodes QEMU replaces in a `-dtb` file: those named `memory` or `memory@…` (it
+/// removes them and writes its own from `-m` and `-numa`).
+pub fn replaced_memory_nodes(dtb: &Path) -> Result<Vec<String>> {
+    tools::ensure(&[tools::DTC])?;
+    let out = Command::new("dtc")
+        .args(["-q", "-I", "dtb", "-O", "dts"])
+        .arg(dtb)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("dtc: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{}: not a device tree blob: {}", dtb.display(), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(root_memory_nodes(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The children of `/` named `memory` or `memory@…` in dtc's source output (one tab deep).
+fn root_memory_nodes(dts: &str) -> Vec<String> {
+    dts.lines()
+        .filter_map(|l| l.strip_prefix('\t')?.strip_suffix(" {"))
+        .filter(|n| *n == "memory" || n.starts_with("memory@"))
+        .map(|n| format!("/{n}"))
+        .collect()
+}
+
+/// The command line as a shell reads it: arguments with spaces or quotes are quoted.
+pub fn shell_line(program: &str, args: &[String]) -> String {
+    let quote = |a: &str| {
+        if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=,./:@+%".contains(c)) {
+            a.to_string()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once(program).chain(args.iter().map(String::as_str)).map(quote).collect::<Vec<_>>().join(" ")
 }
 
 fn run_checked(cmd: &mut Command, what: &str) -> Result<()> {
@@ -261,16 +353,143 @@ pub struct Captured {
     pub elapsed: Duration,
 }
 
-/// `cargo xtask qemu`: boot with the console on this terminal; QEMU's exit status is ours.
-pub fn run_interactive(opts: &BootOptions) -> Result<i32> {
+/// How a boot ended, told from QEMU's exit status and what the console printed. The kernel
+/// powers the machine off (QEMU exits 0) after a panic too, so the console decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// QEMU exited 0 and the console printed `boot: complete`, with no panic.
+    Clean,
+    /// `Kernel panic - not syncing` with no exception report before it.
+    Panic,
+    /// An exception report (`trap: …`, then Linux's oops or stack-overflow report).
+    Fault,
+    /// Still running when the time limit ran out (QEMU was stopped).
+    Timeout,
+    /// QEMU exited 0 but `boot: complete` never appeared: an unusable device tree, a reset,
+    /// or a console quieter than `loglevel=7` (the marker is an info line).
+    Incomplete,
+    /// QEMU itself failed (bad arguments, no memory, killed by a signal).
+    QemuFailed,
+}
+
+/// The exit statuses of `cargo xtask qemu`, for `--help` and the README.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  clean boot: the console printed `boot: complete` and QEMU exited 0
+  1  xtask failed before or around the boot (build, tools, files, options; clap's usage errors are 2)
+  3  kernel panic (`Kernel panic - not syncing`)
+  4  kernel fault: an exception report (oops, stack overflow), then the panic
+  5  timeout: still running after --timeout seconds; QEMU was stopped
+  6  incomplete: QEMU exited 0 without `boot: complete` (bad DTB, reset, or loglevel below 7 hid it)
+  7  QEMU failed (non-zero exit or killed by a signal)";
+
+impl Outcome {
+    pub fn classify(console: &str, status: Option<std::process::ExitStatus>) -> Outcome {
+        let lines: Vec<&str> = console.lines().map(crate::test::message).collect();
+        if lines.iter().any(|l| l.starts_with("Kernel panic - not syncing")) {
+            let fault = lines.iter().any(|l| l.starts_with("trap: ") || l.starts_with("Insufficient stack space"));
+            return if fault { Outcome::Fault } else { Outcome::Panic };
+        }
+        match status {
+            None => Outcome::Timeout,
+            Some(s) if !s.success() => Outcome::QemuFailed,
+            Some(_) if lines.contains(&"boot: complete") => Outcome::Clean,
+            Some(_) => Outcome::Incomplete,
+        }
+    }
+
+    /// The exit status of `cargo xtask qemu` (see `EXIT_STATUS_HELP`).
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Panic => 3,
+            Outcome::Fault => 4,
+            Outcome::Timeout => 5,
+            Outcome::Incomplete => 6,
+            Outcome::QemuFailed => 7,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Clean => "clean boot",
+            Outcome::Panic => "kernel panic",
+            Outcome::Fault => "kernel fault",
+            Outcome::Timeout => "timeout",
+            Outcome::Incomplete => "no `boot: complete` on the console",
+            Outcome::QemuFailed => "QEMU failed",
+        }
+    }
+}
+
+/// Ask a process to stop (SIGTERM: QEMU restores the terminal it put in raw mode), then kill
+/// it if it has not exited within a few seconds.
+fn terminate(guard: &mut Guard) {
+    let _ = Command::new("kill").arg("-TERM").arg(guard.0.id().to_string()).status();
+    let _ = wait_bounded(guard, Duration::from_secs(3));
+}
+
+/// `cargo xtask qemu`: boot with the console on this terminal (and in our stdout as it
+/// comes); the exit status is the boot's `Outcome`.
+pub fn run_interactive(opts: &BootOptions, timeout: Option<Duration>) -> Result<i32> {
     tools::ensure(&[tools::QEMU])?;
     let built = build::build(opts.release)?;
-    let machine = Machine::new(opts, &built.image)?;
-    eprintln!("xtask: {} {}", tools::QEMU.binary, machine.args.join(" "));
-    let child = machine.command().spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
+    if let Some(dtb) = &opts.dtb {
+        let replaced = replaced_memory_nodes(dtb)?;
+        if !replaced.is_empty() {
+            eprintln!(
+                "xtask: warning: QEMU replaces {} of {} with its own memory from --mem {}{}; \
+                 `cargo xtask memmap --dtb {}` shows the boot's memory setup on the tree's own memory",
+                replaced.join(", "),
+                dtb.display(),
+                opts.mem,
+                if opts.numa > 0 { format!(" --numa {}", opts.numa) } else { String::new() },
+                dtb.display()
+            );
+        }
+    }
+    let machine = Machine::kept(opts, &built.image)?;
+    eprintln!("xtask: {}", shell_line(tools::QEMU.binary, &machine.args));
+    let child = machine
+        .command()
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start QEMU: {e}"))?;
     let mut guard = Guard(child);
-    let status = guard.0.wait().map_err(|e| format!("waiting for QEMU: {e}"))?;
-    Ok(status.code().unwrap_or(1))
+    let mut pipe = guard.0.stdout.take().expect("piped");
+    // Echo the console as it arrives and keep it for the verdict.
+    let echo = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
+        let mut out = std::io::stdout();
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = out.write_all(&buf[..n]);
+            let _ = out.flush();
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).replace('\r', "")
+    });
+    let status = match timeout {
+        Some(limit) => {
+            let s = wait_bounded(&mut guard, limit);
+            if s.is_none() {
+                terminate(&mut guard);
+                eprintln!("\nxtask: still running after {}s: stopped QEMU", limit.as_secs());
+            }
+            s
+        }
+        None => Some(guard.0.wait().map_err(|e| format!("waiting for QEMU: {e}"))?),
+    };
+    drop(guard);
+    let console = echo.join().unwrap_or_default();
+    let outcome = Outcome::classify(&console, status);
+    if outcome != Outcome::Clean {
+        eprintln!("xtask: {} (exit status {})", outcome.describe(), outcome.code());
+    }
+    Ok(outcome.code() as i32)
 }
 
 #[cfg(test)]
@@ -283,5 +502,57 @@ mod tests {
         assert_eq!(parse_size("4G"), Ok(4 << 30));
         assert_eq!(parse_size("64"), Ok(64 << 20));
         assert!(parse_size("4X").is_err());
+    }
+
+    #[test]
+    fn outcome_from_console_and_status() {
+        use std::os::unix::process::ExitStatusExt;
+        // wait(2) statuses: exit code in bits 8..15, a signal in the low bits.
+        let (ok, failed, killed) = (ExitStatusExt::from_raw(0), ExitStatusExt::from_raw(1 << 8), ExitStatusExt::from_raw(9));
+        let clean = "[    0.1] Booting\n[    0.2] boot: complete\n[    0.3] reboot: Power down\n";
+        assert_eq!(Outcome::classify(clean, Some(ok)), Outcome::Clean);
+        assert_eq!(Outcome::classify(clean, Some(failed)), Outcome::QemuFailed);
+        assert_eq!(Outcome::classify(clean, Some(killed)), Outcome::QemuFailed);
+        assert_eq!(Outcome::classify("[    0.1] Booting\n", None), Outcome::Timeout);
+        assert_eq!(Outcome::classify("[    0.1] Booting\n", Some(ok)), Outcome::Incomplete);
+        // A line that only mentions the marker is not the marker.
+        assert_eq!(Outcome::classify("[    0.1] waiting for boot: complete\n", Some(ok)), Outcome::Incomplete);
+        let panic = "[    0.1] Kernel panic - not syncing: x at a.rs:1\n[    0.1] ---[ end Kernel panic - not syncing: x ]---\n";
+        assert_eq!(Outcome::classify(panic, Some(ok)), Outcome::Panic);
+        let fault = format!("[    0.1] trap: Synchronous (EL1h) exception: ESR_EL1 0x96000004\n{panic}");
+        assert_eq!(Outcome::classify(&fault, Some(ok)), Outcome::Fault);
+        let stack = format!("[    0.1] Insufficient stack space to handle exception!\n{panic}");
+        assert_eq!(Outcome::classify(&stack, None), Outcome::Fault);
+        // The codes are distinct and only a clean boot has 0.
+        let all = [Outcome::Clean, Outcome::Panic, Outcome::Fault, Outcome::Timeout, Outcome::Incomplete, Outcome::QemuFailed];
+        let codes: std::collections::BTreeSet<u8> = all.iter().map(|o| o.code()).collect();
+        assert_eq!(codes.len(), all.len());
+        assert!(all.iter().all(|o| (o.code() == 0) == (*o == Outcome::Clean)));
+    }
+
+    #[test]
+    fn only_root_memory_nodes_are_replaced() {
+        let dts = "/ {\n\tmemory@40000000 {\n\t\tdevice_type = \"memory\";\n\t};\n\tram@80000000 {\n\t};\n\
+                   \tmemory {\n\t};\n\tsoc {\n\t\tmemory@0 {\n\t\t};\n\t};\n};\n";
+        assert_eq!(root_memory_nodes(dts), ["/memory@40000000", "/memory"]);
+    }
+
+    #[test]
+    fn overlays_by_name_or_path() {
+        let by_name = overlay_source("reserved-memory").unwrap();
+        assert_eq!(overlay_source("dts/reserved-memory.dts").unwrap(), by_name);
+        assert_eq!(overlay_source("reserved-memory.dts").unwrap(), by_name);
+        assert_eq!(overlay_source(&by_name.display().to_string()).unwrap(), by_name);
+        let err = overlay_source("no-such").unwrap_err();
+        assert!(err.contains("reserved-memory, ") && err.contains("model"), "{err}");
+    }
+
+    #[test]
+    fn printed_command_quotes_for_the_shell() {
+        let args = ["-append".to_string(), "loglevel=8 foo=\"a b\" it's".to_string(), "-m".into(), "1024M".into()];
+        assert_eq!(
+            shell_line("qemu", &args),
+            "qemu -append 'loglevel=8 foo=\"a b\" it'\\''s' -m 1024M"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! matching any run of characters), lines that must not appear, and QEMU's exit within a
 //! bound (PSCI SYSTEM_OFF makes QEMU exit with status 0).
 
-use crate::qemu::{run_captured, BootOptions, Machine};
+use crate::qemu::{run_captured, BootOptions, Machine, Outcome};
 use crate::{build, gdb, memmap, root, tools, Result};
 use std::path::PathBuf;
 use std::process::Command;
@@ -731,12 +731,24 @@ pub fn run(only: Option<&str>) -> Result<()> {
             Some(st) if !st.success() => Err(format!("QEMU exited with {st}: {}", boot.stderr.trim())),
             Some(_) => check(&s, &boot.stdout),
         };
+        let verdict = verdict.and_then(|()| outcome_as_expected(s.name, &boot));
         let verdict = verdict.and_then(|()| agrees_with_dry_run(&s.opts, &boot.stdout, &built, &dry_run));
         match verdict {
             Ok(()) => println!("ok    {:<22} {:>6.2}s", s.name, boot.elapsed.as_secs_f64()),
             Err(why) => {
                 println!("FAIL  {:<22} {why}\n--- serial console ---\n{}---", s.name, boot.stdout);
                 failed.push(s.name);
+            }
+        }
+    }
+
+    if only.is_none_or(|o| "exit-status".contains(o)) {
+        println!("== exit status of cargo xtask qemu");
+        match exit_status_test() {
+            Ok(t) => println!("ok    {:<22} {:>6.2}s", "exit-status", t.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  exit-status            {why}");
+                failed.push("exit-status");
             }
         }
     }
@@ -757,6 +769,67 @@ pub fn run(only: Option<&str>) -> Result<()> {
     } else {
         Err(format!("failed: {}", failed.join(", ")))
     }
+}
+
+/// How each scenario must end (`Outcome`, the same verdict `cargo xtask qemu` gives as its
+/// exit status): a clean boot unless named here.
+fn expected_outcome(scenario: &str) -> Outcome {
+    match scenario {
+        // An exception report, then the panic: the self-tests that fault on purpose.
+        "selftest-fault" | "selftest-nomap" | "selftest-wx" | "selftest-stack" => Outcome::Fault,
+        // panic!, and Linux's early_pgtable_alloc panic when memblock cannot grow in time.
+        "selftest-panic" | "memreserve-many" => Outcome::Panic,
+        // PSCI SYSTEM_RESET (QEMU exits 0 under -no-reboot); a blob the kernel refuses;
+        // loglevel=5 hides the info line `boot: complete`.
+        "selftest-reset" | "bad-dtb-too-large" | "loglevel" => Outcome::Incomplete,
+        _ => Outcome::Clean,
+    }
+}
+
+fn outcome_as_expected(scenario: &str, boot: &crate::qemu::Captured) -> Result<()> {
+    let (got, want) = (Outcome::classify(&boot.stdout, boot.status), expected_outcome(scenario));
+    if got != want {
+        return Err(format!("the boot ended as '{}', expected '{}'", got.describe(), want.describe()));
+    }
+    Ok(())
+}
+
+/// `cargo xtask qemu` itself (this very binary), once per outcome it must report: its exit
+/// status must be the outcome's code (see `EXIT_STATUS_HELP`), whatever QEMU's own status
+/// (0 after every one of these but the timeout: the kernel powers off after a panic too).
+fn exit_status_test() -> Result<Duration> {
+    let xtask = std::env::current_exe().map_err(|e| e.to_string())?;
+    let cases: [(&[&str], Outcome); 5] = [
+        (&[], Outcome::Clean),
+        (&["--append", "selftest=panic"], Outcome::Panic),
+        (&["--append", "selftest=fault"], Outcome::Fault),
+        // selftest=hang spins forever without a word: only the time limit ends it.
+        (&["--timeout", "3", "--append", "selftest=hang"], Outcome::Timeout),
+        (&["--append", "selftest=reset"], Outcome::Incomplete),
+    ];
+    let mut total = Duration::ZERO;
+    for (args, want) in cases {
+        let mut cmd = Command::new(&xtask);
+        cmd.current_dir(root()).arg("qemu").args(args);
+        let run = run_captured(&mut cmd, BOOT_LIMIT)?;
+        total += run.elapsed;
+        let code = run.status.and_then(|s| s.code());
+        if code != Some(want.code() as i32) {
+            return Err(format!(
+                "`cargo xtask qemu {}` exited with {code:?}, expected {} ({})\n--- stdout ---\n{}--- stderr ---\n{}",
+                args.join(" "),
+                want.code(),
+                want.describe(),
+                run.stdout,
+                run.stderr
+            ));
+        }
+        let said = format!("xtask: {} (exit status {})", want.describe(), want.code());
+        if want != Outcome::Clean && !run.stderr.contains(&said) {
+            return Err(format!("`cargo xtask qemu {}` did not say '{said}':\n{}", args.join(" "), run.stderr));
+        }
+    }
+    Ok(total)
 }
 
 /// The lines a complete boot prints between its version line and `boot: complete` that do

@@ -144,6 +144,7 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
         let _ = writeln!(out, "Task stack:     [0x{:016x}..0x{:016x}]", layout.stack, layout.stack_top);
         show_regs(&mut out, frame);
         let _ = writeln!(out, "Kernel panic - not syncing: kernel stack overflow");
+        out.replay_log();
         let _ = writeln!(out, "---[ end Kernel panic - not syncing: kernel stack overflow ]---");
         super::psci::system_off()
     }
@@ -178,6 +179,7 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
     let _ = writeln!(out, "Internal error: {oops}: {esr:016x} [#1] SMP");
     show_regs(&mut out, frame);
     let _ = writeln!(out, "Kernel panic - not syncing: Oops: Fatal exception");
+    out.replay_log();
     let _ = writeln!(out, "---[ end Kernel panic - not syncing: Oops: Fatal exception ]---");
     super::psci::system_off()
 }
