@@ -392,16 +392,17 @@ impl MemblockType {
 }
 
 /// The allocator state (Linux's `struct memblock` plus the file's static flags).
+///
+/// The two arrays are public fields, read as Linux reads `memblock.memory` (their contents
+/// change only through `Memblock`'s methods); every other setting is private behind its
+/// Linux-named accessor (`memblock_set_bottom_up`, `memblock_set_current_limit`, ...).
 pub struct Memblock {
-    /// Allocate from low addresses upwards instead of from the top.
-    pub bottom_up: bool,
-    /// Highest address `MEMBLOCK_ALLOC_ACCESSIBLE` allocations may return (exclusive).
-    pub current_limit: PhysAddr,
     pub memory: MemblockType,
     pub reserved: MemblockType,
-    /// End of the kernel image, recorded for callers. Linux 6.1 no longer starts bottom-up
-    /// searches above it (that was dropped in 5.12), so allocation does not read it.
-    pub kernel_end: PhysAddr,
+    /// Allocate from low addresses upwards instead of from the top.
+    bottom_up: bool,
+    /// Highest address `MEMBLOCK_ALLOC_ACCESSIBLE` allocations may return (exclusive).
+    current_limit: PhysAddr,
     debug: bool,
     mapper: Option<&'static dyn RegionMapper>,
     has_mirror: bool,
@@ -426,7 +427,6 @@ impl Memblock {
             current_limit: MEMBLOCK_ALLOC_ANYWHERE,
             memory: MemblockType::new("memory"),
             reserved: MemblockType::new("reserved"),
-            kernel_end: PhysAddr(0),
             debug: false,
             mapper: None,
             has_mirror: false,
@@ -483,10 +483,7 @@ impl Memblock {
         self.has_mirror
     }
 
-    pub fn set_kernel_end(&mut self, end: PhysAddr) {
-        self.kernel_end = end;
-    }
-
+    /// Linux's `memblock_set_bottom_up`.
     pub fn set_bottom_up(&mut self, enable: bool) {
         self.bottom_up = enable;
     }
@@ -495,6 +492,7 @@ impl Memblock {
         self.bottom_up
     }
 
+    /// Linux's `memblock_set_current_limit`.
     pub fn set_current_limit(&mut self, limit: PhysAddr) {
         self.current_limit = limit;
     }
@@ -688,7 +686,6 @@ impl Memblock {
         }
         self.remove_range(MemblockKind::Reserved, base, size)
     }
-
 }
 
 fn r_nid(t: &MemblockType, idx: usize) -> i32 {
