@@ -8,6 +8,7 @@ mod build;
 mod gdb;
 mod memmap;
 mod qemu;
+mod readme;
 mod test;
 mod tools;
 
@@ -58,7 +59,7 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Host tests, every QEMU boot scenario, then the gdb test.
+    /// Host tests, every QEMU boot scenario, the README's example boot log, then the gdb test.
     Test {
         /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
         #[arg(long)]
