@@ -35,25 +35,19 @@ fn last(base: PhysAddr, size: u64) -> Pa {
     Pa(base.0.wrapping_add(size).wrapping_sub(1))
 }
 
-/// `%s: [%pa-%pa] %pS` (memblock_add, memblock_remove, memblock_reserve, memblock_phys_free).
-pub(super) fn dbg_range(func: &str, base: PhysAddr, size: u64, caller: &Location<'_>) {
-    log::info!("{}", fmt_range(func, base, size, None, caller));
-}
-
-/// `%s: [%pa-%pa] nid=%d flags=%x %pS` (memblock_add_node).
-pub(super) fn dbg_range_node(
+/// `%s: [%pa-%pa] %pS` (memblock_add, memblock_remove, memblock_reserve, memblock_phys_free),
+/// or with `node`, `%s: [%pa-%pa] nid=%d flags=%x %pS` (memblock_add_node).
+pub(super) fn dbg_range(
     func: &str,
     base: PhysAddr,
     size: u64,
-    nid: i32,
-    flags: MemblockFlags,
+    node: Option<(i32, MemblockFlags)>,
     caller: &Location<'_>,
 ) {
-    log::info!("{}", fmt_range(func, base, size, Some((nid, flags)), caller));
+    log::info!("{}", fmt_range(func, base, size, node, caller));
 }
 
-/// The range trace line; Linux's format for `memblock_add_node` is the same with
-/// `nid=%d flags=%x ` before the caller.
+/// The range trace line of [`dbg_range`].
 pub fn fmt_range<'a>(
     func: &'a str,
     base: PhysAddr,
