@@ -8,6 +8,7 @@ mod build;
 mod gdb;
 mod memmap;
 mod qemu;
+mod readme;
 mod test;
 mod tools;
 
@@ -65,8 +66,8 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Host tests, every QEMU boot scenario, the exit-status tests, then the gdb test; exits
-    /// non-zero when any fails.
+    /// Host tests, every QEMU boot scenario, the exit-status tests, the README's example boot
+    /// log, then the gdb test; exits non-zero when any fails.
     Test {
         /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
         #[arg(long)]

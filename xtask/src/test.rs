@@ -1,4 +1,5 @@
-//! `cargo xtask test`: the host tests, then every QEMU boot scenario, then the gdb test.
+//! `cargo xtask test`: the host tests, then every QEMU boot scenario, the README's example
+//! boot log (`readme.rs`), then the gdb test.
 //!
 //! A scenario boots the kernel with given options and checks the serial console: lines that
 //! must appear in order (each matched against the message after the printk timestamp, `*`
@@ -749,6 +750,17 @@ pub fn run(only: Option<&str>) -> Result<()> {
             Err(why) => {
                 println!("FAIL  exit-status            {why}");
                 failed.push("exit-status");
+            }
+        }
+    }
+
+    if only.is_none_or(|o| "readme-example".contains(o)) {
+        println!("== README");
+        match crate::readme::check(BOOT_LIMIT) {
+            Ok(t) => println!("ok    {:<22} {:>6.2}s", "readme-example", t.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  readme-example         {why}");
+                failed.push("readme-example");
             }
         }
     }

@@ -17,7 +17,7 @@
 
 use core::panic::Location;
 
-use super::dump::{fmt_alloc_nid, fmt_phys_alloc, Pa};
+use super::dump::{fmt_alloc, Pa};
 use super::{
     Memblock, MemblockError, MemblockFlags, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_ALLOC_NOLEAKTRACE,
     MEMBLOCK_LOW_LIMIT, NUMA_NO_NODE, SMP_CACHE_BYTES,
@@ -162,7 +162,7 @@ impl Memblock {
     ) -> Result<PhysAddr, MemblockError> {
         if self.debug() {
             let caller = Location::caller();
-            log::info!("{}", fmt_phys_alloc("memblock_phys_alloc_range", size, align, start, end, caller));
+            log::info!("{}", fmt_alloc("memblock_phys_alloc_range", size, align, None, (start, end), caller));
         }
         self.alloc_range_nid(size, align, start, end, NUMA_NO_NODE, false)
     }
@@ -226,7 +226,7 @@ impl Memblock {
         exact_nid: bool,
     ) -> Result<PhysAddr, MemblockError> {
         if self.debug() {
-            log::info!("{}", fmt_alloc_nid(func, size, align, nid, min_addr, max_addr, caller));
+            log::info!("{}", fmt_alloc(func, size, align, Some(nid), (min_addr, max_addr), caller));
         }
         self.alloc_internal(size, align, min_addr, max_addr, nid, exact_nid)
     }

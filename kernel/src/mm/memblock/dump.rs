@@ -35,38 +35,33 @@ fn last(base: PhysAddr, size: u64) -> Pa {
     Pa(base.0.wrapping_add(size).wrapping_sub(1))
 }
 
-/// `%s: [%pa-%pa] %pS` (memblock_add, memblock_remove, memblock_reserve, memblock_phys_free).
-pub(super) fn dbg_range(func: &str, base: PhysAddr, size: u64, caller: &Location<'_>) {
-    log::info!("{}", fmt_range(func, base, size, caller));
+/// `%s: [%pa-%pa] %pS` (memblock_add, memblock_remove, memblock_reserve, memblock_phys_free),
+/// or with `node`, `%s: [%pa-%pa] nid=%d flags=%x %pS` (memblock_add_node).
+pub(super) fn dbg_range(
+    func: &str,
+    base: PhysAddr,
+    size: u64,
+    node: Option<(i32, MemblockFlags)>,
+    caller: &Location<'_>,
+) {
+    log::info!("{}", fmt_range(func, base, size, node, caller));
 }
 
+/// The range trace line of [`dbg_range`].
 pub fn fmt_range<'a>(
     func: &'a str,
     base: PhysAddr,
     size: u64,
+    node: Option<(i32, MemblockFlags)>,
     caller: &'a Location<'a>,
 ) -> impl fmt::Display + 'a {
-    Line(move |f| write!(f, "{}: [{}-{}] {}", func, Pa(base.0), last(base, size), Caller(caller)))
-}
-
-/// `%s: [%pa-%pa] nid=%d flags=%x %pS` (memblock_add_node).
-pub(super) fn dbg_range_node(
-    func: &str,
-    base: PhysAddr,
-    size: u64,
-    nid: i32,
-    flags: MemblockFlags,
-    caller: &Location<'_>,
-) {
-    log::info!(
-        "{}: [{}-{}] nid={} flags={:x} {}",
-        func,
-        Pa(base.0),
-        last(base, size),
-        nid,
-        flags.0,
-        Caller(caller)
-    );
+    Line(move |f| {
+        write!(f, "{}: [{}-{}] ", func, Pa(base.0), last(base, size))?;
+        if let Some((nid, flags)) = node {
+            write!(f, "nid={} flags={:x} ", nid, flags.0)?;
+        }
+        write!(f, "{}", Caller(caller))
+    })
 }
 
 /// `memblock: %s is doubled to %ld at [%pa-%pa]` (memblock_double_array).
@@ -74,53 +69,25 @@ pub(super) fn dbg_doubled(name: &str, new_max: usize, addr: PhysAddr, new_size: 
     log::info!("memblock: {} is doubled to {} at [{}-{}]", name, new_max, Pa(addr.0), last(addr, new_size));
 }
 
-/// `%s: %llu bytes align=0x%llx from=%pa max_addr=%pa %pS` (memblock_phys_alloc_range).
-pub fn fmt_phys_alloc<'a>(
+/// The allocation trace line: `%s: %llu bytes align=0x%llx from=%pa max_addr=%pa %pS` for
+/// `memblock_phys_alloc_range` (`nid` is `None`), and the same with `nid=%d ` after the
+/// alignment for `memblock_alloc_try_nid`, `memblock_alloc_try_nid_raw` and
+/// `memblock_alloc_exact_nid_raw`.
+pub fn fmt_alloc<'a>(
     func: &'a str,
     size: u64,
     align: u64,
-    start: PhysAddr,
-    end: PhysAddr,
+    nid: Option<i32>,
+    range: (PhysAddr, PhysAddr),
     caller: &'a Location<'a>,
 ) -> impl fmt::Display + 'a {
+    let (start, end) = range;
     Line(move |f| {
-        write!(
-            f,
-            "{}: {} bytes align=0x{:x} from={} max_addr={} {}",
-            func,
-            size,
-            align,
-            Pa(start.0),
-            Pa(end.0),
-            Caller(caller)
-        )
-    })
-}
-
-/// `%s: %llu bytes align=0x%llx nid=%d from=%pa max_addr=%pa %pS` (memblock_alloc_try_nid,
-/// memblock_alloc_try_nid_raw, memblock_alloc_exact_nid_raw).
-#[allow(clippy::too_many_arguments)]
-pub fn fmt_alloc_nid<'a>(
-    func: &'a str,
-    size: u64,
-    align: u64,
-    nid: i32,
-    start: PhysAddr,
-    end: PhysAddr,
-    caller: &'a Location<'a>,
-) -> impl fmt::Display + 'a {
-    Line(move |f| {
-        write!(
-            f,
-            "{}: {} bytes align=0x{:x} nid={} from={} max_addr={} {}",
-            func,
-            size,
-            align,
-            nid,
-            Pa(start.0),
-            Pa(end.0),
-            Caller(caller)
-        )
+        write!(f, "{}: {} bytes align=0x{:x} ", func, size, align)?;
+        if let Some(nid) = nid {
+            write!(f, "nid={} ", nid)?;
+        }
+        write!(f, "from={} max_addr={} {}", Pa(start.0), Pa(end.0), Caller(caller))
     })
 }
 

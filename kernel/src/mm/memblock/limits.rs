@@ -8,8 +8,6 @@ use super::{cap_size, Memblock, MemblockError, MemblockFlags, MemblockKind};
 use crate::mm::addr::{align_down, align_up, PhysAddr};
 
 impl Memblock {
-
-
     /// Set or clear `flag` on the memory regions inside the range (Linux's
     /// `memblock_setclr_flag`).
     fn setclr_flag(&mut self, base: PhysAddr, size: u64, set: bool, flag: MemblockFlags) -> Result<(), MemblockError> {

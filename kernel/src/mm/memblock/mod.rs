@@ -347,28 +347,11 @@ impl MemblockType {
         }
     }
 
-    /// How many new regions adding `[base, end)` creates (the counting pass of
-    /// `memblock_add_range`).
-    fn count_new(&self, mut base: u64, end: u64) -> usize {
+    /// One pass of `memblock_add_range` over `[base, end)`: count the pieces that fall in
+    /// holes between the regions, and with `insert` also put them in. Linux runs the same
+    /// loop twice, counting first, so that a range that does not fit changes nothing.
+    fn fill_holes(&mut self, mut base: u64, end: u64, nid: i32, flags: MemblockFlags, insert: bool) -> usize {
         let mut nr_new = 0;
-        for r in &self.slots()[..self.cnt] {
-            let (rbase, rend) = (r.base.0, r.end().0);
-            if rbase >= end {
-                break;
-            }
-            if rend <= base {
-                continue;
-            }
-            if rbase > base {
-                nr_new += 1;
-            }
-            base = rend.min(end);
-        }
-        nr_new + usize::from(base < end)
-    }
-
-    /// The inserting pass of `memblock_add_range`: fill the holes of `[base, end)`.
-    fn insert_pieces(&mut self, mut base: u64, end: u64, nid: i32, flags: MemblockFlags) {
         let mut i = 0;
         while i < self.cnt {
             let r = self.slots()[i];
@@ -378,30 +361,50 @@ impl MemblockType {
             }
             if rend > base {
                 if rbase > base {
-                    self.insert_region(i, base, rbase - base, nid, flags);
-                    i += 1;
+                    nr_new += 1;
+                    if insert {
+                        self.insert_region(i, base, rbase - base, nid, flags);
+                        i += 1;
+                    }
                 }
                 base = rend.min(end);
             }
             i += 1;
         }
         if base < end {
-            self.insert_region(i, base, end - base, nid, flags);
+            nr_new += 1;
+            if insert {
+                self.insert_region(i, base, end - base, nid, flags);
+            }
         }
+        nr_new
+    }
+
+    /// Split region `idx` at `at`, an address strictly inside it: the part below `at` becomes
+    /// a new region at `idx`, the part above moves to `idx + 1`; node and flags are kept.
+    fn split_at(&mut self, idx: usize, at: u64) {
+        let r = self.slots()[idx];
+        let below = at - r.base.0;
+        let upper = &mut self.slots_mut()[idx];
+        upper.base = PhysAddr(at);
+        upper.size -= below;
+        self.total_size -= below;
+        self.insert_region(idx, r.base.0, below, r.nid, r.flags);
     }
 }
 
 /// The allocator state (Linux's `struct memblock` plus the file's static flags).
+///
+/// The two arrays are public fields, read as Linux reads `memblock.memory` (their contents
+/// change only through `Memblock`'s methods); every other setting is private behind its
+/// Linux-named accessor (`memblock_set_bottom_up`, `memblock_set_current_limit`, ...).
 pub struct Memblock {
-    /// Allocate from low addresses upwards instead of from the top.
-    pub bottom_up: bool,
-    /// Highest address `MEMBLOCK_ALLOC_ACCESSIBLE` allocations may return (exclusive).
-    pub current_limit: PhysAddr,
     pub memory: MemblockType,
     pub reserved: MemblockType,
-    /// End of the kernel image, recorded for callers. Linux 6.1 no longer starts bottom-up
-    /// searches above it (that was dropped in 5.12), so allocation does not read it.
-    pub kernel_end: PhysAddr,
+    /// Allocate from low addresses upwards instead of from the top.
+    bottom_up: bool,
+    /// Highest address `MEMBLOCK_ALLOC_ACCESSIBLE` allocations may return (exclusive).
+    current_limit: PhysAddr,
     debug: bool,
     mapper: Option<&'static dyn RegionMapper>,
     has_mirror: bool,
@@ -426,7 +429,6 @@ impl Memblock {
             current_limit: MEMBLOCK_ALLOC_ANYWHERE,
             memory: MemblockType::new("memory"),
             reserved: MemblockType::new("reserved"),
-            kernel_end: PhysAddr(0),
             debug: false,
             mapper: None,
             has_mirror: false,
@@ -483,10 +485,7 @@ impl Memblock {
         self.has_mirror
     }
 
-    pub fn set_kernel_end(&mut self, end: PhysAddr) {
-        self.kernel_end = end;
-    }
-
+    /// Linux's `memblock_set_bottom_up`.
     pub fn set_bottom_up(&mut self, enable: bool) {
         self.bottom_up = enable;
     }
@@ -495,6 +494,7 @@ impl Memblock {
         self.bottom_up
     }
 
+    /// Linux's `memblock_set_current_limit`.
     pub fn set_current_limit(&mut self, limit: PhysAddr) {
         self.current_limit = limit;
     }
@@ -543,14 +543,14 @@ impl Memblock {
             return Ok(());
         }
         loop {
-            let t = self.ty(kind);
-            if t.cnt + t.count_new(base.0, end) <= t.max {
+            let t = self.ty_mut(kind);
+            if t.cnt + t.fill_holes(base.0, end, nid, flags, false) <= t.max {
                 break;
             }
             self.double_array(kind, base, size)?;
         }
         let t = self.ty_mut(kind);
-        t.insert_pieces(base.0, end, nid, flags);
+        t.fill_holes(base.0, end, nid, flags, true);
         t.merge_regions();
         Ok(())
     }
@@ -583,20 +583,12 @@ impl Memblock {
             }
             if rend > base {
                 if rbase < base {
-                    // Crosses `base`: keep the upper part here, insert the lower part before
-                    // it, and look at the upper part again on the next step.
-                    let r = &mut t.slots_mut()[idx];
-                    r.base = PhysAddr(base);
-                    r.size -= base - rbase;
-                    t.total_size -= base - rbase;
-                    t.insert_region(idx, rbase, base - rbase, r_nid(t, idx), r_flags(t, idx));
+                    // Crosses `base`: split there, and look at the upper part on the next
+                    // step.
+                    t.split_at(idx, base);
                 } else if rend > end {
-                    // Crosses `end`: insert the lower part and look at it again.
-                    let r = &mut t.slots_mut()[idx];
-                    r.base = PhysAddr(end);
-                    r.size -= end - rbase;
-                    t.total_size -= end - rbase;
-                    t.insert_region(idx, rbase, end - rbase, r_nid(t, idx), r_flags(t, idx));
+                    // Crosses `end`: split there, and look at the lower part again.
+                    t.split_at(idx, end);
                     continue;
                 } else {
                     if end_rgn == 0 {
@@ -630,7 +622,7 @@ impl Memblock {
         flags: MemblockFlags,
     ) -> Result<(), MemblockError> {
         if self.debug {
-            dump::dbg_range_node("memblock_add_node", base, size, nid, flags, Location::caller());
+            dump::dbg_range("memblock_add_node", base, size, Some((nid, flags)), Location::caller());
         }
         self.add_range(MemblockKind::Memory, base, size, nid, flags)
     }
@@ -639,7 +631,7 @@ impl Memblock {
     #[track_caller]
     pub fn add(&mut self, base: PhysAddr, size: u64) -> Result<(), MemblockError> {
         if self.debug {
-            dump::dbg_range("memblock_add", base, size, Location::caller());
+            dump::dbg_range("memblock_add", base, size, None, Location::caller());
         }
         self.add_range(MemblockKind::Memory, base, size, MAX_NUMNODES, MemblockFlags::NONE)
     }
@@ -648,7 +640,7 @@ impl Memblock {
     #[track_caller]
     pub fn remove(&mut self, base: PhysAddr, size: u64) -> Result<(), MemblockError> {
         if self.debug {
-            dump::dbg_range("memblock_remove", base, size, Location::caller());
+            dump::dbg_range("memblock_remove", base, size, None, Location::caller());
         }
         self.remove_range(MemblockKind::Memory, base, size)
     }
@@ -666,7 +658,7 @@ impl Memblock {
         caller: &Location<'_>,
     ) -> Result<(), MemblockError> {
         if self.debug {
-            dump::dbg_range("memblock_reserve", base, size, caller);
+            dump::dbg_range("memblock_reserve", base, size, None, caller);
         }
         self.add_range(MemblockKind::Reserved, base, size, MAX_NUMNODES, MemblockFlags::NONE)
     }
@@ -684,17 +676,8 @@ impl Memblock {
         caller: &Location<'_>,
     ) -> Result<(), MemblockError> {
         if self.debug {
-            dump::dbg_range("memblock_phys_free", base, size, caller);
+            dump::dbg_range("memblock_phys_free", base, size, None, caller);
         }
         self.remove_range(MemblockKind::Reserved, base, size)
     }
-
-}
-
-fn r_nid(t: &MemblockType, idx: usize) -> i32 {
-    t.slots()[idx].nid
-}
-
-fn r_flags(t: &MemblockType, idx: usize) -> MemblockFlags {
-    t.slots()[idx].flags
 }

@@ -72,13 +72,21 @@ fn gap_too_small() {
 
 #[test]
 fn everything_reserved_or_no_memory() {
+    //  (no memory)                            ->  nothing to allocate
+    //  |RRRRRRRRRRRR memory 1M RRRRRRRRRRRR|       all of it reserved  ->  nothing
+    //  |RRRRRRRR|    |RRRRRRRRRRRRRRRRRRRRR|       phys_free [BASE + 32K, +4K): reserved splits
+    //           ^ BASE + 0x8000                ->  in two, and that page is the only free one:
+    //                                              the next allocation takes it, and the two
+    //                                              reservations merge back into one
     let mut m = mb();
     assert!(m.phys_alloc(SZ_4K, SZ_4K).is_err(), "no memory at all");
     m.add(pa(BASE), SZ_1M).unwrap();
     m.reserve(pa(BASE), SZ_1M).unwrap();
     assert!(m.phys_alloc(SZ_4K, SZ_4K).is_err(), "all memory reserved");
     m.phys_free(pa(BASE + 0x8000), SZ_4K).unwrap();
+    assert_eq!(layout(&m.reserved), [(BASE, 0x8000), (BASE + 0x9000, SZ_1M - 0x9000)]);
     assert_eq!(m.phys_alloc(SZ_4K, SZ_4K), Ok(pa(BASE + 0x8000)));
+    assert_eq!(layout(&m.reserved), [(BASE, SZ_1M)]);
 }
 
 #[test]

@@ -305,18 +305,46 @@ fn mark_mirror_needs_kernelcore_mirror() {
 
 #[test]
 fn isolate_range_reports_the_inner_regions() {
-    //  |          r          |         isolate [0x1400_0000, +64M)
-    //  |  0  |  1 (range) | 2 |   ->  three regions, index range 1..2
+    //  |                 r                  |      r = [0x1000_0000, 0x2000_0000)
+    //  +-----------+-----------+------------+      isolate [0x1400_0000, +64M)
+    //              ^ base      ^ end
+    //  |     0     | 1 (range) |     2      | ->  r split at both ends: 64M, 64M, 128M,
+    //                                             not merged back, index range 1..2
     let mut m = mb();
     m.add(pa(0x1000_0000), 0x1000_0000).unwrap();
     let r = m.isolate_range(MemblockKind::Memory, pa(0x1400_0000), 0x400_0000).unwrap();
     assert_eq!(r, 1..2);
     assert_eq!(layout(&m.memory), [(0x1000_0000, 0x400_0000), (0x1400_0000, 0x400_0000), (0x1800_0000, 0x800_0000)]);
-    // Isolating a range that is already whole regions (and a hole) splits nothing.
+
+    //          |  0  |  1  |     2      |      isolate [0x0800_0000, 0x1800_0000): from the
+    //  |xxxxxxxxxxxxxxxxxxx|                   hole below 0 to exactly 1's end
+    //                                     ->  no split: regions 0 and 1, index range 0..2, cnt 3
     let r = m.isolate_range(MemblockKind::Memory, pa(0x0800_0000), 0x1000_0000).unwrap();
     assert_eq!(r, 0..2);
     assert_eq!(m.memory.cnt(), 3);
+
+    //  |  0  |  1  |     2      |   |xx|       isolate [0x5000_0000, +4K), above every region
+    //                                     ->  empty index range, nothing split
     assert_eq!(m.isolate_range(MemblockKind::Memory, pa(0x5000_0000), 0x1000).unwrap(), 0..0);
+    assert_eq!(m.memory.cnt(), 3);
+
+    //  |  0  |  1  |     2      |              isolate [0x1200_0000, 0x1a00_0000): from inside
+    //     |xxxxxxxxxxxxxx|                     0 to inside 2
+    //  |0 |0'|  1  |2'|   2     |         ->  0 and 2 split: five regions, the inner three
+    //                                         (0', 1, 2') are index range 1..4
+    let r = m.isolate_range(MemblockKind::Memory, pa(0x1200_0000), 0x800_0000).unwrap();
+    assert_eq!(r, 1..4);
+    assert_eq!(
+        layout(&m.memory),
+        [
+            (0x1000_0000, 0x200_0000),
+            (0x1200_0000, 0x200_0000),
+            (0x1400_0000, 0x400_0000),
+            (0x1800_0000, 0x200_0000),
+            (0x1a00_0000, 0x600_0000)
+        ]
+    );
+    assert_eq!(m.phys_mem_size(), 0x1000_0000, "isolating moves no byte");
 }
 
 #[test]
@@ -378,8 +406,12 @@ fn enforce_memory_limit_cuts_inside_a_region() {
 
 #[test]
 fn enforce_memory_limit_beyond_the_end_or_zero_does_nothing() {
+    //  | r1 256M |        | r2 256M    |R|     mem=768M, mem=512M, and 0
+    //  [0x4000_0000..)    [0x8000_0000..0x9000_0000), R its last page
+    //  768M: more than all memory, no cut  ->  unchanged
+    //  512M: the cut falls at r2's end (0x9000_0000), nothing lies above it  ->  unchanged
+    //  0: Linux's "no limit"  ->  unchanged
     for limit in [0x3000_0000, 0x2000_0000, 0] {
-        // 512M of memory: a limit of 768M or exactly 512M keeps everything; 0 means "no limit".
         let mut m = mb();
         m.add(pa(0x4000_0000), 0x1000_0000).unwrap();
         m.add(pa(0x8000_0000), 0x1000_0000).unwrap();
@@ -392,9 +424,11 @@ fn enforce_memory_limit_beyond_the_end_or_zero_does_nothing() {
 
 #[test]
 fn mem_limit_remove_map_keeps_nomap() {
-    //  |   0   | NOMAP |   0   |          limit 64M  ->  max_addr 0x4400_0000
-    //  0x4000_0000  0x4800_0000 (16M)  ->  keep [0x4000_0000, +64M) and the NOMAP region;
-    //                                      the mapped memory above the cut is dropped
+    //  0x4000_0000  0x4400_0000  0x4800_0000  0x4900_0000          0x5000_0000
+    //  |  64M       |            |  NOMAP     |                  |R|     mem=64M with NOMAP kept:
+    //  +------------+xxxxxxxxxxxx+------------+xxxxxxxxxxxxxxxxxxxxx+     max_addr 0x4400_0000
+    //                                     ->  [0x4000_0000, +64M) and the NOMAP region stay;
+    //                                         mapped memory above the cut and R are dropped
     let mut m = mb();
     m.add(pa(0x4000_0000), 0x1000_0000).unwrap();
     m.mark_nomap(pa(0x4800_0000), 0x100_0000).unwrap();
@@ -403,6 +437,39 @@ fn mem_limit_remove_map_keeps_nomap() {
     let got: Vec<_> = m.memory.regions().iter().map(|r| (r.base.0, r.size, r.flags.0)).collect();
     assert_eq!(got, [(0x4000_0000, 0x400_0000, 0), (0x4800_0000, 0x100_0000, 4)]);
     assert_eq!(m.reserved.cnt(), 0, "reserved above the cap is truncated");
+}
+
+#[test]
+fn cap_memory_range_keeps_the_range_and_nomap() {
+    //  0x4000_0000 0x4100_0000     0x4400_0000  0x4800_0000   0x5000_0000  0x8000_0000
+    //  |R1|        |NOMAP 1M|      |  cap 64M   |   |R2|      |            | r2 16M  |R3|
+    //  +xxxxxxxxxxx+--------+xxxxxx+------------+xxxxxxxxxxxxxx+            +xxxxxxxxxxxx+
+    //  ->  memory: the NOMAP region and [0x4400_0000, +64M) (the big region split at both
+    //      cap ends, everything else mapped dropped); reserved: only R2 (0x4700_0000), which
+    //      lies inside the cap; R1 (below) and R3 (above) are dropped
+    let mut m = mb();
+    m.add(pa(0x4000_0000), 0x1000_0000).unwrap();
+    m.mark_nomap(pa(0x4100_0000), SZ_1M).unwrap();
+    m.add(pa(0x8000_0000), 0x100_0000).unwrap();
+    m.reserve(pa(0x4000_0000), SZ_4K).unwrap();
+    m.reserve(pa(0x4700_0000), SZ_4K).unwrap();
+    m.reserve(pa(0x8000_0000), SZ_4K).unwrap();
+    m.cap_memory_range(pa(0x4400_0000), 0x400_0000);
+    let got: Vec<_> = m.memory.regions().iter().map(|r| (r.base.0, r.size, r.flags.0)).collect();
+    assert_eq!(got, [(0x4100_0000, SZ_1M, 4), (0x4400_0000, 0x400_0000, 0)]);
+    assert_eq!(layout(&m.reserved), [(0x4700_0000, SZ_4K)]);
+    check_invariants(&m.memory);
+
+    //  no memory yet, |R|                  cap anything  ->  Linux warns and changes nothing,
+    //                                      not even reserved; size 0 changes nothing either
+    let mut m = mb();
+    m.reserve(pa(0x4000_0000), SZ_4K).unwrap();
+    m.cap_memory_range(pa(0x8000_0000), SZ_1M);
+    assert_eq!(layout(&m.reserved), [(0x4000_0000, SZ_4K)]);
+    m.add(pa(0x4000_0000), SZ_1M).unwrap();
+    m.cap_memory_range(pa(0x8000_0000), 0);
+    assert_eq!(layout(&m.memory), [(0x4000_0000, SZ_1M)]);
+    assert_eq!(layout(&m.reserved), [(0x4000_0000, SZ_4K)]);
 }
 
 #[test]
@@ -481,6 +548,10 @@ fn reserved_array_doubles_and_reserves_itself() {
 
 #[test]
 fn second_doubling_frees_the_first_grown_array() {
+    //  0x8000_0000                     0xbfff_b000  0xbfff_e000  0xc000_0000
+    //  |R| |R| |R| ... 257 pages       |  new 12K   |  old 8K    |
+    //                                  +------------+xxxxxxxxxxxx+
+    //                             ->  the new array is reserved, the old one freed
     // Continuing to 257 pages: the 256th page (i = 255) finds cnt 256 = max, so the array
     // doubles to 512 (12 KiB, 3 pages). Top-down below the first array: [0xbfff_b000,
     // 0xbfff_e000). Linux frees the old grown array [0xbfff_e000, +8K) before reserving the
