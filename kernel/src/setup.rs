@@ -4,19 +4,20 @@
 //! `early_init_fdt_scan_reserved_mem`), and later `bootmem_init`.
 //!
 //! The boot and the host dry-run (`cargo xtask memmap`) both call [`setup_arch_memory`] and
-//! [`bootmem_init`], so the two print the same lines for the same tree.
+//! [`bootmem_init`], so the two print the same lines for the same tree. The NUMA step is `mm::numa` fed by `of::numa`; this file only keeps the order.
 
 use crate::cmdline::{EarlyParams, Malformed};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::mm::numa::{self, NodeDataTable};
 use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
-use crate::of::chosen;
+use crate::of::{self, chosen};
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::{self, RootCells};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
-use log::{error, info, trace, warn};
+use log::{info, trace, warn};
 
 /// Linux arm64's `PHYS_MASK_SHIFT` (48-bit physical addresses without LPA).
 pub const PHYS_MASK_SHIFT: u32 = 48;
@@ -105,15 +106,14 @@ pub struct Bootmem {
     /// Each node's memmap, placed in memblock (not yet mapped or zeroed).
     pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
     /// Each node's `NODE_DATA`, placed in memblock.
-    pub node_data: [Option<PhysAddr>; MAX_NUMNODES as usize],
+    pub node_data: NodeDataTable,
 }
 
 /// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
 /// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
 /// prints with `memblock=debug`).
-pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) -> Bootmem {
-    numa_init(fdt, mb, machine.cells);
-    let node_data = register_nodes(mb);
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
+    let node_data = numa::arch_numa_init(mb, |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone::arm64_zone_limits(mb, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone::free_area_init(mb, &limits, &mut |line| info!("{line}"));
@@ -203,56 +203,6 @@ pub fn arm64_memblock_init<'a>(
     table
 }
 
-/// The NUMA step of `bootmem_init` (`arch_numa_init`): `numa-node-id` of the memory nodes
-/// (`of_numa_init`) or, without any, one fake node over all memory (`dummy_numa_init`).
-pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
-    use crate::mm::memblock::MemblockKind;
-    let mut found = false;
-    for node in fdt_scan::memory_nodes(fdt) {
-        let nid = node.property("numa-node-id").and_then(|p| p.as_u32());
-        let (Some(nid), Some(reg)) = (nid, node.property("reg")) else { continue };
-        for (base, size) in cells.entries(reg.value) {
-            found = true;
-            let _ = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid as i32);
-        }
-    }
-    if !found {
-        let (start, end) = (mb.start_of_dram(), mb.end_of_dram());
-        info!("NUMA: No NUMA configuration found");
-        info!("NUMA: Faking a node at [mem {:#018x}-{:#018x}]", start.0, end.0 - 1);
-        let _ = mb.set_node(PhysAddr(0), u64::MAX, MemblockKind::Memory, 0);
-    }
-}
-
-/// `numa_register_nodes` / `setup_node_data`: each node with memory gets its `NODE_DATA`
-/// (the buddy allocator's `NodeData`) from memblock, on the node when it can.
-pub fn register_nodes(mb: &mut Memblock) -> [Option<PhysAddr>; MAX_NUMNODES as usize] {
-    use crate::mm::memblock::SMP_CACHE_BYTES;
-    let size = (core::mem::size_of::<NodeData>() as u64).next_multiple_of(SMP_CACHE_BYTES);
-    let mut out = [None; MAX_NUMNODES as usize];
-    for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
-        if crate::mm::init::node_span(mb, nid).is_none() {
-            continue;
-        }
-        match mb.phys_alloc_try_nid(size, SMP_CACHE_BYTES, nid) {
-            Ok(pa) => {
-                info!("NUMA: NODE_DATA [mem {:#010x}-{:#010x}]", pa.0, pa.0 + size - 1);
-                let tnid = mb.ty(crate::mm::memblock::MemblockKind::Memory)
-                    .regions()
-                    .iter()
-                    .find(|r| r.base <= pa && pa.0 < r.base.0 + r.size)
-                    .map_or(nid, |r| r.nid);
-                if tnid != nid {
-                    info!("NUMA: NODE_DATA({nid}) on node {tnid}");
-                }
-                *slot = Some(pa);
-            }
-            Err(e) => error!("Cannot allocate {size} bytes for node {nid} data: {e}"),
-        }
-    }
-    out
-}
-
 /// What the host dry-run is told instead of what a boot finds out.
 #[derive(Clone, Copy, Debug)]
 pub struct DryRun<'c> {
@@ -290,7 +240,7 @@ pub fn dry_run<'a>(
         phys_addr_bits: opts.phys_addr_bits,
         initrd_override: opts.initrd,
     };
-    let (machine, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
+    let (_, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
     // paging_init takes the same table pages from memblock as the boot, given the image's
     // section sizes; without them the image is one segment, which needs the same tables as
     // long as the image lies in one 2 MiB block.
@@ -299,7 +249,7 @@ pub fn dry_run<'a>(
     let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
     let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
     let bootmem = match paging_init(mb, tables, &paging) {
-        Ok(_) => Some(bootmem_init(&fdt, mb, &machine)),
+        Ok(_) => Some(bootmem_init(&fdt, mb)),
         Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
             log::error!("Kernel panic - not syncing: Failed to allocate page table page");
             None
