@@ -2,6 +2,7 @@
 //! (scan, allocation, hooks, lookup) and the dry-run's refusal to panic on broken input.
 
 use super::*;
+use super::dryrun::{dry_run, DryRun};
 use crate::mm::memblock::{MemblockFlags, MemblockKind, Region};
 use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
