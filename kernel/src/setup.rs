@@ -114,7 +114,7 @@ pub struct Bootmem {
 /// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
 /// prints with `memblock=debug`).
 pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
-    let node_data = numa::arch_numa_init(mb, |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
+    let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone::arm64_zone_limits(mb, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone::free_area_init(mb, &limits, &mut |line| info!("{line}"));

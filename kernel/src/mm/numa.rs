@@ -100,9 +100,20 @@ pub fn node_span(mb: &Memblock, node: usize) -> Option<(Pfn, Pfn)> {
 
 /// `numa_add_memblk`: put the memory of `[base, base + size)` on node `nid` and note the node
 /// as parsed. (Linux passes the end; a size cannot wrap for a bank ending at 2^64.)
-pub fn numa_add_memblk(mb: &mut Memblock, parsed: &mut NodeMask, nid: i32, base: u64, size: u64) -> Result<(), NumaError> {
+pub fn numa_add_memblk(
+    mb: &mut Memblock,
+    parsed: &mut NodeMask,
+    nid: i32,
+    base: u64,
+    size: u64,
+) -> Result<(), NumaError> {
     if let Err(e) = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid) {
-        error!("NUMA: memblock [0x{:x} - 0x{:x}] failed to add on node {}", base, base.wrapping_add(size).wrapping_sub(1), nid);
+        error!(
+            "NUMA: memblock [0x{:x} - 0x{:x}] failed to add on node {}",
+            base,
+            base.wrapping_add(size).wrapping_sub(1),
+            nid
+        );
         return Err(NumaError::Memblock(e));
     }
     parsed.set(nid);
@@ -114,21 +125,19 @@ pub type NodeDataTable = [Option<PhysAddr>; MAX_NUMNODES as usize];
 
 /// `arch_numa_init`: the firmware's description through `firmware` (`of_numa_init`), else one
 /// fake node over all memory (`dummy_numa_init`). Returns each registered node's `NODE_DATA`.
-pub fn arch_numa_init(
-    mb: &mut Memblock,
-    firmware: impl FnOnce(&mut Memblock, &mut NodeMask) -> Result<(), NumaError>,
-) -> NodeDataTable {
+pub fn arch_numa_init(mb: &mut Memblock, firmware: &mut NumaInitFn) -> NodeDataTable {
     if let Ok(table) = numa_init(mb, firmware) {
         return table;
     }
-    numa_init(mb, dummy_numa_init).unwrap_or([None; MAX_NUMNODES as usize])
+    numa_init(mb, &mut dummy_numa_init).unwrap_or([None; MAX_NUMNODES as usize])
 }
 
+/// A way to learn the nodes (`of_numa_init`, `dummy_numa_init`): it puts memory on nodes with
+/// [`numa_add_memblk`], which notes each node in the mask.
+pub type NumaInitFn<'f> = dyn FnMut(&mut Memblock, &mut NodeMask) -> Result<(), NumaError> + 'f;
+
 /// `numa_init`: run `init_func`, refuse an empty description, then register the nodes.
-fn numa_init(
-    mb: &mut Memblock,
-    init_func: impl FnOnce(&mut Memblock, &mut NodeMask) -> Result<(), NumaError>,
-) -> Result<NodeDataTable, NumaError> {
+fn numa_init(mb: &mut Memblock, init_func: &mut NumaInitFn) -> Result<NodeDataTable, NumaError> {
     let mut parsed = NodeMask::default();
     init_func(mb, &mut parsed)?;
     if parsed.is_empty() {

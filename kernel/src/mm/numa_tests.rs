@@ -68,7 +68,7 @@ fn an_unconfigured_nid_gets_one_span_from_zones_and_memmap() {
 fn no_configuration_fakes_one_node() {
     let mut mb = one_gib();
     let mut table = None;
-    let lines = capture(|| table = Some(arch_numa_init(&mut mb, |_, _| Ok(()))));
+    let lines = capture(|| table = Some(arch_numa_init(&mut mb, &mut |_, _| Ok(()))));
     assert_eq!(
         lines,
         [
@@ -97,7 +97,7 @@ fn partial_description_warns_and_fakes_one_node() {
     let mut mb = one_gib();
     let mut table = None;
     let lines = capture(|| {
-        table = Some(arch_numa_init(&mut mb, |mb, parsed| numa_add_memblk(mb, parsed, 0, 0x6000_0000, 512 * MIB)))
+        table = Some(arch_numa_init(&mut mb, &mut |mb, parsed| numa_add_memblk(mb, parsed, 0, 0x6000_0000, 512 * MIB)))
     });
     assert_eq!(
         lines,
@@ -118,7 +118,7 @@ fn partial_description_warns_and_fakes_one_node() {
 fn refused_description_fakes_one_node_without_no_configuration_line() {
     let mut mb = one_gib();
     let lines = capture(|| {
-        arch_numa_init(&mut mb, |mb, parsed| {
+        arch_numa_init(&mut mb, &mut |mb, parsed| {
             numa_add_memblk(mb, parsed, 3, 0x4000_0000, 512 * MIB)?;
             Err(NumaError::BadProperty)
         });
@@ -137,7 +137,7 @@ fn complete_description_registers_every_node() {
     let mut mb = one_gib();
     let mut table = None;
     let lines = capture(|| {
-        table = Some(arch_numa_init(&mut mb, |mb, parsed| {
+        table = Some(arch_numa_init(&mut mb, &mut |mb, parsed| {
             numa_add_memblk(mb, parsed, 0, 0x4000_0000, 512 * MIB)?;
             numa_add_memblk(mb, parsed, 1, 0x6000_0000, 512 * MIB)
         }))
@@ -155,7 +155,7 @@ fn complete_description_registers_every_node() {
 fn node_without_memory_is_registered_memoryless() {
     let mut mb = one_gib();
     let lines = capture(|| {
-        arch_numa_init(&mut mb, |mb, parsed| {
+        arch_numa_init(&mut mb, &mut |mb, parsed| {
             numa_add_memblk(mb, parsed, 0, 0x4000_0000, 1024 * MIB)?;
             numa_add_memblk(mb, parsed, 2, 0x1_0000_0000, 512 * MIB)
         });

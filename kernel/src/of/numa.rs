@@ -16,28 +16,32 @@ use log::{error, warn};
 
 /// `of_numa_init`. Like Linux's `for_each_node_by_type(np, "memory")`, it walks every node
 /// of the tree, wherever it sits and whatever its `status` (the memory scan only takes the
-/// root's available children).
+/// root's available children), in the tree's order.
 pub fn of_numa_init(fdt: &Fdt, mb: &mut Memblock, parsed: &mut NodeMask) -> Result<(), NumaError> {
-    let memory = fdt.all_nodes().filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory"));
-    for node in memory {
-        // of_property_read_u32: an absent property skips the node; a value shorter than one
-        // cell is an error; a longer one is read from its first cell.
-        let Some(prop) = node.property("numa-node-id") else { continue };
-        let nid = prop.value.get(..4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-        let added = match nid {
-            None => Err(NumaError::BadProperty),
-            Some(nid) if nid >= MAX_NUMNODES as u32 => {
-                warn!("OF: NUMA: Node id {nid} exceeds maximum value");
-                Err(NumaError::BadProperty)
-            }
-            Some(nid) => add_reg(&node, mb, parsed, nid as i32),
-        };
-        if let Err(e) = added {
-            error!("OF: NUMA: bad property in memory node");
-            return Err(e);
-        }
+    fdt.all_nodes().try_for_each(|node| parse_memory_node(&node, mb, parsed))
+}
+
+/// One step of `of_numa_parse_memory_nodes`: a node that is not memory, or has no
+/// `numa-node-id`, is skipped.
+fn parse_memory_node(node: &Node, mb: &mut Memblock, parsed: &mut NodeMask) -> Result<(), NumaError> {
+    if node.property("device_type").and_then(|p| p.as_str()) != Some("memory") {
+        return Ok(());
     }
-    Ok(())
+    // of_property_read_u32: an absent property skips the node; a value shorter than one cell
+    // is an error; a longer one is read from its first cell.
+    let Some(prop) = node.property("numa-node-id") else { return Ok(()) };
+    let added = match prop.value.get(..4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])) {
+        None => Err(NumaError::BadProperty),
+        Some(nid) if nid >= MAX_NUMNODES as u32 => {
+            warn!("OF: NUMA: Node id {nid} exceeds maximum value");
+            Err(NumaError::BadProperty)
+        }
+        Some(nid) => add_reg(node, mb, parsed, nid as i32),
+    };
+    if added.is_err() {
+        error!("OF: NUMA: bad property in memory node");
+    }
+    added
 }
 
 /// Every `reg` range of `node` onto `nid`; no range at all is a bad property, as in Linux.
@@ -98,7 +102,7 @@ mod tests {
         let mut mb = Box::new(Memblock::new());
         fdt_scan::scan_memory(&fdt, fdt_scan::scan_root(&fdt), &mut mb, 48);
         let lines = capture(|| {
-            arch_numa_init(&mut mb, |mb, parsed| of_numa_init(&fdt, mb, parsed));
+            arch_numa_init(&mut mb, &mut |mb, parsed| of_numa_init(&fdt, mb, parsed));
         });
         let regions = mb.ty(MemblockKind::Memory).regions().iter().map(|r| (r.base.0, r.size, r.nid)).collect();
         (lines, regions)
@@ -110,7 +114,8 @@ mod tests {
     /// Both halves named: kept, each node's NODE_DATA at the top of its own memory.
     #[test]
     fn every_memory_node_named() {
-        let (lines, regions) = numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("memory@60000000", 0x6000_0000, NID1)]));
+        let (lines, regions) =
+            numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("memory@60000000", 0x6000_0000, NID1)]));
         assert_eq!(lines, [node_data_line(0x6000_0000), node_data_line(0x8000_0000)]);
         assert_eq!(regions, [(0x4000_0000, HALF, 0), (0x6000_0000, HALF, 1)]);
     }
@@ -120,7 +125,8 @@ mod tests {
     /// its bounds, and the fallback puts all memory on node 0 (one region again).
     #[test]
     fn only_some_memory_nodes_named() {
-        let (lines, regions) = numa(&tree(&[("memory@40000000", 0x4000_0000, &[]), ("ram@60000000", 0x6000_0000, NID0)]));
+        let (lines, regions) =
+            numa(&tree(&[("memory@40000000", 0x4000_0000, &[]), ("ram@60000000", 0x6000_0000, NID0)]));
         let warning = "NUMA: Warning: invalid memblk node 16 [mem 0x0000000040000000-0x000000005fffffff]";
         assert_eq!(lines, [warning.into(), FAKE.into(), node_data_line(0x8000_0000)]);
         assert_eq!(regions, [(0x4000_0000, 2 * HALF, 0)]);
@@ -132,7 +138,8 @@ mod tests {
     #[test]
     fn node_id_out_of_range() {
         let nid16: &[(&str, &[u8])] = &[("numa-node-id", &[0, 0, 0, 16])];
-        let (lines, regions) = numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("ram@60000000", 0x6000_0000, nid16)]));
+        let (lines, regions) =
+            numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("ram@60000000", 0x6000_0000, nid16)]));
         assert_eq!(
             lines,
             [
@@ -151,11 +158,16 @@ mod tests {
     #[test]
     fn short_and_long_values() {
         let short: &[(&str, &[u8])] = &[("numa-node-id", &[0, 1])];
-        let (lines, _) = numa(&tree(&[("memory@40000000", 0x4000_0000, short), ("memory@60000000", 0x6000_0000, NID1)]));
-        assert_eq!(lines, ["OF: NUMA: bad property in memory node".into(), String::from(FAKE), node_data_line(0x8000_0000)]);
+        let (lines, _) =
+            numa(&tree(&[("memory@40000000", 0x4000_0000, short), ("memory@60000000", 0x6000_0000, NID1)]));
+        assert_eq!(
+            lines,
+            ["OF: NUMA: bad property in memory node".into(), String::from(FAKE), node_data_line(0x8000_0000)]
+        );
 
         let long: &[(&str, &[u8])] = &[("numa-node-id", &[0, 0, 0, 1, 0, 0, 0, 7])];
-        let (_, regions) = numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("memory@60000000", 0x6000_0000, long)]));
+        let (_, regions) =
+            numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("memory@60000000", 0x6000_0000, long)]));
         assert_eq!(regions, [(0x4000_0000, HALF, 0), (0x6000_0000, HALF, 1)]);
     }
 
@@ -179,6 +191,9 @@ mod tests {
         b.end();
         b.end();
         let (lines, _) = numa(&b.finish(&[]));
-        assert_eq!(lines, ["OF: NUMA: bad property in memory node".into(), String::from(FAKE), node_data_line(0x8000_0000)]);
+        assert_eq!(
+            lines,
+            ["OF: NUMA: bad property in memory node".into(), String::from(FAKE), node_data_line(0x8000_0000)]
+        );
     }
 }
