@@ -1,6 +1,6 @@
 //! The kernel binary on the host is the dry-run behind `cargo xtask memmap`: it runs the
-//! boot's memory setup (`kernel::setup::dry_run`) with the same reserved-memory hooks on a
-//! `.dtb` file and prints the lines the boot would print (all but the PSCI firmware probe
+//! boot's memory setup (`kernel::setup::dryrun::dry_run`) with the same reserved-memory hooks
+//! on a `.dtb` file and prints the lines the boot would print (all but the PSCI firmware probe
 //! and the command line), without the printk timestamps.
 //!
 //! ```text
@@ -17,7 +17,7 @@ use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState};
 use kernel::mm::memblock::Memblock;
 use kernel::mm::PhysAddr;
 use kernel::printk::console_prints;
-use kernel::setup::DryRun;
+use kernel::setup::dryrun::DryRun;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static DYNDBG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -143,7 +143,7 @@ fn run(args: &[String]) -> Result<(), String> {
         LOGLEVEL.store(level, Ordering::Relaxed);
         DYNDBG.store(dyndbg, Ordering::Relaxed);
     };
-    let state = kernel::setup::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
+    let state = kernel::setup::dryrun::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
         .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
     // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
     // memmaps and free lists kept on the host, the demo device.

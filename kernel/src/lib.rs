@@ -17,3 +17,5 @@ pub mod log_buf;
 pub mod of;
 pub mod printk;
 pub mod setup;
+#[cfg(test)]
+mod testlog;

@@ -85,7 +85,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         phys_addr_bits: arch::setup::phys_addr_bits(),
         initrd_override: None,
     };
-    let (machine, reserved) =
+    let (_, reserved) =
         setup::setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, drivers::reservedmem_hooks());
 
     // paging_init: the kernel's own tables, then off the early identity map for good.
@@ -126,7 +126,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         });
     }
 
-    let bootmem = setup::bootmem_init(&fdt, mb, &machine);
+    let bootmem = setup::bootmem_init(&fdt, mb);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {

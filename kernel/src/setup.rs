@@ -3,22 +3,24 @@
 //! `arm64_memblock_init` (physical-size and linear-map clipping, `mem=`, initrd, kernel image,
 //! `early_init_fdt_scan_reserved_mem`), and later `bootmem_init`.
 //!
-//! The boot and the host dry-run (`cargo xtask memmap`) both call [`setup_arch_memory`] and
-//! [`bootmem_init`], so the two print the same lines for the same tree.
+//! The boot and the host dry-run (`cargo xtask memmap`, [`dryrun`]) both call
+//! [`setup_arch_memory`] and [`bootmem_init`], so the two print the same lines for the same
+//! tree. The NUMA step is `mm::numa` fed by `of::numa`; this file only keeps the order.
 
 use crate::arm64::ARM64_4K_48;
 use crate::cmdline::{EarlyParams, Malformed};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::mm::numa::{self, NodeDataTable};
 use crate::mm::params::MemoryParams;
 use crate::mm::zone_sizes::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
-use crate::of::chosen;
+use crate::of::{self, chosen};
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::{self, RootCells};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
-use log::{error, info, trace, warn};
+use log::{info, trace, warn};
 
 /// The architecture's memory parameters, which this file hands to `mm`.
 const ARCH: &MemoryParams = &ARM64_4K_48;
@@ -103,15 +105,14 @@ pub struct Bootmem {
     /// Each node's memmap, placed in memblock (not yet mapped or zeroed).
     pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
     /// Each node's `NODE_DATA`, placed in memblock.
-    pub node_data: [Option<PhysAddr>; MAX_NUMNODES as usize],
+    pub node_data: NodeDataTable,
 }
 
 /// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
 /// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
 /// prints with `memblock=debug`).
-pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, machine: &MachineFdt) -> Bootmem {
-    numa_init(fdt, mb, machine.cells);
-    let node_data = register_nodes(mb);
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
+    let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"));
@@ -201,162 +202,7 @@ pub fn arm64_memblock_init<'a>(
     table
 }
 
-/// The NUMA step of `bootmem_init` (`arch_numa_init`): `numa-node-id` of the memory nodes
-/// (`of_numa_init`) or, without any, one fake node over all memory (`dummy_numa_init`).
-pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
-    use crate::mm::memblock::MemblockKind;
-    let mut found = false;
-    for node in fdt_scan::memory_nodes(fdt) {
-        let nid = node.property("numa-node-id").and_then(|p| p.as_u32());
-        let (Some(nid), Some(reg)) = (nid, node.property("reg")) else { continue };
-        for (base, size) in cells.entries(reg.value) {
-            found = true;
-            let _ = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid as i32);
-        }
-    }
-    if !found {
-        let (start, end) = (mb.start_of_dram(), mb.end_of_dram());
-        info!("NUMA: No NUMA configuration found");
-        info!("NUMA: Faking a node at [mem {:#018x}-{:#018x}]", start.0, end.0 - 1);
-        let _ = mb.set_node(PhysAddr(0), u64::MAX, MemblockKind::Memory, 0);
-    }
-}
-
-/// `numa_register_nodes` / `setup_node_data`: each node with memory gets its `NODE_DATA`
-/// (the buddy allocator's `NodeData`) from memblock, on the node when it can.
-pub fn register_nodes(mb: &mut Memblock) -> [Option<PhysAddr>; MAX_NUMNODES as usize] {
-    use crate::mm::memblock::SMP_CACHE_BYTES;
-    let size = (core::mem::size_of::<NodeData>() as u64).next_multiple_of(SMP_CACHE_BYTES);
-    let mut out = [None; MAX_NUMNODES as usize];
-    for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
-        if crate::mm::init::node_span(mb, nid).is_none() {
-            continue;
-        }
-        match mb.phys_alloc_try_nid(size, SMP_CACHE_BYTES, nid) {
-            Ok(pa) => {
-                info!("NUMA: NODE_DATA [mem {:#010x}-{:#010x}]", pa.0, pa.0 + size - 1);
-                let tnid = mb.ty(crate::mm::memblock::MemblockKind::Memory)
-                    .regions()
-                    .iter()
-                    .find(|r| r.base <= pa && pa.0 < r.base.0 + r.size)
-                    .map_or(nid, |r| r.nid);
-                if tnid != nid {
-                    info!("NUMA: NODE_DATA({nid}) on node {tnid}");
-                }
-                *slot = Some(pa);
-            }
-            Err(e) => error!("Cannot allocate {size} bytes for node {nid} data: {e}"),
-        }
-    }
-    out
-}
-
-/// What the host dry-run is told instead of what a boot finds out.
-#[derive(Clone, Copy, Debug)]
-pub struct DryRun<'c> {
-    /// Where the loader would have put the blob.
-    pub dtb_addr: PhysAddr,
-    /// `[_stext, _end)` of the kernel image.
-    pub kernel: (PhysAddr, PhysAddr),
-    pub phys_addr_bits: u32,
-    /// Replaces `/chosen/linux,initrd-*`.
-    pub initrd: Option<(PhysAddr, PhysAddr)>,
-    /// Replaces `/chosen/bootargs`.
-    pub cmdline: Option<&'c str>,
-    /// Sizes of text, rodata, data and BSS, which follow each other from the image base.
-    pub sections: Option<[u64; 4]>,
-}
-
-/// The boot's memory setup on a blob read from a file: the same validation and the same
-/// calls as `kernel_main`, placement only (memblock never touches the memory it manages).
-/// `set_loglevel` hears the console level (and whether `dyndbg=` is on) before anything prints.
-pub fn dry_run<'a>(
-    blob: &'a [u8],
-    opts: &DryRun<'a>,
-    mb: &mut Memblock,
-    hooks: &[ReservedMemOfId],
-    tables: impl crate::mm::paging::TableAccess,
-    set_loglevel: &mut dyn FnMut(u8, bool),
-) -> Result<DryRunState<'a>, crate::of::DtbError> {
-    let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
-    let cmdline = opts.cmdline.unwrap_or_else(|| chosen::bootargs(&fdt));
-    let (params, malformed) = EarlyParams::parse_collect(cmdline);
-    set_loglevel(params.loglevel, params.dyndbg);
-    let inputs = BootInputs {
-        dtb: (opts.dtb_addr, fdt.total_size() as u64),
-        kernel: opts.kernel,
-        phys_addr_bits: opts.phys_addr_bits,
-        initrd_override: opts.initrd,
-    };
-    let (machine, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
-    // paging_init takes the same table pages from memblock as the boot, given the image's
-    // section sizes; without them the image is one segment, which needs the same tables as
-    // long as the image lies in one 2 MiB block.
-    use crate::mm::paging::{paging_init, PagingInputs};
-    let (image, image_ro) = opts.image_segments();
-    let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
-    let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
-    let bootmem = match paging_init(mb, tables, &paging, ARCH) {
-        Ok(_) => Some(bootmem_init(&fdt, mb, &machine)),
-        Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
-            log::error!("Kernel panic - not syncing: Failed to allocate page table page");
-            None
-        }
-        Err(e) => {
-            log::error!("Kernel panic - not syncing: paging_init: {e}");
-            None
-        }
-    };
-    Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo })
-}
-
-/// What the dry-run leaves for the steps that need memory of their own (the host binary
-/// runs `mem_init` over memmaps it allocates).
-pub struct DryRunState<'a> {
-    pub fdt: Fdt<'a>,
-    pub reserved: ReservedMemTable<'a>,
-    /// `None` when the boot would have stopped in paging_init.
-    pub bootmem: Option<Bootmem>,
-    /// The command line asked for `buddyinfo`.
-    pub buddyinfo: bool,
-}
-
-impl DryRun<'_> {
-    /// The image as paging_init maps it: from the section sizes when known.
-    fn image_segments(&self) -> ([crate::mm::paging::Segment; 3], (PhysAddr, PhysAddr)) {
-        use crate::arm64::KIMAGE_VADDR;
-        use crate::mm::paging::Segment;
-        use crate::mm::pgtable::Prot;
-        let (text, end) = self.kernel;
-        let size = end - text;
-        let [t, r, _, _] = self.sections.unwrap_or([size, 0, 0, 0]);
-        let (t, r) = (t.min(size), r.min(size - t.min(size)));
-        // The image is 2 MiB aligned both at KIMAGE_VADDR and in memory, so `text` (the
-        // physical `_stext`) has the same offset in its 2 MiB block as the virtual one.
-        let va = KIMAGE_VADDR + (text.0 & ((2 << 20) - 1));
-        let seg = |off: u64, len: u64, prot| Segment { va: va + off, pa: text + off, size: len, prot };
-        let segs = [
-            seg(0, t, Prot::PAGE_KERNEL_ROX),
-            seg(t, r, Prot::PAGE_KERNEL_RO),
-            seg(t + r, size - t - r, Prot::PAGE_KERNEL),
-        ];
-        let ro_end = if self.sections.is_some() { text + (t + r) } else { end };
-        (segs, (text, ro_end))
-    }
-
-    /// The sections the `Memory:` line reports, laid out from the image base.
-    pub fn kernel_sections(&self) -> KernelSections {
-        let base = self.kernel.0 .0;
-        let [t, r, w, b] = self.sections.unwrap_or_default();
-        KernelSections {
-            text: (base, base + t),
-            rodata: (base + t, base + t + r),
-            rwdata: (base + t + r, base + t + r + w),
-            bss: (base + t + r + w, base + t + r + w + b),
-            ..KernelSections::default()
-        }
-    }
-}
+pub mod dryrun;
 
 #[cfg(test)]
 #[path = "setup_tests.rs"]

@@ -2,6 +2,7 @@
 //! (scan, allocation, hooks, lookup) and the dry-run's refusal to panic on broken input.
 
 use super::*;
+use super::dryrun::{dry_run, DryRun};
 use crate::mm::memblock::{MemblockFlags, MemblockKind, Region};
 use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
@@ -225,7 +226,7 @@ fn mem_limit_applies_before_reserved_memory() {
 fn dry_run_never_panics_on_broken_blobs() {
     let blob = reserved_memory_blob();
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None, sections: None };
-    let mut attempt = |bytes: &[u8]| {
+    let attempt = |bytes: &[u8]| {
         let mut mb = std::boxed::Box::new(Memblock::new());
         let _ = dry_run(bytes, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {});
     };

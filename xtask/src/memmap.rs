@@ -1,6 +1,6 @@
 //! `cargo xtask memmap`: the host dry-run. The kernel crate's host binary runs the same
-//! memory setup as the boot (`kernel::setup::dry_run`) on a `.dtb` file and prints the same
-//! lines; see `kernel/src/dryrun.rs`.
+//! memory setup as the boot (`kernel::setup::dryrun::dry_run`) on a `.dtb` file and prints the
+//! same lines; see `kernel/src/dryrun.rs`.
 
 use crate::{build, Result};
 use std::path::{Path, PathBuf};

@@ -407,6 +407,41 @@ fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["NUMA: Faking*", "Kernel panic*", "Unable to handle*"],
     });
 
+    // A NUMA description Linux 6.1 refuses, and its fallback to one fake node: see
+    // dts/numa-partial.dts (numa-node-id on only one of two memory nodes) and
+    // dts/numa-bad-id.dts (numa-node-id 16 = MAX_NUMNODES) for the derivation of the
+    // NUMA lines. After the fallback memblock is what a plain 1 GiB boot has (one region
+    // [0x40000000, 0x80000000) on node 0; the extra node lies inside it) and the same
+    // allocations precede NODE_DATA (paging_init's tables, top-down from 2 GiB), so NODE_DATA
+    // lands where zones-1G has it, and one node spans all memory: 262144 pages, less 4096 of
+    // memmap in Linux's count (262144 * 64 / 4096), Total pages 258048.
+    let fake_node = |warnings: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = warnings.iter().map(|s| s.to_string()).collect();
+        v.extend(
+            [
+                "NUMA: Faking a node at [mem 0x0000000040000000-0x000000007fffffff]",
+                "NUMA: NODE_DATA [mem 0x7fff4940-0x7fff4fff]",
+                "Early memory node ranges",
+                "  node   0: [mem 0x0000000040000000-0x000000007fffffff]",
+                "Initmem setup node 0 [mem 0x0000000040000000-0x000000007fffffff]",
+                "Built 1 zonelists, mobility grouping on.  Total pages: 258048",
+                "boot: complete",
+            ]
+            .map(String::from),
+        );
+        v
+    };
+    let mut forbid = NO_FAILURE.to_vec();
+    forbid.extend(["NUMA: No NUMA configuration found", "  node   1: *", "Initmem setup node 1 *"]);
+    for (name, warnings) in [
+        ("numa-partial", &["NUMA: Warning: invalid memblk node 16 [mem 0x0000000040000000-0x000000005fffffff]"][..]),
+        ("numa-bad-id", &["OF: NUMA: Node id 16 exceeds maximum value", "OF: NUMA: bad property in memory node"][..]),
+    ] {
+        let mut o = opts("1G");
+        o.overlay = Some(name.into());
+        list.push(Scenario { name, opts: o, expect: fake_node(warnings), forbid: forbid.clone() });
+    }
+
     // 130 /memreserve/ entries, 64 KiB every 128 KiB from 0x60000000 (never adjacent, so none
     // merge). The DTB and the kernel take two of the 128 static slots; entries 0..125 fill the
     // rest. Before paging_init memblock cannot grow its arrays (Linux 6.1 drops the range

@@ -13,6 +13,7 @@ use crate::mm::buddy::{ArrayLinks, BuddyError, FreePageLinks, Memmap, NodeData, 
 use crate::mm::memblock::{
     Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
 };
+use crate::mm::numa;
 use crate::mm::zone_sizes::NodeZones;
 use crate::mm::{Pfn, PhysAddr, PAGE_SIZE};
 
@@ -38,22 +39,12 @@ impl NodeMemmap {
     }
 }
 
-/// `get_pfn_range_for_nid`: the first and last-plus-one frame of `nid`'s memory.
-pub fn node_span(mb: &Memblock, nid: i32) -> Option<(Pfn, Pfn)> {
-    let (mut start, mut end) = (u64::MAX, 0);
-    for (s, e, _) in mb.mem_pfn_ranges(nid) {
-        start = start.min(s.0);
-        end = end.max(e.0);
-    }
-    (start < end).then_some((Pfn(start), Pfn(end)))
-}
-
 /// Allocate each node's memmap from memblock, on the node (placement only: the caller maps
 /// and zeroes it). A node whose memmap cannot be allocated is left out, with an error.
 pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as usize] {
     let mut out = [None; MAX_NUMNODES as usize];
     for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
-        let Some((start_pfn, end_pfn)) = node_span(mb, nid) else { continue };
+        let Some((start_pfn, end_pfn)) = numa::node_span(mb, nid as usize) else { continue };
         let frames = end_pfn.0 - start_pfn.0;
         let mut alloc = |size: u64| {
             mb.alloc_try_nid_raw(size.next_multiple_of(PAGE_SIZE), PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
@@ -72,7 +63,7 @@ fn mark_unavailable(mb: &Memblock, nid: i32, memmap: &mut Memmap) -> Result<(), 
     let clip = |s: u64, e: u64| (Pfn(s.max(span_start.0)), Pfn(e.min(span_end.0)));
     // Holes: the gaps between the node's memory regions.
     let mut at = span_start.0;
-    for (s, e, _) in mb.mem_pfn_ranges(nid) {
+    for (s, e) in numa::node_pfn_ranges(mb, numa::node_of(nid)) {
         if s.0 > at {
             memmap.mark_reserved(Pfn(at), s)?;
         }

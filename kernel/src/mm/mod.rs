@@ -1,11 +1,13 @@
 //! Physical memory management: addresses, memblock, the kernel's page tables (`pgtable`,
 //! `paging`), zones and their accounting (`zone_sizes`), and the buddy allocator with its memmap
-//! (`buddy`, `init`). What depends on the architecture comes in as a value (`params`).
+//! (`buddy`, `init`); NUMA nodes and the one node span all of them read (`numa`). What depends
+//! on the architecture comes in as a value (`params`).
 
 pub mod addr;
 pub mod buddy;
 pub mod init;
 pub mod memblock;
+pub mod numa;
 pub mod paging;
 pub mod params;
 pub mod pgtable;

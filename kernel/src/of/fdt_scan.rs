@@ -102,8 +102,8 @@ pub fn add_memory_arch(mb: &mut Memblock, mut base: u64, mut size: u64, max_addr
 }
 
 /// The memory nodes Linux scans: direct children of `/` whose `device_type` is "memory"
-/// (whatever their name) and that are available. The memory scan, the NUMA step and the DTB's
-/// own in-RAM check all read these.
+/// (whatever their name) and that are available. The memory scan and the DTB's own in-RAM
+/// check read these (the NUMA step, `of::numa`, reads every memory node, as Linux does).
 pub fn memory_nodes<'a>(fdt: &Fdt<'a>) -> impl Iterator<Item = Node<'a>> + 'a {
     fdt.root().into_iter().flat_map(|root| root.children()).filter(|node| {
         node.property("device_type").and_then(|p| p.as_str()) == Some("memory") && is_available(node)

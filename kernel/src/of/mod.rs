@@ -2,14 +2,15 @@
 //!
 //! `fdt` reads the blob (skipping FDT_NOP anywhere, as libfdt does); the other modules add what
 //! Linux checks and decodes on top of it: header validation (`header`), `/chosen` and the
-//! console (`chosen`), the memory scan (`fdt_scan`), reserved memory (`reserved_mem`), the PSCI
-//! conduit.
+//! console (`chosen`), the memory scan (`fdt_scan`), reserved memory (`reserved_mem`), the
+//! memory nodes' `numa-node-id` (`numa`), the PSCI conduit.
 //! It never touches memory itself: callers hand it the blob as a byte slice.
 
 pub mod chosen;
 pub mod fdt;
 pub mod fdt_scan;
 pub mod header;
+pub mod numa;
 pub mod reserved_mem;
 #[cfg(test)]
 pub mod testblob;

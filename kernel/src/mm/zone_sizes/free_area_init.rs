@@ -6,7 +6,8 @@
 use core::fmt;
 
 use crate::mm::addr::{align_up, PAGE_SHIFT};
-use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::mm::memblock::Memblock;
+use crate::mm::numa::{self, node_of};
 
 use super::limits::ZoneLimits;
 use super::memmap_init::memmap_init;
@@ -93,33 +94,15 @@ pub const fn memmap_pages(spanned_pages: u64, present_pages: u64) -> u64 {
     align_up(pages * STRUCT_PAGE_SIZE, 1 << PAGE_SHIFT) >> PAGE_SHIFT
 }
 
-/// The node a memblock region belongs to; memory that was never given a node (no NUMA
-/// step ran) counts as node 0, the node `dummy_numa_init` would have put it on.
-fn node_of(nid: i32) -> usize {
-    if (0..MAX_NUMNODES).contains(&nid) {
-        nid as usize
-    } else {
-        0
-    }
-}
-
 /// Whole-page memory ranges `(start_pfn, end_pfn, node)` of all nodes, in address order
-/// (`for_each_mem_pfn_range(i, MAX_NUMNODES, ...)`).
+/// (`for_each_mem_pfn_range(i, MAX_NUMNODES, ...)`, see [`numa::pfn_ranges`]).
 pub(super) fn pfn_ranges(mb: &Memblock) -> impl Iterator<Item = (u64, u64, usize)> + '_ {
-    mb.mem_pfn_ranges(MAX_NUMNODES).map(|(s, e, nid)| (s.0, e.0, node_of(nid)))
+    numa::pfn_ranges(mb).map(|(s, e, node)| (s.0, e.0, node))
 }
 
-/// `get_pfn_range_for_nid`: lowest start and highest end of the node's ranges, `(0, 0)` for
-/// none.
+/// [`numa::node_span`] as frame numbers, `(0, 0)` for a node without memory.
 fn pfn_range_for_node(mb: &Memblock, node: usize) -> (u64, u64) {
-    let mut range: Option<(u64, u64)> = None;
-    for (s, e, _) in pfn_ranges(mb).filter(|r| r.2 == node) {
-        range = Some(match range {
-            None => (s, e),
-            Some((a, b)) => (a.min(s), b.max(e)),
-        });
-    }
-    range.unwrap_or((0, 0))
+    numa::node_span(mb, node).map_or((0, 0), |(s, e)| (s.0, e.0))
 }
 
 /// `__absent_pages_in_range` for one node: pages of `[start, end)` no memory range covers.

@@ -72,4 +72,4 @@ pub const PAGEBLOCK_NR_PAGES: u64 = 1 << 9;
 pub const MIGRATE_TYPES: u64 = 6;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -15,7 +15,7 @@ const MIB: u64 = 1 << 20;
 /// Linux 6.1 arm64 with 4 KiB pages and 48-bit VAs (what the library's `arm64::ARM64_4K_48` says;
 /// `mm` is handed the value and never imports it). Only `zone_dma32_bits` matters here:
 /// arm64's `zone_sizes_init` caps `zone_dma_bits` at 32 and sizes ZONE_DMA32 with 32 bits.
-const ARM64: MemoryParams = MemoryParams {
+pub(crate) const ARM64: MemoryParams = MemoryParams {
     phys_mask_shift: 48,
     memstart_align: GIB,
     linear_region_size: 1 << 47,

@@ -1,0 +1,124 @@
+//! The boot's memory setup on a blob read from a file, for the host dry-run behind
+//! `cargo xtask memmap` (the `kernel` binary on the host, `dryrun.rs`): what the dry-run is told
+//! instead of what a boot finds out ([`DryRun`]), the same calls as `kernel_main` from the DTB
+//! header to `bootmem_init` ([`dry_run`]), and what is left for the steps that need memory of
+//! their own ([`DryRunState`]).
+//!
+//! It lives in the library, not in the binary, because the library's host tests run it on
+//! hand-built blobs. It only places: memblock never touches the memory it manages.
+
+use super::{bootmem_init, setup_arch_memory, BootInputs, Bootmem};
+use crate::cmdline::EarlyParams;
+use crate::mm::memblock::Memblock;
+use crate::mm::zone_sizes::KernelSections;
+use crate::mm::PhysAddr;
+use crate::of::chosen;
+use crate::of::fdt::Fdt;
+use crate::of::reserved_mem::{ReservedMemOfId, ReservedMemTable};
+
+/// What the host dry-run is told instead of what a boot finds out.
+#[derive(Clone, Copy, Debug)]
+pub struct DryRun<'c> {
+    /// Where the loader would have put the blob.
+    pub dtb_addr: PhysAddr,
+    /// `[_stext, _end)` of the kernel image.
+    pub kernel: (PhysAddr, PhysAddr),
+    pub phys_addr_bits: u32,
+    /// Replaces `/chosen/linux,initrd-*`.
+    pub initrd: Option<(PhysAddr, PhysAddr)>,
+    /// Replaces `/chosen/bootargs`.
+    pub cmdline: Option<&'c str>,
+    /// Sizes of text, rodata, data and BSS, which follow each other from the image base.
+    pub sections: Option<[u64; 4]>,
+}
+
+/// The boot's memory setup on a blob read from a file: the same validation and the same
+/// calls as `kernel_main`, placement only (memblock never touches the memory it manages).
+/// `set_loglevel` hears the console level (and whether `dyndbg=` is on) before anything prints.
+pub fn dry_run<'a>(
+    blob: &'a [u8],
+    opts: &DryRun<'a>,
+    mb: &mut Memblock,
+    hooks: &[ReservedMemOfId],
+    tables: impl crate::mm::paging::TableAccess,
+    set_loglevel: &mut dyn FnMut(u8, bool),
+) -> Result<DryRunState<'a>, crate::of::DtbError> {
+    let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
+    let cmdline = opts.cmdline.unwrap_or_else(|| chosen::bootargs(&fdt));
+    let (params, malformed) = EarlyParams::parse_collect(cmdline);
+    set_loglevel(params.loglevel, params.dyndbg);
+    let inputs = BootInputs {
+        dtb: (opts.dtb_addr, fdt.total_size() as u64),
+        kernel: opts.kernel,
+        phys_addr_bits: opts.phys_addr_bits,
+        initrd_override: opts.initrd,
+    };
+    let (_, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
+    // paging_init takes the same table pages from memblock as the boot, given the image's
+    // section sizes; without them the image is one segment, which needs the same tables as
+    // long as the image lies in one 2 MiB block.
+    use crate::mm::paging::{paging_init, PagingInputs};
+    let (image, image_ro) = opts.image_segments();
+    let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
+    let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
+    let bootmem = match paging_init(mb, tables, &paging, super::ARCH) {
+        Ok(_) => Some(bootmem_init(&fdt, mb)),
+        Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
+            log::error!("Kernel panic - not syncing: Failed to allocate page table page");
+            None
+        }
+        Err(e) => {
+            log::error!("Kernel panic - not syncing: paging_init: {e}");
+            None
+        }
+    };
+    Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo })
+}
+
+/// What the dry-run leaves for the steps that need memory of their own (the host binary
+/// runs `mem_init` over memmaps it allocates).
+pub struct DryRunState<'a> {
+    pub fdt: Fdt<'a>,
+    pub reserved: ReservedMemTable<'a>,
+    /// `None` when the boot would have stopped in paging_init.
+    pub bootmem: Option<Bootmem>,
+    /// The command line asked for `buddyinfo`.
+    pub buddyinfo: bool,
+}
+
+impl DryRun<'_> {
+    /// The image as paging_init maps it: from the section sizes when known.
+    fn image_segments(&self) -> ([crate::mm::paging::Segment; 3], (PhysAddr, PhysAddr)) {
+        use crate::arm64::KIMAGE_VADDR;
+        use crate::mm::paging::Segment;
+        use crate::mm::pgtable::Prot;
+        let (text, end) = self.kernel;
+        let size = end - text;
+        let [t, r, _, _] = self.sections.unwrap_or([size, 0, 0, 0]);
+        let (t, r) = (t.min(size), r.min(size - t.min(size)));
+        // The image is 2 MiB aligned both at KIMAGE_VADDR and in memory, so `text` (the
+        // physical `_stext`) has the same offset in its 2 MiB block as the virtual one.
+        let va = KIMAGE_VADDR + (text.0 & ((2 << 20) - 1));
+        let seg = |off: u64, len: u64, prot| Segment { va: va + off, pa: text + off, size: len, prot };
+        let segs = [
+            seg(0, t, Prot::PAGE_KERNEL_ROX),
+            seg(t, r, Prot::PAGE_KERNEL_RO),
+            seg(t + r, size - t - r, Prot::PAGE_KERNEL),
+        ];
+        let ro_end = if self.sections.is_some() { text + (t + r) } else { end };
+        (segs, (text, ro_end))
+    }
+
+    /// The sections the `Memory:` line reports, laid out from the image base.
+    pub fn kernel_sections(&self) -> KernelSections {
+        let base = self.kernel.0 .0;
+        let [t, r, w, b] = self.sections.unwrap_or_default();
+        KernelSections {
+            text: (base, base + t),
+            rodata: (base + t, base + t + r),
+            rwdata: (base + t + r, base + t + r + w),
+            bss: (base + t + r + w, base + t + r + w + b),
+            ..KernelSections::default()
+        }
+    }
+}
