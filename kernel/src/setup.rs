@@ -14,7 +14,8 @@ use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen;
 use crate::of::fdt::Fdt;
-use crate::of::fdt_scan::{self, RootCells};
+use crate::of::cells::Cells;
+use crate::of::fdt_scan;
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
 use log::{error, info, trace, warn};
 
@@ -41,7 +42,7 @@ pub struct BootInputs {
 /// What `setup_machine_fdt` learnt.
 #[derive(Clone, Copy, Debug)]
 pub struct MachineFdt {
-    pub cells: RootCells,
+    pub cells: Cells,
     pub initrd: Option<(PhysAddr, PhysAddr)>,
 }
 
@@ -205,13 +206,13 @@ pub fn arm64_memblock_init<'a>(
 
 /// The NUMA step of `bootmem_init` (`arch_numa_init`): `numa-node-id` of the memory nodes
 /// (`of_numa_init`) or, without any, one fake node over all memory (`dummy_numa_init`).
-pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: RootCells) {
+pub fn numa_init(fdt: &Fdt, mb: &mut Memblock, cells: Cells) {
     use crate::mm::memblock::MemblockKind;
     let mut found = false;
     for node in fdt_scan::memory_nodes(fdt) {
         let nid = node.property("numa-node-id").and_then(|p| p.as_u32());
         let (Some(nid), Some(reg)) = (nid, node.property("reg")) else { continue };
-        for (base, size) in cells.entries(reg.value) {
+        for (base, size) in cells.reg(reg.value).into_iter().flatten() {
             found = true;
             let _ = mb.set_node(PhysAddr(base), size, MemblockKind::Memory, nid as i32);
         }

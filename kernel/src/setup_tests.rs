@@ -242,22 +242,32 @@ fn dry_run_never_panics_on_broken_blobs() {
 }
 
 /// After paging_init the kernel reads the blob through a new mapping: the table's names must
-/// then point into that copy, not into the old one.
+/// then point into that copy, not into the old one, and each region's node is found there in
+/// one step by its offset.
 #[test]
 fn reserved_table_rebases_onto_a_copy_of_the_blob() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
     let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).unwrap();
-    let (fdt, table) = (state.fdt, state.reserved);
+    let table = state.reserved;
     let copy = blob.clone();
     let moved = crate::of::fdt::Fdt::new(&copy).unwrap();
-    let rebased = table.rebase(&fdt, &moved);
+    let rebased = table.rebase(&moved);
     let names: Vec<&str> = rebased.iter().map(|r| r.name).collect();
     assert_eq!(names, table.iter().map(|r| r.name).collect::<Vec<_>>());
     let inside = copy.as_ptr_range();
     assert!(rebased.iter().all(|r| inside.contains(&r.name.as_ptr())));
     assert_eq!(rebased.lookup_by_phandle(7).map(|r| r.base), Some(PhysAddr(0x5000_0000)));
+    // Each offset names the region's own node in the copy: fixed@50000000's reg is the region.
+    let fixed = rebased.lookup_by_name("fixed@50000000").unwrap();
+    let node = moved.node_at(fixed.node).unwrap();
+    assert_eq!(node.reg().unwrap().unwrap().collect::<Vec<_>>(), [(0x5000_0000, 0x40_0000)]);
+    for r in rebased.iter() {
+        assert_eq!(moved.node_at(r.node).map(|n| n.name), Some(r.name));
+    }
+    let device = moved.find_node("/device").unwrap();
+    assert_eq!(rebased.lookup_device_region(&device, 0).map(|r| r.name), Some("fixed@50000000"));
 }
 
 /// A bus whose DMA reaches only [0x40000000, 0x80000000) of CPU space limits ZONE_DMA: the

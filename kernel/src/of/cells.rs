@@ -1,0 +1,158 @@
+//! How wide the numbers of a device tree are, and `reg`-style properties decoded with that
+//! width: the one reader of `#address-cells`, `#size-cells` and the cells they size, for the
+//! whole `of` module and its callers.
+//!
+//! Linux reads cell counts on two paths that agree on well-formed trees. The early flat scan
+//! reads the root's once (`early_init_dt_scan_root` into `dt_root_addr_cells` /
+//! `dt_root_size_cells`, `OF_ROOT_NODE_{ADDR,SIZE}_CELLS_DEFAULT` = 1 when absent) and decodes
+//! every `reg` of a root child, and of `/reserved-memory`'s children, with them. The unflattened
+//! tree asks `of_n_addr_cells` / `of_n_size_cells`: the nearest ancestor that has the property,
+//! the same default past the root. A [`Node`] carries the cells of its nearest ancestor
+//! ([`Node::bus_cells`]), which is both rules at once: a root child decodes with the root's own
+//! cells, default 1.
+//!
+//! **A cell count whose length is not 4.** It is read from its first four bytes whatever its
+//! length, as `early_init_dt_scan_root` (`be32_to_cpup` of the value) and
+//! `of_property_read_u32` (at least four bytes, no upper bound) both do. A shorter value counts
+//! as absent, as `of_property_read_u32` has it (`-EOVERFLOW`, so `of_bus_n_addr_cells` goes on
+//! to the parent); the flat scan would read past the end of the value.
+//!
+//! **Numbers and entries.** Linux reads a number of any width and keeps its low 64 bits
+//! (`of_read_number`), and decodes `reg` while whole entries remain (`early_init_dt_scan_memory`)
+//! or after checking `len % entry` (`__reserved_mem_reserve_reg`). With zero cells in all the
+//! first loops forever and the second divides by zero. [`Cells::reg`] and [`entries`] refuse,
+//! before yielding anything, an entry of no cells, a number of more than two cells (it does not
+//! fit the 64 bits of a physical address) and a value that is not a whole number of entries,
+//! with a [`RegError`] that the caller turns into one line naming the node and the property.
+//!
+//! Nothing here panics on what a blob holds.
+
+use crate::of::fdt::{Fdt, Node, Property};
+use core::fmt;
+
+/// Linux's `OF_ROOT_NODE_ADDR_CELLS_DEFAULT` (arm64 keeps the generic 1).
+pub const OF_ROOT_NODE_ADDR_CELLS_DEFAULT: u32 = 1;
+/// Linux's `OF_ROOT_NODE_SIZE_CELLS_DEFAULT`.
+pub const OF_ROOT_NODE_SIZE_CELLS_DEFAULT: u32 = 1;
+/// The most cells one number may have and still fit a `u64`.
+const MAX_NUMBER_CELLS: u32 = 2;
+
+/// `#address-cells` and `#size-cells` as a node's `reg` (or a bus's children) use them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cells {
+    pub addr: u32,
+    pub size: u32,
+}
+
+impl Cells {
+    /// What the root's children use when the root says nothing.
+    pub const ROOT_DEFAULT: Cells =
+        Cells { addr: OF_ROOT_NODE_ADDR_CELLS_DEFAULT, size: OF_ROOT_NODE_SIZE_CELLS_DEFAULT };
+
+    /// The cells `node`'s children use (`of_bus_n_addr_cells(node)`, `of_bus_n_size_cells(node)`):
+    /// each of its own properties where it has it, else `inherited`, what the node's ancestors
+    /// give (its own [`Node::bus_cells`]).
+    pub fn of_bus(node: &Node, inherited: Cells) -> Cells {
+        Cells {
+            addr: cell_count(node.property("#address-cells")).unwrap_or(inherited.addr),
+            size: cell_count(node.property("#size-cells")).unwrap_or(inherited.size),
+        }
+    }
+
+    /// The `(address, size)` entries of a `reg`-style value, or why it cannot be read.
+    pub fn reg(self, value: &[u8]) -> Result<Reg<'_>, RegError> {
+        Ok(Reg(entries(value, [self.addr, self.size])?))
+    }
+}
+
+/// Linux's `dt_root_addr_cells` / `dt_root_size_cells`: the root's own cells, default 1, which
+/// the early scan decodes the memory nodes and `/reserved-memory` with.
+pub fn dt_root(fdt: &Fdt) -> Cells {
+    fdt.root().map_or(Cells::ROOT_DEFAULT, |root| root.child_cells())
+}
+
+/// A cell-count property's value: its first cell, `None` when it is absent or shorter than one
+/// cell (see the module documentation).
+pub fn cell_count(prop: Option<Property>) -> Option<u32> {
+    Some(u32::from_be_bytes(prop?.value.get(..4)?.try_into().ok()?))
+}
+
+/// One number of `count` cells filling `value` exactly (`of_read_number` on a property that
+/// `count` cells long): `None` when the length differs or `count` is not 1 or 2.
+pub fn read_number(value: &[u8], count: u32) -> Option<u64> {
+    if !(1..=MAX_NUMBER_CELLS).contains(&count) || value.len() != count as usize * 4 {
+        return None;
+    }
+    Some(value.chunks_exact(4).fold(0u64, |acc, c| (acc << 32) | u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64))
+}
+
+/// Why a `reg`-style value cannot be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegError {
+    /// Every cell count of an entry is 0: entries of no bytes.
+    ZeroWidth,
+    /// A number of this many cells (more than two): it does not fit in 64 bits.
+    TooWide { cells: u32 },
+    /// `len` bytes are not a whole number of `entry`-byte entries.
+    Partial { len: usize, entry: usize },
+}
+
+impl fmt::Display for RegError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RegError::ZeroWidth => write!(f, "#address-cells and #size-cells are 0, so its entries have no bytes"),
+            RegError::TooWide { cells } => write!(f, "a number of {cells} cells does not fit in 64 bits"),
+            RegError::Partial { len, entry } => {
+                write!(f, "its {len} bytes are not a whole number of {entry}-byte entries")
+            }
+        }
+    }
+}
+
+/// Entries of `N` numbers of `widths` cells each, checked whole before the first is yielded.
+#[derive(Clone, Debug)]
+pub struct Entries<'a, const N: usize> {
+    widths: [u32; N],
+    chunks: core::slice::ChunksExact<'a, u8>,
+}
+
+/// Decode `value` as entries of `N` numbers, the `i`-th `widths[i]` cells wide (0 to 2 cells; a
+/// number of no cells reads as 0, as a `reg` without sizes does).
+pub fn entries<const N: usize>(value: &[u8], widths: [u32; N]) -> Result<Entries<'_, N>, RegError> {
+    if let Some(&cells) = widths.iter().find(|&&w| w > MAX_NUMBER_CELLS) {
+        return Err(RegError::TooWide { cells });
+    }
+    let entry = widths.iter().sum::<u32>() as usize * 4;
+    if entry == 0 {
+        return Err(RegError::ZeroWidth);
+    }
+    if value.len() % entry != 0 {
+        return Err(RegError::Partial { len: value.len(), entry });
+    }
+    Ok(Entries { widths, chunks: value.chunks_exact(entry) })
+}
+
+impl<const N: usize> Iterator for Entries<'_, N> {
+    type Item = [u64; N];
+    fn next(&mut self) -> Option<[u64; N]> {
+        let mut rest = self.chunks.next()?;
+        let mut out = [0u64; N];
+        for (slot, &w) in out.iter_mut().zip(&self.widths) {
+            let (number, tail) = rest.split_at(w as usize * 4);
+            *slot = if w == 0 { 0 } else { read_number(number, w)? };
+            rest = tail;
+        }
+        Some(out)
+    }
+}
+
+/// `(address, size)` entries of a `reg`-style value ([`Cells::reg`]).
+#[derive(Clone, Debug)]
+pub struct Reg<'a>(Entries<'a, 2>);
+
+impl Iterator for Reg<'_> {
+    type Item = (u64, u64);
+    fn next(&mut self) -> Option<(u64, u64)> {
+        self.0.next().map(|[addr, size]| (addr, size))
+    }
+}
