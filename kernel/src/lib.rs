@@ -14,3 +14,5 @@ pub mod cmdline;
 pub mod of;
 pub mod printk;
 pub mod setup;
+#[cfg(test)]
+mod testlog;

@@ -156,3 +156,132 @@ impl Iterator for Reg<'_> {
         self.0.next().map(|[addr, size]| (addr, size))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::of::testblob::Builder;
+    use std::vec::Vec;
+
+    fn be32s(cells: &[u32]) -> Vec<u8> {
+        cells.iter().flat_map(|c| c.to_be_bytes()).collect()
+    }
+
+    /// A root with `root_props`, then
+    /// ```text
+    /// /bus  #size-cells = <1>, no #address-cells
+    ///   dev   reg = <0x0 0x1000  0x100>        the root's address cells, bus's 1 size cell
+    ///   sub   no cells of its own
+    ///     leaf  reg = <0x0 0x2000  0x10>       nearest ancestor with each: root, bus
+    /// /mem  reg in the root's cells
+    /// ```
+    fn tree(root_props: &[(&str, &[u8])], mem_reg: &[u8]) -> Vec<u8> {
+        let mut b = Builder::new();
+        b.begin("");
+        for (name, value) in root_props {
+            b.prop(name, value);
+        }
+        b.begin("bus");
+        b.prop("#size-cells", &be32s(&[1]));
+        b.begin("dev");
+        b.prop("reg", &be32s(&[0, 0x1000, 0x100]));
+        b.end();
+        b.begin("sub");
+        b.begin("leaf");
+        b.prop("reg", &be32s(&[0, 0x2000, 0x10]));
+        b.end();
+        b.end();
+        b.end();
+        b.begin("mem");
+        b.prop("reg", mem_reg);
+        b.end();
+        b.end();
+        b.finish(&[])
+    }
+
+    fn reg_of(fdt: &Fdt, path: &str) -> Result<Vec<(u64, u64)>, RegError> {
+        Ok(fdt.find_node(path).unwrap().reg().expect("a reg property")?.collect())
+    }
+
+    #[test]
+    fn the_root_defaults_to_one_cell_each() {
+        let blob = tree(&[], &be32s(&[0x4000_0000, 0x1000]));
+        let fdt = Fdt::new(&blob).unwrap();
+        assert_eq!(dt_root(&fdt), Cells { addr: 1, size: 1 });
+        assert_eq!(fdt.find_node("/mem").unwrap().bus_cells(), Cells { addr: 1, size: 1 });
+        assert_eq!(reg_of(&fdt, "/mem"), Ok(vec![(0x4000_0000, 0x1000)]));
+        // bus gives #size-cells = 1 and inherits the root's default #address-cells = 1.
+        assert_eq!(fdt.find_node("/bus").unwrap().child_cells(), Cells { addr: 1, size: 1 });
+    }
+
+    #[test]
+    fn each_count_comes_from_the_nearest_ancestor_that_has_it() {
+        let two = be32s(&[2]);
+        let blob = tree(&[("#address-cells", &two), ("#size-cells", &two)], &be32s(&[0, 0x4000_0000, 0, 0x1000]));
+        let fdt = Fdt::new(&blob).unwrap();
+        assert_eq!(dt_root(&fdt), Cells { addr: 2, size: 2 });
+        // dev and leaf: 2 address cells from the root, 1 size cell from /bus (sub has none).
+        assert_eq!(fdt.find_node("/bus/dev").unwrap().bus_cells(), Cells { addr: 2, size: 1 });
+        assert_eq!(fdt.find_node("/bus/sub/leaf").unwrap().bus_cells(), Cells { addr: 2, size: 1 });
+        assert_eq!(reg_of(&fdt, "/bus/dev"), Ok(vec![(0x1000, 0x100)]));
+        assert_eq!(reg_of(&fdt, "/bus/sub/leaf"), Ok(vec![(0x2000, 0x10)]));
+        assert_eq!(reg_of(&fdt, "/mem"), Ok(vec![(0x4000_0000, 0x1000)]));
+    }
+
+    /// A count is its value's first cell whatever the length; shorter than a cell, it is absent.
+    #[test]
+    fn a_count_of_another_length_than_four() {
+        let zeros8 = [0u8; 8];
+        let blob = tree(&[("#address-cells", &zeros8), ("#size-cells", &zeros8)], &[]);
+        assert_eq!(dt_root(&Fdt::new(&blob).unwrap()), Cells { addr: 0, size: 0 });
+        // 8 bytes <2 0xffffffff>: 2, the second cell unread.
+        let long = be32s(&[2, 0xffff_ffff]);
+        let blob = tree(&[("#address-cells", &long), ("#size-cells", &long)], &[]);
+        assert_eq!(dt_root(&Fdt::new(&blob).unwrap()), Cells { addr: 2, size: 2 });
+        // 2 bytes: absent, so the default 1; and under /bus (1 size cell) the address count
+        // keeps looking up to the root's, here the default too.
+        let short = [0u8, 2];
+        let blob = tree(&[("#address-cells", &short), ("#size-cells", &short)], &be32s(&[0x4000_0000, 0x1000]));
+        let fdt = Fdt::new(&blob).unwrap();
+        assert_eq!(dt_root(&fdt), Cells { addr: 1, size: 1 });
+        assert_eq!(fdt.find_node("/bus/dev").unwrap().bus_cells(), Cells { addr: 1, size: 1 });
+        assert_eq!(cell_count(None), None);
+    }
+
+    #[test]
+    fn reg_refuses_what_it_cannot_decode_before_any_entry() {
+        let c = |addr, size| Cells { addr, size };
+        // 2 + 2 cells: 16-byte entries; 20 bytes leave a 4-byte tail.
+        let value = be32s(&[0, 0x4000_0000, 0, 0x1000, 0x5000_0000]);
+        assert_eq!(c(2, 2).reg(&value).err(), Some(RegError::Partial { len: 20, entry: 16 }));
+        assert_eq!(c(2, 2).reg(&value[..16]).map(|r| r.collect::<Vec<_>>()), Ok(vec![(0x4000_0000, 0x1000)]));
+        // No cells at all: refused whatever the value, even an empty one.
+        assert_eq!(c(0, 0).reg(&value).err(), Some(RegError::ZeroWidth));
+        assert_eq!(c(0, 0).reg(&[]).err(), Some(RegError::ZeroWidth));
+        // Three cells do not fit 64 bits, for an address or a size.
+        assert_eq!(c(3, 2).reg(&value).err(), Some(RegError::TooWide { cells: 3 }));
+        assert_eq!(c(1, 3).reg(&value[..16]).err(), Some(RegError::TooWide { cells: 3 }));
+        // Sizes of no cells read as 0 (a bus of addresses only); an empty value has no entries.
+        assert_eq!(c(1, 0).reg(&value[..8]).map(|r| r.collect::<Vec<_>>()), Ok(vec![(0, 0), (0x4000_0000, 0)]));
+        assert_eq!(c(2, 2).reg(&[]).map(|r| r.count()), Ok(0));
+    }
+
+    #[test]
+    fn entries_of_three_numbers() {
+        // dma-ranges with 1 child address cell, 2 parent address cells, 1 size cell: 16 bytes.
+        let value = be32s(&[0, 0, 0x4000_0000, 0x1000_0000]);
+        let all: Vec<[u64; 3]> = entries(&value, [1, 2, 1]).unwrap().collect();
+        assert_eq!(all, [[0, 0x4000_0000, 0x1000_0000]]);
+        assert_eq!(entries(&value, [0, 0, 0]).err(), Some(RegError::ZeroWidth));
+    }
+
+    #[test]
+    fn a_number_is_one_or_two_cells_filling_its_value() {
+        assert_eq!(read_number(&be32s(&[0x1234]), 1), Some(0x1234));
+        assert_eq!(read_number(&be32s(&[1, 2]), 2), Some(0x1_0000_0002));
+        assert_eq!(read_number(&be32s(&[1, 2]), 1), None, "8 bytes are not one cell");
+        assert_eq!(read_number(&[], 0), None, "no cells");
+        assert_eq!(read_number(&be32s(&[0, 1, 2]), 3), None, "more than 64 bits");
+        assert_eq!(read_number(&[0, 0, 1], 1), None, "a partial cell");
+    }
+}
