@@ -14,8 +14,7 @@ use crate::mm::zone::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::chosen;
 use crate::of::fdt::Fdt;
-use crate::of::cells::Cells;
-use crate::of::fdt_scan;
+use crate::of::{cells::Cells, fdt_scan};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
 use log::{error, info, trace, warn};
 

@@ -20,7 +20,9 @@
 //! **Numbers and entries.** Linux reads a number of any width and keeps its low 64 bits
 //! (`of_read_number`), and decodes `reg` while whole entries remain (`early_init_dt_scan_memory`)
 //! or after checking `len % entry` (`__reserved_mem_reserve_reg`). With zero cells in all the
-//! first loops forever and the second divides by zero. [`Cells::reg`] and [`entries`] refuse,
+//! first loops forever and the second divides by zero (arm64's divide instruction gives 0, so
+//! the remainder is `len`: the "invalid reg property" line for a non-empty value; an empty one
+//! loops forever, too). Reserved memory prints that line of Linux's for every refusal. [`Cells::reg`] and [`entries`] refuse,
 //! before yielding anything, an entry of no cells, a number of more than two cells (it does not
 //! fit the 64 bits of a physical address) and a value that is not a whole number of entries,
 //! with a [`RegError`] that the caller turns into one line naming the node and the property.

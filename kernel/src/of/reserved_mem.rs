@@ -114,8 +114,7 @@ impl<'a> ReservedMemTable<'a> {
         self.count += 1;
     }
 
-    /// The table over `to`, a byte-identical copy at another address of the blob the table was
-    /// read from: each name is taken again from its node, found in one step by its offset.
+    /// The table over `to`, a byte-identical copy of its blob elsewhere: names re-read by offset.
     pub fn rebase<'b>(&self, to: &Fdt<'b>) -> ReservedMemTable<'b> {
         let mut t = ReservedMemTable { entries: [None; MAX_RESERVED_REGIONS], count: self.count };
         for (new, old) in t.entries.iter_mut().zip(&self.entries) {
@@ -146,9 +145,8 @@ impl<'a> ReservedMemTable<'a> {
     }
 }
 
-/// libfdt's `fdt_get_phandle`: `phandle`, else `linux,phandle`, each only when one cell long.
 fn phandle_of(node: &Node) -> Option<u32> {
-    let one_cell = |name| node.property(name).and_then(|p| p.as_u32());
+    let one_cell = |name| node.property(name).and_then(|p| p.as_u32()); // as fdt_get_phandle
     one_cell("phandle").or_else(|| one_cell("linux,phandle"))
 }
 
@@ -175,8 +173,7 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: Cells, mb: &mut Memblock) -> ReservedMemTa
         let _ = mb.reserve(PhysAddr(base), size);
     }
     let Some(node) = fdt.find_node("/reserved-memory") else { return table };
-    // __reserved_mem_check_root: the node's own cells must be the root's.
-    let cell = |name| cell_count(node.property(name));
+    let cell = |name| cell_count(node.property(name)); // __reserved_mem_check_root
     if cell("#size-cells") != Some(cells.size)
         || cell("#address-cells") != Some(cells.addr)
         || node.property("ranges").is_none()
@@ -194,11 +191,7 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: Cells, mb: &mut Memblock) -> ReservedMemTa
         let saved = |base, size| ReservedMem { name: uname, node, phandle: None, base, size, reusable, owner: None };
         match child.property("reg") {
             Some(reg) => {
-                // __reserved_mem_reserve_reg refuses a length that is not a whole number of
-                // entries with this line. With no cells at all its `len % t_len` divides by
-                // zero, which arm64 answers with `len` (so this line again, for a non-empty
-                // value; an empty one loops forever); wider numbers it truncates. Every
-                // value the cells cannot decode gets this line here.
+                // Linux's line for a partial entry, here for all `cells` refuses (see of::cells).
                 let Ok(entries) = cells.reg(reg.value) else {
                     error!("OF: fdt: Reserved memory: invalid reg property in '{uname}', skipping node.");
                     continue;
@@ -239,8 +232,7 @@ fn alloc_size(
     cells: Cells,
 ) -> Result<(PhysAddr, u64), HookError> {
     let prop = node.property("size").ok_or(HookError::Inval)?;
-    // Linux checks the length (exactly the root's cells) and reads any width; a number of more
-    // than two cells is refused here as well, with the same line.
+    // Linux checks the length and reads any width: more than two cells are refused too.
     let Some(size) = read_number(prop.value, cells.size) else {
         error!("OF: reserved mem: invalid size property in '{uname}' node.");
         return Err(HookError::Inval);
