@@ -63,7 +63,7 @@ impl Cells {
 
     /// The `(address, size)` entries of a `reg`-style value, or why it cannot be read.
     pub fn reg(self, value: &[u8]) -> Result<Reg<'_>, RegError> {
-        Ok(Reg(entries(value, [self.addr, self.size])?))
+        Ok(Reg { entries: entries(value, &[self.addr, self.size])?, addr_bytes: self.addr as usize * 4 })
     }
 }
 
@@ -82,10 +82,12 @@ pub fn cell_count(prop: Option<Property>) -> Option<u32> {
 /// One number of `count` cells filling `value` exactly (`of_read_number` on a property that
 /// `count` cells long): `None` when the length differs or `count` is not 1 or 2.
 pub fn read_number(value: &[u8], count: u32) -> Option<u64> {
-    if !(1..=MAX_NUMBER_CELLS).contains(&count) || value.len() != count as usize * 4 {
-        return None;
-    }
-    Some(value.chunks_exact(4).fold(0u64, |acc, c| (acc << 32) | u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64))
+    ((1..=MAX_NUMBER_CELLS).contains(&count) && value.len() == count as usize * 4).then(|| number(value))
+}
+
+/// The big-endian number in `cells`, which the caller has checked to be at most two cells.
+pub fn number(cells: &[u8]) -> u64 {
+    cells.chunks_exact(4).fold(0, |acc, c| (acc << 32) | u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64)
 }
 
 /// Why a `reg`-style value cannot be decoded.
@@ -111,16 +113,9 @@ impl fmt::Display for RegError {
     }
 }
 
-/// Entries of `N` numbers of `widths` cells each, checked whole before the first is yielded.
-#[derive(Clone, Debug)]
-pub struct Entries<'a, const N: usize> {
-    widths: [u32; N],
-    chunks: core::slice::ChunksExact<'a, u8>,
-}
-
-/// Decode `value` as entries of `N` numbers, the `i`-th `widths[i]` cells wide (0 to 2 cells; a
-/// number of no cells reads as 0, as a `reg` without sizes does).
-pub fn entries<const N: usize>(value: &[u8], widths: [u32; N]) -> Result<Entries<'_, N>, RegError> {
+/// The entries of `value`, each made of numbers `widths[0]`, `widths[1]`, ... cells wide (0 to 2
+/// each; [`number`] reads them, a number of no cells as 0), checked whole before the first.
+pub fn entries<'a>(value: &'a [u8], widths: &[u32]) -> Result<core::slice::ChunksExact<'a, u8>, RegError> {
     if let Some(&cells) = widths.iter().find(|&&w| w > MAX_NUMBER_CELLS) {
         return Err(RegError::TooWide { cells });
     }
@@ -131,31 +126,21 @@ pub fn entries<const N: usize>(value: &[u8], widths: [u32; N]) -> Result<Entries
     if value.len() % entry != 0 {
         return Err(RegError::Partial { len: value.len(), entry });
     }
-    Ok(Entries { widths, chunks: value.chunks_exact(entry) })
-}
-
-impl<const N: usize> Iterator for Entries<'_, N> {
-    type Item = [u64; N];
-    fn next(&mut self) -> Option<[u64; N]> {
-        let mut rest = self.chunks.next()?;
-        let mut out = [0u64; N];
-        for (slot, &w) in out.iter_mut().zip(&self.widths) {
-            let (number, tail) = rest.split_at(w as usize * 4);
-            *slot = if w == 0 { 0 } else { read_number(number, w)? };
-            rest = tail;
-        }
-        Some(out)
-    }
+    Ok(value.chunks_exact(entry))
 }
 
 /// `(address, size)` entries of a `reg`-style value ([`Cells::reg`]).
 #[derive(Clone, Debug)]
-pub struct Reg<'a>(Entries<'a, 2>);
+pub struct Reg<'a> {
+    entries: core::slice::ChunksExact<'a, u8>,
+    addr_bytes: usize,
+}
 
 impl Iterator for Reg<'_> {
     type Item = (u64, u64);
     fn next(&mut self) -> Option<(u64, u64)> {
-        self.0.next().map(|[addr, size]| (addr, size))
+        let (addr, size) = self.entries.next()?.split_at(self.addr_bytes);
+        Some((number(addr), number(size)))
     }
 }
 
@@ -272,9 +257,11 @@ mod tests {
     fn entries_of_three_numbers() {
         // dma-ranges with 1 child address cell, 2 parent address cells, 1 size cell: 16 bytes.
         let value = be32s(&[0, 0, 0x4000_0000, 0x1000_0000]);
-        let all: Vec<[u64; 3]> = entries(&value, [1, 2, 1]).unwrap().collect();
-        assert_eq!(all, [[0, 0x4000_0000, 0x1000_0000]]);
-        assert_eq!(entries(&value, [0, 0, 0]).err(), Some(RegError::ZeroWidth));
+        let all: Vec<&[u8]> = entries(&value, &[1, 2, 1]).unwrap().collect();
+        assert_eq!(all, [&value[..]]);
+        assert_eq!(number(&all[0][4..12]), 0x4000_0000);
+        assert_eq!(entries(&value, &[1, 2]).err(), Some(RegError::Partial { len: 16, entry: 12 }));
+        assert_eq!(entries(&value, &[0, 0, 0]).err(), Some(RegError::ZeroWidth));
     }
 
     #[test]

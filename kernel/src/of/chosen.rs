@@ -5,7 +5,7 @@
 //! from `/aliases` when it does not start with `/`; the rest is console options.
 
 use crate::mm::PhysAddr;
-use crate::of::cells::{read_number, Cells, RegError};
+use crate::of::cells::{read_number, Cells};
 use crate::of::fdt::{Fdt, Node};
 use core::fmt;
 
@@ -31,10 +31,8 @@ pub enum ConsoleError<'a> {
     NotFound(&'a str),
     /// The node is not a PL011.
     Unsupported(&'a str),
-    /// The node has no `reg`.
+    /// The node has no `reg` that its cells decode.
     NoReg(&'a str),
-    /// The node's `reg` cannot be decoded.
-    BadReg(&'a str, RegError),
 }
 
 impl fmt::Display for ConsoleError<'_> {
@@ -45,8 +43,7 @@ impl fmt::Display for ConsoleError<'_> {
             ConsoleError::Unsupported(p) => {
                 write!(f, "stdout-path node '{p}' is not compatible with \"{PL011_COMPATIBLE}\"")
             }
-            ConsoleError::NoReg(p) => write!(f, "stdout-path node '{p}' has no reg property"),
-            ConsoleError::BadReg(p, e) => write!(f, "stdout-path node '{p}' has an invalid reg property: {e}"),
+            ConsoleError::NoReg(p) => write!(f, "stdout-path node '{p}' has no usable reg property"),
         }
     }
 }
@@ -91,8 +88,7 @@ fn console_from_node<'a>(
     if !node.is_compatible(PL011_COMPATIBLE) {
         return Err(ConsoleError::Unsupported(path));
     }
-    let mut reg = node.reg().ok_or(ConsoleError::NoReg(path))?.map_err(|e| ConsoleError::BadReg(path, e))?;
-    let (base, size) = reg.next().ok_or(ConsoleError::NoReg(path))?;
+    let (base, size) = node.reg().and_then(|r| r.ok()?.next()).ok_or(ConsoleError::NoReg(path))?;
     Ok(ConsoleNode { path, base: PhysAddr(base), size, options })
 }
 

@@ -39,10 +39,10 @@ pub struct Node<'a> {
 /// Where a node is, so that it can be found again in one step (`Fdt::node_at`), in this blob
 /// or in a byte-identical copy of it at another address: the structure-block offset of its
 /// `FDT_BEGIN_NODE` token, and the cells its ancestors give it, which the offset alone cannot
-/// tell.
+/// tell. (12 bytes: a blob's size is a `u32`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeOffset {
-    offset: usize,
+    offset: u32,
     bus: Cells,
 }
 
@@ -129,8 +129,8 @@ impl<'a> Fdt<'a> {
     /// blob that `at` was taken from (the kernel reads the blob through a new mapping once the
     /// early identity map is retired). `None` when no node begins there.
     pub fn node_at(&self, at: NodeOffset) -> Option<Node<'a>> {
-        match self.token(at.offset)? {
-            (Token::Begin(name, offset), body) => Some(Node { fdt: *self, name, at: NodeOffset { offset, ..at }, body }),
+        match self.token(at.offset as usize)? {
+            (Token::Begin(name, offset), body) => Some(Node { fdt: *self, name, at: NodeOffset { offset: offset as u32, ..at }, body }),
             _ => None,
         }
     }
@@ -202,7 +202,7 @@ impl<'a> Iterator for ChildIter<'a> {
                 Some((Token::Prop(_), next)) => at = next,
                 Some((Token::Begin(name, offset), body)) => {
                     self.at = skip_subtree(&self.fdt, body);
-                    let at = NodeOffset { offset, bus: self.cells };
+                    let at = NodeOffset { offset: offset as u32, bus: self.cells };
                     return Some(Node { fdt: self.fdt, name, at, body });
                 }
                 _ => {
@@ -373,7 +373,7 @@ mod tests {
         }
         // The root's first property is no node.
         let root = fdt.root().unwrap();
-        let past_name = NodeOffset { offset: root.body, ..root.offset() };
+        let past_name = NodeOffset { offset: root.body as u32, ..root.offset() };
         assert!(fdt.node_at(past_name).is_none());
     }
 

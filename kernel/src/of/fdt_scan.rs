@@ -7,7 +7,7 @@
 
 use crate::mm::memblock::Memblock;
 use crate::mm::{PhysAddr, PAGE_SIZE};
-use crate::of::cells::{self, Cells};
+use crate::of::cells::{self, number, Cells};
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node};
 use log::{trace, warn};
@@ -101,11 +101,14 @@ pub fn dma_max_cpu_address(fdt: &Fdt) -> Option<u64> {
     fn walk(node: &Node, depth: usize, best: &mut Option<u64>) {
         if let Some(p) = node.property("dma-ranges").filter(|p| !p.value.is_empty()) {
             let (child, parent) = (node.child_cells(), node.bus_cells());
-            match cells::entries(p.value, [child.addr, parent.addr, child.size]) {
+            match cells::entries(p.value, &[child.addr, parent.addr, child.size]) {
                 Ok(entries) => {
                     let mut end = 0u64;
-                    for [_, cpu, size] in entries.filter(|&[_, _, size]| size > 0) {
-                        end = end.max(cpu.saturating_add(size - 1));
+                    for e in entries {
+                        let (cpu, size) = e[child.addr as usize * 4..].split_at(parent.addr as usize * 4);
+                        if number(size) > 0 {
+                            end = end.max(number(cpu).saturating_add(number(size) - 1));
+                        }
                     }
                     *best = Some(best.map_or(end, |b| b.min(end)));
                 }

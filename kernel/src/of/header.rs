@@ -187,23 +187,26 @@ pub fn open<'a>(
     let h = FdtHeader::validate(pa, bytes, kernel)?;
     let blob = blob(h.totalsize as usize).ok_or(truncated(h.totalsize as usize))?;
     let fdt = crate::of::fdt::Fdt::new(blob)?;
-    check_inside_memory(pa, pa + h.totalsize as u64, crate::of::memory_reg_ranges(&fdt))?;
+    check_inside_memory(pa, pa + h.totalsize as u64, crate::of::memory_regs(&fdt))?;
     Ok(fdt)
 }
 
-/// Check that `[base, end)` lies inside one of the `memory` ranges the blob itself describes
-/// (the last step of validation, once the blob can be parsed). A memory `reg` that cannot be
-/// decoded is named when no other range holds the blob.
+/// Check that `[base, end)` lies inside one of the `(base, size)` ranges of the `memory` nodes'
+/// `reg` the blob itself describes (the last step of validation, once the blob can be parsed).
+/// A `reg` that cannot be decoded is named when no other range holds the blob.
 pub fn check_inside_memory(
     base: PhysAddr,
     end: PhysAddr,
-    memory: impl Iterator<Item = Result<(PhysAddr, u64), RegError>>,
+    memory: impl Iterator<Item = Result<impl Iterator<Item = (u64, u64)>, RegError>>,
 ) -> Result<(), DtbError> {
     let mut refused = None;
-    for range in memory {
-        match range {
-            Ok((b, size)) if b <= base && end.0 <= b.0.saturating_add(size) => return Ok(()),
-            Ok(_) => {}
+    for reg in memory {
+        match reg {
+            Ok(mut ranges) => {
+                if ranges.any(|(b, size)| b <= base.0 && end.0 <= b.saturating_add(size)) {
+                    return Ok(());
+                }
+            }
             Err(e) => refused = refused.or(Some(e)),
         }
     }
@@ -268,16 +271,16 @@ mod tests {
 
     #[test]
     fn memory_containment() {
-        let mem = [Ok((PhysAddr(0x4000_0000), 0x800_0000u64))];
-        assert!(check_inside_memory(PhysAddr(0x4700_0000), PhysAddr(0x4710_0000), mem.into_iter()).is_ok());
+        let mem = || Ok([(0x4000_0000, 0x800_0000u64)].into_iter());
+        assert!(check_inside_memory(PhysAddr(0x4700_0000), PhysAddr(0x4710_0000), [mem()].into_iter()).is_ok());
         assert_eq!(
-            check_inside_memory(PhysAddr(0x47ff_f000), PhysAddr(0x4800_1000), mem.into_iter()),
+            check_inside_memory(PhysAddr(0x47ff_f000), PhysAddr(0x4800_1000), [mem()].into_iter()),
             Err(DtbError::NotInMemory { base: PhysAddr(0x47ff_f000), end: PhysAddr(0x4800_1000) })
         );
         // A node that cannot be read is named only when no other one holds the blob.
-        let bad = Err(RegError::ZeroWidth);
+        let bad = || Err::<core::array::IntoIter<(u64, u64), 1>, _>(RegError::ZeroWidth);
         let (base, end) = (PhysAddr(0x4700_0000), PhysAddr(0x4710_0000));
-        assert!(check_inside_memory(base, end, [bad, mem[0]].into_iter()).is_ok());
-        assert_eq!(check_inside_memory(base, end, [bad].into_iter()), Err(DtbError::MemoryReg(RegError::ZeroWidth)));
+        assert!(check_inside_memory(base, end, [bad(), mem()].into_iter()).is_ok());
+        assert_eq!(check_inside_memory(base, end, [bad()].into_iter()), Err(DtbError::MemoryReg(RegError::ZeroWidth)));
     }
 }

@@ -35,18 +35,9 @@ pub fn psci_conduit(fdt: &fdt::Fdt) -> Option<PsciConduit> {
     }
 }
 
-/// `(base, size)` of every `reg` entry of the memory nodes (`fdt_scan::memory_nodes`), and an
-/// error for each node whose `reg` cannot be decoded. Used to check that the blob lies in RAM
-/// before anything trusts it; the full scan (usable-memory, hotplug, alignment) is
-/// `fdt_scan::scan_memory`.
-pub fn memory_reg_ranges<'a>(
-    fdt: &fdt::Fdt<'a>,
-) -> impl Iterator<Item = Result<(crate::mm::PhysAddr, u64), cells::RegError>> + 'a {
-    fdt_scan::memory_nodes(fdt).filter_map(|n| n.reg()).flat_map(|reg| {
-        let (entries, error) = match reg {
-            Ok(entries) => (Some(entries), None),
-            Err(e) => (None, Some(Err(e))),
-        };
-        entries.into_iter().flatten().map(|(base, size)| Ok((crate::mm::PhysAddr(base), size))).chain(error)
-    })
+/// The `(base, size)` entries of the `reg` of each memory node (`fdt_scan::memory_nodes`), or
+/// why it cannot be decoded. Used to check that the blob lies in RAM before anything trusts
+/// it; the full scan (usable-memory, hotplug, alignment) is `fdt_scan::scan_memory`.
+pub fn memory_regs<'a>(fdt: &fdt::Fdt<'a>) -> impl Iterator<Item = Result<cells::Reg<'a>, cells::RegError>> + 'a {
+    fdt_scan::memory_nodes(fdt).filter_map(|n| n.reg())
 }
