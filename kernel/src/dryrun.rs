@@ -74,8 +74,8 @@ fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Option<Ph
     const SZ_2M: u64 = 2 << 20;
     const SZ_128M: u64 = 128 << 20;
     let fdt = kernel::of::fdt::Fdt::new(blob).ok()?;
-    let ranges = || kernel::of::memory_reg_ranges(&fdt);
-    let base = ranges().map(|(b, _)| b.0).min()?;
+    let ranges = || kernel::of::memory_regs(&fdt).filter_map(Result::ok).flatten();
+    let base = ranges().map(|(b, _)| b).min()?;
     let ram: u64 = ranges().map(|(_, size)| size).sum();
     let initrd_start = base + (ram / 2).min(SZ_128M);
     let initrd_end = match initrd.or_else(|| kernel::of::chosen::initrd(&fdt)) {

@@ -109,7 +109,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     let moved = kernel::of::fdt::Fdt::new(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size()))
         .expect("the blob reads the same through its new mapping");
     // Everything borrowed from the blob is taken again from its new mapping.
-    let reserved = reserved.rebase(&fdt, &moved);
+    let reserved = reserved.rebase(&moved);
     let fdt = moved;
     let bootargs = chosen::bootargs(&fdt);
     let params = EarlyParams::parse_collect(bootargs).0;

@@ -18,7 +18,7 @@ use crate::mm::zone_sizes::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::{self, chosen};
 use crate::of::fdt::Fdt;
-use crate::of::fdt_scan::{self, RootCells};
+use crate::of::{cells::Cells, fdt_scan};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
 use log::{info, trace, warn};
 
@@ -41,7 +41,7 @@ pub struct BootInputs {
 /// What `setup_machine_fdt` learnt.
 #[derive(Clone, Copy, Debug)]
 pub struct MachineFdt {
-    pub cells: RootCells,
+    pub cells: Cells,
     pub initrd: Option<(PhysAddr, PhysAddr)>,
 }
 

@@ -243,22 +243,32 @@ fn dry_run_never_panics_on_broken_blobs() {
 }
 
 /// After paging_init the kernel reads the blob through a new mapping: the table's names must
-/// then point into that copy, not into the old one.
+/// then point into that copy, not into the old one, and each region's node is found there in
+/// one step by its offset.
 #[test]
 fn reserved_table_rebases_onto_a_copy_of_the_blob() {
     let blob = reserved_memory_blob();
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
     let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).unwrap();
-    let (fdt, table) = (state.fdt, state.reserved);
+    let table = state.reserved;
     let copy = blob.clone();
     let moved = crate::of::fdt::Fdt::new(&copy).unwrap();
-    let rebased = table.rebase(&fdt, &moved);
+    let rebased = table.rebase(&moved);
     let names: Vec<&str> = rebased.iter().map(|r| r.name).collect();
     assert_eq!(names, table.iter().map(|r| r.name).collect::<Vec<_>>());
     let inside = copy.as_ptr_range();
     assert!(rebased.iter().all(|r| inside.contains(&r.name.as_ptr())));
     assert_eq!(rebased.lookup_by_phandle(7).map(|r| r.base), Some(PhysAddr(0x5000_0000)));
+    // Each offset names the region's own node in the copy: fixed@50000000's reg is the region.
+    let fixed = rebased.lookup_by_name("fixed@50000000").unwrap();
+    let node = moved.node_at(fixed.node).unwrap();
+    assert_eq!(node.reg().unwrap().unwrap().collect::<Vec<_>>(), [(0x5000_0000, 0x40_0000)]);
+    for r in rebased.iter() {
+        assert_eq!(moved.node_at(r.node).map(|n| n.name), Some(r.name));
+    }
+    let device = moved.find_node("/device").unwrap();
+    assert_eq!(rebased.lookup_device_region(&device, 0).map(|r| r.name), Some("fixed@50000000"));
 }
 
 /// A bus whose DMA reaches only [0x40000000, 0x80000000) of CPU space limits ZONE_DMA: the
@@ -286,4 +296,90 @@ fn dma_ranges_give_the_max_cpu_address() {
     let blob = b.finish(&[]);
     let fdt = crate::of::fdt::Fdt::new(&blob).unwrap();
     assert_eq!(crate::of::fdt_scan::dma_max_cpu_address(&fdt), Some(0x7fff_ffff));
+}
+
+/// A tree whose root sizes addresses and sizes with `root_cells` (the value of both
+/// properties), with a memory node holding the blob and a /reserved-memory that repeats the
+/// root's cells, as Linux asks, around a carve-out.
+fn zero_cells_blob(root_cells: &[u8]) -> Vec<u8> {
+    let mut b = Builder::new();
+    b.begin("");
+    b.prop("#address-cells", root_cells);
+    b.prop("#size-cells", root_cells);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+    b.begin("reserved-memory");
+    b.prop("#address-cells", root_cells);
+    b.prop("#size-cells", root_cells);
+    b.prop("ranges", b"");
+    b.begin("carveout@50000000");
+    b.prop("reg", &cells(0x5000_0000, 0x40_0000));
+    b.end();
+    b.end();
+    b.end();
+    b.finish(&[])
+}
+
+/// The steps of `dry_run` after the blob check, on a tree that check refuses: what the boot's
+/// scans do with it on their own.
+fn setup_without_blob_check(blob: &[u8]) -> (std::boxed::Box<Memblock>, Vec<std::string::String>) {
+    let fdt = crate::of::fdt::Fdt::new(blob).unwrap();
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let inputs = BootInputs { dtb: (PhysAddr(0x4800_0000), blob.len() as u64), kernel: KERNEL, phys_addr_bits: 48, initrd_override: None };
+    let (params, malformed) = EarlyParams::parse_collect("");
+    let ((machine, table), lines) =
+        crate::testlog::capture(|| setup_arch_memory(&fdt, &mut mb, &inputs, &params, &malformed, &HOOKS));
+    assert_eq!(machine.cells, crate::of::cells::Cells { addr: 0, size: 0 });
+    assert!(table.is_empty(), "no region is kept");
+    (mb, lines)
+}
+
+/// Root cell properties of 8 zero bytes: Linux reads their first cell, 0, so every `reg` of
+/// the early scan has entries of no bytes (Linux's memory scan would loop forever on them and
+/// its reserved-memory check divide by zero). The dry-run stops at the blob check, which finds
+/// no memory node it can read, and says so; the scans behind it refuse each `reg` with a line.
+#[test]
+fn root_cells_of_eight_zero_bytes_are_refused_with_a_message() {
+    use crate::of::cells::RegError;
+    let blob = zero_cells_blob(&[0; 8]);
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
+    let err = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).err();
+    assert_eq!(err, Some(crate::of::DtbError::MemoryReg(RegError::ZeroWidth)));
+    assert_eq!(
+        std::format!("{}", err.unwrap()),
+        "no memory node holds the blob, and one has an invalid reg property: \
+         #address-cells and #size-cells are 0, so its entries have no bytes"
+    );
+    let (mb, lines) = setup_without_blob_check(&blob);
+    assert!(regions(&mb, MemblockKind::Memory).is_empty());
+    for line in [
+        "OF: fdt: invalid reg property in 'memory@40000000', skipping node: #address-cells and #size-cells are 0, so its entries have no bytes",
+        "OF: fdt: Reserved memory: invalid reg property in 'carveout@50000000', skipping node.",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{line:?} not in {lines:#?}");
+    }
+}
+
+/// `#address-cells = <0>` and `#size-cells = <0>` at the root and on /reserved-memory: the
+/// memory node's and the carve-out's `reg` are zero-width, and each is refused with a line
+/// naming the node and the property; nothing is added or reserved from them (the kernel image
+/// and the blob are reserved as always).
+#[test]
+fn a_zero_width_reg_is_refused_with_a_message() {
+    let blob = zero_cells_blob(&be32(0));
+    let (mb, lines) = setup_without_blob_check(&blob);
+    assert!(regions(&mb, MemblockKind::Memory).is_empty());
+    assert_eq!(
+        regions(&mb, MemblockKind::Reserved),
+        [(0x4020_0000, 0x20_0000, 0), (0x4800_0000, blob.len() as u64, 0)],
+        "the image and the blob, not the carve-out"
+    );
+    let refused: Vec<&str> = lines.iter().map(|l| l.as_str()).filter(|l| l.contains("invalid reg")).collect();
+    assert_eq!(
+        refused,
+        [
+            "OF: fdt: invalid reg property in 'memory@40000000', skipping node: #address-cells and #size-cells are 0, so its entries have no bytes",
+            "OF: fdt: Reserved memory: invalid reg property in 'carveout@50000000', skipping node.",
+        ]
+    );
 }

@@ -1,11 +1,11 @@
-//! Host tests only: the log lines a piece of code prints, captured per test thread (one
-//! process-wide logger, set once, shared by every test that checks Linux's wording).
+//! Test support: the log lines a piece of code prints, caught per test thread. The `log` crate
+//! takes one logger per process, so every host test that checks a printed line uses this one.
 
 use std::cell::RefCell;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-thread_local! {
+std::thread_local! {
     static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -24,14 +24,14 @@ impl log::Log for Capture {
 
 static CAPTURE: Capture = Capture;
 
-/// The lines `f` logs, in order, at every level.
-pub fn capture(f: impl FnOnce()) -> Vec<String> {
+/// The lines `f` logs, at every level, in order.
+pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
         log::set_logger(&CAPTURE).unwrap();
         log::set_max_level(log::LevelFilter::Trace);
     });
     LINES.with(|l| l.borrow_mut().clear());
-    f();
-    LINES.with(|l| l.take())
+    let out = f();
+    (out, LINES.with(|l| l.take()))
 }

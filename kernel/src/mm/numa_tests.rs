@@ -68,7 +68,7 @@ fn an_unconfigured_nid_gets_one_span_from_zones_and_memmap() {
 fn no_configuration_fakes_one_node() {
     let mut mb = one_gib();
     let mut table = None;
-    let lines = capture(|| table = Some(arch_numa_init(&mut mb, &mut |_, _| Ok(()))));
+    let (_, lines) = capture(|| table = Some(arch_numa_init(&mut mb, &mut |_, _| Ok(()))));
     assert_eq!(
         lines,
         [
@@ -96,7 +96,7 @@ fn no_configuration_fakes_one_node() {
 fn partial_description_warns_and_fakes_one_node() {
     let mut mb = one_gib();
     let mut table = None;
-    let lines = capture(|| {
+    let (_, lines) = capture(|| {
         table = Some(arch_numa_init(&mut mb, &mut |mb, parsed| numa_add_memblk(mb, parsed, 0, 0x6000_0000, 512 * MIB)))
     });
     assert_eq!(
@@ -117,7 +117,7 @@ fn partial_description_warns_and_fakes_one_node() {
 #[test]
 fn refused_description_fakes_one_node_without_no_configuration_line() {
     let mut mb = one_gib();
-    let lines = capture(|| {
+    let (_, lines) = capture(|| {
         arch_numa_init(&mut mb, &mut |mb, parsed| {
             numa_add_memblk(mb, parsed, 3, 0x4000_0000, 512 * MIB)?;
             Err(NumaError::BadProperty)
@@ -136,7 +136,7 @@ fn refused_description_fakes_one_node_without_no_configuration_line() {
 fn complete_description_registers_every_node() {
     let mut mb = one_gib();
     let mut table = None;
-    let lines = capture(|| {
+    let (_, lines) = capture(|| {
         table = Some(arch_numa_init(&mut mb, &mut |mb, parsed| {
             numa_add_memblk(mb, parsed, 0, 0x4000_0000, 512 * MIB)?;
             numa_add_memblk(mb, parsed, 1, 0x6000_0000, 512 * MIB)
@@ -154,7 +154,7 @@ fn complete_description_registers_every_node() {
 #[test]
 fn node_without_memory_is_registered_memoryless() {
     let mut mb = one_gib();
-    let lines = capture(|| {
+    let (_, lines) = capture(|| {
         arch_numa_init(&mut mb, &mut |mb, parsed| {
             numa_add_memblk(mb, parsed, 0, 0x4000_0000, 1024 * MIB)?;
             numa_add_memblk(mb, parsed, 2, 0x1_0000_0000, 512 * MIB)

@@ -5,6 +5,7 @@
 //! from `/aliases` when it does not start with `/`; the rest is console options.
 
 use crate::mm::PhysAddr;
+use crate::of::cells::{read_number, Cells};
 use crate::of::fdt::{Fdt, Node};
 use core::fmt;
 
@@ -30,7 +31,7 @@ pub enum ConsoleError<'a> {
     NotFound(&'a str),
     /// The node is not a PL011.
     Unsupported(&'a str),
-    /// The node has no usable `reg`.
+    /// The node has no `reg` that its cells decode.
     NoReg(&'a str),
 }
 
@@ -42,7 +43,7 @@ impl fmt::Display for ConsoleError<'_> {
             ConsoleError::Unsupported(p) => {
                 write!(f, "stdout-path node '{p}' is not compatible with \"{PL011_COMPATIBLE}\"")
             }
-            ConsoleError::NoReg(p) => write!(f, "stdout-path node '{p}' has no reg property"),
+            ConsoleError::NoReg(p) => write!(f, "stdout-path node '{p}' has no usable reg property"),
         }
     }
 }
@@ -87,7 +88,7 @@ fn console_from_node<'a>(
     if !node.is_compatible(PL011_COMPATIBLE) {
         return Err(ConsoleError::Unsupported(path));
     }
-    let (base, size) = node.reg().next().ok_or(ConsoleError::NoReg(path))?;
+    let (base, size) = node.reg().and_then(|r| r.ok()?.next()).ok_or(ConsoleError::NoReg(path))?;
     Ok(ConsoleNode { path, base: PhysAddr(base), size, options })
 }
 
@@ -116,22 +117,13 @@ pub fn machine_name<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
         .or_else(|| root.compatible().next())
 }
 
-/// Read a 1- or 2-cell big-endian number, as Linux's `of_read_number` for the initrd cells.
-fn read_cells(value: &[u8]) -> Option<u64> {
-    match value.len() {
-        4 => Some(u32::from_be_bytes(value.try_into().ok()?) as u64),
-        8 => Some(u64::from_be_bytes(value.try_into().ok()?)),
-        _ => None,
-    }
-}
-
-/// `/chosen/linux,initrd-start` and `-end` (32- or 64-bit cells), as Linux's
-/// `early_init_dt_check_for_initrd`: both must be present; returns `[start, end)`.
+/// `/chosen/linux,initrd-start` and `-end`, as Linux's `early_init_dt_check_for_initrd`:
+/// both must be present, each one number as long as its value (`of_read_number(prop, len / 4)`),
+/// here one or two cells; returns `[start, end)`.
 pub fn initrd(fdt: &Fdt) -> Option<(PhysAddr, PhysAddr)> {
     let chosen = fdt.find_node("/chosen")?;
-    let start = read_cells(chosen.property("linux,initrd-start")?.value)?;
-    let end = read_cells(chosen.property("linux,initrd-end")?.value)?;
-    Some((PhysAddr(start), PhysAddr(end)))
+    let number = |name| chosen.property(name).and_then(|p| read_number(p.value, (p.value.len() / 4) as u32));
+    Some((PhysAddr(number("linux,initrd-start")?), PhysAddr(number("linux,initrd-end")?)))
 }
 
 /// Linux's `MAX_USABLE_RANGES`.
@@ -139,19 +131,18 @@ pub const MAX_USABLE_RANGES: usize = 2;
 
 /// `/chosen/linux,usable-memory-range` (what a crash kernel is given), as Linux's
 /// `early_init_dt_check_for_usable_mem_range` reads it: up to two `(base, size)` entries in
-/// the root's cells; none when absent or when its byte length is not a multiple of the cell
-/// count (Linux's own check).
-pub fn usable_memory_ranges(fdt: &Fdt, cells: crate::of::fdt_scan::RootCells) -> [(u64, u64); MAX_USABLE_RANGES] {
+/// the root's cells; none when absent or when the cells cannot decode it. Linux returns
+/// silently when the byte length is not a multiple of the cell count and reads on past the
+/// value when it is one but not a whole number of entries; here every such value is refused
+/// with a line saying why.
+pub fn usable_memory_ranges(fdt: &Fdt, cells: Cells) -> [(u64, u64); MAX_USABLE_RANGES] {
     let mut out = [(0, 0); MAX_USABLE_RANGES];
     let Some(prop) = fdt.find_node("/chosen").and_then(|c| c.property("linux,usable-memory-range")) else {
         return out;
     };
-    let per = cells.addr.saturating_add(cells.size) as usize;
-    if per == 0 || prop.value.len() % per != 0 {
-        return out;
-    }
-    for (slot, entry) in out.iter_mut().zip(cells.entries(prop.value)) {
-        *slot = entry;
+    match cells.reg(prop.value) {
+        Ok(entries) => out.iter_mut().zip(entries).for_each(|(slot, entry)| *slot = entry),
+        Err(e) => log::warn!("OF: fdt: invalid {} property in '/chosen', ignoring it: {e}", prop.name),
     }
     out
 }

@@ -6,6 +6,7 @@
 //! and panics on malformed blobs. This reader skips NOPs wherever they stand and turns every
 //! malformation into `None` or an error value: a bad tree is reported, never a crash.
 
+use crate::of::cells::{Cells, Reg, RegError};
 use crate::of::header::{DtbError, FdtHeader, FDT_HEADER_SIZE};
 
 pub(crate) const FDT_BEGIN_NODE: u32 = 1;
@@ -29,10 +30,20 @@ pub struct Node<'a> {
     fdt: Fdt<'a>,
     /// Name with unit address (`memory@40000000`); empty for the root.
     pub name: &'a str,
+    /// Where the node is (`Node::offset`).
+    at: NodeOffset,
     /// Offset (in the structure block) of the first token after the name.
     body: usize,
-    /// The parent's `#address-cells` / `#size-cells` (Linux defaults 2/1 when absent).
-    parent_cells: (u32, u32),
+}
+
+/// Where a node is, so that it can be found again in one step (`Fdt::node_at`), in this blob
+/// or in a byte-identical copy of it at another address: the structure-block offset of its
+/// `FDT_BEGIN_NODE` token, and the cells its ancestors give it, which the offset alone cannot
+/// tell. (12 bytes: a blob's size is a `u32`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeOffset {
+    offset: u32,
+    bus: Cells,
 }
 
 /// A property: name and raw big-endian value.
@@ -43,7 +54,8 @@ pub struct Property<'a> {
 }
 
 enum Token<'a> {
-    Begin(&'a str),
+    /// A node's name, and the offset of its FDT_BEGIN_NODE token.
+    Begin(&'a str, usize),
     End,
     Prop(Property<'a>),
 }
@@ -69,22 +81,13 @@ impl<'a> Fdt<'a> {
         }
         let fdt = Fdt { data: &data[..header.totalsize as usize], header };
         match fdt.token(0) {
-            Some((Token::Begin(_), _)) => Ok(fdt),
+            Some((Token::Begin(..), _)) => Ok(fdt),
             _ => Err(DtbError::Unparsable),
         }
     }
 
     pub fn total_size(&self) -> usize {
         self.header.totalsize as usize
-    }
-
-    /// The same string in `other`, a byte-identical copy of this blob at another address (the
-    /// kernel reads the blob through a new mapping once the early identity map is retired).
-    /// `None` when `s` does not point into this blob.
-    pub fn rebase_str<'b>(&self, s: &str, other: &Fdt<'b>) -> Option<&'b str> {
-        let offset = (s.as_ptr() as usize).checked_sub(self.data.as_ptr() as usize)?;
-        let bytes = other.data.get(offset..offset.checked_add(s.len())?)?;
-        core::str::from_utf8(bytes).ok()
     }
 
     fn structs(&self) -> &'a [u8] {
@@ -101,7 +104,7 @@ impl<'a> Fdt<'a> {
                 FDT_NOP => at += 4,
                 FDT_BEGIN_NODE => {
                     let name = cstr(s, at + 4)?;
-                    return Some((Token::Begin(name), (at + 4 + name.len() + 1 + 3) & !3));
+                    return Some((Token::Begin(name, at), (at + 4 + name.len() + 1 + 3) & !3));
                 }
                 FDT_END_NODE => return Some((Token::End, at + 4)),
                 FDT_PROP => {
@@ -119,8 +122,15 @@ impl<'a> Fdt<'a> {
 
     /// The root node.
     pub fn root(&self) -> Option<Node<'a>> {
-        match self.token(0)? {
-            (Token::Begin(name), body) => Some(Node { fdt: *self, name, body, parent_cells: (2, 1) }),
+        self.node_at(NodeOffset { offset: 0, bus: Cells::ROOT_DEFAULT })
+    }
+
+    /// The node `at` names (`Node::offset`), in one step: also in a byte-identical copy of the
+    /// blob that `at` was taken from (the kernel reads the blob through a new mapping once the
+    /// early identity map is retired). `None` when no node begins there.
+    pub fn node_at(&self, at: NodeOffset) -> Option<Node<'a>> {
+        match self.token(at.offset as usize)? {
+            (Token::Begin(name, offset), body) => Some(Node { fdt: *self, name, at: NodeOffset { offset: offset as u32, ..at }, body }),
             _ => None,
         }
     }
@@ -179,7 +189,8 @@ impl<'a> Fdt<'a> {
 pub struct ChildIter<'a> {
     fdt: Fdt<'a>,
     at: Option<usize>,
-    cells: (u32, u32),
+    /// The parent's `Node::child_cells`.
+    cells: Cells,
 }
 
 impl<'a> Iterator for ChildIter<'a> {
@@ -189,9 +200,10 @@ impl<'a> Iterator for ChildIter<'a> {
         loop {
             match self.fdt.token(at) {
                 Some((Token::Prop(_), next)) => at = next,
-                Some((Token::Begin(name), body)) => {
+                Some((Token::Begin(name, offset), body)) => {
                     self.at = skip_subtree(&self.fdt, body);
-                    return Some(Node { fdt: self.fdt, name, body, parent_cells: self.cells });
+                    let at = NodeOffset { offset: offset as u32, bus: self.cells };
+                    return Some(Node { fdt: self.fdt, name, at, body });
                 }
                 _ => {
                     self.at = None;
@@ -208,7 +220,7 @@ fn skip_subtree(fdt: &Fdt, mut at: usize) -> Option<usize> {
     while depth > 0 {
         let (tok, next) = fdt.token(at)?;
         match tok {
-            Token::Begin(_) => depth += 1,
+            Token::Begin(..) => depth += 1,
             Token::End => depth -= 1,
             Token::Prop(_) => {}
         }
@@ -234,20 +246,25 @@ impl<'a> Node<'a> {
         self.properties().find(|p| p.name == name)
     }
 
-    /// This node's own `#address-cells` / `#size-cells` (what its children's `reg` use),
-    /// Linux's defaults 2 and 1 when absent.
-    pub fn cells(&self) -> (u32, u32) {
-        let get = |n, d| self.property(n).and_then(|p| p.as_u32()).unwrap_or(d);
-        (get("#address-cells", 2), get("#size-cells", 1))
+    /// The cells this node's children's `reg` use (`of_bus_n_addr_cells` / `of_bus_n_size_cells`
+    /// of this node): its own `#address-cells` / `#size-cells`, else its ancestors'.
+    pub fn child_cells(&self) -> Cells {
+        Cells::of_bus(self, self.at.bus)
     }
 
-    /// The parent's `#address-cells` / `#size-cells`, which decode this node's `reg`.
-    pub fn parent_cells(&self) -> (u32, u32) {
-        self.parent_cells
+    /// The cells this node's own `reg` uses (`of_n_addr_cells` / `of_n_size_cells`): the
+    /// nearest ancestor's that has them, Linux's root default 1 past the root.
+    pub fn bus_cells(&self) -> Cells {
+        self.at.bus
+    }
+
+    /// Where the node is, to find it again with `Fdt::node_at`.
+    pub fn offset(&self) -> NodeOffset {
+        self.at
     }
 
     pub fn children(&self) -> ChildIter<'a> {
-        ChildIter { fdt: self.fdt, at: Some(self.body), cells: self.cells() }
+        ChildIter { fdt: self.fdt, at: Some(self.body), cells: self.child_cells() }
     }
 
     /// The strings of `compatible`, in order.
@@ -259,10 +276,9 @@ impl<'a> Node<'a> {
         self.compatible().any(|c| c == compat)
     }
 
-    /// `reg` entries decoded with the parent's cells.
-    pub fn reg(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
-        let (a, s) = self.parent_cells;
-        self.property("reg").into_iter().flat_map(move |p| crate::of::fdt_scan::reg_entries(p.value, a, s))
+    /// `reg` entries decoded with `bus_cells`; `None` without a `reg` property.
+    pub fn reg(&self) -> Option<Result<Reg<'a>, RegError>> {
+        Some(self.bus_cells().reg(self.property("reg")?.value))
     }
 }
 
@@ -330,12 +346,35 @@ mod tests {
         assert_eq!(chosen.property("bootargs").and_then(|p| p.as_str()), Some("loglevel=8"));
         let names: Vec<&str> = fdt.root().unwrap().children().map(|n| n.name).collect();
         assert_eq!(names, ["memory@40000000", "chosen", "pl011@9000000"]);
-        assert_eq!(fdt.find_node("/memory").unwrap().reg().collect::<Vec<_>>(), [(0x4000_0000, 0x4000_0000)]);
+        let reg = |n: Node| n.reg().unwrap().unwrap().collect::<Vec<_>>();
+        assert_eq!(reg(fdt.find_node("/memory").unwrap()), [(0x4000_0000, 0x4000_0000)]);
         let uart = fdt.find_node("/pl011@9000000").unwrap();
         assert!(uart.is_compatible("arm,primecell"));
-        assert_eq!(uart.reg().next(), Some((0x0900_0000, 0x1000)));
+        assert_eq!(reg(uart), [(0x0900_0000, 0x1000)]);
         assert_eq!(fdt.all_nodes().count(), 4, "root + three children");
         assert_eq!(fdt.memory_reservations().collect::<Vec<_>>(), [(0x4800_0000, 0x1_0000)]);
+    }
+
+    /// Every node found again from its offset, in a copy of the blob at another address, with
+    /// the same name, place in the tree (its children) and cells; an offset where no node
+    /// begins finds nothing.
+    #[test]
+    fn node_offsets_find_the_node_again_in_a_copy() {
+        let blob = qemu_like_blob();
+        let copy = blob.clone();
+        let (fdt, moved) = (Fdt::new(&blob).unwrap(), Fdt::new(&copy).unwrap());
+        for node in fdt.all_nodes() {
+            let again = moved.node_at(node.offset()).expect("a node begins at its offset");
+            assert_eq!(again.name, node.name);
+            assert!(copy.as_ptr_range().contains(&again.name.as_ptr()), "{} read from the copy", node.name);
+            assert_eq!(again.bus_cells(), node.bus_cells());
+            let names = |n: Node| n.children().map(|c| c.name.to_string()).collect::<Vec<_>>();
+            assert_eq!(names(again), names(node));
+        }
+        // The root's first property is no node.
+        let root = fdt.root().unwrap();
+        let past_name = NodeOffset { offset: root.body as u32, ..root.offset() };
+        assert!(fdt.node_at(past_name).is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the value that was wrong.
 
 use crate::mm::PhysAddr;
+use crate::of::cells::RegError;
 use core::fmt;
 
 /// `FDT_MAGIC`, big-endian in the blob.
@@ -45,6 +46,8 @@ pub enum DtbError {
     BlockOutside { block: &'static str, offset: u32, size: u32, totalsize: u32 },
     OverlapsKernel { base: PhysAddr, end: PhysAddr, kernel: (PhysAddr, PhysAddr) },
     NotInMemory { base: PhysAddr, end: PhysAddr },
+    /// No memory node holds the blob, and the `reg` of one of them cannot be decoded.
+    MemoryReg(RegError),
     Unparsable,
     /// Fewer bytes than the header or its totalsize (a file given to the dry-run).
     Truncated { have: usize, need: usize },
@@ -85,6 +88,9 @@ impl fmt::Display for DtbError {
                 base.0,
                 end.0 - 1
             ),
+            DtbError::MemoryReg(e) => {
+                write!(f, "no memory node holds the blob, and one has an invalid reg property: {e}")
+            }
             DtbError::Unparsable => write!(f, "the structure block cannot be parsed"),
             DtbError::Truncated { have, need } => {
                 write!(f, "truncated: {have:#x} bytes where the header needs {need:#x}")
@@ -181,22 +187,30 @@ pub fn open<'a>(
     let h = FdtHeader::validate(pa, bytes, kernel)?;
     let blob = blob(h.totalsize as usize).ok_or(truncated(h.totalsize as usize))?;
     let fdt = crate::of::fdt::Fdt::new(blob)?;
-    check_inside_memory(pa, pa + h.totalsize as u64, crate::of::memory_reg_ranges(&fdt))?;
+    check_inside_memory(pa, pa + h.totalsize as u64, crate::of::memory_regs(&fdt))?;
     Ok(fdt)
 }
 
-/// Check that `[base, end)` lies inside one of the `memory` ranges the blob itself describes
-/// (the last step of validation, once the blob can be parsed).
+/// Check that `[base, end)` lies inside one of the `(base, size)` ranges of the `memory` nodes'
+/// `reg` the blob itself describes (the last step of validation, once the blob can be parsed).
+/// A `reg` that cannot be decoded is named when no other range holds the blob.
 pub fn check_inside_memory(
     base: PhysAddr,
     end: PhysAddr,
-    mut memory: impl Iterator<Item = (PhysAddr, u64)>,
+    memory: impl Iterator<Item = Result<impl Iterator<Item = (u64, u64)>, RegError>>,
 ) -> Result<(), DtbError> {
-    if memory.any(|(b, size)| b <= base && end.0 <= b.0.saturating_add(size)) {
-        Ok(())
-    } else {
-        Err(DtbError::NotInMemory { base, end })
+    let mut refused = None;
+    for reg in memory {
+        match reg {
+            Ok(mut ranges) => {
+                if ranges.any(|(b, size)| b <= base.0 && end.0 <= b.saturating_add(size)) {
+                    return Ok(());
+                }
+            }
+            Err(e) => refused = refused.or(Some(e)),
+        }
     }
+    Err(refused.map_or(DtbError::NotInMemory { base, end }, DtbError::MemoryReg))
 }
 
 #[cfg(test)]
@@ -257,11 +271,16 @@ mod tests {
 
     #[test]
     fn memory_containment() {
-        let mem = [(PhysAddr(0x4000_0000), 0x800_0000u64)];
-        assert!(check_inside_memory(PhysAddr(0x4700_0000), PhysAddr(0x4710_0000), mem.into_iter()).is_ok());
+        let mem = || Ok([(0x4000_0000, 0x800_0000u64)].into_iter());
+        assert!(check_inside_memory(PhysAddr(0x4700_0000), PhysAddr(0x4710_0000), [mem()].into_iter()).is_ok());
         assert_eq!(
-            check_inside_memory(PhysAddr(0x47ff_f000), PhysAddr(0x4800_1000), mem.into_iter()),
+            check_inside_memory(PhysAddr(0x47ff_f000), PhysAddr(0x4800_1000), [mem()].into_iter()),
             Err(DtbError::NotInMemory { base: PhysAddr(0x47ff_f000), end: PhysAddr(0x4800_1000) })
         );
+        // A node that cannot be read is named only when no other one holds the blob.
+        let bad = || Err::<core::array::IntoIter<(u64, u64), 1>, _>(RegError::ZeroWidth);
+        let (base, end) = (PhysAddr(0x4700_0000), PhysAddr(0x4710_0000));
+        assert!(check_inside_memory(base, end, [bad(), mem()].into_iter()).is_ok());
+        assert_eq!(check_inside_memory(base, end, [bad()].into_iter()), Err(DtbError::MemoryReg(RegError::ZeroWidth)));
     }
 }

@@ -1,11 +1,13 @@
 //! The flattened device tree, read the way Linux's `drivers/of/fdt.c` reads it at boot.
 //!
 //! `fdt` reads the blob (skipping FDT_NOP anywhere, as libfdt does); the other modules add what
-//! Linux checks and decodes on top of it: header validation (`header`), `/chosen` and the
+//! Linux checks and decodes on top of it: header validation (`header`), the cell counts and
+//! the `reg` values they size (`cells`, the only reader of those), `/chosen` and the
 //! console (`chosen`), the memory scan (`fdt_scan`), reserved memory (`reserved_mem`), the
 //! memory nodes' `numa-node-id` (`numa`), the PSCI conduit.
 //! It never touches memory itself: callers hand it the blob as a byte slice.
 
+pub mod cells;
 pub mod chosen;
 pub mod fdt;
 pub mod fdt_scan;
@@ -34,11 +36,9 @@ pub fn psci_conduit(fdt: &fdt::Fdt) -> Option<PsciConduit> {
     }
 }
 
-/// `(base, size)` of every `reg` entry of the memory nodes (`fdt_scan::memory_nodes`). Used
-/// to check that the blob lies in RAM before anything trusts it; the full scan (usable-memory,
-/// hotplug, alignment) is `fdt_scan::scan_memory`.
-pub fn memory_reg_ranges<'a>(fdt: &fdt::Fdt<'a>) -> impl Iterator<Item = (crate::mm::PhysAddr, u64)> + 'a {
-    fdt_scan::memory_nodes(fdt)
-        .flat_map(|n| n.reg())
-        .map(|(base, size)| (crate::mm::PhysAddr(base), size))
+/// The `(base, size)` entries of the `reg` of each memory node (`fdt_scan::memory_nodes`), or
+/// why it cannot be decoded. Used to check that the blob lies in RAM before anything trusts
+/// it; the full scan (usable-memory, hotplug, alignment) is `fdt_scan::scan_memory`.
+pub fn memory_regs<'a>(fdt: &fdt::Fdt<'a>) -> impl Iterator<Item = Result<cells::Reg<'a>, cells::RegError>> + 'a {
+    fdt_scan::memory_nodes(fdt).filter_map(|n| n.reg())
 }

@@ -46,8 +46,10 @@ fn parse_memory_node(node: &Node, mb: &mut Memblock, parsed: &mut NodeMask) -> R
 
 /// Every `reg` range of `node` onto `nid`; no range at all is a bad property, as in Linux.
 fn add_reg(node: &Node, mb: &mut Memblock, parsed: &mut NodeMask, nid: i32) -> Result<(), NumaError> {
+    // of_address_to_resource fails on a missing or undecodable `reg`: no range at all.
+    let Some(Ok(reg)) = node.reg() else { return Err(NumaError::BadProperty) };
     let mut entries = 0;
-    for (base, size) in node.reg() {
+    for (base, size) in reg {
         entries += 1;
         numa_add_memblk(mb, parsed, nid, base, size)?;
     }
@@ -101,7 +103,7 @@ mod tests {
         let fdt = Fdt::new(blob).unwrap();
         let mut mb = Box::new(Memblock::new());
         fdt_scan::scan_memory(&fdt, fdt_scan::scan_root(&fdt), &mut mb, 48);
-        let lines = capture(|| {
+        let (_, lines) = capture(|| {
             arch_numa_init(&mut mb, &mut |mb, parsed| of_numa_init(&fdt, mb, parsed));
         });
         let regions = mb.ty(MemblockKind::Memory).regions().iter().map(|r| (r.base.0, r.size, r.nid)).collect();

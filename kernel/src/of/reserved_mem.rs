@@ -11,9 +11,9 @@
 
 use crate::mm::memblock::{Memblock, MemblockKind, MEMBLOCK_ALLOC_ANYWHERE, SMP_CACHE_BYTES};
 use crate::mm::PhysAddr;
+use crate::of::cells::{cell_count, read_number, Cells};
 use crate::of::chosen::is_available;
-use crate::of::fdt::{Fdt, Node};
-use crate::of::fdt_scan::{cell_bytes, read_number, RootCells};
+use crate::of::fdt::{Fdt, Node, NodeOffset};
 use log::{error, info, trace};
 
 /// Linux's `MAX_RESERVED_REGIONS`.
@@ -27,8 +27,8 @@ pub const CMA_MIN_ALIGNMENT_BYTES: u64 = 2 * SZ_1M;
 pub struct ReservedMem<'a> {
     /// Node name with its unit address, e.g. `mca@b8000000`.
     pub name: &'a str,
-    /// Index of the node among the children of `/reserved-memory`.
-    pub node_index: usize,
+    /// Where the region's node is in the blob (Linux keeps `fdt_node`, its offset, too).
+    pub node: NodeOffset,
     pub phandle: Option<u32>,
     pub base: PhysAddr,
     pub size: u64,
@@ -114,11 +114,11 @@ impl<'a> ReservedMemTable<'a> {
         self.count += 1;
     }
 
-    /// The table over `to`, a byte-identical copy of the blob `from` at another address.
-    pub fn rebase<'b>(&self, from: &Fdt<'a>, to: &Fdt<'b>) -> ReservedMemTable<'b> {
+    /// The table over `to`, a byte-identical copy of its blob elsewhere: names re-read by offset.
+    pub fn rebase<'b>(&self, to: &Fdt<'b>) -> ReservedMemTable<'b> {
         let mut t = ReservedMemTable { entries: [None; MAX_RESERVED_REGIONS], count: self.count };
         for (new, old) in t.entries.iter_mut().zip(&self.entries) {
-            *new = old.and_then(|r| Some(ReservedMem { name: from.rebase_str(r.name, to)?, ..r }));
+            *new = old.and_then(|r| Some(ReservedMem { name: to.node_at(r.node)?.name, ..r }));
         }
         t
     }
@@ -146,8 +146,8 @@ impl<'a> ReservedMemTable<'a> {
 }
 
 fn phandle_of(node: &Node) -> Option<u32> {
-    let p = node.property("phandle").or_else(|| node.property("linux,phandle"))?;
-    Some(read_number(p.value, (p.value.len() / 4) as u32) as u32)
+    let one_cell = |name| node.property(name).and_then(|p| p.as_u32()); // as fdt_get_phandle
+    one_cell("phandle").or_else(|| one_cell("linux,phandle"))
 }
 
 /// `early_init_dt_reserve_memory`: NOMAP regions are refused when they overlap memory that
@@ -164,7 +164,7 @@ fn reserve_memory(mb: &mut Memblock, base: PhysAddr, size: u64, nomap: bool) -> 
 
 /// `early_init_fdt_scan_reserved_mem` up to (not including) `fdt_init_reserved_mem`:
 /// `/memreserve/`, then the `/reserved-memory` children.
-pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedMemTable<'a> {
+pub fn scan<'a>(fdt: &Fdt<'a>, cells: Cells, mb: &mut Memblock) -> ReservedMemTable<'a> {
     let mut table = ReservedMemTable::default();
     for (base, size) in fdt.memory_reservations() {
         if size == 0 {
@@ -173,7 +173,7 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedM
         let _ = mb.reserve(PhysAddr(base), size);
     }
     let Some(node) = fdt.find_node("/reserved-memory") else { return table };
-    let cell = |name| node.property(name).map(|p| read_number(p.value, 1) as u32);
+    let cell = |name| cell_count(node.property(name)); // __reserved_mem_check_root
     if cell("#size-cells") != Some(cells.size)
         || cell("#address-cells") != Some(cells.addr)
         || node.property("ranges").is_none()
@@ -181,23 +181,23 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: RootCells, mb: &mut Memblock) -> ReservedM
         error!("OF: fdt: Reserved memory: unsupported node format, ignoring");
         return table;
     }
-    for (index, child) in node.children().enumerate() {
+    for child in node.children() {
         if !is_available(&child) {
             continue;
         }
         let uname = child.name;
         let reusable = child.property("reusable").is_some();
-        let saved =
-            |base, size| ReservedMem { name: uname, node_index: index, phandle: None, base, size, reusable, owner: None };
+        let node = child.offset();
+        let saved = |base, size| ReservedMem { name: uname, node, phandle: None, base, size, reusable, owner: None };
         match child.property("reg") {
             Some(reg) => {
-                let entry = cells.entry_bytes().unwrap_or(usize::MAX);
-                if !reg.value.is_empty() && reg.value.len() % entry != 0 {
+                // Linux's line for a partial entry, here for all `cells` refuses (see of::cells).
+                let Ok(entries) = cells.reg(reg.value) else {
                     error!("OF: fdt: Reserved memory: invalid reg property in '{uname}', skipping node.");
                     continue;
-                }
+                };
                 let nomap = child.property("no-map").is_some();
-                for (i, (base, size)) in cells.entries(reg.value).enumerate() {
+                for (i, (base, size)) in entries.enumerate() {
                     let base = PhysAddr(base);
                     if size != 0 && reserve_memory(mb, base, size, nomap) {
                         trace!(
@@ -229,21 +229,21 @@ fn alloc_size(
     mb: &mut Memblock,
     node: &Node,
     uname: &str,
-    cells: RootCells,
+    cells: Cells,
 ) -> Result<(PhysAddr, u64), HookError> {
     let prop = node.property("size").ok_or(HookError::Inval)?;
-    if Some(prop.value.len()) != cell_bytes(cells.size) {
+    // Linux checks the length and reads any width: more than two cells are refused too.
+    let Some(size) = read_number(prop.value, cells.size) else {
         error!("OF: reserved mem: invalid size property in '{uname}' node.");
         return Err(HookError::Inval);
-    }
-    let size = read_number(prop.value, cells.size);
+    };
     let mut align = 0;
     if let Some(a) = node.property("alignment") {
-        if Some(a.value.len()) != cell_bytes(cells.addr) {
+        let Some(a) = read_number(a.value, cells.addr) else {
             error!("OF: reserved mem: invalid alignment property in '{uname}' node.");
             return Err(HookError::Inval);
-        }
-        align = read_number(a.value, cells.addr);
+        };
+        align = a;
     }
     let nomap = node.property("no-map").is_some();
     if node.is_compatible("shared-dma-pool") && node.property("reusable").is_some() && !nomap {
@@ -261,12 +261,12 @@ fn alloc_size(
     };
     let found = match node.property("alloc-ranges") {
         Some(ranges) => {
-            let entry = cells.entry_bytes().unwrap_or(usize::MAX);
-            if ranges.value.len() % entry != 0 {
+            // Linux's `len % t_len` check, and what the cells cannot decode (see `scan`).
+            let Ok(mut entries) = cells.reg(ranges.value) else {
                 error!("OF: reserved mem: invalid alloc-ranges property in '{uname}', skipping node.");
                 return Err(HookError::Inval);
-            }
-            cells.entries(ranges.value).find_map(|(start, len)| try_range(start, start.saturating_add(len)))
+            };
+            entries.find_map(|(start, len)| try_range(start, start.saturating_add(len)))
         }
         None => try_range(0, 0),
     };
@@ -375,15 +375,14 @@ fn init_node(rmem: &mut ReservedMem, node: &Node, hooks: &[ReservedMemOfId]) -> 
 /// of size-only regions, and the init hook; a region whose hook fails is handed back.
 pub fn init<'a>(
     fdt: &Fdt<'a>,
-    cells: RootCells,
+    cells: Cells,
     mb: &mut Memblock,
     table: &mut ReservedMemTable<'a>,
     hooks: &[ReservedMemOfId],
 ) {
     check_for_overlap(table);
-    let Some(parent) = fdt.find_node("/reserved-memory") else { return };
     for rmem in table.entries[..table.count].iter_mut().flatten() {
-        let Some(node) = parent.children().nth(rmem.node_index) else { continue };
+        let Some(node) = fdt.node_at(rmem.node) else { continue };
         let nomap = node.property("no-map").is_some();
         rmem.phandle = phandle_of(&node);
         let mut err = Ok(());

@@ -1,7 +1,11 @@
 //! Exact text of the dump and of the `memblock=debug` trace lines.
 
 use super::*;
-use crate::testlog::capture;
+
+/// The lines `f` logs.
+fn capture(f: impl FnOnce()) -> Vec<String> {
+    crate::testlog::capture(f).1
+}
 
 fn dump_text(m: &Memblock) -> String {
     let mut s = String::new();
