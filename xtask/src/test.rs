@@ -6,7 +6,7 @@
 //! bound (PSCI SYSTEM_OFF makes QEMU exit with status 0).
 
 use crate::qemu::{run_captured, BootOptions, Machine};
-use crate::{build, gdb, memmap, root, tools, Result};
+use crate::{build, gdb, linux, memmap, root, tools, Result};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -14,11 +14,11 @@ use std::time::Duration;
 /// Every boot must be over well within this.
 const BOOT_LIMIT: Duration = Duration::from_secs(60);
 
-struct Scenario {
-    name: &'static str,
-    opts: BootOptions,
+pub struct Scenario {
+    pub name: &'static str,
+    pub opts: BootOptions,
     /// Patterns that must match lines of the log, in this order.
-    expect: Vec<String>,
+    pub expect: Vec<String>,
     /// Patterns that must match no line.
     forbid: Vec<&'static str>,
 }
@@ -49,7 +49,7 @@ fn normal_boot(extra: &[&str]) -> Vec<String> {
     v
 }
 
-fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
+pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     let mut list = Vec::new();
     let normal = |name: &'static str, o: BootOptions, extra: &[&str]| Scenario {
         name,
@@ -747,7 +747,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
         }
     }
 
-    println!("== QEMU boot scenarios (each complete boot also against the host dry-run)");
+    println!("== QEMU boot scenarios (each complete boot also against the host dry-run and Linux 6.1's log)");
     let built = build::build(false)?;
     let dry_run = build::build_dry_run()?;
     let scratch = root().join("target").join("xtask").join("test");
@@ -770,6 +770,8 @@ pub fn run(only: Option<&str>) -> Result<()> {
             Some(_) => check(&s, &boot.stdout),
         };
         let verdict = verdict.and_then(|()| agrees_with_dry_run(&s.opts, &boot.stdout, &built, &dry_run));
+        // Linux 6.1's own memory-path lines for the same machine (linux-6.1/NAME.log).
+        let verdict = verdict.and_then(|()| if linux::compared(&s) { linux::agrees_with_linux(s.name, &boot.stdout) } else { Ok(()) });
         match verdict {
             Ok(()) => println!("ok    {:<22} {:>6.2}s", s.name, boot.elapsed.as_secs_f64()),
             Err(why) => {
