@@ -126,7 +126,7 @@ fn linux_allocations(prefix: &str) -> Difference {
 fn differences(name: &str) -> Vec<Difference> {
     match name {
         // 1 GiB from 0x40000000: Linux's allocations take the top 20 MiB, from 0x7ec00000.
-        "reserved-memory" | "reserved-memory-edge" | "reserved-memory-badcells" => {
+        "reserved-memory" | "reserved-memory-edge" | "reserved-memory-badcells" | "initrd" => {
             vec![linux_allocations("000000007e"), linux_allocations("000000007f")]
         }
         // Two nodes of 512 MiB: each node's memmap and NODE_DATA at its own top.

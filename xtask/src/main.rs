@@ -5,6 +5,7 @@
 
 mod bench;
 mod build;
+mod footprint;
 mod gdb;
 mod linux;
 mod memmap;
