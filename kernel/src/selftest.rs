@@ -14,6 +14,9 @@
 //! - `buddy`: a random storm of page allocations and frees across orders and zones; every
 //!   page is filled with a pattern derived from its address and checked before it is freed;
 //!   no frame may be handed out twice, and the free count must come back to its start.
+//!   Before the storm, the free lists memblock_free_all left are walked: every block must be
+//!   aligned to its order, lie inside its zone's span and its node's memmap, be marked free
+//!   of that order in the memmap, and the blocks must add up to the zone's free pages.
 
 use kernel::mm::memblock::{Memblock, MemblockKind};
 use log::{info, warn};
@@ -95,6 +98,7 @@ fn buddy_storm() {
     use kernel::mm::Pfn;
     const LIVE: usize = 256;
     const ROUNDS: usize = 4000;
+    check_free_lists();
     let free_at_start = with(|z| z.nr_free_pages()).expect("the page allocator is up");
     let mut live: [Option<(Pfn, u32, u64)>; LIVE] = [None; LIVE];
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -142,6 +146,43 @@ fn buddy_storm() {
     let free_at_end = with(|z| z.nr_free_pages()).expect("the page allocator is up");
     assert_eq!(free_at_end, free_at_start, "selftest=buddy: free pages did not come back");
     info!("selftest: buddy: {allocs} allocations, {frees} frees, {failed} refused; patterns intact, free pages back to {free_at_start}");
+}
+
+/// See the module documentation: one line per populated zone with its free pages.
+fn check_free_lists() {
+    use kernel::mm::buddy::MAX_ORDER;
+    crate::page_alloc::with(|z| {
+        for zone in z.zones().filter(|zone| zone.is_populated()) {
+            let memmap = z.memmap(zone.nid()).expect("a zone's node has a memmap");
+            let (mut pages, mut blocks) = (0u64, 0u64);
+            for order in 0..MAX_ORDER {
+                let Some(area) = zone.free_area(order) else { continue };
+                area.for_each(z.links(), &mut |pfn| {
+                    let last = pfn + (1 << order) - 1;
+                    let inside = pfn % (1 << order) == 0
+                        && zone.spans(pfn)
+                        && zone.spans(last)
+                        && memmap.covers(pfn)
+                        && memmap.covers(last);
+                    assert!(
+                        inside,
+                        "selftest=buddy: free block of order {order} at pfn {pfn:#x} lies outside node {} zone {} [{:#x}, {:#x})",
+                        zone.nid(),
+                        zone.name(),
+                        zone.zone_start_pfn(),
+                        zone.zone_end_pfn()
+                    );
+                    let state = memmap.get(kernel::mm::Pfn(pfn)).and_then(|s| s.buddy_order());
+                    assert!(state == Some(order), "selftest=buddy: pfn {pfn:#x} is on the order-{order} list, its memmap says {state:?}");
+                    pages += 1 << order;
+                    blocks += 1;
+                });
+            }
+            assert_eq!(pages, zone.free_pages(), "selftest=buddy: zone {} free lists disagree with its count", zone.name());
+            info!("selftest: buddy: Node {}, zone {:>8}: {pages} free pages in {blocks} blocks, each inside the zone", zone.nid(), zone.name());
+        }
+    })
+    .expect("the page allocator is up");
 }
 
 fn zone_allowed(zone: &str, highest: kernel::mm::buddy::ZoneType) -> bool {

@@ -5,7 +5,9 @@
 
 mod bench;
 mod build;
+mod footprint;
 mod gdb;
+mod linux;
 mod memmap;
 mod qemu;
 mod readme;
@@ -66,6 +68,20 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Boot Debian's Linux 6.1 arm64 in every comparable scenario's machine and keep its
+    /// memory-path log under linux-6.1/ (downloads the package with apt-get).
+    LinuxLogs {
+        /// The package to use (default: the newest linux-image-6.1.0-NN-arm64-unsigned).
+        #[arg(long)]
+        package: Option<String>,
+        /// Only the scenarios whose name contains this string.
+        #[arg(long)]
+        only: Option<String>,
+        /// Download and boot nothing: compare the logs of ours in this directory (NAME.log, as
+        /// `cargo xtask test` leaves them in target/xtask/test/logs) with linux-6.1/.
+        #[arg(long, value_name = "DIR")]
+        check: Option<std::path::PathBuf>,
+    },
     /// Host tests, every QEMU boot scenario, the exit-status tests, the README's example boot
     /// log, then the gdb test; exits non-zero when any fails.
     Test {
@@ -89,6 +105,13 @@ fn main() -> ExitCode {
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
         Command::Bench { qemu_only, args } => bench::run(qemu_only, &args),
+        Command::LinuxLogs { package, only, check: Some(dir) } => {
+            let _ = package;
+            linux::check_dir(&dir, only.as_deref()).map(|_| 0)
+        }
+        Command::LinuxLogs { package, only, check: None } => {
+            linux::regenerate(package.as_deref(), only.as_deref()).map(|_| 0)
+        }
         Command::Test { only } => test::run(only.as_deref()).map(|_| 0),
     };
     match result {

@@ -116,3 +116,7 @@ pub fn memblock_free_all<'a, L: FreePageLinks>(
     mb.close();
     Ok(freed)
 }
+
+#[cfg(test)]
+#[path = "init_tests.rs"]
+mod tests;

@@ -1,0 +1,149 @@
+//! Host tests of `memblock_free_all`: a layout with holes, NOMAP memory, partial-page and
+//! whole-page reservations, two nodes and the 4 GiB zone boundary inside a free range goes
+//! to the buddy allocator; every free block is then checked against an independent model.
+//!
+//! The model: the free frames F are the frames of memory that are neither in a hole, nor
+//! NOMAP, nor touched by a reservation. After every range is freed and merged, the buddy
+//! allocator holds exactly the maximal naturally aligned blocks of F (order 10 at most) that
+//! lie inside one zone: a block of order o at pfn p is free iff p is aligned to 2^o, all of
+//! [p, p + 2^o) is in F and in p's zone, and the block of order o + 1 holding it is not
+//! (or o = 10). That decomposition is unique, so the walk below must find exactly it.
+
+use super::*;
+use crate::mm::buddy::{ArrayLinks, PageState, Zone, MAX_ORDER};
+use crate::mm::zone::{arm64_zone_limits, free_area_init};
+use std::boxed::Box;
+use std::collections::BTreeSet;
+use std::vec;
+use std::vec::Vec;
+
+const PAGE: u64 = PAGE_SIZE;
+const G4: u64 = 1 << 32;
+
+// The layout, by physical address (pfn = address / 4 KiB):
+//
+//  0xffc00000      0xffe00000  0xfff00000   4 GiB        0x100200000  0x100400000  0x100800000
+//  | node 0 (2 MiB) |   hole   | node 0 (1 MiB below 4 GiB, 2 MiB above)|    hole   | node 1 (4 MiB) |
+//  +----------------+----------+--------------------+-------------------+-----------+----------------+
+//    r: 2 pages at +4K           r: 256 bytes at      NOMAP: 64 KiB at               r: the last page
+//       (0xffc01000)                0xfff80800          0x100100000
+//                                   (one page)
+//
+// ZONE_DMA ends at 4 GiB (no dma-ranges, DRAM below 4 GiB): DMA = [0xffc00, 0x100000),
+// Normal = [0x100000, 0x100800). The free range [0xfff81, 0x100100) crosses 4 GiB and must be
+// cut there. Node 1 lies entirely in Normal.
+const NODE0_LOW: (u64, u64) = (0xffc0_0000, 0xffe0_0000);
+const NODE0_HIGH: (u64, u64) = (0xfff0_0000, 0x1_0020_0000);
+const NODE1: (u64, u64) = (0x1_0040_0000, 0x1_0080_0000);
+const RESERVED: [(u64, u64); 3] = [(0xffc0_1000, 2 * PAGE), (0xfff8_0800, 0x100), (0x1_007f_f000, PAGE)];
+const NOMAP: (u64, u64) = (0x1_0010_0000, 0x10000);
+
+fn layout() -> Box<Memblock> {
+    let mut mb = Box::new(Memblock::new());
+    for (nid, (s, e)) in [(0, NODE0_LOW), (0, NODE0_HIGH), (1, NODE1)] {
+        mb.add_node(PhysAddr(s), e - s, nid, MemblockFlags::NONE).unwrap();
+    }
+    for (base, size) in RESERVED {
+        mb.reserve(PhysAddr(base), size).unwrap();
+    }
+    mb.mark_nomap(PhysAddr(NOMAP.0), NOMAP.1).unwrap();
+    mb
+}
+
+/// F, from the picture: memory frames less holes, NOMAP and every page a reservation touches.
+fn model_free() -> BTreeSet<u64> {
+    let pfns = |(s, e): (u64, u64)| (s / PAGE)..(e / PAGE);
+    let mut f: BTreeSet<u64> = [NODE0_LOW, NODE0_HIGH, NODE1].into_iter().flat_map(pfns).collect();
+    for (base, size) in RESERVED.into_iter().chain([NOMAP]) {
+        for pfn in (base / PAGE)..(base + size).div_ceil(PAGE) {
+            f.remove(&pfn);
+        }
+    }
+    f
+}
+
+/// The zone of a pfn in the picture: (node, DMA or Normal).
+fn model_zone(pfn: u64) -> (i32, &'static str) {
+    let nid = if pfn >= NODE1.0 / PAGE { 1 } else { 0 };
+    (nid, if pfn < G4 / PAGE { "DMA" } else { "Normal" })
+}
+
+/// The maximal aligned blocks of `f` (order 10 at most) that stay inside one zone.
+fn model_blocks(f: &BTreeSet<u64>) -> BTreeSet<(u64, u32)> {
+    let fits = |p: u64, o: u32| {
+        p % (1 << o) == 0 && (p..p + (1 << o)).all(|q| f.contains(&q) && model_zone(q) == model_zone(p))
+    };
+    let mut out = BTreeSet::new();
+    for &p in f {
+        // the largest order whose block at p fits; p starts a maximal block iff no larger
+        // aligned block holding p fits
+        let Some(o) = (0..MAX_ORDER).rev().find(|&o| fits(p, o)) else { continue };
+        let parent_fits = (o + 1..MAX_ORDER).any(|big| fits(p & !((1 << big) - 1), big));
+        if !parent_fits {
+            out.insert((p, o));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_free_block_lands_in_its_zone_node_and_order() {
+    let mut mb = layout();
+    let limits = arm64_zone_limits(&mb, None);
+    assert_eq!(limits.dma, G4 / PAGE, "ZONE_DMA ends at 4 GiB");
+    let layout_zones = free_area_init(&mb, &limits, &mut |_| {});
+
+    // Each node's memmap and links over its span, as alloc_memmaps would size them.
+    let mut links = ArrayLinks::new();
+    let mut memmaps = Vec::new();
+    for nid in 0..2 {
+        let (s, e) = node_span(&mb, nid).unwrap();
+        let frames = e.0 - s.0;
+        let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
+        assert!(links.add_node(s.0, frames, slots));
+        let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
+        let data = Box::leak(Box::new(NodeData::new(nid)));
+        memmaps.push((nid, data, Memmap::new(s, pages)));
+    }
+    let mut zones = Box::new(Zones::new(links));
+    let freed = memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones).unwrap();
+
+    let f = model_free();
+    assert_eq!(freed, f.len() as u64, "every free frame and nothing else is handed over");
+
+    let mut found = BTreeSet::new();
+    let populated: Vec<&Zone> = zones.zones().filter(|z| z.is_populated()).collect();
+    // node 0: DMA and Normal; node 1: Normal
+    assert_eq!(populated.iter().map(|z| (z.nid(), z.name())).collect::<Vec<_>>(), [(0, "DMA"), (0, "Normal"), (1, "Normal")]);
+    for zone in populated {
+        for order in 0..MAX_ORDER {
+            zone.free_area(order).unwrap().for_each(zones.links(), &mut |pfn| {
+                for q in [pfn, pfn + (1 << order) - 1] {
+                    assert_eq!(
+                        (zone.nid(), zone.name()),
+                        model_zone(q),
+                        "block of order {order} at pfn {pfn:#x} is on node {} zone {}'s list",
+                        zone.nid(),
+                        zone.name()
+                    );
+                }
+                assert!(found.insert((pfn, order)), "block {pfn:#x} order {order} listed twice");
+            });
+        }
+    }
+    let want = model_blocks(&f);
+    assert_eq!(found, want, "free blocks differ from the maximal aligned blocks of the free frames");
+}
+
+#[test]
+fn the_model_cuts_at_four_gib() {
+    // The worked example the model must reproduce on its own: the frames from 0xfff81 (past
+    // the 256-byte reservation's page) up to 4 GiB are 0x7f frames: blocks 0xfff81/0,
+    // 0xfff82/1, 0xfff84/2, 0xfff88/3, 0xfff90/4, 0xfffa0/5, 0xfffc0/6. Above 4 GiB up to the
+    // NOMAP at 0x100100: one block of order 8 at 0x100000.
+    let want = model_blocks(&model_free());
+    for block in [(0xfff81, 0), (0xfff82, 1), (0xfff84, 2), (0xfff88, 3), (0xfff90, 4), (0xfffa0, 5), (0xfffc0, 6), (0x100000, 8)] {
+        assert!(want.contains(&block), "{block:x?}");
+    }
+    assert!(!want.iter().any(|&(p, o)| p < G4 / PAGE && p + (1 << o) > G4 / PAGE));
+}

@@ -1,0 +1,193 @@
+//! What our kernel reserves on QEMU virt's own device tree, worked out from the built ELF and
+//! the design, so that a scenario can pin its `Memory:` line instead of wildcarding it.
+//!
+//! A boot on QEMU's own tree reserves, in whole pages:
+//! - the image `[_stext, _end)` (`build::Built::text_end`, from the ELF's symbols);
+//! - the blob: QEMU's generated tree has a totalsize of 1 MiB (`fdt_create` with a 1 MiB
+//!   buffer, never packed), at the initrd's place or, with an initrd, after it;
+//! - per node: its memmap (one byte per frame of the node's span) and its free-list links
+//!   (8 bytes for each of `ceil(frames / 2^o)` entries, o = 0..MAX_ORDER 11), each allocated
+//!   from memblock in whole pages; and NODE_DATA (0x6c0 bytes, alone in its page: the memmap
+//!   below it is page aligned, the tables above it start on a page);
+//! - paging_init's 11 table pages: the root; level 1, 2, 3 for the image (under 2 MiB, so
+//!   pages); level 1, 2 for the linear map and a level 3 for the kernel's read-only alias
+//!   (RAM from 0x40000000 is 1 GiB aligned: blocks everywhere else); level 1, 2 for the
+//!   fixmap and a level 3 each for the console and the blob.
+//!
+//! `Memory: A/T available (…)`: T is all RAM, A = T - reserved (nothing else holds pages when
+//! it prints), the section sizes are the ELF's, rounded down to KiB.
+
+use crate::build::Built;
+use crate::test::Scenario;
+
+const PAGE: u64 = 4096;
+const MAX_ORDER: u32 = 11;
+const TABLE_PAGES: u64 = 11;
+const QEMU_BLOB: u64 = 1 << 20;
+const NODE_DATA_PAGES: u64 = 1;
+
+fn pages(bytes: u64) -> u64 {
+    bytes.div_ceil(PAGE)
+}
+
+/// Pages a node of `frames` frames takes for its memmap, links and NODE_DATA.
+fn node_pages(frames: u64) -> u64 {
+    let links: u64 = (0..MAX_ORDER).map(|o| frames.div_ceil(1 << o)).sum();
+    pages(frames) + pages(links * 8) + NODE_DATA_PAGES
+}
+
+/// The `Memory:` line of a boot on QEMU's own tree with these nodes (frames each), plus
+/// `extra` reserved pages (an initrd, say).
+pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
+    let (stext, end) = built.text_end;
+    let image = end.div_ceil(PAGE) - stext / PAGE;
+    let total: u64 = nodes.iter().sum();
+    let reserved = image + pages(QEMU_BLOB) + nodes.iter().map(|f| node_pages(*f)).sum::<u64>() + TABLE_PAGES + extra;
+    let [text, rodata, data, bss] = built.sections.map(|s| s >> 10);
+    format!(
+        "Memory: {}K/{}K available ({text}K kernel code, {data}K rwdata, {rodata}K rodata, 0K init, {bss}K bss, {}K reserved, 0K cma-reserved)",
+        (total - reserved) * 4,
+        total * 4,
+        reserved * 4
+    )
+}
+
+/// Free pages of each zone once memblock_free_all is done, for the selftest=buddy scenarios:
+/// (node, zone, pages). Pages of the image start at 0x40210000 and the blob at 0x48000000,
+/// in node 0's DMA; each node's memmap, links and NODE_DATA sit at the top of the node, and
+/// paging_init's tables at the top of memory (the last node, its highest zone).
+fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64)>> {
+    let (stext, end) = built.text_end;
+    let low = end.div_ceil(PAGE) - stext / PAGE + pages(QEMU_BLOB);
+    Some(match name {
+        "selftest-buddy" => vec![(0, "DMA", mib(1024) - low - node_pages(mib(1024)) - TABLE_PAGES)],
+        // DMA: 0x40000000 to 4 GiB, 3 GiB; Normal: 4 GiB to 7 GiB, 3 GiB, with everything
+        // allocated at the top of memory.
+        "selftest-buddy-6G" => vec![
+            (0, "DMA", mib(3072) - low),
+            (0, "Normal", mib(3072) - node_pages(mib(6144)) - TABLE_PAGES),
+        ],
+        "selftest-buddy-numa-2" => vec![
+            (0, "DMA", mib(512) - low - node_pages(mib(512))),
+            (1, "DMA", mib(512) - node_pages(mib(512)) - TABLE_PAGES),
+        ],
+        _ => return None,
+    })
+}
+
+/// Frames of `mib` MiB.
+const fn mib(mib: u64) -> u64 {
+    mib << 8
+}
+
+/// The zone lines of one node of RAM `[0x40000000, 0x40000000 + mem)` (arm64's
+/// zone_sizes_init with no dma-ranges: ZONE_DMA ends at 4 GiB or at the end of RAM, DMA32 is
+/// empty, Normal holds the rest), and `Built 1 zonelists`' Total pages: each zone's present
+/// pages less Linux's memmap for them, 64 bytes a page (1/64 of them: the zones here are
+/// multiples of 64 pages).
+pub fn zone_lines(mem: u64) -> (Vec<String>, String) {
+    let (base, end) = (0x4000_0000u64, 0x4000_0000 + mem);
+    let dma_end = end.min(1 << 32);
+    let span = |s: u64, e: u64| format!("[mem {s:#018x}-{:#018x}]", e - 1);
+    let normal = if end > dma_end { span(dma_end, end) } else { "empty".into() };
+    let zones = vec![
+        "Zone ranges:".into(),
+        format!("  DMA      {}", span(base, dma_end)),
+        "  DMA32    empty".into(),
+        format!("  Normal   {normal}"),
+        format!("  node   0: {}", span(base, end)),
+        format!("Initmem setup node 0 {}", span(base, end)),
+    ];
+    let present = |bytes: u64| bytes / PAGE - bytes / PAGE / 64;
+    let total = present(dma_end - base) + present(end - dma_end);
+    (zones, format!("Built 1 zonelists, mobility grouping on.  Total pages: {total}"))
+}
+
+/// Scenarios that exist for the CPU, the exception level or the command line, on QEMU's own
+/// tree with one node: they check the zones and Total pages too.
+const ZONES_TOO: [(&str, u64); 8] = [
+    ("mem-128M", 128 << 20),
+    ("mem-1G", 1 << 30),
+    ("mem-4G", 4 << 30),
+    ("cortex-a57", 1 << 30),
+    ("el2", 1 << 30),
+    ("el2-cortex-a57", 1 << 30),
+    ("smp-4", 1 << 30),
+    ("append", 1 << 30),
+];
+
+/// Pin the `Memory:` line of every scenario on QEMU's own tree whose reservations are all
+/// accounted for above: replace its wildcard, or add the line after the command line.
+pub fn pin(list: &mut [Scenario], built: &Built) {
+    let (stext, end) = built.text_end;
+    let image = format!(" reserved[0x0]\t[{stext:#018x}-{:#018x}], {:#018x} bytes flags: 0x0", end - 1, end - stext);
+    for s in list.iter_mut() {
+        // The kernel's own entry, [_stext, _end) as the ELF says, wherever a scenario has it.
+        for l in s.expect.iter_mut().filter(|l| l.starts_with(" reserved[0x0]\t[0x0000000040210000-*")) {
+            *l = image.clone();
+        }
+        let (nodes, extra): (&[u64], u64) = match s.name {
+            "mem-128M" => (&[mib(128)], 0),
+            "mem-1G" | "cortex-a57" | "el2" | "el2-cortex-a57" | "smp-4" | "append" | "zones-1G" => (&[mib(1024)], 0),
+            "selftest-buddy" => (&[mib(1024)], 0),
+            "mem-4G" => (&[mib(4096)], 0),
+            "zones-6G" | "selftest-buddy-6G" => (&[mib(6144)], 0),
+            // mem=512M: the node spans what is left
+            "zones-mem-limit" => (&[mib(512)], 0),
+            // QEMU splits 1 GiB into two nodes of 512 MiB
+            "zones-numa-2" | "selftest-buddy-numa-2" => (&[mib(512), mib(512)], 0),
+            // the initrd: 1 MiB (the scenario writes it), 256 pages
+            "initrd" => (&[mib(1024)], 256),
+            _ => continue,
+        };
+        if let Some((_, mem)) = ZONES_TOO.iter().find(|(n, _)| *n == s.name) {
+            let (zones, total) = zone_lines(*mem);
+            let model = s.expect.iter().position(|l| l.starts_with("Machine model: ")).map_or(0, |i| i + 1);
+            s.expect.splice(model..model, zones);
+            let smccc = s.expect.iter().position(|l| l == "psci: SMC Calling Convention v1.0").map_or(0, |i| i + 1);
+            s.expect.insert(smccc, total);
+        }
+        if let Some(zones) = free_by_zone(built, s.name) {
+            for (nid, zone, free) in &zones {
+                let head = format!("selftest: buddy: Node {nid}, zone {zone:>8}: ");
+                if let Some(l) = s.expect.iter_mut().find(|l| l.starts_with(&head)) {
+                    *l = format!("{head}{free} free pages in * blocks, each inside the zone");
+                }
+            }
+            let all: u64 = zones.iter().map(|z| z.2).sum();
+            if let Some(l) = s.expect.iter_mut().find(|l| l.ends_with("free pages back to *")) {
+                *l = l.replace("free pages back to *", &format!("free pages back to {all}"));
+            }
+        }
+        let line = memory_line(built, nodes, extra);
+        match s.expect.iter().position(|l| l.starts_with("Memory: ")) {
+            Some(i) => s.expect[i] = line,
+            None => {
+                // after the command line, before what follows mem_init
+                let after = ["selftest: ", "Node ", "demo-device ", "boot: complete"];
+                let at = s.expect.iter().position(|l| after.iter().any(|a| l.starts_with(a))).unwrap_or(s.expect.len());
+                s.expect.insert(at, line);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gib_node_takes_its_memmap_links_and_node_data() {
+        // 262144 frames: 64 pages of memmap; 524032 link entries, 4192256 bytes, 1024 pages.
+        assert_eq!(node_pages(mib(1024)), 64 + 1024 + 1);
+    }
+
+    #[test]
+    fn four_gib_has_a_normal_zone() {
+        let (zones, total) = zone_lines(4 << 30);
+        assert_eq!(zones[1], "  DMA      [mem 0x0000000040000000-0x00000000ffffffff]");
+        assert_eq!(zones[3], "  Normal   [mem 0x0000000100000000-0x000000013fffffff]");
+        // 786432 - 12288 + 262144 - 4096
+        assert!(total.ends_with("Total pages: 1032192"));
+    }
+}
