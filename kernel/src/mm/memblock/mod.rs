@@ -399,9 +399,6 @@ pub struct Memblock {
     pub current_limit: PhysAddr,
     pub memory: MemblockType,
     pub reserved: MemblockType,
-    /// End of the kernel image, recorded for callers. Linux 6.1 no longer starts bottom-up
-    /// searches above it (that was dropped in 5.12), so allocation does not read it.
-    pub kernel_end: PhysAddr,
     debug: bool,
     mapper: Option<&'static dyn RegionMapper>,
     has_mirror: bool,
@@ -426,7 +423,6 @@ impl Memblock {
             current_limit: MEMBLOCK_ALLOC_ANYWHERE,
             memory: MemblockType::new("memory"),
             reserved: MemblockType::new("reserved"),
-            kernel_end: PhysAddr(0),
             debug: false,
             mapper: None,
             has_mirror: false,
@@ -481,10 +477,6 @@ impl Memblock {
     /// Whether some memory was marked mirrored (Linux's `memblock_has_mirror`).
     pub fn has_mirror(&self) -> bool {
         self.has_mirror
-    }
-
-    pub fn set_kernel_end(&mut self, end: PhysAddr) {
-        self.kernel_end = end;
     }
 
     pub fn set_bottom_up(&mut self, enable: bool) {
