@@ -146,7 +146,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
     let memmaps = bootmem.memmaps.iter().flatten().filter_map(|m| {
         let data = bootmem.node_data[m.nid as usize]?;
-        Some((m.nid, page_alloc::node_data(m.nid, data), page_alloc::memmap(m)))
+        Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m)))
     });
     let sections = arch::mmu::kernel_sections();
     let cma = setup::cma_pages(&reserved);
