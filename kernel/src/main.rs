@@ -103,9 +103,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         Err(e) => panic!("paging_init: {e}"),
     };
     arch::mmu::install(&tables);
-    if let Some(va) = tables.console_va {
-        console::relocate(va);
-    }
+    console::relocate(&tables);
     let moved = kernel::of::fdt::Fdt::new(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size()))
         .expect("the blob reads the same through its new mapping");
     // Everything borrowed from the blob is taken again from its new mapping.
