@@ -11,9 +11,10 @@
 //! `loglevel=` below 7) replays the last lines the console may have hidden.
 
 use crate::arch::{idmap, timer};
-use crate::drivers::pl011::Pl011;
+use crate::drivers::pl011;
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
+use kernel::mm::paging::KernelTables;
 use kernel::mm::PhysAddr;
 use kernel::log_buf::LogBuf;
 use kernel::printk::{console_prints, logged, Timestamp};
@@ -30,41 +31,26 @@ pub static LOG_BUF: LogBuf<LOG_BUF_LEN> = LogBuf::new();
 /// Lines a panic report replays from `LOG_BUF` on a quiet console.
 const REPLAY_LINES: usize = 20;
 
-static UART_BASE: AtomicU64 = AtomicU64::new(0);
 static DYNDBG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
 
 /// Map the PL011 at `base` and make it the console.
 pub fn init(base: PhysAddr, size: u64) -> Result<(), idmap::PoolExhausted> {
-    idmap::map_device(base, size)?;
-    // The kernel runs on one CPU with interrupts masked.
-    // SAFETY: the block was just identity-mapped as device memory; this is the only console.
-    let uart = unsafe { Pl011::new(base.0 as usize) };
-    uart.init();
-    UART_BASE.store(base.0, Ordering::Release);
-    Ok(())
+    pl011::console_init(base, size)
 }
 
-/// Use the console's registers at `va` (its new mapping, once paging_init has built one).
-pub fn relocate(va: u64) {
-    Console::flush();
-    UART_BASE.store(va, Ordering::Release);
+/// Use the console's registers through the kernel's own tables, once paging_init has built
+/// and installed them.
+pub fn relocate(tables: &KernelTables) {
+    pl011::console_remap(tables);
 }
 
 /// Writes to the console, or to nothing when there is none yet.
 pub struct Console;
 
 impl Console {
-    fn uart() -> Option<Pl011> {
-        match UART_BASE.load(Ordering::Acquire) {
-            0 => None,
-            // SAFETY: UART_BASE is only set by `init` (or `emergency`) after mapping it.
-            base => Some(unsafe { Pl011::new(base as usize) }),
-        }
-    }
-
     pub fn flush() {
-        if let Some(u) = Self::uart() {
+        if let Some(u) = pl011::console() {
             u.flush();
         }
     }
@@ -72,7 +58,7 @@ impl Console {
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        match Self::uart() {
+        match pl011::console() {
             Some(mut u) => u.write_str(s),
             None => Ok(()),
         }
@@ -83,9 +69,7 @@ impl Write for Console {
 /// the real console, or else the fallback UART (mapped on the spot). Every line it writes
 /// carries the printk timestamp.
 pub fn emergency() -> Emergency {
-    if UART_BASE.load(Ordering::Acquire) == 0 && idmap::map_device(FALLBACK_PL011, 0x1000).is_ok() {
-        UART_BASE.store(FALLBACK_PL011.0, Ordering::Release);
-    }
+    pl011::console_fallback(FALLBACK_PL011);
     Emergency { at_line_start: true, report_start: LOG_BUF.counters().head }
 }
 

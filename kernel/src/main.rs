@@ -1,15 +1,15 @@
 //! start_kernel: the boot sequence, in order, readable top to bottom.
 //!
-//! `boot/head.S` enters `kernel_main` at EL1 with the MMU on (identity map), the DTB's
-//! physical address and the exception level the loader entered at. From there the kernel
-//! validates the device tree, brings up the console it names, prints Linux's first boot lines,
-//! runs the self-test the command line asks for, and ends with the `boot: complete` marker and
-//! PSCI SYSTEM_OFF, so QEMU exits by itself.
+//! `boot/head.S` enters `start_kernel` (through `arch`'s `kernel_main`) at EL1 with the MMU on
+//! (identity map), the DTB's physical address and the exception level the loader entered at.
+//! The kernel validates the device tree, brings up the console it names, prints Linux's first
+//! boot lines, runs the requested self-test, and ends with `boot: complete` and PSCI SYSTEM_OFF.
 //!
-//! The kernel runs on `aarch64-unknown-none`; on the host the binary is the dry-run of its
-//! memory setup (`dryrun.rs`, behind `cargo xtask memmap`). The platform-independent core is the
-//! `kernel` library (`mm`, `of`, `cmdline`, `printk`).
+//! On the host the binary is the memory setup's dry-run (`dryrun.rs`, `cargo xtask memmap`);
+//! the platform-independent core is the `kernel` library. `unsafe` is denied here and in every
+//! module but `arch` and `drivers`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![deny(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod arch;
@@ -34,9 +34,9 @@ fn main() {
 /// The name the kernel boots under (Linux prints "Booting Linux on physical CPU ...").
 pub const KERNEL_NAME: &str = "memboot";
 
+/// start_kernel: the boot, from the device tree to power-off.
 #[cfg(target_os = "none")]
-#[no_mangle]
-extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
+fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     use arch::{cpu, psci};
     use kernel::cmdline::EarlyParams;
     use kernel::mm::PhysAddr;
@@ -103,9 +103,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
         Err(e) => panic!("paging_init: {e}"),
     };
     arch::mmu::install(&tables);
-    if let Some(va) = tables.console_va {
-        console::relocate(va);
-    }
+    console::relocate(&tables);
     let moved = kernel::of::fdt::Fdt::new(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size()))
         .expect("the blob reads the same through its new mapping");
     // Everything borrowed from the blob is taken again from its new mapping.
@@ -146,7 +144,7 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
     let memmaps = bootmem.memmaps.iter().flatten().filter_map(|m| {
         let data = bootmem.node_data[m.nid as usize]?;
-        Some((m.nid, page_alloc::node_data(m.nid, data), page_alloc::memmap(m)))
+        Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m)))
     });
     let sections = arch::mmu::kernel_sections();
     let cma = setup::cma_pages(&reserved);

@@ -18,6 +18,7 @@
 //!   aligned to its order, lie inside its zone's span and its node's memmap, be marked free
 //!   of that order in the memmap, and the blocks must add up to the zone's free pages.
 
+use crate::arch::provoke;
 use kernel::mm::memblock::{Memblock, MemblockKind};
 use log::{info, warn};
 
@@ -32,22 +33,21 @@ pub fn run(name: &str, mb: &Memblock) {
             Some(r) => {
                 let va = crate::arch::mmu::va(r.base);
                 info!("selftest: reading NOMAP memory at {:#x} through the linear map at {va:#x}", r.base.0);
-                // SAFETY: deliberately unsound: the address is not mapped, the read must fault.
-                let v = unsafe { core::ptr::read_volatile(va as *const u8) };
+                // No-map memory has no linear mapping: the read must fault.
+                let v = provoke::read_u8(va);
                 panic!("selftest=nomap: read of {va:#x} returned {v:#x} instead of faulting");
             }
             None => warn!("selftest: nomap: no NOMAP region in memblock.memory, nothing to test"),
         },
         "wx" => {
-            let text = run as *const () as *mut u32;
-            info!("selftest: writing to kernel text at {:#x}", text as usize);
-            // SAFETY: deliberately unsound: text is read-only, the write must fault.
-            unsafe { core::ptr::write_volatile(text, 0xd503_201f) };
-            panic!("selftest=wx: write to kernel text at {:#x} did not fault", text as usize);
+            let text = run as *const () as u64;
+            info!("selftest: writing to kernel text at {text:#x}");
+            // A NOP: harmless if the write went through.
+            provoke::write_text(text, 0xd503_201f);
+            panic!("selftest=wx: write to kernel text at {text:#x} did not fault");
         }
         "fault" => {
-            // SAFETY: deliberately unsound: the read must fault and end in the report.
-            let v = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            let v = provoke::read_u64(UNMAPPED);
             panic!("selftest=fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
         }
         "panic" => panic!("selftest=panic"),
@@ -73,26 +73,9 @@ fn pattern(va: u64) -> u64 {
     va.rotate_left(17) ^ 0x5a5a_c3c3_0f0f_9669
 }
 
-fn fill(va: u64, bytes: u64, check: bool) -> bool {
-    let words = va as *mut u64;
-    for i in 0..(bytes / 8) as usize {
-        // SAFETY: the block [va, va + bytes) was handed to this test by the allocator.
-        unsafe {
-            let w = words.add(i);
-            if check {
-                if w.read_volatile() != pattern(w as u64) {
-                    return false;
-                }
-            } else {
-                w.write_volatile(pattern(w as u64));
-            }
-        }
-    }
-    true
-}
-
 /// See the module documentation.
 fn buddy_storm() {
+    use crate::arch::linear::{fill_words, words_hold};
     use crate::page_alloc::{alloc_pages, free_pages, with};
     use kernel::mm::buddy::ZoneType;
     use kernel::mm::Pfn;
@@ -113,7 +96,7 @@ fn buddy_storm() {
         let slot = (rand() % LIVE as u64) as usize;
         match live[slot].take() {
             Some((pfn, order, va)) => {
-                assert!(fill(va, 4096 << order, true), "selftest=buddy: pattern of pfn {:#x} order {order} changed", pfn.0);
+                assert!(words_hold(va, 4096 << order, pattern), "selftest=buddy: pattern of pfn {:#x} order {order} changed", pfn.0);
                 free_pages(pfn, order).unwrap_or_else(|e| panic!("selftest=buddy: free of pfn {:#x}: {e}", pfn.0));
                 frees += 1;
             }
@@ -129,7 +112,7 @@ fn buddy_storm() {
                         assert!(clash.is_none(), "selftest=buddy: pfn {s:#x} order {order} handed out twice: {clash:x?}");
                         let zone_ok = with(|z| z.zones().any(|zone| zone.spans(s) && zone_allowed(zone.name(), highest)));
                         assert!(zone_ok == Some(true), "selftest=buddy: pfn {s:#x} is not in a zone allowed by {highest:?}");
-                        fill(va, 4096 << order, false);
+                        fill_words(va, 4096 << order, pattern);
                         live[slot] = Some((pfn, order, va));
                         allocs += 1;
                     }
@@ -139,7 +122,7 @@ fn buddy_storm() {
         }
     }
     for (pfn, order, va) in live.iter().flatten() {
-        assert!(fill(*va, 4096 << order, true), "selftest=buddy: pattern of pfn {:#x} changed", pfn.0);
+        assert!(words_hold(*va, 4096 << order, pattern), "selftest=buddy: pattern of pfn {:#x} changed", pfn.0);
         free_pages(*pfn, *order).unwrap_or_else(|e| panic!("selftest=buddy: free of pfn {:#x}: {e}", pfn.0));
         frees += 1;
     }

@@ -2,6 +2,12 @@
 //!
 //! The reserved-memory hooks are platform-independent, so they also build for the host, where
 //! the kernel binary is the dry-run (`cargo xtask memmap`) and gathers them the same way.
+//!
+//! With `arch`, this is the only layer allowed `unsafe` (register blocks, linker sections),
+//! under the same rules: a `// SAFETY:` line over each block, a `# Safety` section on each
+//! `unsafe fn`.
+#![allow(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod demo_carveout;
 #[cfg(target_os = "none")]

@@ -3,7 +3,14 @@
 //! The register block follows the PL011 TRM (DDI 0183). The driver never reprograms the baud
 //! rate: like Linux's earlycon it keeps what firmware (or QEMU) set, and only makes sure the
 //! UART, its transmitter and the FIFOs are enabled.
+//!
+//! It also keeps the one console UART: the address of its registers is recorded only once
+//! they are mapped, so handing out a `Pl011` for it needs no trust from the caller.
 
+use crate::arch::idmap::{self, PoolExhausted};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::mm::paging::KernelTables;
+use kernel::mm::PhysAddr;
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
@@ -109,5 +116,46 @@ impl core::fmt::Write for Pl011 {
             }
         }
         Ok(())
+    }
+}
+
+/// The console UART's register block, mapped (0 while there is none).
+static CONSOLE: AtomicU64 = AtomicU64::new(0);
+
+/// Identity-map the PL011 at `base` as device memory, enable it and make it the console.
+pub fn console_init(base: PhysAddr, size: u64) -> Result<(), PoolExhausted> {
+    idmap::map_device(base, size)?;
+    // The kernel runs on one CPU with interrupts masked.
+    // SAFETY: the block was just identity-mapped as device memory; this is the only console.
+    let uart = unsafe { Pl011::new(base.0 as usize) };
+    uart.init();
+    CONSOLE.store(base.0, Ordering::Release);
+    Ok(())
+}
+
+/// When there is no console yet, identity-map the PL011 at `base` and make it the console as
+/// firmware left it (not reprogrammed). Nothing changes when the mapping fails.
+pub fn console_fallback(base: PhysAddr) {
+    if CONSOLE.load(Ordering::Acquire) == 0 && idmap::map_device(base, 0x1000).is_ok() {
+        CONSOLE.store(base.0, Ordering::Release);
+    }
+}
+
+/// Reach the console through its mapping in the kernel's own tables, once `tables` are live.
+pub fn console_remap(tables: &KernelTables) {
+    if let Some(va) = tables.console_va {
+        if let Some(u) = console() {
+            u.flush();
+        }
+        CONSOLE.store(va, Ordering::Release);
+    }
+}
+
+/// The console UART, if there is one.
+pub fn console() -> Option<Pl011> {
+    match CONSOLE.load(Ordering::Acquire) {
+        0 => None,
+        // SAFETY: CONSOLE only ever holds the address of a PL011 block mapped as device memory.
+        base => Some(unsafe { Pl011::new(base as usize) }),
     }
 }

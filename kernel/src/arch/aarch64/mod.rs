@@ -6,13 +6,22 @@ use core::arch::global_asm;
 pub mod cpu;
 pub mod exception;
 pub mod idmap;
+pub mod linear;
 pub mod mmu;
+pub mod provoke;
 pub mod psci;
 pub mod setup;
 pub mod timer;
 
 // The Image header, EL2 -> EL1, BSS, identity map, MMU on, exception vectors.
 global_asm!(include_str!("../../../../boot/head.S"));
+
+/// Where `boot/head.S` calls into Rust: `start_kernel` with the DTB's physical address (`x0`
+/// at entry) and the exception level the loader entered at.
+#[no_mangle]
+extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
+    crate::start_kernel(dtb_pa, entry_el)
+}
 
 /// The kernel image as the linker placed it.
 pub mod image {

@@ -1,0 +1,63 @@
+//! Memory memblock handed out, seen through the linear map as the Rust values it was reserved
+//! for: a node's memmap, its free-list links and its `NODE_DATA` (what Linux reaches with
+//! `__va()` on the address `memblock_alloc` returned), and the words of a page block the
+//! buddy self-test owns.
+//!
+//! Each function trusts its caller that the range was reserved for that one use and is in the
+//! linear map (memory that is not NOMAP); it never checks memblock.
+
+use super::mmu::va;
+use kernel::mm::buddy::{ArrayLinks, NodeData, PageState};
+use kernel::mm::init::NodeMemmap;
+use kernel::mm::PhysAddr;
+
+/// Node memmap `m`'s free-list links: `ArrayLinks::slots_for` entries at `m.links_pa`.
+pub fn links(m: &NodeMemmap) -> &'static mut [[u32; 2]] {
+    let ptr = va(m.links_pa) as *mut [u32; 2];
+    let slots = ArrayLinks::slots_for(m.len() as u64) as usize;
+    // Any bit pattern is a valid [u32; 2], and only entries written first are read.
+    // SAFETY: memblock reserved `slots` entries for these links alone, mapped.
+    unsafe { core::slice::from_raw_parts_mut(ptr, slots) }
+}
+
+/// Node `nid`'s `NODE_DATA` at `pa`, initialised.
+pub fn node_data(nid: i32, pa: PhysAddr) -> &'static mut NodeData<'static> {
+    let ptr = va(pa) as *mut NodeData<'static>;
+    // memblock reserved size_of::<NodeData>() bytes at `pa`, 64-byte aligned (enough for
+    // NodeData), for this node alone.
+    // SAFETY: so they are ours, mapped, and written here before any use.
+    unsafe {
+        ptr.write(NodeData::new(nid));
+        &mut *ptr
+    }
+}
+
+/// Node memmap `m`'s bytes, one `PageState` per frame, zeroed.
+pub fn memmap(m: &NodeMemmap) -> &'static mut [PageState] {
+    let ptr = va(m.pa) as *mut PageState;
+    super::mmu::zero(ptr as u64, m.len());
+    // PageState is one byte, and zero is its "ordinary page" value.
+    // SAFETY: memblock reserved these bytes for this memmap alone, mapped and now zeroed.
+    unsafe { core::slice::from_raw_parts_mut(ptr, m.len()) }
+}
+
+/// Write `pattern(address)` into every 8-byte word of `[va, va + bytes)`, a block the page
+/// allocator handed to the caller. Volatile, so that a later [`words_hold`] really reads memory.
+pub fn fill_words(va: u64, bytes: u64, pattern: impl Fn(u64) -> u64) {
+    let words = va as *mut u64;
+    for i in 0..(bytes / 8) as usize {
+        let w = words.wrapping_add(i);
+        // SAFETY: the block [va, va + bytes) is the caller's, mapped and 8-byte aligned.
+        unsafe { w.write_volatile(pattern(w as u64)) };
+    }
+}
+
+/// Whether every word of `[va, va + bytes)` still holds what [`fill_words`] wrote there.
+pub fn words_hold(va: u64, bytes: u64, pattern: impl Fn(u64) -> u64) -> bool {
+    let words = va as *const u64;
+    (0..(bytes / 8) as usize).all(|i| {
+        let w = words.wrapping_add(i);
+        // SAFETY: as for `fill_words`; reads have no side effect.
+        unsafe { w.read_volatile() == pattern(w as u64) }
+    })
+}
