@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod gdb;
+mod gdb_test;
 mod memmap;
 mod qemu;
 mod test;
