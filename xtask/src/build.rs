@@ -21,28 +21,41 @@ pub struct Built {
     pub text_end: (u64, u64),
     /// Sizes of text, rodata, data and BSS (the dry-run's `--sections`).
     pub sections: [u64; 4],
+    /// Where QEMU loads the image minus where it is linked (`QEMU_VIRT_LOAD - _text`,
+    /// wrapping): what turns a link address into the physical address the code runs at
+    /// before the MMU is on.
+    pub load_offset: u64,
 }
 
 /// Cargo's own progress goes to stderr: a first build takes a while.
 pub fn build(release: bool) -> Result<Built> {
+    build_profile(if release { "release" } else { "dev" })
+}
+
+/// Build with a cargo profile of the workspace: `dev`, `release`, or `gdb` (what
+/// `cargo xtask gdb` boots: opt-level 0, so locals and arguments can be read).
+pub fn build_profile(profile: &str) -> Result<Built> {
     crate::tools::ensure_rust_target(TARGET)?;
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo.current_dir(root()).args(["build", "-p", "kernel", "--bin", "kernel", "--target", TARGET]);
-    if release {
-        cargo.arg("--release");
+    cargo.args(["--profile", profile]);
+    if profile == "gdb" {
+        // linker.ld discards .eh_frame and rustc emits no .debug_frame for this target:
+        // frame pointers are what lets gdb unwind to kernel_main (and `up` work).
+        cargo.env("CARGO_TARGET_AARCH64_UNKNOWN_NONE_RUSTFLAGS", "-Cforce-frame-pointers=yes");
     }
     let status = cargo.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err("kernel build failed".into());
     }
-    let dir = root().join("target").join(TARGET).join(if release { "release" } else { "debug" });
+    let dir = root().join("target").join(TARGET).join(if profile == "dev" { "debug" } else { profile });
     let elf = dir.join("kernel");
     let image = dir.join("Image");
     let data = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     let bytes = elf_to_image(&data)?;
     std::fs::write(&image, bytes).map_err(|e| format!("{}: {e}", image.display()))?;
-    let (text_end, sections) = layout(&data)?;
-    Ok(Built { elf, image, text_end, sections })
+    let (text_end, sections, text) = layout(&data)?;
+    Ok(Built { elf, image, text_end, sections, load_offset: QEMU_VIRT_LOAD.wrapping_sub(text) })
 }
 
 fn symbol(file: &object::File, name: &str) -> Result<u64> {
@@ -55,7 +68,7 @@ fn symbol(file: &object::File, name: &str) -> Result<u64> {
 /// QEMU virt's load address of an Image: the base of RAM (0x40000000) plus text_offset.
 pub const QEMU_VIRT_LOAD: u64 = 0x4000_0000 + 0x20_0000;
 
-fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4])> {
+fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4], u64)> {
     let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
     let s = |name| symbol(&file, name);
     let (text, stext, end) = (s("_text")?, s("_stext")?, s("_end")?);
@@ -65,7 +78,7 @@ fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4])> {
         s("_edata")? - s("_sdata")?,
         s("__bss_stop")? - s("__bss_start")?,
     ];
-    Ok(((QEMU_VIRT_LOAD + (stext - text), QEMU_VIRT_LOAD + (end - text)), sections))
+    Ok(((QEMU_VIRT_LOAD + (stext - text), QEMU_VIRT_LOAD + (end - text)), sections, text))
 }
 
 /// Build the host binary of the kernel crate: the dry-run of its memory setup.

@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod footprint;
 mod gdb;
+mod gdb_test;
 mod linux;
 mod memmap;
 mod qemu;

@@ -7,8 +7,7 @@
 //! bound (PSCI SYSTEM_OFF makes QEMU exit with status 0).
 
 use crate::qemu::{run_captured, BootOptions, Machine, Outcome};
-use crate::{build, footprint, gdb, linux, memmap, root, tools, Result};
-use std::path::PathBuf;
+use crate::{build, footprint, gdb_test, linux, memmap, root, tools, Result};
 use std::process::Command;
 use std::time::Duration;
 
@@ -719,7 +718,7 @@ fn run_tool(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<()> {
+pub(crate) fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<()> {
     use std::io::Write;
     let mut child = cmd
         .stdin(std::process::Stdio::piped())
@@ -856,7 +855,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
 
     if only.is_none_or(|o| "gdb".contains(o)) {
         println!("== gdb");
-        match gdb_test(&scratch) {
+        match gdb_test::run(&scratch) {
             Ok(t) => println!("ok    {:<22} {:>6.2}s", "gdb", t.as_secs_f64()),
             Err(why) => {
                 println!("FAIL  gdb                    {why}");
@@ -979,39 +978,6 @@ fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_
         ));
     }
     Ok(())
-}
-
-/// Break in the assembly entry (MMU off: at its physical address, where QEMU loads the Image:
-/// RAM base 0x40000000 + text_offset 0x200000, plus primary_entry's offset in the image,
-/// 0x10000: it is the first code at _stext) and
-/// in the Rust entry (MMU on, at its link address), read the DTB magic through x0 via the
-/// stub, then let the kernel power the machine off.
-fn gdb_test(scratch: &std::path::Path) -> Result<Duration> {
-    let script: PathBuf = scratch.join("gdb-test.gdb");
-    std::fs::write(
-        &script,
-        "set language c\n\
-         break *(0x40200000 + ((char *)&primary_entry - (char *)&_text))\n\
-         break kernel_main\n\
-         continue\n\
-         printf \"entry pc: %#x\\n\", $pc\n\
-         continue\n\
-         printf \"dtb magic: %02x%02x%02x%02x\\n\", *(unsigned char *)$x0, *(unsigned char *)($x0 + 1), *(unsigned char *)($x0 + 2), *(unsigned char *)($x0 + 3)\n\
-         delete\n\
-         continue\n",
-    )
-    .map_err(|e| e.to_string())?;
-    let (gdb, serial) = gdb::run_batch_captured(&opts("1G"), &script, Duration::from_secs(120))?;
-    let out = format!("{}{}", gdb.stdout, gdb.stderr);
-    for want in ["Breakpoint 1, ", "entry pc: 0x40210000", "Breakpoint 2, ", "kernel_main", "dtb magic: d00dfeed"] {
-        if !out.contains(want) {
-            return Err(format!("gdb output lacks '{want}':\n{out}"));
-        }
-    }
-    if !serial.contains("boot: complete") {
-        return Err(format!("the kernel did not complete under gdb:\n{serial}"));
-    }
-    Ok(gdb.elapsed)
 }
 
 #[cfg(test)]
