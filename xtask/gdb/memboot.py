@@ -139,17 +139,17 @@ def static(name):
     raise gdb.GdbError(f"no symbol {name}: is the kernel ELF loaded (`file target/.../kernel`)?")
 
 
-def kernel_main_var(name):
-    """A local of kernel_main (it never returns, so its frame is under every breakpoint)."""
+def start_kernel_var(name):
+    """A local of start_kernel (it never returns, so its frame is under every breakpoint)."""
     frame = gdb.newest_frame()
-    while frame is not None and not (frame.name() or "").endswith("kernel_main"):
+    while frame is not None and not (frame.name() or "").endswith("start_kernel"):
         frame = frame.older()
     if frame is None:
-        raise NotYet("kernel_main is not on the stack yet")
+        raise NotYet("start_kernel is not on the stack yet")
     try:
         return frame.read_var(name)
     except ValueError:
-        raise NotYet(f"kernel_main has not set `{name}` yet")
+        raise NotYet(f"start_kernel has not set `{name}` yet")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,10 +202,11 @@ def memstart():
 
 
 def zones():
-    """Every node's zones of kernel::page_alloc::GLOBAL, as dicts (read field by field:
-    printing GLOBAL whole crashes gdb 13)."""
-    need_mmu("kernel::page_alloc::GLOBAL")
-    g = option(static("kernel::page_alloc::GLOBAL")["zones"]["value"])
+    """Every node's zones of kernel::page_alloc::ZONES (a spinning_top Spinlock: the value is
+    in its `data` UnsafeCell), as dicts, read field by field (printing the whole static
+    crashes gdb 13)."""
+    need_mmu("kernel::page_alloc::ZONES")
+    g = option(static("kernel::page_alloc::ZONES")["data"]["value"])
     if g is None:
         raise NotYet("the page allocator is not installed yet (mem_init)")
     out = []
@@ -238,9 +239,9 @@ def node_type():
 
 
 def reserved_mem():
-    """[(name, base, size, reusable, owner)] of the /reserved-memory table in kernel_main."""
+    """[(name, base, size, reusable, owner)] of the /reserved-memory table in start_kernel."""
     need_mmu("the reserved-memory table")
-    table = kernel_main_var("reserved")
+    table = start_kernel_var("reserved")
     entries = table["entries"]
     out = []
     for i in range(num(table["count"])):
@@ -497,7 +498,7 @@ class MbRmem(MbCommand):
     """Print the reserved-memory table: name, range, no-map/reusable, the claiming hook.
 
 Usage: mb-rmem
-One line per /reserved-memory region the kernel accepted (kernel_main's `reserved`):
+One line per /reserved-memory region the kernel accepted (start_kernel's `reserved`):
 its node name, [mem first-last], size, `no-map` when memblock.memory marks it NOMAP,
 `reusable`, and the compatible whose init hook claimed it (`-` for none)."""
 
@@ -525,7 +526,7 @@ class MbBuddyinfo(MbCommand):
     """Print /proc/buddyinfo: free blocks per order of every populated zone.
 
 Usage: mb-buddyinfo
-Read from kernel::page_alloc::GLOBAL (field by field) after mem_init."""
+Read from kernel::page_alloc::ZONES (field by field) after mem_init."""
 
     def __init__(self):
         super().__init__("mb-buddyinfo")
