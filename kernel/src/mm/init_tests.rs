@@ -11,7 +11,8 @@
 
 use super::*;
 use crate::mm::buddy::{ArrayLinks, PageState, Zone, MAX_ORDER};
-use crate::mm::zone::{arm64_zone_limits, free_area_init};
+use crate::mm::numa::node_span;
+use crate::mm::zone_sizes::{arm64_zone_limits, free_area_init};
 use std::boxed::Box;
 use std::collections::BTreeSet;
 use std::vec;
@@ -89,7 +90,7 @@ fn model_blocks(f: &BTreeSet<u64>) -> BTreeSet<(u64, u32)> {
 #[test]
 fn every_free_block_lands_in_its_zone_node_and_order() {
     let mut mb = layout();
-    let limits = arm64_zone_limits(&mb, None);
+    let limits = arm64_zone_limits(&mb, &crate::arm64::ARM64_4K_48, None);
     assert_eq!(limits.dma, G4 / PAGE, "ZONE_DMA ends at 4 GiB");
     let layout_zones = free_area_init(&mb, &limits, &mut |_| {});
 
@@ -102,8 +103,8 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
         let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
         assert!(links.add_node(s.0, frames, slots));
         let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
-        let data = Box::leak(Box::new(NodeData::new(nid)));
-        memmaps.push((nid, data, Memmap::new(s, pages)));
+        let data = Box::leak(Box::new(NodeData::new(nid as i32)));
+        memmaps.push((nid as i32, data, Memmap::new(s, pages)));
     }
     let mut zones = Box::new(Zones::new(links));
     let freed = memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones).unwrap();
