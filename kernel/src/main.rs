@@ -4,7 +4,8 @@
 //! physical address and the exception level the loader entered at. From there the kernel
 //! validates the device tree, brings up the console it names, prints Linux's first boot lines,
 //! runs the self-test the command line asks for, and ends with the `boot: complete` marker and
-//! PSCI SYSTEM_OFF, so QEMU exits by itself.
+//! PSCI SYSTEM_OFF, so QEMU exits by itself (with `monitor`, after serving the console
+//! monitor until its `poweroff`).
 //!
 //! The kernel runs on `aarch64-unknown-none`; on the host the binary is the dry-run of its
 //! memory setup (`dryrun.rs`, behind `cargo xtask memmap`). The platform-independent core is the
@@ -17,6 +18,8 @@ mod arch;
 mod console;
 #[cfg(target_os = "none")]
 mod heap;
+#[cfg(target_os = "none")]
+mod console_monitor;
 #[cfg(target_os = "none")]
 mod page_alloc;
 extern crate alloc;
@@ -167,6 +170,17 @@ extern "C" fn kernel_main(dtb_pa: u64, entry_el: u64) -> ! {
     }
 
     info!("boot: complete");
+    if params.monitor {
+        let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
+        let facts = kernel::monitor::Facts {
+            memblock: mb,
+            rmem: &reserved,
+            fdt: &fdt,
+            kernel_code: (pa(l.stext), pa(l.end_rodata)),
+            kernel_data: (pa(l.sdata), pa(l.end)),
+        };
+        console_monitor::run(&facts, tables.root);
+    }
     power_off()
 }
 
