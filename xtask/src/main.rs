@@ -9,6 +9,7 @@ mod footprint;
 mod gdb;
 mod linux;
 mod memmap;
+mod monitor_test;
 mod qemu;
 mod readme;
 mod test;
