@@ -1,6 +1,6 @@
 //! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
 //! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`,
-//! and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`).
+//! and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
@@ -87,6 +87,8 @@ pub struct EarlyParams<'a> {
     pub ptdump: bool,
     /// `buddyinfo`: print `/proc/buddyinfo` after mm init.
     pub buddyinfo: bool,
+    /// `monitor`: serve the console monitor after the boot instead of powering off.
+    pub monitor: bool,
     /// `dyndbg=...` (or `MODULE.dyndbg=...`): print the `pr_debug` lines. Any query turns
     /// all of them on; the kernel has no per-site control.
     pub dyndbg: bool,
@@ -101,6 +103,7 @@ impl Default for EarlyParams<'_> {
             selftest: None,
             ptdump: false,
             buddyinfo: false,
+            monitor: false,
             dyndbg: false,
         }
     }
@@ -160,6 +163,7 @@ impl<'a> EarlyParams<'a> {
                 ("selftest", _) => bad(),
                 ("ptdump", None) => p.ptdump = true,
                 ("buddyinfo", None) => p.buddyinfo = true,
+                ("monitor", None) => p.monitor = true,
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
@@ -205,6 +209,8 @@ mod tests {
         assert_eq!(p.memory_limit, Some(1 << 30));
         assert!(p.memblock_debug);
         assert_eq!(p.selftest, Some("fault"));
+        assert!(!p.monitor);
+        assert!(EarlyParams::parse("quiet monitor", &mut |_| panic!()).monitor);
         assert_eq!(
             bad,
             [Malformed { name: "loglevel", value: Some("x") }, Malformed { name: "mem", value: Some("") }]

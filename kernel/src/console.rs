@@ -54,6 +54,17 @@ impl Console {
             u.flush();
         }
     }
+
+    /// Wait for a byte from the console's receive side (polled; nothing to wait on without
+    /// a console, so that waits forever).
+    pub fn read_byte() -> u8 {
+        loop {
+            if let Some(u) = pl011::console() {
+                return u.read_byte();
+            }
+            core::hint::spin_loop();
+        }
+    }
 }
 
 impl Write for Console {

@@ -14,6 +14,7 @@ pub mod arm64;
 pub mod mm;
 pub mod cmdline;
 pub mod log_buf;
+pub mod monitor;
 pub mod of;
 pub mod printk;
 pub mod setup;

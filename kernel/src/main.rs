@@ -3,7 +3,8 @@
 //! `boot/head.S` enters `start_kernel` (through `arch`'s `kernel_main`) at EL1 with the MMU on
 //! (identity map), the DTB's physical address and the exception level the loader entered at.
 //! The kernel validates the device tree, brings up the console it names, prints Linux's first
-//! boot lines, runs the requested self-test, and ends with `boot: complete` and PSCI SYSTEM_OFF.
+//! boot lines, runs the requested self-test, and ends with `boot: complete` and PSCI SYSTEM_OFF
+//! (with `monitor`, after serving the console monitor until its `poweroff`).
 //!
 //! On the host the binary is the memory setup's dry-run (`dryrun.rs`, `cargo xtask memmap`);
 //! the platform-independent core is the `kernel` library. `unsafe` is denied here and in every
@@ -17,6 +18,8 @@ mod arch;
 mod console;
 #[cfg(target_os = "none")]
 mod heap;
+#[cfg(target_os = "none")]
+mod console_monitor;
 #[cfg(target_os = "none")]
 mod page_alloc;
 extern crate alloc;
@@ -165,6 +168,17 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     }
 
     info!("boot: complete");
+    if params.monitor {
+        let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
+        let facts = kernel::monitor::Facts {
+            memblock: mb,
+            rmem: &reserved,
+            fdt: &fdt,
+            kernel_code: (pa(l.stext), pa(l.end_rodata)),
+            kernel_data: (pa(l.sdata), pa(l.end)),
+        };
+        console_monitor::run(&facts, tables.root);
+    }
     power_off()
 }
 

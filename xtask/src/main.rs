@@ -10,6 +10,7 @@ mod gdb;
 mod gdb_test;
 mod linux;
 mod memmap;
+mod monitor_test;
 mod qemu;
 mod readme;
 mod test;
@@ -83,8 +84,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         check: Option<std::path::PathBuf>,
     },
-    /// Host tests, every QEMU boot scenario, the exit-status tests, the README's example boot
-    /// log, then the gdb test; exits non-zero when any fails.
+    /// Host tests, every QEMU boot scenario, the exit-status tests, the console monitor, the
+    /// README's example boot log, then the gdb test; exits non-zero when any fails.
     Test {
         /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
         #[arg(long)]

@@ -46,6 +46,10 @@ pub struct BootOptions {
     /// Kernel command line.
     #[arg(long, value_name = "ARGS")]
     pub append: Option<String>,
+    /// After the boot, serve the console monitor on the serial line (adds `monitor` to the
+    /// kernel command line; type `help` at the `memboot> ` prompt, `poweroff` to end).
+    #[arg(long)]
+    pub monitor: bool,
     /// Build and boot the release kernel.
     #[arg(long)]
     pub release: bool,
@@ -139,7 +143,12 @@ impl Machine {
         if let Some(initrd) = &opts.initrd {
             m.push(["-initrd", &absolute(initrd)?.display().to_string()]);
         }
-        if let Some(append) = &opts.append {
+        let append = match (&opts.append, opts.monitor) {
+            (Some(a), true) => Some(format!("{a} monitor")),
+            (None, true) => Some("monitor".to_string()),
+            (a, false) => a.clone(),
+        };
+        if let Some(append) = &append {
             m.push(["-append", append]);
         }
         let dtb = opts.dtb.as_deref().map(absolute).transpose()?;

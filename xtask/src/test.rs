@@ -842,6 +842,19 @@ pub fn run(only: Option<&str>) -> Result<()> {
         }
     }
 
+    if only.is_none_or(|o| "monitor".contains(o)) {
+        println!("== console monitor (driven through QEMU's stdin)");
+        let logs = scratch.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+        match crate::monitor_test::run(&built, &logs) {
+            Ok(t) => println!("ok    {:<22} {:>6.2}s", "monitor", t.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  monitor                {why}");
+                failed.push("monitor");
+            }
+        }
+    }
+
     if only.is_none_or(|o| "readme-example".contains(o)) {
         println!("== README");
         match crate::readme::check(BOOT_LIMIT) {

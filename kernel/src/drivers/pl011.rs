@@ -1,4 +1,4 @@
-//! ARM PrimeCell UART (PL011), transmit side: enough for a polled console.
+//! ARM PrimeCell UART (PL011): enough for a polled console, transmit and receive.
 //!
 //! The register block follows the PL011 TRM (DDI 0183). The driver never reprograms the baud
 //! rate: like Linux's earlycon it keeps what firmware (or QEMU) set, and only makes sure the
@@ -16,6 +16,19 @@ use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
 register_bitfields! [u32,
+    /// Data register.
+    DR [
+        /// Overrun error: a byte arrived while the receive FIFO was full (it was lost).
+        OE OFFSET(11) NUMBITS(1) [],
+        /// Break error.
+        BE OFFSET(10) NUMBITS(1) [],
+        /// Parity error.
+        PE OFFSET(9) NUMBITS(1) [],
+        /// Framing error.
+        FE OFFSET(8) NUMBITS(1) [],
+        /// The byte received (on read) or to send (on write).
+        DATA OFFSET(0) NUMBITS(8) []
+    ],
     /// Flag register.
     FR [
         /// Transmit FIFO empty: room for a whole FIFO's worth of bytes.
@@ -56,7 +69,7 @@ register_bitfields! [u32,
 register_structs! {
     #[allow(non_snake_case)]
     pub Registers {
-        (0x00 => dr: ReadWrite<u32>),
+        (0x00 => dr: ReadWrite<u32, DR::Register>),
         (0x04 => _reserved0),
         (0x18 => fr: ReadOnly<u32, FR::Register>),
         (0x1c => _reserved1),
@@ -89,6 +102,25 @@ impl Pl011 {
         self.regs.icr.write(ICR::ALL::SET);
         self.regs.lcr_h.write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
         self.regs.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
+    }
+
+    /// The next received byte, if the receive FIFO holds one (FR.RXFE clear). Error flags
+    /// that come with it (DR bits 8-11) are dropped with them: a console keeps what it can.
+    pub fn try_read(&self) -> Option<u8> {
+        if self.regs.fr.is_set(FR::RXFE) {
+            return None;
+        }
+        Some(self.regs.dr.read(DR::DATA) as u8)
+    }
+
+    /// Wait (polling) for the next received byte.
+    pub fn read_byte(&self) -> u8 {
+        loop {
+            if let Some(b) = self.try_read() {
+                return b;
+            }
+            core::hint::spin_loop();
+        }
     }
 
     /// Wait until the last byte has left the shift register (before power-off).

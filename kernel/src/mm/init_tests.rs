@@ -103,8 +103,8 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
         let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
         assert!(links.add_node(s.0, frames, slots));
         let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
-        let data = Box::leak(Box::new(NodeData::new(nid)));
-        memmaps.push((nid, data, Memmap::new(s, pages)));
+        let data = Box::leak(Box::new(NodeData::new(nid as i32)));
+        memmaps.push((nid as i32, data, Memmap::new(s, pages)));
     }
     let mut zones = Box::new(Zones::new(links));
     let freed = memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones).unwrap();

@@ -32,7 +32,7 @@ use crate::mm::addr::PhysAddr;
 pub use desc::Prot;
 pub use map::{map_range, translate, Translation};
 pub use plan::{merge_ranges, plan, Chunk, Plan};
-pub use ptdump::dump;
+pub use ptdump::{dump, dump_range};
 
 /// Number of virtual address bits (Linux's `VA_BITS`).
 pub const VA_BITS: u32 = 48;

@@ -237,3 +237,28 @@ pub fn dump(
     walk(mem, &mut st, root, 0, base, start as u128, end);
     st.note(0, None, 0);
 }
+
+/// Whether `[start, end)` is a range [`dump_range`] walks: not empty, inside one canonical half.
+pub fn range_is_valid(start: u64, end: u64) -> bool {
+    start < end && (end <= TTBR0_TOP || start >= PAGE_OFFSET)
+}
+
+/// Write the dump of `[start, end)` only, without markers: the runs the walk finds there, the
+/// last one cut at `end` (the console monitor's `ptdump START END`). Both ends must lie in one
+/// canonical half (`start < end <= TTBR0_TOP`, or `PAGE_OFFSET <= start < end`); `false`,
+/// and nothing written, otherwise.
+pub fn dump_range(
+    mem: &impl TableMem,
+    root: PhysAddr,
+    (start, end): (u64, u64),
+    out: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> bool {
+    if !range_is_valid(start, end) {
+        return false;
+    }
+    let base = if end <= TTBR0_TOP { 0 } else { PAGE_OFFSET };
+    let mut st = State { markers: &[], marker: 0, start: 0, level: None, prot: 0, out };
+    walk(mem, &mut st, root, 0, base as u128, start as u128, end as u128);
+    st.note(end, None, 0);
+    true
+}

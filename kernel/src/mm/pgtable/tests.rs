@@ -554,6 +554,35 @@ fn ptdump_of_an_empty_tree_is_one_hole() {
     assert_eq!(dump_lines(&mem, root, &[]), ["0xffff000000000000-0x0000000000000000         256T PGD"]);
 }
 
+#[test]
+fn ptdump_of_a_range_cuts_the_runs_at_both_ends() {
+    // The text and rodata pages of the test above, dumped over [base + 2K, base + 1M):
+    //
+    //  VA ffff8000_08000000 +800 +1000      +2000                     +100000
+    //     | text   [range starts here | rodata | empty PTEs ...        ] range ends
+    //
+    // The first run starts at the range's start, mid-page (the walk notes the address it
+    // starts at); the empty PTEs after rodata are one run cut at the end: 1M - 8K = 1016K.
+    // No marker line: the range has none.
+    let (mut mem, root) = HostTables::with_root();
+    let base = 0xffff_8000_0800_0000;
+    map_range(&mut mem, root, base, pa(0x4020_0000), SZ_4K, Prot::PAGE_KERNEL_ROX).unwrap();
+    map_range(&mut mem, root, base + SZ_4K, pa(0x4020_1000), SZ_4K, Prot::PAGE_KERNEL_RO).unwrap();
+    let mut lines = Vec::new();
+    assert!(dump_range(&mem, root, (base + 0x800, base + SZ_1M), &mut |a| lines.push(a.to_string())));
+    let expected = [
+        format!("0xffff800008000800-0xffff800008001000           2K PTE{TEXT_PAGE}"),
+        format!("0xffff800008001000-0xffff800008002000           4K PTE{}", NORMAL_PAGE.replace("RW", "ro")),
+        "0xffff800008002000-0xffff800008100000        1016K PTE".to_string(),
+    ];
+    assert_eq!(lines, expected);
+
+    // Empty, reversed and half-crossing ranges are refused without output.
+    for bad in [(base, base), (base + SZ_1M, base), (0x1000, PAGE_OFFSET + 0x1000), (0, TTBR0_TOP + 1)] {
+        assert!(!dump_range(&mem, root, bad, &mut |a| panic!("printed {a} for {bad:x?}")));
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Properties of the planner
 // ---------------------------------------------------------------------------------------
