@@ -71,8 +71,8 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
 }
 
 /// `setup_arch` up to `paging_init`: `setup_machine_fdt` and the machine model line,
-/// `parse_early_param` (its malformed-option warnings, `memblock=debug`, `mem=`), then
-/// `arm64_memblock_init`. Returns what later steps need.
+/// `parse_early_param` (its malformed-option warnings, `memblock=debug`, `mem=`), `efi_init`'s
+/// line, then `arm64_memblock_init`. Returns what later steps need.
 pub fn setup_arch_memory<'a>(
     fdt: &Fdt<'a>,
     mb: &mut Memblock,
@@ -92,6 +92,11 @@ pub fn setup_arch_memory<'a>(
     mb.set_debug(params.memblock_debug);
     if let Some(limit) = params.memory_limit {
         info!("Memory limited to {}MB", limit >> 20);
+    }
+    // efi_init, between parse_early_param and arm64_memblock_init. This kernel boots from a
+    // device tree only; a tree that names a UEFI system table gets no line.
+    if !chosen::has_uefi_system_table(fdt) {
+        info!("efi: UEFI not found.");
     }
     let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks);
     (machine, reserved)
@@ -115,7 +120,7 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
     let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
-    let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"));
+    let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
     mb.dump_all();
     Bootmem { zones, memmaps, node_data }
 }

@@ -36,11 +36,12 @@ pub fn compared(s: &Scenario) -> bool {
     s.expect.iter().any(|l| l == "boot: complete") && !NOT_COMPARED.iter().any(|(n, _)| *n == s.name)
 }
 
-/// A line of Linux's memory path: from `Machine model` through `Memory:`, what setup_arch,
-/// the reserved-memory scan, NUMA, the zones, the memblock dump and mm_init print.
+/// A line of Linux's memory path: from `Machine model` through `Memory:`, what setup_arch
+/// (with efi_init's verdict), the reserved-memory scan, NUMA, the zones, the memblock dump and mm_init print.
 pub fn memory_path(line: &str) -> bool {
-    const PREFIXES: [&str; 26] = [
+    const PREFIXES: [&str; 27] = [
         "Machine model: ",
+        "efi: ",
         "OF: fdt: ",
         "OF: reserved mem: ",
         "Reserved memory: ",
