@@ -90,6 +90,8 @@ pub struct EarlyParams<'a> {
     /// `dyndbg=...` (or `MODULE.dyndbg=...`): print the `pr_debug` lines. Any query turns
     /// all of them on; the kernel has no per-site control.
     pub dyndbg: bool,
+    /// `swiotlb=`: the bounce buffer's size and forcing.
+    pub swiotlb: crate::mm::swiotlb::SwiotlbParams,
 }
 
 impl Default for EarlyParams<'_> {
@@ -102,6 +104,7 @@ impl Default for EarlyParams<'_> {
             ptdump: false,
             buddyinfo: false,
             dyndbg: false,
+            swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
         }
     }
 }
@@ -160,6 +163,7 @@ impl<'a> EarlyParams<'a> {
                 ("selftest", _) => bad(),
                 ("ptdump", None) => p.ptdump = true,
                 ("buddyinfo", None) => p.buddyinfo = true,
+                ("swiotlb", Some(v)) => p.swiotlb = crate::mm::swiotlb::SwiotlbParams::parse(v),
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
