@@ -92,6 +92,8 @@ pub struct EarlyParams<'a> {
     /// `dyndbg=...` (or `MODULE.dyndbg=...`): print the `pr_debug` lines. Any query turns
     /// all of them on; the kernel has no per-site control.
     pub dyndbg: bool,
+    /// `swiotlb=`: the bounce buffer's size and forcing.
+    pub swiotlb: crate::mm::swiotlb::SwiotlbParams,
 }
 
 impl Default for EarlyParams<'_> {
@@ -105,6 +107,7 @@ impl Default for EarlyParams<'_> {
             buddyinfo: false,
             monitor: false,
             dyndbg: false,
+            swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
         }
     }
 }
@@ -164,6 +167,7 @@ impl<'a> EarlyParams<'a> {
                 ("ptdump", None) => p.ptdump = true,
                 ("buddyinfo", None) => p.buddyinfo = true,
                 ("monitor", None) => p.monitor = true,
+                ("swiotlb", Some(v)) => p.swiotlb = crate::mm::swiotlb::SwiotlbParams::parse(v),
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }

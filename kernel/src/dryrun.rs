@@ -160,7 +160,7 @@ fn run(args: &[String]) -> Result<(), String> {
     });
     let cma = kernel::setup::cma_pages(&state.reserved);
     let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));
-    kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma)
+    kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb)
         .map_err(|e| format!("mem_init: {e}"))?;
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));

@@ -152,7 +152,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     let sections = arch::mmu::kernel_sections();
     let cma = setup::cma_pages(&reserved);
     let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps), |zones| {
-        setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma)
+        setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma, &params.swiotlb)
     });
     if let Err(e) = installed {
         panic!("mem_init: {e}");

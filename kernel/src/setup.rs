@@ -14,6 +14,7 @@ use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 use crate::mm::numa::{self, NodeDataTable};
 use crate::mm::params::MemoryParams;
+use crate::mm::swiotlb::{swiotlb_init, SwiotlbParams};
 use crate::mm::zone_sizes::{self, KernelSections, MemCounts, NodeZones};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::{self, chosen};
@@ -71,8 +72,8 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
 }
 
 /// `setup_arch` up to `paging_init`: `setup_machine_fdt` and the machine model line,
-/// `parse_early_param` (its malformed-option warnings, `memblock=debug`, `mem=`), then
-/// `arm64_memblock_init`. Returns what later steps need.
+/// `parse_early_param` (its malformed-option warnings, `memblock=debug`, `mem=`), `efi_init`'s
+/// line, then `arm64_memblock_init`. Returns what later steps need.
 pub fn setup_arch_memory<'a>(
     fdt: &Fdt<'a>,
     mb: &mut Memblock,
@@ -93,6 +94,11 @@ pub fn setup_arch_memory<'a>(
     if let Some(limit) = params.memory_limit {
         info!("Memory limited to {}MB", limit >> 20);
     }
+    // efi_init, between parse_early_param and arm64_memblock_init. This kernel boots from a
+    // device tree only; a tree that names a UEFI system table gets no line.
+    if !chosen::has_uefi_system_table(fdt) {
+        info!("efi: UEFI not found.");
+    }
     let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks);
     (machine, reserved)
 }
@@ -106,6 +112,10 @@ pub struct Bootmem {
     pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
     /// Each node's `NODE_DATA`, placed in memblock.
     pub node_data: NodeDataTable,
+    /// `arm64_dma_phys_limit` (exclusive), which swiotlb stays below.
+    pub dma_phys_limit: u64,
+    /// `num_possible_cpus()`: the tree's `/cpus` nodes of `device_type = "cpu"` (at least 1).
+    pub nr_cpus: u32,
 }
 
 /// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
@@ -115,9 +125,10 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
     let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
-    let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"));
+    let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
     mb.dump_all();
-    Bootmem { zones, memmaps, node_data }
+    let nr_cpus = fdt_scan::possible_cpus(fdt);
+    Bootmem { zones, memmaps, node_data, dma_phys_limit: limits.dma_phys_limit, nr_cpus }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
@@ -128,7 +139,8 @@ pub fn build_all_zonelists(bootmem: &Bootmem) {
 /// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps
 /// (`memblock_free_all`) into `zones` (fresh, and large: the caller keeps it in place), then
 /// print the `Memory:` line. `cma_pages` are the pages of CMA pools, reserved until CMA
-/// activates them.
+/// activates them. First, as arm64's `mem_init` does, `swiotlb_init` when RAM ends above the
+/// DMA limit (or `swiotlb=force`): its buffer comes from memblock and stays reserved.
 pub fn mem_init<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     bootmem: &Bootmem,
@@ -136,7 +148,11 @@ pub fn mem_init<'a, L: FreePageLinks>(
     zones: &mut Zones<'a, L>,
     sections: &KernelSections,
     cma_pages: u64,
+    swiotlb: &SwiotlbParams,
 ) -> Result<(), BuddyError> {
+    // max_pfn > PFN_DOWN(arm64_dma_phys_limit)
+    let addressing_limit = mb.end_of_dram().pfn_down().0 > bootmem.dma_phys_limit / PAGE_SIZE;
+    swiotlb_init(mb, addressing_limit, swiotlb, bootmem.nr_cpus, bootmem.dma_phys_limit, &mut |line| info!("{line}"));
     let totalram = memblock_free_all(mb, zones, memmaps, &bootmem.zones)?;
     let counts = MemCounts {
         physpages: bootmem.zones.num_physpages(),

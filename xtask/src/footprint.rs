@@ -25,6 +25,9 @@ const MAX_ORDER: u32 = 11;
 const TABLE_PAGES: u64 = 11;
 const QEMU_BLOB: u64 = 1 << 20;
 const NODE_DATA_PAGES: u64 = 1;
+/// swiotlb's default 64 MiB bounce buffer, which RAM ending above 4 GiB (the DMA limit of
+/// QEMU's tree) makes mem_init reserve below 4 GiB: in ZONE_DMA.
+const SWIOTLB_PAGES: u64 = mib(64);
 
 fn pages(bytes: u64) -> u64 {
     bytes.div_ceil(PAGE)
@@ -64,7 +67,7 @@ fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64
         // DMA: 0x40000000 to 4 GiB, 3 GiB; Normal: 4 GiB to 7 GiB, 3 GiB, with everything
         // allocated at the top of memory.
         "selftest-buddy-6G" => vec![
-            (0, "DMA", mib(3072) - low),
+            (0, "DMA", mib(3072) - low - SWIOTLB_PAGES),
             (0, "Normal", mib(3072) - node_pages(mib(6144)) - TABLE_PAGES),
         ],
         "selftest-buddy-numa-2" => vec![
@@ -130,8 +133,8 @@ pub fn pin(list: &mut [Scenario], built: &Built) {
             "mem-128M" => (&[mib(128)], 0),
             "mem-1G" | "cortex-a57" | "el2" | "el2-cortex-a57" | "smp-4" | "append" | "zones-1G" => (&[mib(1024)], 0),
             "selftest-buddy" => (&[mib(1024)], 0),
-            "mem-4G" => (&[mib(4096)], 0),
-            "zones-6G" | "selftest-buddy-6G" => (&[mib(6144)], 0),
+            "mem-4G" => (&[mib(4096)], SWIOTLB_PAGES),
+            "zones-6G" | "selftest-buddy-6G" => (&[mib(6144)], SWIOTLB_PAGES),
             // mem=512M: the node spans what is left
             "zones-mem-limit" => (&[mib(512)], 0),
             // QEMU splits 1 GiB into two nodes of 512 MiB

@@ -36,11 +36,13 @@ pub fn compared(s: &Scenario) -> bool {
     s.expect.iter().any(|l| l == "boot: complete") && !NOT_COMPARED.iter().any(|(n, _)| *n == s.name)
 }
 
-/// A line of Linux's memory path: from `Machine model` through `Memory:`, what setup_arch,
-/// the reserved-memory scan, NUMA, the zones, the memblock dump and mm_init print.
+/// A line of Linux's memory path: from `Machine model` through `Memory:`, what setup_arch
+/// (with efi_init's verdict), the reserved-memory scan, NUMA, the zones, the memblock dump and mm_init
+/// print (swiotlb's lines among them).
 pub fn memory_path(line: &str) -> bool {
-    const PREFIXES: [&str; 26] = [
+    const PREFIXES: [&str; 28] = [
         "Machine model: ",
+        "efi: ",
         "OF: fdt: ",
         "OF: reserved mem: ",
         "Reserved memory: ",
@@ -65,6 +67,7 @@ pub fn memory_path(line: &str) -> bool {
         "Fallback order for Node ",
         "Built ",
         "Policy zone: ",
+        "software IO TLB: ",
         "Memory: ",
     ];
     PREFIXES.iter().any(|p| line.starts_with(p))

@@ -92,7 +92,7 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
     let mut mb = layout();
     let limits = arm64_zone_limits(&mb, &ARM64, None);
     assert_eq!(limits.dma, G4 / PAGE, "ZONE_DMA ends at 4 GiB");
-    let layout_zones = free_area_init(&mb, &limits, &mut |_| {});
+    let layout_zones = free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
 
     // Each node's memmap and links over its span, as alloc_memmaps would size them.
     let mut links = ArrayLinks::new();

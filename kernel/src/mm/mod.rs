@@ -11,6 +11,7 @@ pub mod numa;
 pub mod paging;
 pub mod params;
 pub mod pgtable;
+pub mod swiotlb;
 pub mod zone_sizes;
 
 pub use addr::{PhysAddr, Pfn, PAGE_SHIFT, PAGE_SIZE};

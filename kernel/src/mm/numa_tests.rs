@@ -51,7 +51,7 @@ fn an_unconfigured_nid_gets_one_span_from_zones_and_memmap() {
     assert_eq!(node_span(&mb, 1), None);
 
     let limits = crate::mm::zone_sizes::arm64_zone_limits(&mb, &crate::mm::zone_sizes::tests::ARM64, None);
-    let zones = crate::mm::zone_sizes::free_area_init(&mb, &limits, &mut |_| {});
+    let zones = crate::mm::zone_sizes::free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
     let node0 = zones.nodes[0];
     assert_eq!((node0.node_start_pfn, node0.node_end_pfn), (0x40000, 0x80000));
 

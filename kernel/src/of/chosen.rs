@@ -108,6 +108,12 @@ pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
         .unwrap_or("")
 }
 
+/// Whether the loader passed a UEFI system table (`/chosen/linux,uefi-system-table`, the first
+/// property Linux's `efi_get_fdt_params` looks for; without it there is no UEFI to use).
+pub fn has_uefi_system_table(fdt: &Fdt) -> bool {
+    fdt.find_node("/chosen").and_then(|c| c.property("linux,uefi-system-table")).is_some()
+}
+
 /// The root `model`, or failing that the first root `compatible` (Linux's
 /// `of_flat_dt_get_machine_name`).
 pub fn machine_name<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {

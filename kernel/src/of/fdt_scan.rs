@@ -127,3 +127,12 @@ pub fn dma_max_cpu_address(fdt: &Fdt) -> Option<u64> {
     }
     best
 }
+
+/// `num_possible_cpus()` as the tree gives it: the `/cpus` children with
+/// `device_type = "cpu"`, at least one (the CPU running this).
+pub fn possible_cpus(fdt: &Fdt) -> u32 {
+    let n = fdt
+        .find_node("/cpus")
+        .map_or(0, |cpus| cpus.children().filter(|c| c.property("device_type").and_then(|p| p.as_str()) == Some("cpu")).count());
+    (n as u32).max(1)
+}

@@ -72,7 +72,7 @@ pub fn dry_run<'a>(
             None
         }
     };
-    Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo })
+    Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo, swiotlb: params.swiotlb })
 }
 
 /// What the dry-run leaves for the steps that need memory of their own (the host binary
@@ -84,6 +84,8 @@ pub struct DryRunState<'a> {
     pub bootmem: Option<Bootmem>,
     /// The command line asked for `buddyinfo`.
     pub buddyinfo: bool,
+    /// `swiotlb=`, for mem_init.
+    pub swiotlb: crate::mm::swiotlb::SwiotlbParams,
 }
 
 impl DryRun<'_> {

@@ -6,6 +6,7 @@
 use core::fmt;
 
 use crate::mm::addr::{align_up, PAGE_SHIFT};
+use crate::mm::buddy::ArrayLinks;
 use crate::mm::memblock::Memblock;
 use crate::mm::numa::{self, node_of};
 
@@ -132,9 +133,15 @@ fn absent_pages(mb: &Memblock, node: usize, start: u64, end: u64) -> u64 {
 ///
 /// All "Initmem setup" lines come first, one per online node; the unavailable-range lines
 /// follow from `memmap_init`, which walks the memory ranges after every node is set up. The
-/// `pr_debug` lines of `free_area_init_core` are not written; the `pr_warn` for a memory map
-/// larger than its zone is.
-pub fn free_area_init(mb: &Memblock, limits: &ZoneLimits, out: &mut dyn FnMut(fmt::Arguments<'_>)) -> NodeZones {
+/// `pr_debug` lines of `calculate_node_totalpages` and `free_area_init_core` go to `dbg`
+/// (see [`free_area_init_node`]), interleaved with `out`'s as Linux prints them; the `pr_warn`
+/// for a memory map larger than its zone goes to `out`.
+pub fn free_area_init(
+    mb: &Memblock,
+    limits: &ZoneLimits,
+    out: &mut dyn FnMut(fmt::Arguments<'_>),
+    dbg: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> NodeZones {
     let max_zone_pfn = limits.max_zone_pfns();
     let mut lowest = [0u64; MAX_NR_ZONES];
     let mut highest = [0u64; MAX_NR_ZONES];
@@ -184,16 +191,60 @@ pub fn free_area_init(mb: &Memblock, limits: &ZoneLimits, out: &mut dyn FnMut(fm
     }
     for nid in 0..NR_NODES {
         if nz.nodes[nid].online {
-            free_area_init_node(mb, &mut nz, nid, out);
+            free_area_init_node(mb, &mut nz, nid, out, dbg);
         }
     }
     memmap_init(mb, &mut nz, out);
     nz
 }
 
+/// This kernel's own memory map for a zone of `spanned_pages`, in pages: one byte of page
+/// state per frame (`buddy::PageState`) and the free-list side arrays (`buddy::ArrayLinks`,
+/// [`ArrayLinks::ENTRY_BYTES`] per possible block of every order), both over the whole span
+/// as `mm::init::alloc_memmaps` allocates them (per node; per zone here, rounded up).
+pub const fn own_memmap_pages(spanned_pages: u64) -> u64 {
+    let bytes = spanned_pages + ArrayLinks::slots_for(spanned_pages) * ArrayLinks::ENTRY_BYTES;
+    align_up(bytes, 1 << PAGE_SHIFT) >> PAGE_SHIFT
+}
+
+/// Linux 6.1's `zone_batchsize` (with an MMU): about a thousandth of the zone's managed pages,
+/// at most 1 MiB of pages, divided by 4, at least 1, then `2^n - 1` below one and a half
+/// times that.
+pub const fn zone_batchsize(managed_pages: u64) -> u64 {
+    let mut batch = managed_pages >> 10;
+    let max = (1 << 20) >> PAGE_SHIFT;
+    if batch > max {
+        batch = max;
+    }
+    batch /= 4;
+    if batch < 1 {
+        batch = 1;
+    }
+    let x = batch + batch / 2;
+    (1 << (63 - x.leading_zeros())) - 1
+}
+
 /// `free_area_init_node` + `calculate_node_totalpages` + the accounting of
-/// `free_area_init_core`.
-fn free_area_init_node(mb: &Memblock, nz: &mut NodeZones, nid: usize, out: &mut dyn FnMut(fmt::Arguments<'_>)) {
+/// `free_area_init_core`, with their `pr_debug` lines to `dbg`:
+///
+/// ```text
+/// On node 0 totalpages: 262144
+///   DMA zone: 1088 pages used for memmap
+///   DMA zone: 0 pages reserved
+///   DMA zone: 262144 pages, LIFO batch:63
+/// ```
+///
+/// The memmap line prints this kernel's own cost ([`own_memmap_pages`]): it is what the
+/// line means (the pages the zone gives up to describe itself), and the seed's reader takes
+/// it as such. The managed pages, and so the LIFO batch and "Total pages", stay Linux's
+/// (64-byte `struct page`s, [`memmap_pages`]) so that those lines compare with Linux's.
+fn free_area_init_node(
+    mb: &Memblock,
+    nz: &mut NodeZones,
+    nid: usize,
+    out: &mut dyn FnMut(fmt::Arguments<'_>),
+    dbg: &mut dyn FnMut(fmt::Arguments<'_>),
+) {
     let (node_start, node_end) = pfn_range_for_node(mb, nid);
     if node_start != node_end {
         let last = if node_end != 0 { (node_end << PAGE_SHIFT) - 1 } else { 0 };
@@ -228,18 +279,38 @@ fn free_area_init_node(mb: &Memblock, nz: &mut NodeZones, nid: usize, out: &mut 
         zone.present_pages = spanned - absent;
         node.node_spanned_pages += spanned;
         node.node_present_pages += zone.present_pages;
-
+    }
+    // calculate_node_totalpages ends with the node's present pages.
+    dbg(format_args!("On node {} totalpages: {}", nid, node.node_present_pages));
+    for (j, zone) in node.zones.iter_mut().enumerate() {
         // free_area_init_core: charge the memory map where it fits; dma_reserve is 0.
         let mut freesize = zone.present_pages;
-        zone.memmap_pages = memmap_pages(spanned, zone.present_pages);
+        zone.memmap_pages = memmap_pages(zone.spanned_pages, zone.present_pages);
         if freesize >= zone.memmap_pages {
             freesize -= zone.memmap_pages;
+            let own = own_memmap_pages(zone.spanned_pages);
+            if own != 0 {
+                dbg(format_args!("  {} zone: {} pages used for memmap", ZONE_NAMES[j], own));
+            }
         } else {
             out(format_args!(
                 "  {} zone: {} memmap pages exceeds freesize {}",
                 ZONE_NAMES[j], zone.memmap_pages, freesize
             ));
         }
+        // dma_reserve is always 0 on arm64; Linux says so for the first zone when it has pages.
+        if j == 0 && freesize > 0 {
+            dbg(format_args!("  {} zone: 0 pages reserved", ZONE_NAMES[j]));
+        }
         zone.managed_pages = freesize;
+        // zone_init_internals → zone_pcp_init, on the managed pages just set.
+        if zone.populated() {
+            dbg(format_args!(
+                "  {} zone: {} pages, LIFO batch:{}",
+                ZONE_NAMES[j],
+                zone.present_pages,
+                zone_batchsize(zone.managed_pages)
+            ));
+        }
     }
 }

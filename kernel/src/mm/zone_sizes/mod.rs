@@ -36,7 +36,7 @@ mod mem_init_print_info;
 mod memmap_init;
 mod zonelist;
 
-pub use free_area_init::{free_area_init, memmap_pages, NodeInfo, NodeZones, ZoneInfo};
+pub use free_area_init::{free_area_init, memmap_pages, own_memmap_pages, zone_batchsize, NodeInfo, NodeZones, ZoneInfo};
 pub use limits::{arm64_zone_limits, fls64, max_zone_phys, ZoneLimits};
 pub use mem_init_print_info::{fmt_mem_init_info, memblock_free_all_pages, KernelSections, MemCounts};
 pub use zonelist::{build_all_zonelists, default_distance, fmt_zonelists};

@@ -48,7 +48,7 @@ fn collect(f: impl FnOnce(&mut dyn FnMut(fmt::Arguments<'_>))) -> Vec<String> {
 fn boot(m: &Memblock) -> (Vec<String>, NodeZones) {
     let limits = arm64_zone_limits(m, &ARM64, None);
     let mut nz = None;
-    let lines = collect(|out| nz = Some(free_area_init(m, &limits, out)));
+    let lines = collect(|out| nz = Some(free_area_init(m, &limits, out, &mut |_| {})));
     (lines, nz.unwrap())
 }
 
@@ -313,7 +313,7 @@ fn zone_limits_follow_max_zone_phys() {
     let l = arm64_zone_limits(&m, &ARM64, Some(0x3fff_ffff));
     assert_eq!((l.dma, l.dma32, l.normal, l.dma_phys_limit), (0x40000, 0x100000, 0x100000, GIB));
     let mut lines = Vec::new();
-    free_area_init(&m, &l, &mut |a| lines.push(a.to_string()));
+    free_area_init(&m, &l, &mut |a| lines.push(a.to_string()), &mut |_| {});
     assert_eq!(
         lines[1..4],
         [
@@ -419,4 +419,64 @@ fn memory_line_overlap_adjustments() {
              1K bss, 400K reserved, 0K cma-reserved)"
         ]
     );
+}
+
+/// Both channels of free_area_init in one list, debug lines marked with a leading `D`.
+fn boot_with_debug(m: &Memblock) -> Vec<String> {
+    let limits = arm64_zone_limits(m, &ARM64, None);
+    let lines = core::cell::RefCell::new(Vec::new());
+    free_area_init(m, &limits, &mut |a| lines.borrow_mut().push(a.to_string()), &mut |a| {
+        lines.borrow_mut().push(std::format!("D{a}"))
+    });
+    lines.into_inner()
+}
+
+/// The pr_debug lines of calculate_node_totalpages and free_area_init_core (seed 001's), in
+/// Linux's place: after the node's "Initmem setup" line, zone by zone.
+#[test]
+fn zone_debug_lines_follow_initmem_setup() {
+    // -m 1G: DMA spans and holds 262144 pages. Our memmap for it: one byte per frame,
+    // 262144, and 8 bytes for each of sum_{o=0..10} 262144 / 2^o = 262144 * (2 - 1/1024) =
+    // 524032 link entries, 4192256: 4454400 bytes, 1087.5 pages, rounded up to 1088.
+    // Managed pages are Linux's 262144 - 4096 = 258048; zone_batchsize: 258048 >> 10 = 252
+    // (under 256, 1 MiB of pages), / 4 = 63, 63 + 31 = 94, rounded down to 64, less 1: 63,
+    // the seed's "LIFO batch:63".
+    let lines = boot_with_debug(&memory(&[(GIB, GIB, 0)]));
+    let at = lines.iter().position(|l| l.starts_with("Initmem setup node 0")).unwrap();
+    assert_eq!(
+        lines[at + 1..at + 5],
+        [
+            "DOn node 0 totalpages: 262144",
+            "D  DMA zone: 1088 pages used for memmap",
+            "D  DMA zone: 0 pages reserved",
+            "D  DMA zone: 262144 pages, LIFO batch:63",
+        ]
+    );
+    assert_eq!(lines.len(), at + 5, "nothing for the empty DMA32 and Normal: {lines:#?}");
+
+    // -m 6G: DMA and Normal span 786432 pages each (3 GiB): our memmap 786432 + 8 *
+    // 786432 * (2 - 1/1024) = 786432 + 12576768 = 13363200 bytes, 3262.5 pages: 3263.
+    // Managed 786432 - 12288 = 774144; 774144 >> 10 = 756, capped at 256, / 4 = 64,
+    // 64 + 32 = 96, rounded down to 64, less 1: 63. "pages reserved" is said for DMA only.
+    let lines = boot_with_debug(&memory(&[(GIB, 6 * GIB, 0)]));
+    let at = lines.iter().position(|l| l.starts_with("Initmem setup node 0")).unwrap();
+    assert_eq!(
+        lines[at + 1..],
+        [
+            "DOn node 0 totalpages: 1572864",
+            "D  DMA zone: 3263 pages used for memmap",
+            "D  DMA zone: 0 pages reserved",
+            "D  DMA zone: 786432 pages, LIFO batch:63",
+            "D  Normal zone: 3263 pages used for memmap",
+            "D  Normal zone: 786432 pages, LIFO batch:63",
+        ]
+    );
+}
+
+/// zone_batchsize at its edges: under 1024 managed pages the batch is 1, and 1 + 0 rounds to
+/// 1, less 1: 0; 4096 pages: 4 / 4 = 1, likewise 0; 8192: 8 / 4 = 2, 2 + 1 = 3 → 2 - 1 = 1;
+/// 1 GiB or more: capped at 256 / 4 = 64 → 63.
+#[test]
+fn zone_batchsize_is_linuxs() {
+    assert_eq!([0, 1000, 4096, 8192, 262144, 1 << 30].map(zone_batchsize), [0, 0, 0, 1, 63, 63]);
 }

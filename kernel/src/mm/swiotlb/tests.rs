@@ -1,0 +1,70 @@
+//! Host tests of `swiotlb_init`: when it allocates, where, and what it prints.
+
+use super::*;
+use crate::mm::memblock::MemblockKind;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+const GIB: u64 = 1 << 30;
+
+fn run(ram: u64, limit: bool, params: SwiotlbParams, cpus: u32) -> (Option<IoTlb>, Vec<String>, std::boxed::Box<Memblock>) {
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    mb.add(PhysAddr(GIB), ram).unwrap();
+    let mut lines = Vec::new();
+    let tlb = swiotlb_init(&mut mb, limit, &params, cpus, 4 * GIB, &mut |a| lines.push(a.to_string()));
+    (tlb, lines, mb)
+}
+
+/// -m 6G (RAM [1 GiB, 7 GiB), DMA limit 4 GiB): 64 MiB = 32768 slabs of 2 KiB, top-down below
+/// ARCH_LOW_ADDRESS_LIMIT 0xffffffff: the highest page-aligned start whose end stays at or
+/// below 0xffffffff is 0xffffffff - 0x4000000 = 0xfbffffff, aligned down 0xfbfff000; so
+/// [0xfbfff000, 0xfffff000), Linux's own line in linux-6.1/zones-6G.log.
+#[test]
+fn six_gib_maps_64_mib_below_4_gib() {
+    let (tlb, lines, mb) = run(6 * GIB, true, SwiotlbParams::default(), 1);
+    assert_eq!(tlb, Some(IoTlb { start: PhysAddr(0xfbff_f000), end: PhysAddr(0xffff_f000), nslabs: 32768 }));
+    assert_eq!(lines, ["software IO TLB: area num 1.", "software IO TLB: mapped [mem 0x00000000fbfff000-0x00000000fffff000] (64MB)"]);
+    assert_eq!(mb.ty(MemblockKind::Reserved).total_size(), 64 << 20, "the buffer is reserved");
+}
+
+/// No addressing limit: nothing, unless forced; noforce wins over the limit.
+#[test]
+fn only_when_needed_or_forced() {
+    let (tlb, lines, _) = run(GIB, false, SwiotlbParams::default(), 1);
+    assert_eq!((tlb, lines.len()), (None, 0));
+    let (tlb, _, _) = run(GIB, false, SwiotlbParams::parse("force"), 1);
+    // 1 GiB of RAM ends at 2 GiB, below the limit 0xffffffff: the top of RAM bounds the
+    // search, so the buffer ends there.
+    assert_eq!(tlb.map(|t| t.end), Some(PhysAddr(0x8000_0000)));
+    let (tlb, _, _) = run(6 * GIB, true, SwiotlbParams::parse("noforce"), 1);
+    assert_eq!(tlb, None);
+}
+
+/// swiotlb=N: N slabs rounded up to 128 (IO_TLB_SEGSIZE); 1000 → 1024 slabs = 2 MiB; three
+/// CPUs make 4 areas (the next power of two). swiotlb=100 → 128 slabs with two CPUs: two
+/// areas need 2 × 128 = 256 slabs, so Linux rounds up and says so (512 KiB: "0MB" in its
+/// integer MiB).
+#[test]
+fn slabs_areas_and_roundup() {
+    assert_eq!(SwiotlbParams::parse("1000"), SwiotlbParams { nslabs: Some(1024), force: false, noforce: false });
+    assert_eq!(SwiotlbParams::parse("0x100,4,force"), SwiotlbParams { nslabs: Some(256), force: true, noforce: false });
+    let (tlb, lines, _) = run(6 * GIB, true, SwiotlbParams::parse("1000"), 3);
+    assert_eq!(tlb.unwrap().end.0 - tlb.unwrap().start.0, 2 << 20);
+    assert_eq!(lines[0], "software IO TLB: area num 4.");
+    assert!(lines[1].ends_with("(2MB)"));
+    let (tlb, lines, _) = run(6 * GIB, true, SwiotlbParams::parse("100"), 2);
+    assert_eq!(tlb.unwrap().nslabs, 256);
+    assert_eq!(lines[1], "software IO TLB: SWIOTLB bounce buffer size roundup to 0MB");
+}
+
+/// Memory too small below the limit: Linux's warning, nothing reserved.
+#[test]
+fn failure_is_a_warning() {
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    mb.add(PhysAddr(GIB), 32 << 20).unwrap();
+    let mut lines = Vec::new();
+    let tlb = swiotlb_init(&mut mb, true, &SwiotlbParams::default(), 1, 4 * GIB, &mut |a| lines.push(a.to_string()));
+    assert_eq!(tlb, None);
+    assert_eq!(lines[1], "software IO TLB: swiotlb_init_remap: Failed to allocate 67108864 bytes tlb structure");
+    assert_eq!(mb.ty(MemblockKind::Reserved).total_size(), 0);
+}
