@@ -124,7 +124,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         });
     }
 
-    let bootmem = setup::bootmem_init(&fdt, mb);
+    let bootmem = setup::bootmem_init(&fdt, mb, &reserved, params.cma);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {
@@ -147,7 +147,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m)))
     });
     let sections = arch::mmu::kernel_sections();
-    let cma = setup::cma_pages(&reserved);
+    let cma = bootmem.cma.total_pages();
     let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps), |zones| {
         setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma)
     });

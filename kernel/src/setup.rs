@@ -9,6 +9,7 @@
 
 use crate::arm64::ARM64_4K_48;
 use crate::cmdline::{EarlyParams, Malformed};
+use crate::mm::cma::{CmaAreas, CmaCmdline, CMA_SIZE_MBYTES};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
@@ -106,18 +107,27 @@ pub struct Bootmem {
     pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
     /// Each node's `NODE_DATA`, placed in memblock.
     pub node_data: NodeDataTable,
+    /// The CMA areas: the reusable `shared-dma-pool` regions, then the default area.
+    pub cma: CmaAreas,
 }
 
 /// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
-/// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
-/// prints with `memblock=debug`).
-pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
+/// with its `Zone ranges` .. `Initmem setup node` lines), the default CMA area below the DMA
+/// limit (`dma_contiguous_reserve`, of `cma=` or [`CMA_SIZE_MBYTES`]), then `memblock_dump_all`
+/// (which prints with `memblock=debug`). `reserved` holds the CMA pools `/reserved-memory`
+/// declared, which take their `cma_areas[]` slots first, as `rmem_cma_setup` runs earlier.
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, cma: Option<CmaCmdline>) -> Bootmem {
     let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"));
+    let mut areas = CmaAreas::default();
+    for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
+        let _ = areas.init_reserved_mem(mb, r.base, r.size);
+    }
+    areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, cma, CMA_SIZE_MBYTES << 20);
     mb.dump_all();
-    Bootmem { zones, memmaps, node_data }
+    Bootmem { zones, memmaps, node_data, cma: areas }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
@@ -127,8 +137,8 @@ pub fn build_all_zonelists(bootmem: &Bootmem) {
 
 /// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps
 /// (`memblock_free_all`) into `zones` (fresh, and large: the caller keeps it in place), then
-/// print the `Memory:` line. `cma_pages` are the pages of CMA pools, reserved until CMA
-/// activates them.
+/// print the `Memory:` line. `cma_pages` are the pages of the CMA areas (`totalcma_pages`),
+/// reserved until CMA activates them.
 pub fn mem_init<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     bootmem: &Bootmem,
@@ -146,11 +156,6 @@ pub fn mem_init<'a, L: FreePageLinks>(
     };
     zone_sizes::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
     Ok(())
-}
-
-/// Pages of the CMA pools the `shared-dma-pool` hook set up.
-pub fn cma_pages(reserved: &ReservedMemTable) -> u64 {
-    reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")).map(|r| r.size / PAGE_SIZE).sum()
 }
 
 /// `arm64_memblock_init`.
