@@ -7,11 +7,16 @@
 //! reserved in memblock and counted in `totalcma_pages` (the `Memory:` line's `cma-reserved`)
 //! until `cma_init_reserved_areas` hands it to the buddy allocator.
 //!
-//! This module only reserves and reports; it never touches the memory it reserves.
+//! After `memblock_free_all`, [`CmaAreas::init_reserved_areas`] (Linux's
+//! `cma_init_reserved_areas`) hands every area to the buddy allocator as MIGRATE_CMA
+//! pageblocks, and [`CmaArea::alloc`] / [`CmaArea::release`] (`cma_alloc`, `cma_release`) take
+//! ranges back out and return them. Nothing migrates: a range with a page in use is skipped.
+//! This module never touches the memory of an area itself.
 
 use log::{error, info};
 
-use crate::mm::addr::{PhysAddr, PAGE_SIZE};
+use crate::mm::addr::{Pfn, PhysAddr, PAGE_SIZE};
+use crate::mm::buddy::{FreePageLinks, Zones};
 use crate::mm::memblock::{Memblock, NUMA_NO_NODE};
 
 const SZ_1M: u64 = 1 << 20;
@@ -227,6 +232,65 @@ impl CmaAreas {
             return None;
         }
         self.declare_contiguous_nid(mb, base, size, limit, 0, fixed, NUMA_NO_NODE).ok()
+    }
+}
+
+impl CmaArea {
+    /// First and end frame of the area.
+    pub fn pfns(&self) -> (Pfn, Pfn) {
+        (self.base.pfn_down(), Pfn(self.base.pfn_down().0 + self.pages()))
+    }
+
+    /// Whether `[pfn, pfn + count)` lies inside the area.
+    pub fn holds(&self, pfn: Pfn, count: u64) -> bool {
+        let (s, e) = self.pfns();
+        pfn.0 >= s.0 && pfn.0.checked_add(count).is_some_and(|end| end <= e.0)
+    }
+
+    /// `cma_alloc(area, count, align)`: `count` contiguous frames of the area, the first
+    /// aligned to 2^`align` frames, taken out of the buddy allocator. Candidates are tried
+    /// from the bottom of the area, as Linux's bitmap search does; one with a page in use
+    /// is skipped (nothing migrates here), so the call fails only when no candidate is
+    /// wholly free. Returns the first frame.
+    pub fn alloc<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>, count: u64, align: u32) -> Option<Pfn> {
+        let (s, e) = self.pfns();
+        if count == 0 || count > self.pages() || align >= 64 {
+            return None;
+        }
+        let mask = (1u64 << align) - 1;
+        let mut pfn = s.0.checked_add(mask)? & !mask;
+        while pfn.checked_add(count).is_some_and(|end| end <= e.0) {
+            if zones.take_free_range(Pfn(pfn), Pfn(pfn + count)).is_ok() {
+                return Some(Pfn(pfn));
+            }
+            pfn += mask + 1;
+        }
+        None
+    }
+
+    /// `cma_release`: give back `count` frames from `pfn`, which `alloc` handed out. False
+    /// (and nothing freed) when the range is not in the area or not in use.
+    pub fn release<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>, pfn: Pfn, count: u64) -> bool {
+        self.holds(pfn, count) && zones.free_contig_range(pfn, Pfn(pfn.0 + count)).is_ok()
+    }
+}
+
+impl CmaAreas {
+    /// `cma_init_reserved_areas`: hand every area to the buddy allocator as MIGRATE_CMA
+    /// pageblocks (`cma_activate_area`). An area that cannot be activated (it crosses zones,
+    /// say) stays reserved, with Linux's message (Linux would free it as ordinary pages). Returns the pages handed over, by which
+    /// `totalram_pages` grows.
+    pub fn init_reserved_areas<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>) -> u64 {
+        let mut total = 0;
+        for a in self.iter() {
+            let (s, e) = a.pfns();
+            match zones.init_cma_reserved_pageblocks(s, e) {
+                Ok(n) => total += n,
+                // Linux names the area; ours have no names, so the base stands for it.
+                Err(_) => error!("cma: CMA area at 0x{:016x} could not be activated", a.base.0),
+            }
+        }
+        total
     }
 }
 
