@@ -162,6 +162,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));
     kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma)
         .map_err(|e| format!("mem_init: {e}"))?;
+    bootmem.cma.init_reserved_areas(&mut zones);
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
     }

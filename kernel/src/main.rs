@@ -154,6 +154,9 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     if let Err(e) = installed {
         panic!("mem_init: {e}");
     }
+    // cma_init_reserved_areas (a core_initcall, after the Memory: line): the CMA areas join
+    // the buddy allocator as MIGRATE_CMA pageblocks.
+    page_alloc::with(|z| bootmem.cma.init_reserved_areas(z));
     if params.buddyinfo {
         page_alloc::with(|z| z.fmt_buddyinfo(&mut |line| info!("{line}")));
     }
@@ -161,7 +164,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     drivers::demo_carveout::probe(&fdt, &reserved);
 
     if let Some(test) = params.selftest {
-        selftest::run(test, mb);
+        selftest::run(test, mb, &bootmem.cma);
     }
 
     info!("boot: complete");

@@ -65,24 +65,22 @@ pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
 /// Free pages of each zone once memblock_free_all is done, for the selftest=buddy scenarios:
 /// (node, zone, pages). Pages of the image start at 0x40210000 and the blob at 0x48000000,
 /// in node 0's DMA; each node's memmap, links and NODE_DATA sit at the top of the node, and
-/// paging_init's tables at the top of memory (the last node, its highest zone); the default
-/// CMA area in the last node's DMA zone (below 4 GiB).
+/// paging_init's tables at the top of memory (the last node, its highest zone). The default
+/// CMA area is free again by then: cma_init_reserved_areas gave it to the buddy allocator.
 fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64)>> {
     let (stext, end) = built.text_end;
     let low = end.div_ceil(PAGE) - stext / PAGE + pages(QEMU_BLOB);
     Some(match name {
-        "selftest-buddy" => {
-            vec![(0, "DMA", mib(1024) - low - node_pages(mib(1024)) - TABLE_PAGES - DEFAULT_CMA_PAGES)]
-        }
+        "selftest-buddy" => vec![(0, "DMA", mib(1024) - low - node_pages(mib(1024)) - TABLE_PAGES)],
         // DMA: 0x40000000 to 4 GiB, 3 GiB; Normal: 4 GiB to 7 GiB, 3 GiB, with everything
         // allocated at the top of memory.
         "selftest-buddy-6G" => vec![
-            (0, "DMA", mib(3072) - low - DEFAULT_CMA_PAGES),
+            (0, "DMA", mib(3072) - low),
             (0, "Normal", mib(3072) - node_pages(mib(6144)) - TABLE_PAGES),
         ],
         "selftest-buddy-numa-2" => vec![
             (0, "DMA", mib(512) - low - node_pages(mib(512))),
-            (1, "DMA", mib(512) - node_pages(mib(512)) - TABLE_PAGES - DEFAULT_CMA_PAGES),
+            (1, "DMA", mib(512) - node_pages(mib(512)) - TABLE_PAGES),
         ],
         _ => return None,
     })

@@ -351,6 +351,29 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         }
     }
 
+    // CMA in the buddy (selftest.rs): a reusable pool (16 MiB, reserved-memory.dts) and the
+    // default area (64 MiB): 20480 pages that only movable allocations reach, and that
+    // cma_alloc takes back once they are free again.
+    list.push(Scenario {
+        name: "selftest-cma",
+        opts: {
+            let mut o = opts("1G");
+            o.overlay = Some("reserved-memory".into());
+            o.append = Some("selftest=cma".into());
+            o
+        },
+        expect: normal_boot(&[
+            "selftest: cma: 2 areas, 20480 pages, * free pages",
+            "selftest: cma: * unmovable pages, none in a CMA area",
+            "selftest: cma: * movable pages, 20480 of them in CMA areas",
+            "selftest: cma: cma_alloc with every page in use: refused, nothing changed",
+            "selftest: cma: cma_alloc(2048, align 8) at pfn 0x6f000",
+            "selftest: cma: cma_alloc(8192, align 8) at pfn 0x*",
+            "selftest: cma: released; free pages back to *",
+        ]),
+        forbid: NO_FAILURE.to_vec(),
+    });
+
     // /memreserve/ in the header (which overlays cannot add) and mem=: 512 MiB of 1 GiB keep
     // [0x40000000, 0x60000000); the /memreserve/ range below that stays reserved.
     let memreserve = scratch.join("memreserve.dtb");
