@@ -1,6 +1,6 @@
 //! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
-//! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`,
-//! and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
+//! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`, `cma=`,
+//! `swiotlb=`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
@@ -72,6 +72,33 @@ pub fn memparse(s: &str) -> Option<u64> {
     value.checked_mul(1u64 << shift)
 }
 
+/// Linux's `memparse` as `early_cma` uses it: the number at the start of `s` (decimal, `0x`
+/// hex or leading-`0` octal, no digits reading as 0) with an optional K/M/G/T/P/E suffix,
+/// and the rest of `s` after what was read. Values wrap as Linux's do.
+pub fn memparse_prefix(s: &str) -> (u64, &str) {
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) if hex.starts_with(|c: char| c.is_ascii_hexdigit()) => (hex, 16),
+        _ if s.starts_with('0') => (s, 8),
+        _ => (s, 10),
+    };
+    let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
+    let (num, rest) = digits.split_at(split);
+    if num.is_empty() {
+        return (0, s);
+    }
+    let value = num.chars().fold(0u64, |v, c| v.wrapping_mul(radix as u64).wrapping_add(c.to_digit(radix).unwrap_or(0) as u64));
+    let shift = match rest.chars().next() {
+        Some('k' | 'K') => 10,
+        Some('m' | 'M') => 20,
+        Some('g' | 'G') => 30,
+        Some('t' | 'T') => 40,
+        Some('p' | 'P') => 50,
+        Some('e' | 'E') => 60,
+        _ => return (value, rest),
+    };
+    (value.wrapping_shl(shift), &rest[1..])
+}
+
 /// The early parameters, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EarlyParams<'a> {
@@ -94,6 +121,8 @@ pub struct EarlyParams<'a> {
     pub dyndbg: bool,
     /// `swiotlb=`: the bounce buffer's size and forcing.
     pub swiotlb: crate::mm::swiotlb::SwiotlbParams,
+    /// `cma=`: the default CMA area's size, base and limit (`early_cma`).
+    pub cma: Option<crate::mm::cma::CmaCmdline>,
 }
 
 impl Default for EarlyParams<'_> {
@@ -108,6 +137,7 @@ impl Default for EarlyParams<'_> {
             monitor: false,
             dyndbg: false,
             swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
+            cma: None,
         }
     }
 }
@@ -168,6 +198,8 @@ impl<'a> EarlyParams<'a> {
                 ("buddyinfo", None) => p.buddyinfo = true,
                 ("monitor", None) => p.monitor = true,
                 ("swiotlb", Some(v)) => p.swiotlb = crate::mm::swiotlb::SwiotlbParams::parse(v),
+                ("cma", Some(v)) => p.cma = Some(crate::mm::cma::CmaCmdline::parse(v)),
+                ("cma", None) => bad(),
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
@@ -200,6 +232,18 @@ mod tests {
         assert_eq!(memparse("M"), None);
         assert_eq!(memparse("12Q"), None);
         assert_eq!(memparse("20E"), None, "overflow is refused, not wrapped");
+    }
+
+    #[test]
+    fn memparse_prefix_stops_where_linux_stops() {
+        // simple_strtoull with base 0, then one suffix letter; the rest is handed back.
+        assert_eq!(memparse_prefix("64M@0x1000"), (64 << 20, "@0x1000"));
+        assert_eq!(memparse_prefix("0x40000000-1"), (0x4000_0000, "-1"));
+        assert_eq!(memparse_prefix("017k"), (15 << 10, ""));
+        // "0x" not followed by a hex digit: octal "0", then "xg".
+        assert_eq!(memparse_prefix("0xg"), (0, "xg"));
+        assert_eq!(memparse_prefix("@1"), (0, "@1"));
+        assert_eq!(memparse_prefix("8MB"), (8 << 20, "B"));
     }
 
     #[test]

@@ -158,10 +158,11 @@ fn run(args: &[String]) -> Result<(), String> {
         let pages: &'static mut [PageState] = Box::leak(vec![PageState::NORMAL; m.len()].into_boxed_slice());
         (m.nid, Box::leak(Box::new(NodeData::new(m.nid))), Memmap::new(m.start_pfn, pages))
     });
-    let cma = kernel::setup::cma_pages(&state.reserved);
+    let cma = bootmem.cma.total_pages();
     let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));
     kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb)
         .map_err(|e| format!("mem_init: {e}"))?;
+    bootmem.cma.init_reserved_areas(&mut zones);
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
     }

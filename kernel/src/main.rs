@@ -127,7 +127,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         });
     }
 
-    let bootmem = setup::bootmem_init(&fdt, mb);
+    let bootmem = setup::bootmem_init(&fdt, mb, &reserved, params.cma);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {
@@ -150,13 +150,16 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m)))
     });
     let sections = arch::mmu::kernel_sections();
-    let cma = setup::cma_pages(&reserved);
+    let cma = bootmem.cma.total_pages();
     let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps), |zones| {
         setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma, &params.swiotlb)
     });
     if let Err(e) = installed {
         panic!("mem_init: {e}");
     }
+    // cma_init_reserved_areas (a core_initcall, after the Memory: line): the CMA areas join
+    // the buddy allocator as MIGRATE_CMA pageblocks.
+    page_alloc::with(|z| bootmem.cma.init_reserved_areas(z));
     if params.buddyinfo {
         page_alloc::with(|z| z.fmt_buddyinfo(&mut |line| info!("{line}")));
     }
@@ -164,7 +167,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     drivers::demo_carveout::probe(&fdt, &reserved);
 
     if let Some(test) = params.selftest {
-        selftest::run(test, mb);
+        selftest::run(test, mb, &bootmem.cma);
     }
 
     info!("boot: complete");

@@ -5,7 +5,8 @@
 //! (`arch::linear`). The kernel runs on one CPU with interrupts masked; the lock only turns
 //! re-entry into a failed allocation.
 
-use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, ZoneType, Zones};
+use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, MigrateType, ZoneType, Zones};
+use kernel::mm::memblock::NUMA_NO_NODE;
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::{Pfn, PhysAddr, PAGE_SHIFT};
 use spinning_top::{const_spinlock, Spinlock};
@@ -44,15 +45,22 @@ pub fn install<E>(
     let r = fill(slot.insert(Zones::new(links)));
     drop(slot);
     if r.is_ok() {
-        crate::heap::init(|order| alloc_pages(order, ZoneType::Normal).ok().map(|(_, va)| va));
+        // Kernel heap memory is GFP_KERNEL: unmovable, never in a CMA pageblock.
+        crate::heap::init(|order| alloc_pages_type(order, ZoneType::Normal, MigrateType::Unmovable).ok().map(|(_, va)| va));
     }
     r
 }
 
-/// `alloc_pages`: 2^order pages from the highest zone allowed down; the frame and its
-/// linear-map address.
+/// `alloc_pages`: 2^order movable pages from the highest zone allowed down; the frame and
+/// its linear-map address.
 pub fn alloc_pages(order: u32, highest: ZoneType) -> Result<(Pfn, u64), BuddyError> {
-    let pfn = with(|z| z.alloc_pages(order, highest)).unwrap_or(Err(BuddyError::NoMemory { order, highest }))?;
+    alloc_pages_type(order, highest, MigrateType::Movable)
+}
+
+/// [`alloc_pages`] for an allocation of migrate type `mt`.
+pub fn alloc_pages_type(order: u32, highest: ZoneType, mt: MigrateType) -> Result<(Pfn, u64), BuddyError> {
+    let pfn = with(|z| z.alloc_pages_type(NUMA_NO_NODE, order, highest, mt))
+        .unwrap_or(Err(BuddyError::NoMemory { order, highest }))?;
     Ok((pfn, va(PhysAddr(pfn.0 << PAGE_SHIFT))))
 }
 

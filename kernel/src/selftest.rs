@@ -11,6 +11,10 @@
 //!   stack overflow" report, not a silent corruption.
 //! - `hang`: spin forever without a word, as a kernel stuck in a loop would: for the tests of
 //!   `cargo xtask qemu --timeout`.
+//! - `cma`: fill memory with unmovable allocations and check none lies in a CMA area; free
+//!   them, fill it with movable ones (which end up in the CMA areas too) and check that
+//!   `cma_alloc` then fails cleanly; free them, `cma_alloc` half of each area, check the range,
+//!   release it; the free count must come back to its start.
 //! - `buddy`: a random storm of page allocations and frees across orders and zones; every
 //!   page is filled with a pattern derived from its address and checked before it is freed;
 //!   no frame may be handed out twice, and the free count must come back to its start.
@@ -19,6 +23,7 @@
 //!   of that order in the memmap, and the blocks must add up to the zone's free pages.
 
 use crate::arch::provoke;
+use kernel::mm::cma::CmaAreas;
 use kernel::mm::memblock::{Memblock, MemblockKind};
 use log::{info, warn};
 
@@ -26,7 +31,7 @@ use log::{info, warn};
 /// holds only the kernel, the DTB and the console, all far below).
 const UNMAPPED: u64 = 0x0000_7f00_dead_0000;
 
-pub fn run(name: &str, mb: &Memblock) {
+pub fn run(name: &str, mb: &Memblock, cma: &CmaAreas) {
     info!("selftest: {name}");
     match name {
         "nomap" => match mb.ty(MemblockKind::Memory).regions().iter().find(|r| r.is_nomap()) {
@@ -55,6 +60,7 @@ pub fn run(name: &str, mb: &Memblock) {
             core::hint::spin_loop();
         },
         "buddy" => buddy_storm(),
+        "cma" => cma_test(cma),
         "stack" => {
             let depth = recurse(0);
             panic!("selftest=stack: {depth} frames did not overflow the stack");
@@ -129,6 +135,73 @@ fn buddy_storm() {
     let free_at_end = with(|z| z.nr_free_pages()).expect("the page allocator is up");
     assert_eq!(free_at_end, free_at_start, "selftest=buddy: free pages did not come back");
     info!("selftest: buddy: {allocs} allocations, {frees} frees, {failed} refused; patterns intact, free pages back to {free_at_start}");
+}
+
+/// Allocate order-`order` blocks of type `mt` until none is left, into `out`; returns how
+/// many did not fit in `out` (freed again at once, so they are not lost).
+fn fill(out: &mut alloc::vec::Vec<kernel::mm::Pfn>, mt: kernel::mm::buddy::MigrateType) {
+    use crate::page_alloc::alloc_pages_type;
+    use kernel::mm::buddy::ZoneType;
+    for order in (0..=9).rev() {
+        while out.len() < out.capacity() {
+            match alloc_pages_type(order, ZoneType::Movable, mt) {
+                Ok((pfn, _)) => {
+                    out.push(pfn);
+                    // One entry per page of the block, so freeing is order 0 throughout.
+                    for p in 1..(1u64 << order) {
+                        if out.len() < out.capacity() {
+                            out.push(kernel::mm::Pfn(pfn.0 + p));
+                        }
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// See the module documentation.
+fn cma_test(cma: &CmaAreas) {
+    use crate::page_alloc::{free_pages, with};
+    use kernel::mm::buddy::MigrateType;
+    // Every free page needs a slot: reserve them before memory runs out (the heap takes its
+    // pages from the buddy allocator, so count the free pages after that).
+    let free = with(|z| z.nr_free_pages()).expect("the page allocator is up");
+    let mut held = alloc::vec::Vec::with_capacity(free as usize);
+    let free_at_start = with(|z| z.nr_free_pages()).expect("the page allocator is up");
+    let cma_pages: u64 = cma.iter().map(|a| a.pages()).sum();
+    info!("selftest: cma: {} areas, {cma_pages} pages, {free_at_start} free pages", cma.iter().count());
+    let in_cma = |p: &kernel::mm::Pfn| cma.iter().any(|a| a.holds(*p, 1));
+    let release = |held: &mut alloc::vec::Vec<kernel::mm::Pfn>| {
+        for p in held.drain(..) {
+            free_pages(p, 0).unwrap_or_else(|e| panic!("selftest=cma: free of pfn {:#x}: {e}", p.0));
+        }
+    };
+    fill(&mut held, MigrateType::Unmovable);
+    let landed = held.iter().filter(|p| in_cma(p)).count();
+    assert_eq!(landed, 0, "selftest=cma: {landed} unmovable pages in a CMA area");
+    info!("selftest: cma: {} unmovable pages, none in a CMA area", held.len());
+    release(&mut held);
+    fill(&mut held, MigrateType::Movable);
+    let landed = held.iter().filter(|p| in_cma(p)).count() as u64;
+    info!("selftest: cma: {} movable pages, {landed} of them in CMA areas", held.len());
+    assert_eq!(landed, cma_pages, "selftest=cma: movable allocations did not use every CMA page");
+    for a in cma.iter() {
+        let got = with(|z| a.alloc(z, 1, 0)).flatten();
+        assert!(got.is_none(), "selftest=cma: cma_alloc succeeded over pages in use: {got:?}");
+    }
+    info!("selftest: cma: cma_alloc with every page in use: refused, nothing changed");
+    release(&mut held);
+    for a in cma.iter() {
+        let count = a.pages() / 2;
+        let pfn = with(|z| a.alloc(z, count, 8)).flatten().expect("selftest=cma: cma_alloc of half a free area");
+        assert!(a.holds(pfn, count) && pfn.0 % 256 == 0, "selftest=cma: cma_alloc gave {:#x}", pfn.0);
+        info!("selftest: cma: cma_alloc({count}, align 8) at pfn {:#x}", pfn.0);
+        assert!(with(|z| a.release(z, pfn, count)) == Some(true), "selftest=cma: cma_release refused");
+    }
+    let free_at_end = with(|z| z.nr_free_pages()).expect("the page allocator is up");
+    assert_eq!(free_at_end, free_at_start, "selftest=cma: free pages did not come back");
+    info!("selftest: cma: released; free pages back to {free_at_start}");
 }
 
 /// See the module documentation: one line per populated zone with its free pages.

@@ -9,6 +9,7 @@
 
 use crate::arm64::ARM64_4K_48;
 use crate::cmdline::{EarlyParams, Malformed};
+use crate::mm::cma::{CmaAreas, CmaCmdline, CMA_SIZE_MBYTES};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
@@ -116,19 +117,28 @@ pub struct Bootmem {
     pub dma_phys_limit: u64,
     /// `num_possible_cpus()`: the tree's `/cpus` nodes of `device_type = "cpu"` (at least 1).
     pub nr_cpus: u32,
+    /// The CMA areas: the reusable `shared-dma-pool` regions, then the default area.
+    pub cma: CmaAreas,
 }
 
 /// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
-/// with its `Zone ranges` .. `Initmem setup node` lines), then `memblock_dump_all` (which
-/// prints with `memblock=debug`).
-pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock) -> Bootmem {
+/// with its `Zone ranges` .. `Initmem setup node` lines), the default CMA area below the DMA
+/// limit (`dma_contiguous_reserve`, of `cma=` or [`CMA_SIZE_MBYTES`]), then `memblock_dump_all`
+/// (which prints with `memblock=debug`). `reserved` holds the CMA pools `/reserved-memory`
+/// declared, which take their `cma_areas[]` slots first, as `rmem_cma_setup` runs earlier.
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, cma: Option<CmaCmdline>) -> Bootmem {
     let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
     let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
+    let mut areas = CmaAreas::default();
+    for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
+        let _ = areas.init_reserved_mem(mb, r.base, r.size);
+    }
+    areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, cma, CMA_SIZE_MBYTES << 20);
     mb.dump_all();
     let nr_cpus = fdt_scan::possible_cpus(fdt);
-    Bootmem { zones, memmaps, node_data, dma_phys_limit: limits.dma_phys_limit, nr_cpus }
+    Bootmem { zones, memmaps, node_data, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
@@ -138,9 +148,10 @@ pub fn build_all_zonelists(bootmem: &Bootmem) {
 
 /// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps
 /// (`memblock_free_all`) into `zones` (fresh, and large: the caller keeps it in place), then
-/// print the `Memory:` line. `cma_pages` are the pages of CMA pools, reserved until CMA
-/// activates them. First, as arm64's `mem_init` does, `swiotlb_init` when RAM ends above the
-/// DMA limit (or `swiotlb=force`): its buffer comes from memblock and stays reserved.
+/// print the `Memory:` line. `cma_pages` are the pages of the CMA areas (`totalcma_pages`),
+/// reserved until CMA activates them. First, as arm64's `mem_init` does, `swiotlb_init` when
+/// RAM ends above the DMA limit (or `swiotlb=force`): its buffer comes from memblock and stays
+/// reserved.
 pub fn mem_init<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     bootmem: &Bootmem,
@@ -162,11 +173,6 @@ pub fn mem_init<'a, L: FreePageLinks>(
     };
     zone_sizes::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
     Ok(())
-}
-
-/// Pages of the CMA pools the `shared-dma-pool` hook set up.
-pub fn cma_pages(reserved: &ReservedMemTable) -> u64 {
-    reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")).map(|r| r.size / PAGE_SIZE).sum()
 }
 
 /// `arm64_memblock_init`.

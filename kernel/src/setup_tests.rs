@@ -193,6 +193,9 @@ fn reserved_memory_reserves_allocates_runs_hooks_and_hands_back() {
             // page boundary down and merged into one region, bootmem_init's memmap (one byte
             // for each of the 262144 frames of the node: 0x40000) and its free-list links (8
             // bytes for each of 262144 * (2 - 2^-10) = 524032 entries, in pages: 0x400000).
+            // Then dma_contiguous_reserve's default area: 64 MiB, top-down below the DMA limit
+            // (the end of RAM, 0x80000000), aligned down to a pageblock (2 MiB) below them.
+            ((memmap_end - 0x40000 - 0x40_0000 - 0x400_0000) & !0x1f_ffff, 0x400_0000, 0),
             (memmap_end - 0x40000 - 0x40_0000, 0x40000 + 0x40_0000, 0),
             (node_data, 0x8000_0000 - node_data, 0),
         ]

@@ -276,6 +276,103 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: NO_FAILURE.to_vec(),
     });
 
+    // The default CMA area and `cma=` (dma_contiguous_reserve, after the zones, before the
+    // memblock dump). On 1 GiB from 0x40000000 the DMA limit is the end of RAM, 0x80000000.
+    let cma = |name: &'static str, mem: &str, append: &str, lines: &[&str], forbid: &[&'static str]| {
+        let mut o = opts(mem);
+        o.append = Some(append.into());
+        let mut f = NO_FAILURE.to_vec();
+        f.extend_from_slice(forbid);
+        Scenario { name, opts: o, expect: normal_boot(lines), forbid: f }
+    };
+    // 6 GiB: RAM reaches past 4 GiB + 64 MiB, so 6.1 tries bottom-up from 4 GiB first, but the
+    // DMA limit is 4 GiB: an empty window. Top-down below 4 GiB, where nothing is allocated:
+    // 0x100000000 - 64 MiB.
+    list.push(cma(
+        "cma-default-6G",
+        "6G",
+        "",
+        &["Memory: *K/6291456K available (* 65536K cma-reserved)"],
+        &[],
+    ));
+    // cma=SIZE@BASE: limit = base + size, so the area is fixed at BASE.
+    list.push(cma(
+        "cma-fixed",
+        "1G",
+        "cma=16M@0x60000000",
+        &["Memory: *K/1048576K available (* 16384K cma-reserved)"],
+        &[],
+    ));
+    // cma=SIZE@BASE-LIMIT: top-down in the window: below 0x50000000 nothing is reserved.
+    list.push(cma(
+        "cma-window",
+        "1G",
+        "cma=32M@0x40000000-0x50000000",
+        &["Memory: *K/1048576K available (* 32768K cma-reserved)"],
+        &[],
+    ));
+    // Fixed on QEMU's blob at 0x48000000: -EBUSY.
+    list.push(cma(
+        "cma-busy",
+        "1G",
+        "cma=16M@0x48000000",
+        &["Memory: *K/1048576K available (* 0K cma-reserved)"],
+        &["cma: Reserved *"],
+    ));
+    // 4 GiB in 1 GiB: the limit is the DMA limit, the end of RAM.
+    list.push(cma(
+        "cma-too-large",
+        "1G",
+        "cma=4G",
+        &["Memory: *K/1048576K available (* 0K cma-reserved)"],
+        &["cma: Reserved *"],
+    ));
+    // cma=0: no default area at all.
+    list.push(cma(
+        "cma-off",
+        "1G",
+        "cma=0",
+        &["Memory: *K/1048576K available (* 0K cma-reserved)"],
+        &["cma: *"],
+    ));
+    // Each line before the first psci line (bootmem_init runs before psci_dt_init).
+    for (name, line) in [
+        ("cma-default-6G", "cma: Reserved 64 MiB at 0x00000000fc000000"),
+        ("cma-fixed", "cma: Reserved 16 MiB at 0x0000000060000000"),
+        ("cma-window", "cma: Reserved 32 MiB at 0x000000004e000000"),
+        ("cma-busy", "cma: Failed to reserve 16 MiB"),
+        ("cma-too-large", "cma: Size (0x0000000100000000) of region at 0x0000000000000000 exceeds limit (0x0000000080000000)"),
+        ("cma-too-large", "cma: Failed to reserve 4096 MiB"),
+    ] {
+        if let Some(s) = list.iter_mut().find(|s| s.name == name) {
+            let at = s.expect.iter().position(|l| l.starts_with("psci: probing")).unwrap_or(0);
+            s.expect.insert(at, line.into());
+        }
+    }
+
+    // CMA in the buddy (selftest.rs): a reusable pool (16 MiB, reserved-memory.dts) and the
+    // default area (64 MiB): 20480 pages that only movable allocations reach, and that
+    // cma_alloc takes back once they are free again.
+    list.push(Scenario {
+        name: "selftest-cma",
+        opts: {
+            let mut o = opts("1G");
+            o.overlay = Some("reserved-memory".into());
+            o.append = Some("selftest=cma".into());
+            o
+        },
+        expect: normal_boot(&[
+            "selftest: cma: 2 areas, 20480 pages, * free pages",
+            "selftest: cma: * unmovable pages, none in a CMA area",
+            "selftest: cma: * movable pages, 20480 of them in CMA areas",
+            "selftest: cma: cma_alloc with every page in use: refused, nothing changed",
+            "selftest: cma: cma_alloc(2048, align 8) at pfn 0x6f000",
+            "selftest: cma: cma_alloc(8192, align 8) at pfn 0x*",
+            "selftest: cma: released; free pages back to *",
+        ]),
+        forbid: NO_FAILURE.to_vec(),
+    });
+
     // /memreserve/ in the header (which overlays cannot add) and mem=: 512 MiB of 1 GiB keep
     // [0x40000000, 0x60000000); the /memreserve/ range below that stays reserved.
     let memreserve = scratch.join("memreserve.dtb");
@@ -292,9 +389,13 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         expect: [
             "Memory limited to 512MB",
             "memblock_reserve: [0x000000005e000000-0x000000005e00ffff] *",
+            // The default CMA area: above the /memreserve/ range only 0x5e010000..0x5fbb4000 is
+            // free below our allocations at the top (27 MiB); so top-down in the range below it,
+            // 0x5e000000 - 64 MiB, and merged with it.
+            "cma: Reserved 64 MiB at 0x000000005a000000",
             " memory.cnt  = 0x1",
             " memory[0x0]\t[0x0000000040000000-0x000000005fffffff], 0x0000000020000000 bytes on node 0 flags: 0x0",
-            " reserved[0x2]\t[0x000000005e000000-0x000000005e00ffff], 0x0000000000010000 bytes flags: 0x0",
+            " reserved[0x2]\t[0x000000005a000000-0x000000005e00ffff], 0x0000000004010000 bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -327,14 +428,19 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "memblock_phys_alloc_range: 4194304 bytes align=0x40 from=0x000000007ff00000 max_addr=0x0000000080000000 *",
             "memblock_phys_alloc_range: 4194304 bytes align=0x40 from=0x0000000070000000 max_addr=0x0000000071000000 *",
             "OF: reserved mem: allocated memory for 'multi-range' node: base 0x0000000070c00000, size 4 MiB",
+            // The default CMA area, 64 MiB top-down below 0x80000000: above the no-map hole
+            // only [0x7d000000, 0x7fbb3000) is free (43 MiB); below it, the range ending at
+            // 0x7cf00000 gives 0x78f00000, aligned down to 2 MiB: 0x78e00000 (as Linux's).
+            "cma: Reserved 64 MiB at 0x0000000078e00000",
             " memory.cnt  = 0x3",
             " memory[0x0]\t[0x0000000040000000-0x000000007cefffff], 0x000000003cf00000 bytes on node 0 flags: 0x0",
             " memory[0x1]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes on node 0 flags: 0x4",
             " memory[0x2]\t[0x000000007d000000-0x000000007fffffff], 0x0000000003000000 bytes on node 0 flags: 0x0",
-            " reserved.cnt  = 0x8",
+            " reserved.cnt  = 0x9",
             " reserved[0x2]\t[0x000000006ff00000-0x00000000700fffff], 0x0000000000200000 bytes flags: 0x0",
             " reserved[0x3]\t[0x0000000070c00000-0x0000000070ffffff], 0x0000000000400000 bytes flags: 0x0",
-            " reserved[0x4]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes flags: 0x0",
+            " reserved[0x4]\t[0x0000000078e00000-0x000000007cdfffff], 0x0000000004000000 bytes flags: 0x0",
+            " reserved[0x5]\t[0x000000007cf00000-0x000000007cffffff], 0x0000000000100000 bytes flags: 0x0",
             // paging_init's 12 tables, top-down from the end of memory: the root; level 1, 2
             // and 3 for the image (under 2 MiB, so pages); level 1 and 2 for the linear map,
             // a level 3 for the kernel's read-only alias and one for the 1 MiB below the
@@ -345,9 +451,9 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             // frames, 0x40000) and the free-list links (8 bytes for each of 262144 *
             // (2 - 2^-10) entries, in pages 0x400000) start a page lower, merged with each
             // other: 0x7fff3000 - 0x40000 - 0x400000 = 0x7fbb3000.
-            " reserved[0x5]\t[0x000000007fbb3000-0x000000007fff2fff], 0x0000000000440000 bytes flags: 0x0",
-            " reserved[0x6]\t[0x000000007fff3*-0x000000007fffffff], * bytes flags: 0x0",
-            " reserved[0x7]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
+            " reserved[0x6]\t[0x000000007fbb3000-0x000000007fff2fff], 0x0000000000440000 bytes flags: 0x0",
+            " reserved[0x7]\t[0x000000007fff3*-0x000000007fffffff], * bytes flags: 0x0",
+            " reserved[0x8]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -367,15 +473,18 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "OF: reserved mem: failed to allocate memory for node 'multi-range': size 4 MiB",
             " memory.cnt  = 0x1",
             " memory[0x0]\t[0x0000000040000000-0x000000006fffffff], 0x0000000030000000 bytes on node 0 flags: 0x0",
-            " reserved.cnt  = 0x5",
+            " reserved.cnt  = 0x6",
             // The 11 table pages (no hole this time) go top-down below `cut`, which covers
             // the new end of memory, and merge with it (0x6ff00000 - 0xb000 = 0x6fef5000), as
             // does NODE_DATA right below them. A page lower, merged with each other, the
             // memmap of 196608 frames (0x30000) and the links (196608 * (2 - 2^-10) = 393024
             // entries of 8 bytes, in pages 0x300000): 0x6fef4000 - 0x330000 = 0x6fbc4000.
-            " reserved[0x2]\t[0x000000006fbc4000-0x000000006fef3fff], 0x0000000000330000 bytes flags: 0x0",
-            " reserved[0x3]\t[0x000000006fef4*-0x00000000700fffff], * bytes flags: 0x0",
-            " reserved[0x4]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
+            // Below them the default CMA area: 0x6fbc4000 - 64 MiB = 0x6bbc4000, aligned down
+            // to 2 MiB.
+            " reserved[0x2]\t[0x000000006ba00000-0x000000006f9fffff], 0x0000000004000000 bytes flags: 0x0",
+            " reserved[0x3]\t[0x000000006fbc4000-0x000000006fef3fff], 0x0000000000330000 bytes flags: 0x0",
+            " reserved[0x4]\t[0x000000006fef4*-0x00000000700fffff], * bytes flags: 0x0",
+            " reserved[0x5]\t[0x0000000100000000-0x00000001000fffff], 0x0000000000100000 bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -392,9 +501,10 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         },
         expect: vec![
             "OF: fdt: Reserved memory: unsupported node format, ignoring".into(),
-            // the kernel, the blob, the memmap with its links, and paging_init's tables with
-            // NODE_DATA just below them
-            " reserved.cnt  = 0x4".into(),
+            // the kernel, the blob, the default CMA area (2 MiB aligned, so apart from what is
+            // above it), the memmap with its links, and paging_init's tables with NODE_DATA
+            // just below them
+            " reserved.cnt  = 0x5".into(),
             "boot: complete".into(),
         ],
         forbid: vec!["*carveout@50000000*", "Kernel panic*"],
@@ -433,7 +543,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         v.extend(
             [
                 "NUMA: Faking a node at [mem 0x0000000040000000-0x000000007fffffff]",
-                "NUMA: NODE_DATA [mem 0x7fff4940-0x7fff4fff]",
+                "NUMA: NODE_DATA [mem 0x7fff4100-0x7fff4fff]",
                 "Early memory node ranges",
                 "  node   0: [mem 0x0000000040000000-0x000000007fffffff]",
                 "Initmem setup node 0 [mem 0x0000000040000000-0x000000007fffffff]",
@@ -586,7 +696,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             zone_lines!("zones-1G"),
             vec![
                 "Kernel command line: buddyinfo",
-                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 0K cma-reserved)",
+                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 65536K cma-reserved)",
                 "Node 0, zone      DMA *",
             ],
         ]

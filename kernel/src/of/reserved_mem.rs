@@ -19,8 +19,7 @@ use log::{error, info, trace};
 /// Linux's `MAX_RESERVED_REGIONS`.
 pub const MAX_RESERVED_REGIONS: usize = 64;
 const SZ_1M: u64 = 1 << 20;
-/// `CMA_MIN_ALIGNMENT_BYTES` with 4 KiB pages and pageblock_order 9.
-pub const CMA_MIN_ALIGNMENT_BYTES: u64 = 2 * SZ_1M;
+pub use crate::mm::cma::CMA_MIN_ALIGNMENT_BYTES;
 
 /// One `/reserved-memory` region (Linux's `struct reserved_mem`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -62,7 +62,7 @@ pub fn dry_run<'a>(
     let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
     let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
     let bootmem = match paging_init(mb, tables, &paging, super::ARCH) {
-        Ok(_) => Some(bootmem_init(&fdt, mb)),
+        Ok(_) => Some(bootmem_init(&fdt, mb, &reserved, params.cma)),
         Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
             log::error!("Kernel panic - not syncing: Failed to allocate page table page");
             None

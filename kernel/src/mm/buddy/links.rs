@@ -15,6 +15,8 @@
 //!
 //! The core reads and writes links only through [`FreePageLinks`].
 
+use super::migrate::{MigrateType, MIGRATE_TYPES};
+
 /// The two list pointers stored in the head page of a free block (Linux's `buddy_list`).
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -150,26 +152,26 @@ impl FreePageLinks for ArrayLinks<'_> {
     }
 }
 
-/// One order's free list of a zone (Linux's `struct free_area`, with a single migrate type).
+/// One order's free lists of a zone (Linux's `struct free_area`): one list per migrate type,
+/// and the number of blocks on all of them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct FreeArea {
-    /// Head pfn of the first block, or [`Link::NIL`] (Linux's `list_first_entry`).
-    first: u64,
-    /// Head pfn of the last block, or [`Link::NIL`] (the list head's `prev`).
-    last: u64,
-    /// Number of blocks on the list (Linux's `nr_free`).
+    /// Per migrate type: head pfn of the first block and of the last, or [`Link::NIL`]
+    /// (Linux's `free_list[mt]`: `list_first_entry` and the head's `prev`).
+    lists: [(u64, u64); MIGRATE_TYPES],
+    /// Number of blocks on the lists (Linux's `nr_free`).
     nr_free: u64,
-    /// The order of the blocks on the list.
+    /// The order of the blocks on the lists.
     order: u32,
 }
 
 impl FreeArea {
-    /// An empty list of blocks of `order`.
+    /// Empty lists of blocks of `order`.
     pub const fn new(order: u32) -> FreeArea {
-        FreeArea { first: Link::NIL, last: Link::NIL, nr_free: 0, order }
+        FreeArea { lists: [(Link::NIL, Link::NIL); MIGRATE_TYPES], nr_free: 0, order }
     }
 
-    /// One empty list per order.
+    /// One empty set of lists per order.
     pub const fn all() -> [FreeArea; super::MAX_ORDER as usize] {
         let mut a = [FreeArea::new(0); super::MAX_ORDER as usize];
         let mut o = 0;
@@ -180,20 +182,29 @@ impl FreeArea {
         a
     }
 
-    /// Number of free blocks of this order.
+    /// Number of free blocks of this order, of every type.
     pub fn nr_free(&self) -> u64 {
         self.nr_free
     }
 
-    /// Head pfn of the block the next allocation takes, if any.
-    pub fn first(&self) -> Option<u64> {
-        (self.first != Link::NIL).then_some(self.first)
+    /// Head pfn of the block the next allocation of type `mt` takes, if any.
+    pub fn first(&self, mt: MigrateType) -> Option<u64> {
+        let first = self.lists[mt as usize].0;
+        (first != Link::NIL).then_some(first)
     }
 
-    /// Walk the list front to back, calling `f` with each block's head pfn. Stops after
-    /// `nr_free` steps, so a corrupted list cannot loop forever.
+    /// Walk every list, one migrate type after the other in Linux's order, each front to
+    /// back, calling `f` with each block's head pfn.
     pub fn for_each(&self, links: &dyn FreePageLinks, f: &mut dyn FnMut(u64)) {
-        let mut cur = self.first;
+        for mt in MigrateType::ALL {
+            self.for_each_of(mt, links, f);
+        }
+    }
+
+    /// Walk the list of `mt` front to back, calling `f` with each block's head pfn. Stops
+    /// after `nr_free` steps, so a corrupted list cannot loop forever.
+    pub fn for_each_of(&self, mt: MigrateType, links: &dyn FreePageLinks, f: &mut dyn FnMut(u64)) {
+        let mut cur = self.lists[mt as usize].0;
         for _ in 0..self.nr_free {
             if cur == Link::NIL {
                 break;
@@ -203,54 +214,68 @@ impl FreeArea {
         }
     }
 
-    /// Put `pfn` first (Linux's `add_to_free_list`).
-    pub(super) fn push_front(&mut self, links: &mut impl FreePageLinks, pfn: u64) {
-        let old = self.first;
+    /// Put `pfn` first on the list of `mt` (Linux's `add_to_free_list`).
+    pub(super) fn push_front(&mut self, links: &mut impl FreePageLinks, pfn: u64, mt: MigrateType) {
+        let (first, last) = &mut self.lists[mt as usize];
+        let old = *first;
         links.set(pfn, self.order, Link { prev: Link::NIL, next: old });
         if old == Link::NIL {
-            self.last = pfn;
+            *last = pfn;
         } else {
             let mut l = links.get(old, self.order);
             l.prev = pfn;
             links.set(old, self.order, l);
         }
-        self.first = pfn;
+        *first = pfn;
         self.nr_free += 1;
     }
 
-    /// Put `pfn` last (Linux's `add_to_free_list_tail`).
-    pub(super) fn push_back(&mut self, links: &mut impl FreePageLinks, pfn: u64) {
-        let old = self.last;
+    /// Put `pfn` last on the list of `mt` (Linux's `add_to_free_list_tail`).
+    pub(super) fn push_back(&mut self, links: &mut impl FreePageLinks, pfn: u64, mt: MigrateType) {
+        let (first, last) = &mut self.lists[mt as usize];
+        let old = *last;
         links.set(pfn, self.order, Link { prev: old, next: Link::NIL });
         if old == Link::NIL {
-            self.first = pfn;
+            *first = pfn;
         } else {
             let mut l = links.get(old, self.order);
             l.next = pfn;
             links.set(old, self.order, l);
         }
-        self.last = pfn;
+        *last = pfn;
         self.nr_free += 1;
     }
 
-    /// Unlink `pfn`, which must be on this list (Linux's `del_page_from_free_list`).
+    /// Unlink `pfn`, which must be on one of these lists (Linux's `del_page_from_free_list`).
+    /// As in Linux, the list it is on need not be known: only an end of a list names its
+    /// head, and a pfn heads the end of one list at most.
     pub(super) fn remove(&mut self, links: &mut impl FreePageLinks, pfn: u64) {
         let Link { prev, next } = links.get(pfn, self.order);
         if prev == Link::NIL {
-            self.first = next;
+            if let Some(l) = self.lists.iter_mut().find(|l| l.0 == pfn) {
+                l.0 = next;
+            }
         } else {
             let mut l = links.get(prev, self.order);
             l.next = next;
             links.set(prev, self.order, l);
         }
         if next == Link::NIL {
-            self.last = prev;
+            if let Some(l) = self.lists.iter_mut().find(|l| l.1 == pfn) {
+                l.1 = prev;
+            }
         } else {
             let mut l = links.get(next, self.order);
             l.prev = prev;
             links.set(next, self.order, l);
         }
         self.nr_free -= 1;
+    }
+
+    /// Move `pfn` from its list to the tail of the list of `mt` (Linux's `move_to_free_list`).
+    pub(super) fn move_to(&mut self, links: &mut impl FreePageLinks, pfn: u64, mt: MigrateType) {
+        self.remove(links, pfn);
+        self.push_back(links, pfn, mt);
     }
 }
 

@@ -11,8 +11,14 @@
 //! caller, who then marks what is not RAM or already in use with [`Memmap::mark_reserved`]
 //! (Linux's `reserve_bootmem_region` and `init_unavailable_range`).
 
+use super::migrate::{MigrateType, PAGEBLOCK_NR_PAGES};
 use super::BuddyError;
 use crate::mm::addr::Pfn;
+
+/// The two top bits of a memmap byte: in the byte of a pageblock's first frame of the node,
+/// the pageblock's migrate type (see [`super::migrate`]); never part of a page's state.
+const PAGEBLOCK_BITS: u8 = 0xc0;
+const PAGEBLOCK_SHIFT: u32 = 6;
 
 /// The state of one page frame: Linux's `PG_reserved`, `PageBuddy` and `buddy_order`.
 ///
@@ -73,7 +79,8 @@ impl core::fmt::Debug for PageState {
     }
 }
 
-/// The memmap of one node: the state of every frame of `[start_pfn, start_pfn + len)`.
+/// The memmap of one node: the state of every frame of `[start_pfn, start_pfn + len)`, and
+/// the migrate type of every pageblock in the top bits of its first frame's byte.
 pub struct Memmap<'a> {
     start_pfn: u64,
     pages: &'a mut [PageState],
@@ -109,18 +116,62 @@ impl<'a> Memmap<'a> {
 
     pub(super) fn state(&self, pfn: u64) -> Option<PageState> {
         let idx = pfn.checked_sub(self.start_pfn)?;
-        self.pages.get(usize::try_from(idx).ok()?).copied()
+        self.pages.get(usize::try_from(idx).ok()?).map(|p| PageState(p.0 & !PAGEBLOCK_BITS))
     }
 
     /// Set the state of a frame known to be covered (callers check the zone first).
     pub(super) fn set(&mut self, pfn: u64, state: PageState) {
-        if let Some(p) = pfn
-            .checked_sub(self.start_pfn)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.pages.get_mut(i))
-        {
-            *p = state;
+        if let Some(p) = self.byte(pfn) {
+            *p = PageState((p.0 & PAGEBLOCK_BITS) | (state.0 & !PAGEBLOCK_BITS));
         }
+    }
+
+    fn byte(&mut self, pfn: u64) -> Option<&mut PageState> {
+        let i = usize::try_from(pfn.checked_sub(self.start_pfn)?).ok()?;
+        self.pages.get_mut(i)
+    }
+
+    /// Index of the byte that holds the migrate type of `pfn`'s pageblock: its first frame,
+    /// or the node's first frame when the node starts inside the pageblock.
+    fn pageblock_index(&self, pfn: u64) -> Option<usize> {
+        let head = (pfn & !(PAGEBLOCK_NR_PAGES - 1)).max(self.start_pfn);
+        usize::try_from(head.checked_sub(self.start_pfn)?).ok().filter(|&i| i < self.pages.len())
+    }
+
+    /// The migrate type of `pfn`'s pageblock (Linux's `get_pfnblock_migratetype`); movable
+    /// outside the span.
+    pub fn pageblock_type(&self, pfn: u64) -> MigrateType {
+        self.pageblock_index(pfn).map_or(MigrateType::Movable, |i| {
+            MigrateType::from_bits(self.pages[i].0 >> PAGEBLOCK_SHIFT)
+        })
+    }
+
+    /// Set the migrate type of `pfn`'s pageblock (Linux's `set_pageblock_migratetype`).
+    pub(super) fn set_pageblock_type(&mut self, pfn: u64, mt: MigrateType) {
+        if let Some(i) = self.pageblock_index(pfn) {
+            let p = &mut self.pages[i];
+            p.0 = (p.0 & !PAGEBLOCK_BITS) | (mt.to_bits() << PAGEBLOCK_SHIFT);
+        }
+    }
+
+    /// Clear the reserved mark of `[start_pfn, end_pfn)` (Linux's `__ClearPageReserved` on
+    /// each page, as `init_cma_reserved_pageblock` does before freeing). Returns how many
+    /// pages were reserved.
+    pub(super) fn clear_reserved(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
+        let (start, end) = (start_pfn.0, end_pfn.0);
+        if start > end || start < self.start_pfn || end > self.end_pfn().0 {
+            return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
+        }
+        let (lo, hi) = ((start - self.start_pfn) as usize, (end - self.start_pfn) as usize);
+        let mut cleared = 0;
+        for p in &mut self.pages[lo..hi] {
+            if p.is_reserved() {
+                p.0 &= !PageState::RESERVED;
+                cleared += 1;
+            }
+        }
+        self.reserved -= cleared;
+        Ok(cleared)
     }
 
     /// Mark `[start_pfn, end_pfn)` reserved (Linux's `reserve_bootmem_region`, which sets

@@ -21,11 +21,14 @@
 //!   [`Zones::free_range`];
 //! - `__alloc_pages` over a node-ordered zonelist, `rmqueue`: [`Zones::alloc_pages`];
 //! - `__free_pages` / `free_the_page`: [`Zones::free_pages`];
-//! - `__free_one_page`, `page_is_buddy`, `buddy_merge_likely`, `__rmqueue_smallest`,
-//!   `expand`: [`zone`];
+//! - `__free_one_page`, `page_is_buddy`, `buddy_merge_likely`, `__rmqueue`,
+//!   `__rmqueue_smallest`, `expand`, `__rmqueue_fallback`: [`zone`], with the migrate types
+//!   of [`migrate`];
+//! - `init_cma_reserved_pageblock`, `alloc_contig_range` (without migration),
+//!   `free_contig_range`: [`cma`];
 //! - `frag_show_print` (`/proc/buddyinfo`): [`Zones::fmt_buddyinfo`].
 //!
-//! Left out on purpose: migrate types (one list per order, as if all pages were movable),
+//! Left out on purpose: the HIGHATOMIC and ISOLATE migrate types, page migration,
 //! per-cpu page lists, watermarks and `lowmem_reserve` (every free page can be handed out),
 //! and free-list shuffling. The allocator never reads or writes page contents itself; only
 //! its [`FreePageLinks`] does.
@@ -35,8 +38,10 @@ use core::fmt;
 use crate::mm::addr::Pfn;
 use crate::mm::memblock::{MAX_NUMNODES, NUMA_NO_NODE};
 
+pub mod cma;
 pub mod links;
 pub mod memmap;
+pub mod migrate;
 pub mod zone;
 
 #[cfg(test)]
@@ -44,6 +49,7 @@ mod tests;
 
 pub use links::{ArrayLinks, FreeArea, FreePageLinks, Link};
 pub use memmap::{Memmap, PageState};
+pub use migrate::{MigrateType, MIGRATE_TYPES, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
 pub use zone::{Zone, ZoneType};
 
 /// Number of orders (Linux 6.1's `MAX_ORDER`): blocks are of order 0 to `MAX_ORDER - 1`.
@@ -157,7 +163,7 @@ pub struct Zones<'a, L: FreePageLinks> {
 }
 
 /// Location of a zone: node index and zone index.
-type ZoneIdx = (usize, usize);
+pub(super) type ZoneIdx = (usize, usize);
 
 /// Visitor of the blocks of a range: the allocator, the head pfn, the order, the zone.
 type BlockFn<'f, Z> = dyn FnMut(&mut Z, u64, u32, ZoneIdx) -> Result<(), BuddyError> + 'f;
@@ -362,19 +368,27 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         Ok(())
     }
 
-    /// Allocate a block of 2^order pages from the highest zone allowed down to DMA, trying
+    /// Allocate a movable block of 2^order pages from the highest zone allowed down to DMA, trying
     /// the nodes in order from the first (Linux's `alloc_pages` with a node-ordered zonelist,
     /// no preferred node). Returns the block's first frame.
     pub fn alloc_pages(&mut self, order: u32, highest: ZoneType) -> Result<Pfn, BuddyError> {
         self.alloc_pages_node(NUMA_NO_NODE, order, highest)
     }
 
-    /// Allocate a block of 2^order pages, trying node `nid` first, then the other nodes in
+    /// Allocate a movable block of 2^order pages, trying node `nid` first, then the other nodes in
     /// ascending order (Linux's `__alloc_pages` over a node-ordered zonelist, where each
     /// node contributes its zones from `highest` down; `NUMA_NO_NODE` starts at node 0).
     /// Within a zone the smallest free block of at least `order` is taken and split
     /// (`__rmqueue_smallest`); the low part is returned.
     pub fn alloc_pages_node(&mut self, nid: i32, order: u32, highest: ZoneType) -> Result<Pfn, BuddyError> {
+        self.alloc_pages_type(nid, order, highest, MigrateType::Movable)
+    }
+
+    /// [`alloc_pages_node`](Self::alloc_pages_node) for an allocation of migrate type `mt`
+    /// (Linux's `gfp_migratetype`: `GFP_KERNEL` is unmovable, `__GFP_MOVABLE` movable): within
+    /// a zone, `__rmqueue`'s order of lists (see [`Zone`]'s `rmqueue`). Only a movable
+    /// allocation can get a frame of a CMA pageblock.
+    pub fn alloc_pages_type(&mut self, nid: i32, order: u32, highest: ZoneType, mt: MigrateType) -> Result<Pfn, BuddyError> {
         if order >= MAX_ORDER {
             return Err(BuddyError::BadOrder { order });
         }
@@ -385,7 +399,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
                 if self.nodes[n].as_deref().is_none_or(|node| node.zones[z].free_pages < 1 << order) {
                     continue;
                 }
-                let taken = self.with_zone((n, z), |zone, mm, links| zone.rmqueue_smallest(mm, links, order));
+                let taken = self.with_zone((n, z), |zone, mm, links| zone.rmqueue(mm, links, order, mt));
                 if let Some(Some(pfn)) = taken {
                     return Ok(Pfn(pfn));
                 }

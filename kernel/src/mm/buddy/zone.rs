@@ -1,12 +1,15 @@
 //! One zone's buddy lists: freeing with merging, and taking a block with splitting.
 //!
 //! Linux functions here: `__free_one_page` (with `find_buddy_page_pfn`, `page_is_buddy`,
-//! `buddy_merge_likely`), `__rmqueue_smallest` and `expand`. A zone only ever touches the
+//! `buddy_merge_likely`), `__rmqueue` with `__rmqueue_smallest`, `expand`,
+//! `__rmqueue_fallback`, `find_suitable_fallback`, `steal_suitable_fallback` and
+//! `move_freepages_block`. A zone only ever touches the
 //! memmap entries and links of frames inside its own span: a buddy outside the span (another
 //! zone, a hole past the node) never merges, whatever its state.
 
 use super::links::{FreeArea, FreePageLinks};
 use super::memmap::{Memmap, PageState};
+use super::migrate::{MigrateType, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
 use super::MAX_ORDER;
 
 /// Zone types of arm64 Linux 6.1 with `CONFIG_ZONE_DMA` and `CONFIG_ZONE_DMA32`
@@ -47,6 +50,7 @@ pub struct Zone {
     pub(super) present_pages: u64,
     pub(super) managed_pages: u64,
     pub(super) free_pages: u64,
+    pub(super) free_cma_pages: u64,
     pub(super) free_area: [FreeArea; MAX_ORDER as usize],
 }
 
@@ -60,6 +64,7 @@ impl Zone {
             present_pages: 0,
             managed_pages: 0,
             free_pages: 0,
+            free_cma_pages: 0,
             free_area: FreeArea::all(),
         }
     }
@@ -104,7 +109,12 @@ impl Zone {
         self.free_pages
     }
 
-    /// The free list of `order` (`None` for an order of 11 or more).
+    /// Frames currently free in MIGRATE_CMA pageblocks (Linux's `NR_FREE_CMA_PAGES`).
+    pub fn free_cma_pages(&self) -> u64 {
+        self.free_cma_pages
+    }
+
+    /// The free lists of `order` (`None` for an order of 11 or more).
     pub fn free_area(&self, order: u32) -> Option<&FreeArea> {
         self.free_area.get(order as usize)
     }
@@ -139,11 +149,22 @@ impl Zone {
         })
     }
 
-    /// Free the block `[pfn, pfn + 2^order)`, merging it with its free buddies up to the top
-    /// order (Linux's `__free_one_page`). `to_tail` forces the merged block to the end of its
-    /// list (Linux's `FPI_TO_TAIL`, used when memory is first handed over); otherwise it goes
-    /// to the tail only when the next merge up looks likely (`buddy_merge_likely`), so that
-    /// it stays free longer. The caller has checked the block.
+    /// Count `pages` (may be negative) freed or taken in a pageblock of type `mt` (Linux's
+    /// `__mod_zone_freepage_state`: NR_FREE_PAGES, and NR_FREE_CMA_PAGES for CMA).
+    pub(super) fn account_free(&mut self, mt: MigrateType, pages: i64) {
+        self.free_pages = self.free_pages.wrapping_add_signed(pages);
+        if mt == MigrateType::Cma {
+            self.free_cma_pages = self.free_cma_pages.wrapping_add_signed(pages);
+        }
+    }
+
+    /// Free the block `[pfn, pfn + 2^order)` onto the lists of its pageblock's migrate type,
+    /// merging it with its free buddies up to the top order (Linux's `__free_one_page`).
+    /// From pageblock order up, a buddy in a pageblock of another type merges only when
+    /// both types are mergeable (never across CMA and non-CMA). `to_tail` forces the merged
+    /// block to the end of its list (Linux's `FPI_TO_TAIL`, used when memory is first handed
+    /// over); otherwise it goes to the tail only when the next merge up looks likely
+    /// (`buddy_merge_likely`), so that it stays free longer. The caller has checked the block.
     pub(super) fn free_one_page(
         &mut self,
         mm: &mut Memmap<'_>,
@@ -152,13 +173,20 @@ impl Zone {
         mut order: u32,
         to_tail: bool,
     ) {
-        self.free_pages += 1 << order;
+        let mt = mm.pageblock_type(pfn);
+        self.account_free(mt, 1 << order);
         let mut buddy_pfn = pfn;
         while order < MAX_ORDER - 1 {
             // The buddy differs from pfn in exactly bit `order` (Linux's __find_buddy_pfn).
             buddy_pfn = pfn ^ (1 << order);
             if !self.is_free_block(mm, buddy_pfn, order) {
                 break;
+            }
+            if order >= PAGEBLOCK_ORDER {
+                let buddy_mt = mm.pageblock_type(buddy_pfn);
+                if buddy_mt != mt && !(mt.is_mergeable() && buddy_mt.is_mergeable()) {
+                    break;
+                }
             }
             self.free_area[order as usize].remove(links, buddy_pfn);
             mm.set(buddy_pfn, PageState::NORMAL);
@@ -169,9 +197,9 @@ impl Zone {
         let tail = to_tail || self.buddy_merge_likely(mm, pfn, buddy_pfn, order);
         let area = &mut self.free_area[order as usize];
         if tail {
-            area.push_back(links, pfn);
+            area.push_back(links, pfn, mt);
         } else {
-            area.push_front(links, pfn);
+            area.push_front(links, pfn, mt);
         }
     }
 
@@ -186,26 +214,155 @@ impl Zone {
         self.is_free_block(mm, higher_buddy, order + 1)
     }
 
-    /// Take a block of `order` from the smallest non-empty list of at least that order,
-    /// putting the unused upper halves back (Linux's `__rmqueue_smallest` and `expand`).
-    pub(super) fn rmqueue_smallest(
+    /// Take a block of `order` from the smallest non-empty list of type `mt` of at least that
+    /// order, putting the unused upper halves back on the lists of `mt` (Linux's
+    /// `__rmqueue_smallest` and `expand`).
+    fn rmqueue_smallest(
         &mut self,
         mm: &mut Memmap<'_>,
         links: &mut impl FreePageLinks,
         order: u32,
+        mt: MigrateType,
     ) -> Option<u64> {
-        let current = (order..MAX_ORDER).find(|&o| self.free_area[o as usize].nr_free() != 0)?;
-        let pfn = self.free_area[current as usize].first()?;
+        let current = (order..MAX_ORDER).find(|&o| self.free_area[o as usize].first(mt).is_some())?;
+        let pfn = self.free_area[current as usize].first(mt)?;
         self.free_area[current as usize].remove(links, pfn);
         mm.set(pfn, PageState::NORMAL);
         let mut high = current;
         while high > order {
             high -= 1;
             let half = pfn + (1 << high);
-            self.free_area[high as usize].push_front(links, half);
+            self.free_area[high as usize].push_front(links, half, mt);
             mm.set(half, PageState::buddy(high));
         }
-        self.free_pages -= 1 << order;
+        self.account_free(mt, -(1 << order));
         Some(pfn)
+    }
+
+    /// Take a block of `order` for an allocation of type `mt` (Linux's `__rmqueue`, with
+    /// `ALLOC_CMA` for movable allocations, as `gfp_to_alloc_flags_cma` sets it): a movable
+    /// allocation takes CMA pages first when they are more than half the zone's free pages,
+    /// then its own lists, then CMA; any allocation then steals from `fallbacks[]` and
+    /// retries. Only movable allocations ever get CMA pages.
+    pub(super) fn rmqueue(
+        &mut self,
+        mm: &mut Memmap<'_>,
+        links: &mut impl FreePageLinks,
+        order: u32,
+        mt: MigrateType,
+    ) -> Option<u64> {
+        let cma_ok = mt == MigrateType::Movable;
+        if cma_ok && self.free_cma_pages > self.free_pages / 2 {
+            if let Some(pfn) = self.rmqueue_smallest(mm, links, order, MigrateType::Cma) {
+                return Some(pfn);
+            }
+        }
+        loop {
+            if let Some(pfn) = self.rmqueue_smallest(mm, links, order, mt) {
+                return Some(pfn);
+            }
+            if cma_ok {
+                if let Some(pfn) = self.rmqueue_smallest(mm, links, order, MigrateType::Cma) {
+                    return Some(pfn);
+                }
+            }
+            if !self.rmqueue_fallback(mm, links, order, mt) {
+                return None;
+            }
+        }
+    }
+
+    /// The first type of `fallbacks[mt]` with a free block of `order`, and whether a block
+    /// of that order may claim its pageblock (Linux's `find_suitable_fallback` with
+    /// `only_stealable` false, and `can_steal_fallback`).
+    fn find_suitable_fallback(&self, order: u32, mt: MigrateType) -> Option<(MigrateType, bool)> {
+        let area = &self.free_area[order as usize];
+        if area.nr_free() == 0 {
+            return None;
+        }
+        let can_steal = order >= PAGEBLOCK_ORDER / 2 || matches!(mt, MigrateType::Unmovable | MigrateType::Reclaimable);
+        mt.fallbacks().iter().find(|&&f| area.first(f).is_some()).map(|&f| (f, can_steal))
+    }
+
+    /// Move a free block of another type to the lists of `start` (Linux's
+    /// `__rmqueue_fallback` without `ALLOC_NOFRAGMENT`): the largest block any fallback type
+    /// has, except that a movable allocation that may not claim the block's pageblock takes
+    /// the smallest instead. Returns whether a block moved.
+    fn rmqueue_fallback(&mut self, mm: &mut Memmap<'_>, links: &mut impl FreePageLinks, order: u32, start: MigrateType) -> bool {
+        let mut found = None;
+        for current in (order..MAX_ORDER).rev() {
+            let Some((fallback, can_steal)) = self.find_suitable_fallback(current, start) else { continue };
+            found = if !can_steal && start == MigrateType::Movable && current > order {
+                (order..MAX_ORDER).find_map(|o| self.find_suitable_fallback(o, start).map(|f| (o, f)))
+            } else {
+                Some((current, (fallback, can_steal)))
+            };
+            break;
+        }
+        let Some((current, (fallback, can_steal))) = found else { return false };
+        let Some(pfn) = self.free_area[current as usize].first(fallback) else { return false };
+        self.steal_suitable_fallback(mm, links, pfn, current, start, can_steal);
+        true
+    }
+
+    /// Linux's `steal_suitable_fallback`: a block of pageblock order or more takes its
+    /// pageblocks over; a smaller one that may claim its pageblock moves every free block
+    /// of the pageblock to `start`'s lists, and the pageblock changes type when at least half
+    /// of it is free or alike (for an allocation that is not movable in a movable pageblock,
+    /// every page in use counts as alike: nothing here is on an LRU); otherwise only the
+    /// block itself moves.
+    fn steal_suitable_fallback(
+        &mut self,
+        mm: &mut Memmap<'_>,
+        links: &mut impl FreePageLinks,
+        pfn: u64,
+        order: u32,
+        start: MigrateType,
+        whole_block: bool,
+    ) {
+        let old = mm.pageblock_type(pfn);
+        if order >= PAGEBLOCK_ORDER {
+            let mut pb = pfn;
+            while pb < pfn + (1 << order) {
+                mm.set_pageblock_type(pb, start);
+                pb += PAGEBLOCK_NR_PAGES;
+            }
+        } else if whole_block {
+            let free = self.move_freepages_block(mm, links, pfn, start);
+            let alike = if start != MigrateType::Movable && old == MigrateType::Movable {
+                PAGEBLOCK_NR_PAGES - free
+            } else {
+                0
+            };
+            if free != 0 {
+                if free + alike >= PAGEBLOCK_NR_PAGES / 2 {
+                    mm.set_pageblock_type(pfn, start);
+                }
+                return;
+            }
+        }
+        self.free_area[order as usize].move_to(links, pfn, start);
+    }
+
+    /// Move every free block inside the pageblock of `pfn` (clipped to the zone) to the
+    /// lists of `mt`; returns their pages (Linux's `move_freepages_block`).
+    fn move_freepages_block(&mut self, mm: &Memmap<'_>, links: &mut impl FreePageLinks, pfn: u64, mt: MigrateType) -> u64 {
+        let start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let end = start + PAGEBLOCK_NR_PAGES;
+        if !self.spans(start) || !self.spans(end - 1) {
+            return 0;
+        }
+        let (mut at, mut moved) = (start, 0);
+        while at < end {
+            match mm.state(at).and_then(PageState::buddy_order) {
+                Some(o) => {
+                    self.free_area[o as usize].move_to(links, at, mt);
+                    moved += 1 << o;
+                    at += 1 << o;
+                }
+                None => at += 1,
+            }
+        }
+        moved
     }
 }

@@ -11,6 +11,7 @@ use super::*;
 use std::collections::HashMap;
 
 mod errors;
+mod migrate;
 mod props;
 mod split_merge;
 mod zonelist;

@@ -1,0 +1,299 @@
+//! CMA areas reserved from memblock: Linux 6.1's `dma_contiguous_reserve` (the default area,
+//! `kernel/dma/contiguous.c`, with its `cma=` early parameter `early_cma`) and
+//! `cma_declare_contiguous_nid` / `cma_init_reserved_mem` (`mm/cma.c`).
+//!
+//! arm64's `bootmem_init` calls `dma_contiguous_reserve(arm64_dma_phys_limit)` once the zone
+//! limits are known, after the memmap is placed and before `memblock_dump_all`. The area is
+//! reserved in memblock and counted in `totalcma_pages` (the `Memory:` line's `cma-reserved`)
+//! until `cma_init_reserved_areas` hands it to the buddy allocator.
+//!
+//! After `memblock_free_all`, [`CmaAreas::init_reserved_areas`] (Linux's
+//! `cma_init_reserved_areas`) hands every area to the buddy allocator as MIGRATE_CMA
+//! pageblocks, and [`CmaArea::alloc`] / [`CmaArea::release`] (`cma_alloc`, `cma_release`) take
+//! ranges back out and return them. Nothing migrates: a range with a page in use is skipped.
+//! This module never touches the memory of an area itself.
+
+use log::{error, info};
+
+use crate::mm::addr::{Pfn, PhysAddr, PAGE_SIZE};
+use crate::mm::buddy::{FreePageLinks, Zones};
+use crate::mm::memblock::{Memblock, NUMA_NO_NODE};
+
+const SZ_1M: u64 = 1 << 20;
+const SZ_4G: u64 = 1 << 32;
+
+/// `CMA_MIN_ALIGNMENT_BYTES`: a pageblock (4 KiB pages, `pageblock_order` 9), the unit the
+/// buddy allocator keeps a migrate type for.
+pub const CMA_MIN_ALIGNMENT_BYTES: u64 = 2 * SZ_1M;
+
+/// `CONFIG_CMA_SIZE_MBYTES` of Debian's arm64 kernel (with `CONFIG_CMA_SIZE_SEL_MBYTES`): the
+/// default area's size when the command line has no `cma=`.
+pub const CMA_SIZE_MBYTES: u64 = 64;
+
+/// `MAX_CMA_AREAS`: `1 + CONFIG_CMA_AREAS`, which is 19 on a NUMA kernel such as Debian's.
+pub const MAX_CMA_AREAS: usize = 20;
+
+/// One CMA area: `[base, base + size)`, reserved in memblock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmaArea {
+    pub base: PhysAddr,
+    pub size: u64,
+}
+
+impl CmaArea {
+    /// Pages in the area.
+    pub fn pages(&self) -> u64 {
+        self.size / PAGE_SIZE
+    }
+}
+
+/// `cma=nn[MG]@[start[MG][-end[MG]]]`, as Linux's `early_cma` reads it: `size_cmdline`,
+/// `base_cmdline` and `limit_cmdline`. Without `-end`, the limit is `base + size`, which makes
+/// the area fixed at `base`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CmaCmdline {
+    pub size: u64,
+    pub base: u64,
+    pub limit: u64,
+}
+
+impl CmaCmdline {
+    /// `early_cma`: each number is read as `memparse` reads it, stopping at the first
+    /// character that is not part of it; what follows a size without `@` is ignored.
+    pub fn parse(value: &str) -> CmaCmdline {
+        let (size, rest) = crate::cmdline::memparse_prefix(value);
+        let mut c = CmaCmdline { size, ..CmaCmdline::default() };
+        let Some(rest) = rest.strip_prefix('@') else { return c };
+        let (base, rest) = crate::cmdline::memparse_prefix(rest);
+        c.base = base;
+        c.limit = match rest.strip_prefix('-') {
+            Some(rest) => crate::cmdline::memparse_prefix(rest).0,
+            None => base.wrapping_add(size),
+        };
+        c
+    }
+}
+
+/// Why a CMA area could not be declared (Linux's errno, with what it names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmaError {
+    /// `-ENOSPC`: every `MAX_CMA_AREAS` slot is taken.
+    NoSlots,
+    /// `-EINVAL`: a zero size, an alignment that is not a power of two, a fixed base off the
+    /// alignment, a fixed area across the low/high boundary or past the limit.
+    Inval,
+    /// `-EBUSY`: a fixed area overlaps a reservation.
+    Busy,
+    /// `-ENOMEM`: no free range fits.
+    NoMemory,
+}
+
+/// The CMA areas declared so far (Linux's `cma_areas[]` and `cma_area_count`).
+#[derive(Clone, Copy, Debug)]
+pub struct CmaAreas {
+    areas: [Option<CmaArea>; MAX_CMA_AREAS],
+    count: usize,
+}
+
+impl Default for CmaAreas {
+    fn default() -> Self {
+        CmaAreas { areas: [None; MAX_CMA_AREAS], count: 0 }
+    }
+}
+
+impl CmaAreas {
+    /// The areas, in the order they were declared.
+    pub fn iter(&self) -> impl Iterator<Item = &CmaArea> {
+        self.areas[..self.count].iter().flatten()
+    }
+
+    /// `totalcma_pages`: the pages of every area.
+    pub fn total_pages(&self) -> u64 {
+        self.iter().map(CmaArea::pages).sum()
+    }
+
+    /// `cma_init_reserved_mem`: record a reserved, pageblock-aligned range as an area.
+    pub fn init_reserved_mem(&mut self, mb: &Memblock, base: PhysAddr, size: u64) -> Result<CmaArea, CmaError> {
+        if self.count == MAX_CMA_AREAS {
+            error!("cma: Not enough slots for CMA reserved regions!");
+            return Err(CmaError::NoSlots);
+        }
+        if size == 0 || !mb.is_region_reserved(base, size) || (base.0 | size) & (CMA_MIN_ALIGNMENT_BYTES - 1) != 0 {
+            return Err(CmaError::Inval);
+        }
+        let area = CmaArea { base, size };
+        self.areas[self.count] = Some(area);
+        self.count += 1;
+        Ok(area)
+    }
+
+    /// `cma_declare_contiguous_nid`: reserve `size` bytes at `base` when `fixed`, otherwise
+    /// anywhere in `[base, limit)` (0: no limit), aligned to at least a pageblock, and declare
+    /// the area. Prints Linux's `cma: Reserved N MiB at 0x…` or its failure lines.
+    ///
+    /// Placement, as 6.1 does it: when memory reaches 4 GiB + `size`, bottom-up from 4 GiB
+    /// first (never found below a limit under 4 GiB, such as arm64's DMA limit on QEMU); then
+    /// top-down in `[base, limit)`. arm64 has no highmem, so the low/high boundary is the end
+    /// of DRAM and only a fixed area can cross it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn declare_contiguous_nid(
+        &mut self,
+        mb: &mut Memblock,
+        base: u64,
+        size: u64,
+        limit: u64,
+        alignment: u64,
+        fixed: bool,
+        nid: i32,
+    ) -> Result<CmaArea, CmaError> {
+        let memblock_end = mb.end_of_dram().0;
+        let highmem_start = memblock_end;
+        if self.count == MAX_CMA_AREAS {
+            error!("cma: Not enough slots for CMA reserved regions!");
+            return Err(CmaError::NoSlots);
+        }
+        if size == 0 || (alignment != 0 && !alignment.is_power_of_two()) {
+            return Err(CmaError::Inval);
+        }
+        let alignment = alignment.max(CMA_MIN_ALIGNMENT_BYTES);
+        let mask = alignment - 1;
+        let failed = |size: u64, e: CmaError| {
+            error!("cma: Failed to reserve {} MiB", size / SZ_1M);
+            Err(e)
+        };
+        if fixed && base & mask != 0 {
+            error!("cma: Region at 0x{base:016x} must be aligned to 0x{alignment:016x} bytes");
+            return failed(size, CmaError::Inval);
+        }
+        let mut base = base.wrapping_add(mask) & !mask;
+        let size = size.wrapping_add(mask) & !mask;
+        let mut limit = limit & !mask;
+        let fixed = fixed && base != 0;
+        if fixed && base < highmem_start && base.wrapping_add(size) > highmem_start {
+            error!("cma: Region at 0x{base:016x} defined on low/high memory boundary (0x{highmem_start:016x})");
+            return failed(size, CmaError::Inval);
+        }
+        if limit == 0 || limit > memblock_end {
+            limit = memblock_end;
+        }
+        if base.checked_add(size).is_none_or(|end| end > limit) {
+            error!("cma: Size (0x{size:016x}) of region at 0x{base:016x} exceeds limit (0x{limit:016x})");
+            return failed(size, CmaError::Inval);
+        }
+        if fixed {
+            if mb.is_region_reserved(PhysAddr(base), size) || mb.reserve(PhysAddr(base), size).is_err() {
+                return failed(size, CmaError::Busy);
+            }
+        } else {
+            let mut addr = None;
+            if !mb.bottom_up() && memblock_end >= SZ_4G + size {
+                mb.set_bottom_up(true);
+                addr = mb.alloc_range_nid(size, alignment, PhysAddr(SZ_4G), PhysAddr(limit), nid, true).ok();
+                mb.set_bottom_up(false);
+            }
+            if addr.is_none() {
+                match mb.alloc_range_nid(size, alignment, PhysAddr(base), PhysAddr(limit), nid, true) {
+                    Ok(a) => addr = Some(a),
+                    Err(_) => return failed(size, CmaError::NoMemory),
+                }
+            }
+            base = addr.map_or(base, |a| a.0);
+        }
+        match self.init_reserved_mem(mb, PhysAddr(base), size) {
+            Ok(area) => {
+                info!("cma: Reserved {} MiB at 0x{base:016x}", size / SZ_1M);
+                Ok(area)
+            }
+            Err(e) => {
+                let _ = mb.phys_free(PhysAddr(base), size);
+                failed(size, e)
+            }
+        }
+    }
+
+    /// `dma_contiguous_reserve(limit)`: the default area, of the `cma=` size (at its base, below
+    /// the smaller non-zero of its limit and `limit`) or else `default_size`; none when the size
+    /// is 0. Returns the area, if one was reserved.
+    pub fn dma_contiguous_reserve(
+        &mut self,
+        mb: &mut Memblock,
+        limit: u64,
+        cmdline: Option<CmaCmdline>,
+        default_size: u64,
+    ) -> Option<CmaArea> {
+        let (size, base, limit, fixed) = match cmdline {
+            Some(c) => {
+                let sel_limit = if c.limit != 0 && (limit == 0 || c.limit < limit) { c.limit } else { limit };
+                (c.size, c.base, sel_limit, c.base.wrapping_add(c.size) == c.limit)
+            }
+            None => (default_size, 0, limit, false),
+        };
+        if size == 0 {
+            return None;
+        }
+        self.declare_contiguous_nid(mb, base, size, limit, 0, fixed, NUMA_NO_NODE).ok()
+    }
+}
+
+impl CmaArea {
+    /// First and end frame of the area.
+    pub fn pfns(&self) -> (Pfn, Pfn) {
+        (self.base.pfn_down(), Pfn(self.base.pfn_down().0 + self.pages()))
+    }
+
+    /// Whether `[pfn, pfn + count)` lies inside the area.
+    pub fn holds(&self, pfn: Pfn, count: u64) -> bool {
+        let (s, e) = self.pfns();
+        pfn.0 >= s.0 && pfn.0.checked_add(count).is_some_and(|end| end <= e.0)
+    }
+
+    /// `cma_alloc(area, count, align)`: `count` contiguous frames of the area, the first
+    /// aligned to 2^`align` frames, taken out of the buddy allocator. Candidates are tried
+    /// from the bottom of the area, as Linux's bitmap search does; one with a page in use
+    /// is skipped (nothing migrates here), so the call fails only when no candidate is
+    /// wholly free. Returns the first frame.
+    pub fn alloc<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>, count: u64, align: u32) -> Option<Pfn> {
+        let (s, e) = self.pfns();
+        if count == 0 || count > self.pages() || align >= 64 {
+            return None;
+        }
+        let mask = (1u64 << align) - 1;
+        let mut pfn = s.0.checked_add(mask)? & !mask;
+        while pfn.checked_add(count).is_some_and(|end| end <= e.0) {
+            if zones.take_free_range(Pfn(pfn), Pfn(pfn + count)).is_ok() {
+                return Some(Pfn(pfn));
+            }
+            pfn += mask + 1;
+        }
+        None
+    }
+
+    /// `cma_release`: give back `count` frames from `pfn`, which `alloc` handed out. False
+    /// (and nothing freed) when the range is not in the area or not in use.
+    pub fn release<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>, pfn: Pfn, count: u64) -> bool {
+        self.holds(pfn, count) && zones.free_contig_range(pfn, Pfn(pfn.0 + count)).is_ok()
+    }
+}
+
+impl CmaAreas {
+    /// `cma_init_reserved_areas`: hand every area to the buddy allocator as MIGRATE_CMA
+    /// pageblocks (`cma_activate_area`). An area that cannot be activated (it crosses zones,
+    /// say) stays reserved, with Linux's message (Linux would free it as ordinary pages). Returns the pages handed over, by which
+    /// `totalram_pages` grows.
+    pub fn init_reserved_areas<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>) -> u64 {
+        let mut total = 0;
+        for a in self.iter() {
+            let (s, e) = a.pfns();
+            match zones.init_cma_reserved_pageblocks(s, e) {
+                Ok(n) => total += n,
+                // Linux names the area; ours have no names, so the base stands for it.
+                Err(_) => error!("cma: CMA area at 0x{:016x} could not be activated", a.base.0),
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+#[path = "cma_tests.rs"]
+mod tests;

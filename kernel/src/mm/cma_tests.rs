@@ -1,0 +1,127 @@
+//! Host tests of the default CMA area and `cma=`, against Linux 6.1's `dma_contiguous_reserve`
+//! and `cma_declare_contiguous_nid` worked by hand.
+
+use super::*;
+use crate::mm::memblock::Memblock;
+
+const SZ_1G: u64 = 1 << 30;
+
+/// 1 GiB of RAM at 1 GiB, as QEMU virt's `-m 1G`, with the top 3 MiB reserved (as a memmap
+/// and NODE_DATA would be).
+fn one_gig() -> Memblock {
+    let mut mb = Memblock::new();
+    mb.add(PhysAddr(SZ_1G), SZ_1G).unwrap();
+    mb.reserve(PhysAddr(2 * SZ_1G - 3 * SZ_1M), 3 * SZ_1M).unwrap();
+    mb
+}
+
+#[test]
+fn cma_cmdline_reads_size_base_and_limit_as_early_cma() {
+    // No '@': the size only; base and limit stay 0.
+    assert_eq!(CmaCmdline::parse("32M"), CmaCmdline { size: 32 * SZ_1M, base: 0, limit: 0 });
+    // '@' without '-': fixed, limit = base + size.
+    assert_eq!(
+        CmaCmdline::parse("16M@0x60000000"),
+        CmaCmdline { size: 16 * SZ_1M, base: 0x6000_0000, limit: 0x6100_0000 }
+    );
+    // '@' and '-': a window.
+    assert_eq!(
+        CmaCmdline::parse("16m@1G-0x50000000"),
+        CmaCmdline { size: 16 * SZ_1M, base: SZ_1G, limit: 0x5000_0000 }
+    );
+    // memparse stops at the first character it cannot read; anything but '@' after the
+    // size ends early_cma there.
+    assert_eq!(CmaCmdline::parse("0"), CmaCmdline::default());
+    assert_eq!(CmaCmdline::parse("8MB@0x40000000"), CmaCmdline { size: 8 * SZ_1M, base: 0, limit: 0 });
+    assert_eq!(CmaCmdline::parse("junk"), CmaCmdline::default());
+}
+
+#[test]
+fn default_area_is_64_mib_top_down_below_the_dma_limit() {
+    // Free RAM ends at 2 GiB - 3 MiB = 0x7fd00000; 64 MiB below that, aligned down to 2 MiB:
+    // 0x7fd00000 - 0x4000000 = 0x7bd00000 -> 0x7bc00000.
+    let mut mb = one_gig();
+    let mut areas = CmaAreas::default();
+    let a = areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, None, CMA_SIZE_MBYTES * SZ_1M).unwrap();
+    assert_eq!(a, CmaArea { base: PhysAddr(0x7bc0_0000), size: 64 * SZ_1M });
+    assert!(mb.is_region_reserved(a.base, a.size));
+    assert_eq!(areas.total_pages(), 64 * SZ_1M / PAGE_SIZE);
+}
+
+#[test]
+fn the_dma_limit_bounds_the_default_area_when_ram_passes_4_gib() {
+    // 6 GiB from 1 GiB: memory ends at 7 GiB >= 4 GiB + 64 MiB, so 6.1 first tries bottom-up
+    // in [4 GiB, limit); the DMA limit is 4 GiB, an empty window. Then top-down below 4 GiB:
+    // 0x1_0000_0000 - 64 MiB = 0xfc000000.
+    let mut mb = Memblock::new();
+    mb.add(PhysAddr(SZ_1G), 6 * SZ_1G).unwrap();
+    let mut areas = CmaAreas::default();
+    let a = areas.dma_contiguous_reserve(&mut mb, 4 * SZ_1G, None, 64 * SZ_1M).unwrap();
+    assert_eq!(a.base, PhysAddr(0xfc00_0000));
+    assert!(!mb.bottom_up(), "the bottom-up attempt is undone");
+    // With no limit at all, the bottom-up attempt from 4 GiB succeeds.
+    let mut areas = CmaAreas::default();
+    let b = areas.dma_contiguous_reserve(&mut mb, 0, None, 64 * SZ_1M).unwrap();
+    assert_eq!(b.base, PhysAddr(4 * SZ_1G));
+}
+
+#[test]
+fn cma_zero_reserves_nothing_and_sizes_round_up_to_a_pageblock() {
+    let mut mb = one_gig();
+    let before = mb.reserved_size();
+    let mut areas = CmaAreas::default();
+    assert_eq!(areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, Some(CmaCmdline::parse("0")), 64 * SZ_1M), None);
+    assert_eq!((mb.reserved_size(), areas.total_pages()), (before, 0));
+    // cma=1M: aligned up to 2 MiB, below 0x7fd00000 -> 0x7fb00000 - aligned 0x7fa00000.
+    let a = areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, Some(CmaCmdline::parse("1M")), 0).unwrap();
+    assert_eq!(a, CmaArea { base: PhysAddr(0x7fa0_0000), size: 2 * SZ_1M });
+}
+
+#[test]
+fn a_fixed_area_is_reserved_exactly_or_refused() {
+    let mut mb = one_gig();
+    let mut areas = CmaAreas::default();
+    // cma=16M@0x60000000: limit = base + size, so fixed.
+    let a = areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, Some(CmaCmdline::parse("16M@0x60000000")), 0).unwrap();
+    assert_eq!(a, CmaArea { base: PhysAddr(0x6000_0000), size: 16 * SZ_1M });
+    // The same range again overlaps a reservation: -EBUSY, nothing added.
+    let before = mb.reserved_size();
+    let e = areas.declare_contiguous_nid(&mut mb, 0x6000_0000, 16 * SZ_1M, 0x6100_0000, 0, true, NUMA_NO_NODE);
+    assert_eq!(e, Err(CmaError::Busy));
+    assert_eq!(mb.reserved_size(), before);
+    // Off the 2 MiB alignment.
+    let e = areas.declare_contiguous_nid(&mut mb, 0x6210_0000, 16 * SZ_1M, 0x6310_0000, 0, true, NUMA_NO_NODE);
+    assert_eq!(e, Err(CmaError::Inval));
+    // Across the end of DRAM (arm64's low/high boundary): 0x7f000000 + 32 MiB > 0x80000000.
+    let e = areas.declare_contiguous_nid(&mut mb, 0x7f00_0000, 32 * SZ_1M, 0x8100_0000, 0, true, NUMA_NO_NODE);
+    assert_eq!(e, Err(CmaError::Inval));
+    assert_eq!(areas.iter().count(), 1);
+}
+
+#[test]
+fn a_window_bounds_the_search_and_a_full_one_fails() {
+    let mut mb = one_gig();
+    let mut areas = CmaAreas::default();
+    // cma=16M@0x40000000-0x50000000: not fixed (limit != base + size); top-down in the window.
+    let c = CmaCmdline::parse("16M@0x40000000-0x50000000");
+    let a = areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, Some(c), 0).unwrap();
+    assert_eq!(a.base, PhysAddr(0x4f00_0000));
+    // Larger than the window: Size (..) of region .. exceeds limit: -EINVAL.
+    let c = CmaCmdline::parse("512M@0x40000000-0x50000000");
+    assert_eq!(areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, Some(c), 0), None);
+    // More than the free memory below the limit: -ENOMEM.
+    let e = areas.declare_contiguous_nid(&mut mb, 0, SZ_1G, 0, 0, false, NUMA_NO_NODE);
+    assert_eq!(e, Err(CmaError::NoMemory));
+    assert_eq!(areas.iter().count(), 1);
+}
+
+#[test]
+fn slots_run_out_at_max_cma_areas() {
+    let mut mb = one_gig();
+    let mut areas = CmaAreas::default();
+    for _ in 0..MAX_CMA_AREAS {
+        areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, NUMA_NO_NODE).unwrap();
+    }
+    let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, NUMA_NO_NODE);
+    assert_eq!(e, Err(CmaError::NoSlots));
+}
