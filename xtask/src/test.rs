@@ -703,8 +703,10 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         .concat(),
     ));
     // RAM ends at 7 GiB, above the 4 GiB DMA limit: swiotlb's default 64 MiB, top-down below
-    // ARCH_LOW_ADDRESS_LIMIT 0xffffffff, page aligned: [0xfbfff000, 0xfffff000).
-    let swiotlb = ["software IO TLB: area num 1.", "software IO TLB: mapped [mem 0x00000000fbfff000-0x00000000fffff000] (64MB)"];
+    // ARCH_LOW_ADDRESS_LIMIT 0xffffffff. The default CMA area already holds the 64 MiB just
+    // below 4 GiB ([0xfc000000, 0x100000000), the `cma:` line), so the highest free 64 MiB
+    // below the limit is [0xf8000000, 0xfc000000) (Linux's zones-6G log says the same).
+    let swiotlb = ["software IO TLB: area num 1.", "software IO TLB: mapped [mem 0x00000000f8000000-0x00000000fc000000] (64MB)"];
     list.push(zones("zones-6G", "6G", 0, "", &[zone_lines!("zones-6G"), swiotlb.to_vec(), vec!["Memory: *K/6291456K available *"]].concat()));
     list.push(zones(
         "zones-mem-limit",
