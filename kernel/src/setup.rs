@@ -181,10 +181,17 @@ pub fn arm64_memblock_init<'a>(
 
     if let Some((start, end)) = machine.initrd {
         let base = start.align_down(PAGE_SIZE);
-        let size = end.align_up(PAGE_SIZE) - base;
+        // The initrd's ends come from /chosen (or --initrd): an end in the last page rounds up
+        // past 2^64, where Linux's u64 sum wraps to a small size and reserves a bogus range.
+        // Here that initrd is outside the linear map like any other: Linux's warning, no
+        // reservation.
+        let size = match end.0.checked_add(PAGE_SIZE - 1) {
+            Some(e) => (e & !(PAGE_SIZE - 1)) - base.0,
+            None => u64::MAX,
+        };
         let dram = mb.start_of_dram();
         if size > 0 {
-            if base < dram || base.0 + size > dram.0.saturating_add(ARCH.linear_region_size) {
+            if base < dram || base.0 as u128 + size as u128 > dram.0.saturating_add(ARCH.linear_region_size) as u128 {
                 warn!("initrd not fully accessible via the linear mapping -- please check your bootloader ...");
             } else {
                 let _ = mb.add(base, size);
