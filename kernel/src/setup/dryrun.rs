@@ -5,7 +5,7 @@
 //! their own ([`DryRunState`]).
 //!
 //! It lives in the library, not in the binary, because the library's host tests run it on
-//! hand-built blobs. It only places: memblock never touches
+//! hand-built blobs and on thousands of mutated trees (`mutation_tests`). It only places: memblock never touches
 //! the memory it manages. On the host, [`host::mem_init`] runs the rest that needs memory of
 //! its own (`mem_init` over memmaps and free lists in host vectors, bounded in size).
 //!
@@ -225,3 +225,5 @@ pub mod host;
 
 #[cfg(test)]
 mod edge_tests;
+#[cfg(test)]
+pub(crate) mod mutation_tests;
