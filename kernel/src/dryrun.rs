@@ -92,10 +92,12 @@ fn run(args: &[String]) -> Result<Ending, String> {
                 sections = Some(<[u64; 4]>::try_from(sizes).map_err(|_| format!("--sections '{v}': four sizes expected"))?);
             }
             "--pa-bits" => {
-                pa_bits = number(&value()?)? as u32;
-                if !(32..=52).contains(&pa_bits) {
-                    return Err(format!("--pa-bits {pa_bits}: the architecture allows 32 to 52"));
+                // Checked before narrowing: 2^32 + 48 must not pass as 48.
+                let bits = number(&value()?)?;
+                if !(32..=52).contains(&bits) {
+                    return Err(format!("--pa-bits {bits}: the architecture allows 32 to 52"));
                 }
+                pa_bits = bits as u32;
             }
             other => return Err(format!("unknown option '{other}'")),
         }
