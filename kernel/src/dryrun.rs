@@ -7,17 +7,19 @@
 //! kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS]
 //!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
 //! ```
-//! Every problem (arguments, file, blob) is one line on stderr and exit status 1.
+//! The exit status says how the boot would end (`kernel::setup::dryrun`, whose module
+//! documentation has the table): 0 it completes, 2 it refuses the blob, 3 it panics (the
+//! panic line is printed as the boot prints it); 1 is a problem of the dry-run itself
+//! (arguments, file, a tree too large to simulate on the host). Every problem is one line on
+//! stderr.
 //!
 //! Without `--dtb-addr`, the blob is placed where QEMU's `-kernel` loader puts it
-//! (hw/arm/boot.c, `arm_setup_direct_kernel_boot`): the initrd area starts at the RAM base plus
-//! min(RAM / 2, 128 MiB); the DTB follows the initrd, aligned up to 2 MiB for AArch64.
+//! (`kernel::setup::dryrun::qemu_dtb_addr`).
 
-use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState};
 use kernel::mm::memblock::Memblock;
 use kernel::mm::PhysAddr;
 use kernel::printk::console_prints;
-use kernel::setup::dryrun::DryRun;
+use kernel::setup::dryrun::{DryRun, Ending};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static DYNDBG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -69,23 +71,7 @@ fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
     Ok((PhysAddr(base), PhysAddr(end)))
 }
 
-/// QEMU's DTB address for this blob: see the module documentation.
-fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Option<PhysAddr> {
-    const SZ_2M: u64 = 2 << 20;
-    const SZ_128M: u64 = 128 << 20;
-    let fdt = kernel::of::fdt::Fdt::new(blob).ok()?;
-    let ranges = || kernel::of::memory_regs(&fdt).filter_map(Result::ok).flatten();
-    let base = ranges().map(|(b, _)| b).min()?;
-    let ram: u64 = ranges().map(|(_, size)| size).sum();
-    let initrd_start = base + (ram / 2).min(SZ_128M);
-    let initrd_end = match initrd.or_else(|| kernel::of::chosen::initrd(&fdt)) {
-        Some((_, end)) => end.0,
-        None => initrd_start,
-    };
-    Some(PhysAddr(initrd_end.checked_add(SZ_2M - 1)? & !(SZ_2M - 1)))
-}
-
-fn run(args: &[String]) -> Result<(), String> {
+fn run(args: &[String]) -> Result<Ending, String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
         return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
@@ -106,10 +92,12 @@ fn run(args: &[String]) -> Result<(), String> {
                 sections = Some(<[u64; 4]>::try_from(sizes).map_err(|_| format!("--sections '{v}': four sizes expected"))?);
             }
             "--pa-bits" => {
-                pa_bits = number(&value()?)? as u32;
-                if !(32..=52).contains(&pa_bits) {
-                    return Err(format!("--pa-bits {pa_bits}: the architecture allows 32 to 52"));
+                // Checked before narrowing: 2^32 + 48 must not pass as 48.
+                let bits = number(&value()?)?;
+                if !(32..=52).contains(&bits) {
+                    return Err(format!("--pa-bits {bits}: the architecture allows 32 to 52"));
                 }
+                pa_bits = bits as u32;
             }
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -117,14 +105,15 @@ fn run(args: &[String]) -> Result<(), String> {
     let dtb = dtb.ok_or("--dtb FILE is required")?;
     let blob = std::fs::read(&dtb).map_err(|e| format!("{dtb}: {e}"))?;
     let opts = DryRun {
-        dtb_addr: match dtb_addr.or_else(|| qemu_dtb_addr(&blob, initrd)) {
+        dtb_addr: match dtb_addr.or_else(|| kernel::setup::dryrun::qemu_dtb_addr(&blob, initrd)) {
             Some(addr) => addr,
             None => {
                 // Name what is wrong with the blob itself before blaming the placement.
                 let anywhere = (PhysAddr(0), PhysAddr(0));
                 if let Err(e) = kernel::of::header::open(PhysAddr(0x1000), &blob, |n| blob.get(..n), anywhere) {
                     if !matches!(e, kernel::of::DtbError::NotInMemory { .. }) {
-                        return Err(format!("{dtb}: invalid device tree blob: {e}"));
+                        eprintln!("memmap: {dtb}: invalid device tree blob: {e}");
+                        return Ok(Ending::Refused(e));
                     }
                 }
                 return Err(format!("{dtb}: no memory node to place the blob in; give --dtb-addr"));
@@ -143,37 +132,30 @@ fn run(args: &[String]) -> Result<(), String> {
         LOGLEVEL.store(level, Ordering::Relaxed);
         DYNDBG.store(dyndbg, Ordering::Relaxed);
     };
-    let state = kernel::setup::dryrun::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level)
-        .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
+    let state = match kernel::setup::dryrun::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level) {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!("memmap: {dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0);
+            return Ok(Ending::Refused(e));
+        }
+    };
     // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
     // memmaps and free lists kept on the host, the demo device.
-    let Some(bootmem) = state.bootmem else { return Ok(()) };
-    kernel::setup::build_all_zonelists(&bootmem);
-    let mut links = ArrayLinks::new();
-    for m in bootmem.memmaps.iter().flatten() {
-        let frames = m.len() as u64;
-        links.add_node(m.start_pfn.0, frames, Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice()));
-    }
-    let memmaps = bootmem.memmaps.iter().flatten().filter(|m| bootmem.node_data[m.nid as usize].is_some()).map(|m| {
-        let pages: &'static mut [PageState] = Box::leak(vec![PageState::NORMAL; m.len()].into_boxed_slice());
-        (m.nid, Box::leak(Box::new(NodeData::new(m.nid))), Memmap::new(m.start_pfn, pages))
-    });
-    let cma = bootmem.cma.total_pages();
-    let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));
-    kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb)
-        .map_err(|e| format!("mem_init: {e}"))?;
-    bootmem.cma.init_reserved_areas(&mut zones);
-    if state.buddyinfo {
-        zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
+    let limit = kernel::setup::dryrun::host::DEFAULT_HOST_LIMIT;
+    if let Err(stop) = kernel::setup::dryrun::host::mem_init(&mut mb, &state, &opts, limit).map_err(|e| e.to_string())? {
+        return Ok(Ending::Panic(stop));
     }
     crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
-    Ok(())
+    Ok(Ending::Complete)
 }
 
 pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(e) = run(&args) {
-        eprintln!("memmap: error: {e}");
-        std::process::exit(1);
+    match run(&args) {
+        Ok(ending) => std::process::exit(ending.exit_status()),
+        Err(e) => {
+            eprintln!("memmap: error: {e}");
+            std::process::exit(1);
+        }
     }
 }

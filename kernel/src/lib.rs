@@ -10,6 +10,10 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+// The host dry-run's mem_init (`setup::dryrun::host`) keeps memmaps in host vectors.
+#[cfg(all(not(test), not(target_os = "none")))]
+extern crate std;
+
 pub mod arm64;
 pub mod mm;
 pub mod cmdline;

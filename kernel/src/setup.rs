@@ -203,10 +203,10 @@ pub fn arm64_memblock_init<'a>(
 
     if let Some((start, end)) = machine.initrd {
         let base = start.align_down(PAGE_SIZE);
-        let size = end.align_up(PAGE_SIZE) - base;
+        let size = initrd_pages_size(base, end);
         let dram = mb.start_of_dram();
         if size > 0 {
-            if base < dram || base.0 + size > dram.0.saturating_add(ARCH.linear_region_size) {
+            if base < dram || base.0 as u128 + size as u128 > dram.0.saturating_add(ARCH.linear_region_size) as u128 {
                 warn!("initrd not fully accessible via the linear mapping -- please check your bootloader ...");
             } else {
                 let _ = mb.add(base, size);
@@ -222,6 +222,17 @@ pub fn arm64_memblock_init<'a>(
     let mut table = reserved_mem::scan(fdt, machine.cells, mb);
     reserved_mem::init(fdt, machine.cells, mb, &mut table, hooks);
     table
+}
+
+/// The size of the initrd's pages from `base` (its start rounded down) to its end rounded up.
+/// The ends come from /chosen (or --initrd): an end in the last page rounds up past 2^64, where
+/// Linux's u64 sum wraps to a small size and reserves a bogus range. Here the size is then
+/// 2^64 - 1, outside the linear map like any other: Linux's warning, no reservation.
+fn initrd_pages_size(base: PhysAddr, end: PhysAddr) -> u64 {
+    match end.0.checked_add(PAGE_SIZE - 1) {
+        Some(e) => (e & !(PAGE_SIZE - 1)) - base.0,
+        None => u64::MAX,
+    }
 }
 
 pub mod dryrun;

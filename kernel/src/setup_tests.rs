@@ -10,7 +10,7 @@ use std::vec::Vec;
 
 /// Page tables kept in a map, for paging_init.
 #[derive(Default)]
-struct HostTables(std::collections::HashMap<u64, [u64; 512]>);
+pub(crate) struct HostTables(std::collections::HashMap<u64, [u64; 512]>);
 
 impl crate::mm::paging::TableAccess for HostTables {
     fn zero(&mut self, pa: PhysAddr) {
@@ -116,12 +116,12 @@ fn refuse(_rmem: &mut ReservedMem, _node: &crate::of::fdt::Node) -> Result<(), H
 
 /// On the host the hook table is a slice (the kernel gathers the same entries from its
 /// linker section).
-static HOOKS: [ReservedMemOfId; 2] = [
+pub(crate) static HOOKS: [ReservedMemOfId; 2] = [
     ReservedMemOfId { name: "TEST_RECORD", compatible: "test,record", init: record },
     ReservedMemOfId { name: "TEST_REFUSE", compatible: "test,refuse", init: refuse },
 ];
 
-fn reserved_memory_blob() -> Vec<u8> {
+pub(crate) fn reserved_memory_blob() -> Vec<u8> {
     let mut b = Builder::new();
     root(&mut b);
     memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);

@@ -56,6 +56,11 @@ enum Command {
         opts: qemu::BootOptions,
     },
     /// Run the boot's memory setup on a .dtb on the host and print its lines (no QEMU).
+    ///
+    /// Exit status: 0 the boot would complete; 1 the dry-run cannot run (arguments, file, a
+    /// tree whose memory is too large to simulate on the host); 2 the boot would refuse the
+    /// blob (`Error: invalid device tree blob …`); 3 the boot would stop with `Kernel panic -
+    /// not syncing: …`, which is printed as the boot prints it.
     Memmap {
         #[command(flatten)]
         args: memmap::MemmapArgs,

@@ -825,6 +825,32 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     Ok(list)
 }
 
+/// The trees the kernel's mutation and differential tests start from
+/// (`MEMBOOT_DTB_CORPUS`, see kernel/src/setup/dryrun/mutation_tests.rs): QEMU's own tree for
+/// `-m 1G -cpu max`, and that tree with each `dts/` overlay applied, in `dir`.
+fn dtb_corpus(dir: &std::path::Path) -> Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let qemu = dir.join("qemu.dtb");
+    run_tool(Command::new(tools::QEMU.binary).args(["-M", &format!("virt,dumpdtb={}", qemu.display())]).args([
+        "-m", "1G", "-cpu", "max", "-display", "none", "-nic", "none", "-monitor", "none",
+    ]))?;
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("dts"))
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dts"))
+        .collect();
+    sources.sort();
+    for source in sources {
+        let name = source.file_stem().and_then(|s| s.to_str()).unwrap_or("overlay");
+        let dtbo = dir.join(format!("{name}.dtbo"));
+        run_tool(Command::new("dtc").args(["-q", "-@", "-I", "dts", "-O", "dtb", "-o"]).arg(&dtbo).arg(&source))?;
+        run_tool(Command::new("fdtoverlay").arg("-i").arg(&qemu).arg("-o").arg(dir.join(format!("{name}.dtb"))).arg(&dtbo))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
 fn run_tool(cmd: &mut Command) -> Result<()> {
     let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
     if !out.status.success() {
@@ -896,9 +922,11 @@ fn check(s: &Scenario, log: &str) -> std::result::Result<(), String> {
 pub fn run(only: Option<&str>) -> Result<()> {
     tools::ensure(&[tools::QEMU, tools::DTC, tools::FDTOVERLAY, tools::GDB])?;
     if only.is_none() {
-        println!("== host tests");
+        println!("== host tests (the mutation and differential tests on QEMU's tree and the dts/ scenarios)");
+        let corpus = dtb_corpus(&root().join("target").join("xtask").join("test").join("corpus"))?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(&cargo)
+            .env("MEMBOOT_DTB_CORPUS", &corpus)
             .current_dir(root())
             .args(["test", "--workspace", "--quiet"])
             .status()

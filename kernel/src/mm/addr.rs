@@ -2,7 +2,8 @@
 //!
 //! `PhysAddr` is a plain `u64` newtype so that a physical address is never confused with a
 //! size, a virtual address or a page frame number. Ranges are half-open `[base, end)`; sums
-//! near the top of the 64-bit space are checked by the callers (see `memblock::cap_size`).
+//! near the top of the 64-bit space are checked by the callers (`PhysAddr::checked_add`,
+//! `memblock::cap_size`); the `+` and `-` operators stop on overflow in every build.
 
 use core::fmt;
 
@@ -91,17 +92,46 @@ impl fmt::LowerHex for PhysAddr {
     }
 }
 
+/// `PhysAddr + u64` and `PhysAddr - PhysAddr` are for sums the kernel has already bounded
+/// (a region inside memblock, a page inside a range): an overflow there is a bug, and it stops
+/// with the same message in debug and release builds, never wrapping. A value from the tree,
+/// the command line or a dry-run option goes through [`PhysAddr::checked_add`] (or Linux's
+/// clamp, `memblock::cap_size`) first.
 impl core::ops::Add<u64> for PhysAddr {
     type Output = PhysAddr;
+    #[track_caller]
     fn add(self, rhs: u64) -> PhysAddr {
-        PhysAddr(self.0 + rhs)
+        match self.0.checked_add(rhs) {
+            Some(v) => PhysAddr(v),
+            None => overflow("+", self.0, rhs),
+        }
     }
 }
 
 impl core::ops::Sub<PhysAddr> for PhysAddr {
     type Output = u64;
+    #[track_caller]
     fn sub(self, rhs: PhysAddr) -> u64 {
-        self.0 - rhs.0
+        match self.0.checked_sub(rhs.0) {
+            Some(v) => v,
+            None => overflow("-", self.0, rhs.0),
+        }
+    }
+}
+
+#[cold]
+#[track_caller]
+fn overflow(op: &str, a: u64, b: u64) -> ! {
+    panic!("physical address arithmetic overflows: {a:#x} {op} {b:#x}")
+}
+
+impl PhysAddr {
+    /// `self + size`, or `None` past the top of the 64-bit space.
+    pub const fn checked_add(self, size: u64) -> Option<PhysAddr> {
+        match self.0.checked_add(size) {
+            Some(v) => Some(PhysAddr(v)),
+            None => None,
+        }
     }
 }
 

@@ -131,8 +131,10 @@ pub fn paging_init<A: TableAccess>(
     // The fixmap: the console page, then the blob's pages.
     let console_va = match inputs.console {
         Some((base, size)) => {
+            // The size is the tree's `reg`: the fixmap slot bounds what is mapped, so a size
+            // near 2^64 is clamped to the slot rather than summed past the top of the space.
             let page = base.align_down(PAGE_SIZE);
-            let len = (base + size.max(1)).align_up(PAGE_SIZE) - page;
+            let len = crate::mm::addr::align_up((base.0 - page.0).saturating_add(size.max(1)), PAGE_SIZE);
             map_range(&mut mem, root, fixmap_console, page, len.min(fixmap_fdt - fixmap_console), Prot::PROT_DEVICE_NGNRE)?;
             Some(fixmap_console + (base.0 - page.0))
         }

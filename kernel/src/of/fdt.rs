@@ -302,6 +302,10 @@ impl<'a> Property<'a> {
 }
 
 #[cfg(test)]
+#[path = "fdt_diff_tests.rs"]
+mod diff_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::vec::Vec;

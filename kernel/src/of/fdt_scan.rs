@@ -22,28 +22,39 @@ pub fn scan_root(fdt: &Fdt) -> Cells {
 
 /// `early_init_dt_add_memory_arch`: page-align the bank, clip it to the physical address
 /// range (`max_addr` = highest addressable byte), and add it to memblock.
+///
+/// The bank comes from the tree, so nothing here may wrap. Linux computes in `u64` and wraps
+/// silently: a base in the last page aligns up to 0 there, leaving a size of 0 that
+/// `memblock_add` ignores. Here such a bank is refused with Linux's "Ignoring memory block"
+/// line (it holds no whole page), and the ends the lines print are exact (`u128`).
 pub fn add_memory_arch(mb: &mut Memblock, mut base: u64, mut size: u64, max_addr: u64) {
     let offset = base & (PAGE_SIZE - 1);
-    let end = base.wrapping_add(size);
+    let end = |base: u64, size: u64| base as u128 + size as u128;
+    let to_page = if offset == 0 { 0 } else { PAGE_SIZE - offset };
     if size < PAGE_SIZE - offset {
-        warn!("OF: fdt: Ignoring memory block 0x{base:x} - 0x{end:x}");
+        warn!("OF: fdt: Ignoring memory block 0x{base:x} - 0x{:x}", end(base, size));
         return;
     }
-    if offset != 0 {
-        size -= PAGE_SIZE - offset;
-        base += PAGE_SIZE - offset;
-    }
-    size &= !(PAGE_SIZE - 1);
+    let Some(aligned) = base.checked_add(to_page) else {
+        warn!("OF: fdt: Ignoring memory block 0x{base:x} - 0x{:x}", end(base, size));
+        return;
+    };
+    size = (size - to_page) & !(PAGE_SIZE - 1);
+    base = aligned;
     if base > max_addr {
-        warn!("OF: fdt: Ignoring memory block 0x{base:x} - 0x{:x}", base.wrapping_add(size));
+        warn!("OF: fdt: Ignoring memory block 0x{base:x} - 0x{:x}", end(base, size));
         return;
     }
-    if base.saturating_add(size) - 1 > max_addr {
-        warn!("OF: fdt: Ignoring memory range 0x{:x} - 0x{:x}", max_addr as u128 + 1, base as u128 + size as u128);
+    if size == 0 {
+        return; // less than a page after the aligned base: Linux adds nothing, silently
+    }
+    // In u128: a bank that runs past 2^64 is clipped here like one past max_addr.
+    if end(base, size) - 1 > max_addr as u128 {
+        warn!("OF: fdt: Ignoring memory range 0x{:x} - 0x{:x}", max_addr as u128 + 1, end(base, size));
         size = max_addr - base + 1;
     }
     if let Err(e) = mb.add(PhysAddr(base), size) {
-        warn!("OF: fdt: cannot add memory 0x{base:x} - 0x{:x}: {e}", base + size);
+        warn!("OF: fdt: cannot add memory 0x{base:x} - 0x{:x}: {e}", end(base, size));
     }
 }
 
@@ -84,7 +95,7 @@ pub fn scan_memory(fdt: &Fdt, cells: Cells, mb: &mut Memblock, phys_addr_bits: u
             trace!("OF: fdt:  - {base:x}, {size:x}");
             add_memory_arch(mb, base, size, max_addr);
             if hotpluggable && mb.mark_hotplug(PhysAddr(base), size).is_err() {
-                warn!("OF: fdt: failed to mark hotplug range 0x{base:x} - 0x{:x}", base + size);
+                warn!("OF: fdt: failed to mark hotplug range 0x{base:x} - 0x{:x}", base as u128 + size as u128);
             }
         }
     }

@@ -46,6 +46,9 @@ pub enum DtbError {
     BlockOutside { block: &'static str, offset: u32, size: u32, totalsize: u32 },
     OverlapsKernel { base: PhysAddr, end: PhysAddr, kernel: (PhysAddr, PhysAddr) },
     NotInMemory { base: PhysAddr, end: PhysAddr },
+    /// `[base, base + totalsize)` runs past the end of the 64-bit physical address space (a
+    /// dry-run's `--dtb-addr`: no RAM holds it, and Linux's fixmap could not map it either).
+    PastEndOfSpace { base: PhysAddr, totalsize: u32 },
     /// No memory node holds the blob, and the `reg` of one of them cannot be decoded.
     MemoryReg(RegError),
     Unparsable,
@@ -87,6 +90,11 @@ impl fmt::Display for DtbError {
                 "blob [{:#x}-{:#x}] is not inside any memory node it describes",
                 base.0,
                 end.0 - 1
+            ),
+            DtbError::PastEndOfSpace { base, totalsize } => write!(
+                f,
+                "blob at {:#x} of totalsize {totalsize:#x} runs past the end of the physical address space",
+                base.0
             ),
             DtbError::MemoryReg(e) => {
                 write!(f, "no memory node holds the blob, and one has an invalid reg property: {e}")
@@ -164,7 +172,7 @@ impl FdtHeader {
                 return Err(DtbError::BlockOutside { block, offset, size, totalsize: h.totalsize });
             }
         }
-        let end = pa + h.totalsize as u64;
+        let end = pa.checked_add(h.totalsize as u64).ok_or(DtbError::PastEndOfSpace { base: pa, totalsize: h.totalsize })?;
         if pa < kernel.1 && kernel.0 < end {
             return Err(DtbError::OverlapsKernel { base: pa, end, kernel });
         }
@@ -187,6 +195,7 @@ pub fn open<'a>(
     let h = FdtHeader::validate(pa, bytes, kernel)?;
     let blob = blob(h.totalsize as usize).ok_or(truncated(h.totalsize as usize))?;
     let fdt = crate::of::fdt::Fdt::new(blob)?;
+    // validate checked that the blob's end does not overflow.
     check_inside_memory(pa, pa + h.totalsize as u64, crate::of::memory_regs(&fdt))?;
     Ok(fdt)
 }

@@ -5,7 +5,19 @@
 //! their own ([`DryRunState`]).
 //!
 //! It lives in the library, not in the binary, because the library's host tests run it on
-//! hand-built blobs. It only places: memblock never touches the memory it manages.
+//! hand-built blobs and on thousands of mutated trees (`mutation_tests`). It only places: memblock never touches
+//! the memory it manages. On the host, [`host::mem_init`] runs the rest that needs memory of
+//! its own (`mem_init` over memmaps and free lists in host vectors, bounded in size).
+//!
+//! How the simulated boot ends is [`Ending`], and the `kernel memmap` binary's exit status
+//! says which (`cargo xtask memmap` passes it on):
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | the boot would go on to `boot: complete` |
+//! | 1 | the dry-run itself cannot run: arguments, file, or a tree whose memory the host cannot simulate within its bound ([`host::HostLimit`]) |
+//! | 2 | the boot would refuse the blob (`Error: invalid device tree blob …`) and power off |
+//! | 3 | the boot would stop with `Kernel panic - not syncing: …`, printed as the boot would |
 
 use super::{bootmem_init, setup_arch_memory, BootInputs, Bootmem};
 use crate::cmdline::EarlyParams;
@@ -62,17 +74,62 @@ pub fn dry_run<'a>(
     let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
     let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
     let bootmem = match paging_init(mb, tables, &paging, super::ARCH) {
-        Ok(_) => Some(bootmem_init(&fdt, mb, &reserved, params.cma)),
-        Err(crate::mm::pgtable::PgtableError::TableAlloc { .. }) => {
-            log::error!("Kernel panic - not syncing: Failed to allocate page table page");
-            None
-        }
-        Err(e) => {
-            log::error!("Kernel panic - not syncing: paging_init: {e}");
-            None
-        }
+        Ok(_) => Ok(bootmem_init(&fdt, mb, &reserved, params.cma)),
+        Err(e) => Err(BootStop::PagingInit(e).report()),
     };
     Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo, swiotlb: params.swiotlb })
+}
+
+/// Why the simulated boot would stop after the blob check: the `panic!` of `kernel_main`
+/// that the same error reaches there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootStop {
+    /// paging_init failed (Linux's `early_pgtable_alloc` panics when no table page is left).
+    PagingInit(crate::mm::pgtable::PgtableError),
+    /// The hand-over to the buddy allocator failed.
+    MemInit(crate::mm::buddy::BuddyError),
+}
+
+impl core::fmt::Display for BootStop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::mm::pgtable::PgtableError;
+        match self {
+            // Linux's early_pgtable_alloc panics with these words, and so does kernel_main.
+            BootStop::PagingInit(PgtableError::TableAlloc { .. }) => write!(f, "Failed to allocate page table page"),
+            BootStop::PagingInit(e) => write!(f, "paging_init: {e}"),
+            BootStop::MemInit(e) => write!(f, "mem_init: {e}"),
+        }
+    }
+}
+
+impl BootStop {
+    /// Print the panic line the boot would print, and hand the reason on.
+    fn report(self) -> BootStop {
+        log::error!("Kernel panic - not syncing: {self}");
+        self
+    }
+}
+
+/// How the simulated boot ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// It would reach `boot: complete`: the tree is accepted, maybe with warnings.
+    Complete,
+    /// The header check refuses the blob (the boot prints `Error: invalid device tree blob`).
+    Refused(crate::of::DtbError),
+    /// The boot would panic with this reason.
+    Panic(BootStop),
+}
+
+impl Ending {
+    /// The dry-run's exit status for this ending (the table in the module documentation).
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            Ending::Complete => 0,
+            Ending::Refused(_) => 2,
+            Ending::Panic(_) => 3,
+        }
+    }
 }
 
 /// What the dry-run leaves for the steps that need memory of their own (the host binary
@@ -80,8 +137,8 @@ pub fn dry_run<'a>(
 pub struct DryRunState<'a> {
     pub fdt: Fdt<'a>,
     pub reserved: ReservedMemTable<'a>,
-    /// `None` when the boot would have stopped in paging_init.
-    pub bootmem: Option<Bootmem>,
+    /// Why the boot would have stopped in paging_init, when it would.
+    pub bootmem: Result<Bootmem, BootStop>,
     /// The command line asked for `buddyinfo`.
     pub buddyinfo: bool,
     /// `swiotlb=`, for mem_init.
@@ -94,14 +151,15 @@ impl DryRun<'_> {
         use crate::arm64::KIMAGE_VADDR;
         use crate::mm::paging::Segment;
         use crate::mm::pgtable::Prot;
-        let (text, end) = self.kernel;
-        let size = end - text;
-        let [t, r, _, _] = self.sections.unwrap_or([size, 0, 0, 0]);
-        let (t, r) = (t.min(size), r.min(size - t.min(size)));
+        let (text, size) = (self.kernel.0, self.image_size());
+        let end = text + size;
+        let [t, r, _, _] = self.sections_in_image().unwrap_or([size, 0, 0, 0]);
         // The image is 2 MiB aligned both at KIMAGE_VADDR and in memory, so `text` (the
         // physical `_stext`) has the same offset in its 2 MiB block as the virtual one.
         let va = KIMAGE_VADDR + (text.0 & ((2 << 20) - 1));
-        let seg = |off: u64, len: u64, prot| Segment { va: va + off, pa: text + off, size: len, prot };
+        // An image too large for the kernel's VA region (a dry-run's `--image`) saturates here
+        // and paging_init refuses it, as the boot could not map it either.
+        let seg = |off: u64, len: u64, prot| Segment { va: va.saturating_add(off), pa: text + off, size: len, prot };
         let segs = [
             seg(0, t, Prot::PAGE_KERNEL_ROX),
             seg(t, r, Prot::PAGE_KERNEL_RO),
@@ -111,10 +169,28 @@ impl DryRun<'_> {
         (segs, (text, ro_end))
     }
 
+    /// `[_stext, _end)`'s size; an image given with its end below its start is empty.
+    fn image_size(&self) -> u64 {
+        self.kernel.1 .0.saturating_sub(self.kernel.0 .0)
+    }
+
+    /// The section sizes, each cut to what the image has left after the ones before it (the
+    /// sizes are the dry-run's `--sections`, which nothing else bounds).
+    fn sections_in_image(&self) -> Option<[u64; 4]> {
+        let mut left = self.image_size();
+        self.sections.map(|sizes| {
+            sizes.map(|s| {
+                let s = s.min(left);
+                left -= s;
+                s
+            })
+        })
+    }
+
     /// The sections the `Memory:` line reports, laid out from the image base.
     pub fn kernel_sections(&self) -> KernelSections {
         let base = self.kernel.0 .0;
-        let [t, r, w, b] = self.sections.unwrap_or_default();
+        let [t, r, w, b] = self.sections_in_image().unwrap_or_default();
         KernelSections {
             text: (base, base + t),
             rodata: (base + t, base + t + r),
@@ -124,3 +200,32 @@ impl DryRun<'_> {
         }
     }
 }
+
+/// Where QEMU's `-kernel` loader puts this blob (hw/arm/boot.c,
+/// `arm_setup_direct_kernel_boot`): the initrd area starts at the RAM base plus
+/// min(RAM / 2, 128 MiB); the DTB follows the initrd (`initrd`, else the tree's), aligned up
+/// to 2 MiB for AArch64. `None` when the tree has no memory node, or the place would lie past
+/// the end of the address space. The sizes come from the tree: their sum saturates (QEMU's RAM
+/// size is one number; only min(RAM / 2, 128 MiB) matters here, which saturation keeps).
+pub fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Option<PhysAddr> {
+    const SZ_2M: u64 = 2 << 20;
+    const SZ_128M: u64 = 128 << 20;
+    let fdt = Fdt::new(blob).ok()?;
+    let ranges = || crate::of::memory_regs(&fdt).filter_map(Result::ok).flatten();
+    let base = ranges().map(|(b, _)| b).min()?;
+    let ram = ranges().map(|(_, size)| size).fold(0u64, u64::saturating_add);
+    let initrd_start = base.checked_add((ram / 2).min(SZ_128M))?;
+    let initrd_end = match initrd.or_else(|| chosen::initrd(&fdt)) {
+        Some((_, end)) => end.0,
+        None => initrd_start,
+    };
+    Some(PhysAddr(initrd_end.checked_add(SZ_2M - 1)? & !(SZ_2M - 1)))
+}
+
+#[cfg(not(target_os = "none"))]
+pub mod host;
+
+#[cfg(test)]
+mod edge_tests;
+#[cfg(test)]
+pub(crate) mod mutation_tests;
