@@ -8,6 +8,7 @@
 
 use crate::qemu::{run_captured, BootOptions, Machine, Outcome};
 use crate::{build, footprint, gdb_test, linux, memmap, root, tools, Result};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
