@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: the host benches (criterion: memblock, and the buddy allocator next to
 //! the buddy_system_allocator crate), then the boot-time table: wall time from QEMU's start to
 //! the kernel's `Memory:` line and to its completion marker, at several RAM sizes, median of
-//! 5, next to QEMU's own floor (an Image that prints one line and powers off), timed the same
-//! way, to its line, and all measured in the same run. `--qemu-only` skips the host benches; arguments after `--` go to criterion.
+//! `RUNS`, next to QEMU's own floor (an Image that prints one line and powers off), timed the
+//! same way, to its line, and all measured in the same run. `--qemu-only` skips the host
+//! benches; arguments after `--` go to criterion.
 
 use crate::qemu::{BootOptions, Guard, Machine};
 use crate::{build, root, tools, Result};
@@ -10,7 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 5;
+/// Boots per cell of the table: with 5 the floor's median moved by 40% between two runs on a
+/// shared machine; a boot is about 0.1 s, so many runs cost little.
+const RUNS: usize = 21;
 const SIZES: [&str; 4] = ["1G", "4G", "16G", "64G"];
 
 pub fn run(qemu_only: bool, criterion: &[String]) -> Result<i32> {

@@ -24,9 +24,9 @@ pub struct MutantsArgs {
     /// Test only shard K of N of the mutants (K counts from 0).
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
-    /// Mutants built and tested at once, each in its own copy of the tree.
-    #[arg(long, default_value_t = 1)]
-    jobs: u32,
+    /// Mutants built and tested at once, each in its own copy of the tree (default 1).
+    #[arg(long)]
+    jobs: Option<u32>,
     /// Seconds a mutant's tests may run before it counts as a timeout (default: cargo-mutants
     /// derives it from the unmutated run).
     #[arg(long, value_name = "SECS")]
@@ -43,7 +43,10 @@ pub fn run(a: &MutantsArgs) -> Result<i32> {
     tools::ensure_cargo_tool(&tools::CARGO_MUTANTS)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut c = Command::new(cargo);
-    c.current_dir(root()).args(["mutants", "--package", "kernel", "--jobs", &a.jobs.to_string()]);
+    c.current_dir(root()).args(["mutants", "--package", "kernel"]);
+    if let Some(j) = a.jobs {
+        c.args(["--jobs", &j.to_string()]);
+    }
     let files: Vec<&str> = if a.file.is_empty() { SCOPE.to_vec() } else { a.file.iter().map(String::as_str).collect() };
     for f in files {
         c.args(["--file", f]);
