@@ -11,6 +11,7 @@ mod gdb_test;
 mod linux;
 mod memmap;
 mod monitor_test;
+mod mutants;
 mod qemu;
 mod readme;
 mod test;
@@ -75,6 +76,12 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Mutation testing of kernel/src/mm and kernel/src/of with the host tests (cargo-mutants;
+    /// slow, not in CI; see mutants/BASELINE.md).
+    Mutants {
+        #[command(flatten)]
+        args: mutants::MutantsArgs,
+    },
     /// Boot Debian's Linux 6.1 arm64 in every comparable scenario's machine and keep its
     /// memory-path log under linux-6.1/ (downloads the package with apt-get).
     LinuxLogs {
@@ -112,6 +119,7 @@ fn main() -> ExitCode {
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
         Command::Bench { qemu_only, args } => bench::run(qemu_only, &args),
+        Command::Mutants { args } => mutants::run(&args),
         Command::LinuxLogs { package, only, check: Some(dir) } => {
             let _ = package;
             linux::check_dir(&dir, only.as_deref()).map(|_| 0)

@@ -77,3 +77,27 @@ pub fn ensure_rust_target(target: &str) -> Result<()> {
         Err(_) => Err(format!("rustup not found; install the target with:\n    rustup target add {target}")),
     }
 }
+
+/// A cargo subcommand installed from crates.io with `cargo install`.
+pub struct CargoTool {
+    pub binary: &'static str,
+    pub krate: &'static str,
+}
+
+pub const CARGO_MUTANTS: CargoTool = CargoTool { binary: "cargo-mutants", krate: "cargo-mutants" };
+
+/// Make sure `tool` is on PATH: say and run `cargo install --locked` when it is not (no root
+/// needed; it builds into ~/.cargo/bin).
+pub fn ensure_cargo_tool(tool: &CargoTool) -> Result<()> {
+    if present(tool.binary) {
+        return Ok(());
+    }
+    let command = format!("cargo install {} --locked", tool.krate);
+    eprintln!("xtask: {} is missing; running `{command}`", tool.binary);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    match Command::new(cargo).args(["install", tool.krate, "--locked"]).status() {
+        Ok(s) if s.success() && present(tool.binary) => Ok(()),
+        Ok(s) if s.success() => Err(format!("{} installed but not on PATH (add ~/.cargo/bin)", tool.binary)),
+        _ => Err(format!("`{command}` failed")),
+    }
+}
