@@ -13,7 +13,6 @@
 //! (hw/arm/boot.c, `arm_setup_direct_kernel_boot`): the initrd area starts at the RAM base plus
 //! min(RAM / 2, 128 MiB); the DTB follows the initrd, aligned up to 2 MiB for AArch64.
 
-use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState};
 use kernel::mm::memblock::Memblock;
 use kernel::mm::PhysAddr;
 use kernel::printk::console_prints;
@@ -147,23 +146,14 @@ fn run(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("{dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0))?;
     // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
     // memmaps and free lists kept on the host, the demo device.
-    let Some(bootmem) = state.bootmem else { return Ok(()) };
-    kernel::setup::build_all_zonelists(&bootmem);
-    let mut links = ArrayLinks::new();
-    for m in bootmem.memmaps.iter().flatten() {
-        let frames = m.len() as u64;
-        links.add_node(m.start_pfn.0, frames, Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice()));
-    }
-    let memmaps = bootmem.memmaps.iter().flatten().filter(|m| bootmem.node_data[m.nid as usize].is_some()).map(|m| {
-        let pages: &'static mut [PageState] = Box::leak(vec![PageState::NORMAL; m.len()].into_boxed_slice());
-        (m.nid, Box::leak(Box::new(NodeData::new(m.nid))), Memmap::new(m.start_pfn, pages))
-    });
-    let cma = kernel::setup::cma_pages(&state.reserved);
-    let mut zones = Box::new(kernel::mm::buddy::Zones::new(links));
-    kernel::setup::mem_init(&mut mb, &bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma)
-        .map_err(|e| format!("mem_init: {e}"))?;
-    if state.buddyinfo {
-        zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
+    let max = kernel::setup::dryrun::HOST_MEMMAP_FRAMES_MAX;
+    let after = |_: &mut Memblock, zones: &kernel::mm::buddy::Zones<'_, kernel::mm::buddy::ArrayLinks<'_>>| {
+        if state.buddyinfo {
+            zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
+        }
+    };
+    if kernel::setup::dryrun::mem_init_on_host(&state, &mut mb, &opts, max, after)?.is_none() {
+        return Ok(());
     }
     crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
     Ok(())

@@ -10,6 +10,10 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+// The host-only parts (the dry-run's memmaps) use the heap; the kernel's library does not.
+#[cfg(not(target_os = "none"))]
+extern crate alloc;
+
 pub mod arm64;
 pub mod mm;
 pub mod cmdline;

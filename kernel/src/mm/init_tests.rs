@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::mm::buddy::{ArrayLinks, PageState, Zone, MAX_ORDER};
-use crate::mm::zone::{arm64_zone_limits, free_area_init};
+use crate::mm::zone_sizes::{arm64_zone_limits, free_area_init};
 use std::boxed::Box;
 use std::collections::BTreeSet;
 use std::vec;
@@ -89,7 +89,7 @@ fn model_blocks(f: &BTreeSet<u64>) -> BTreeSet<(u64, u32)> {
 #[test]
 fn every_free_block_lands_in_its_zone_node_and_order() {
     let mut mb = layout();
-    let limits = arm64_zone_limits(&mb, None);
+    let limits = arm64_zone_limits(&mb, &crate::arm64::ARM64_4K_48, None);
     assert_eq!(limits.dma, G4 / PAGE, "ZONE_DMA ends at 4 GiB");
     let layout_zones = free_area_init(&mb, &limits, &mut |_| {});
 
@@ -97,7 +97,7 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
     let mut links = ArrayLinks::new();
     let mut memmaps = Vec::new();
     for nid in 0..2 {
-        let (s, e) = node_span(&mb, nid).unwrap();
+        let (s, e) = crate::mm::numa::node_span(&mb, nid as usize).unwrap();
         let frames = e.0 - s.0;
         let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
         assert!(links.add_node(s.0, frames, slots));

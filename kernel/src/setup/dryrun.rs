@@ -5,7 +5,9 @@
 //! their own ([`DryRunState`]).
 //!
 //! It lives in the library, not in the binary, because the library's host tests run it on
-//! hand-built blobs. It only places: memblock never touches the memory it manages.
+//! hand-built blobs, and the fuzz target (`fuzz/`) runs it with [`mem_init_on_host`] on
+//! arbitrary bytes. It only places: memblock never touches the memory it manages; the memmaps
+//! and free-list links `mem_init` writes are host vectors, sized from the tree and bounded.
 
 use super::{bootmem_init, setup_arch_memory, BootInputs, Bootmem};
 use crate::cmdline::EarlyParams;
@@ -121,4 +123,56 @@ impl DryRun<'_> {
             ..KernelSections::default()
         }
     }
+}
+
+/// Frames of memmap the host dry-run allocates at most, over all nodes: 2^26 frames are node
+/// spans of 256 GiB, which cost 64 MiB of memmap and about 1 GiB of free-list links on the
+/// host. A tree that claims more (up to 2^64 bytes) is refused with a message rather than
+/// aborting the dry-run on a failed allocation.
+#[cfg(not(target_os = "none"))]
+pub const HOST_MEMMAP_FRAMES_MAX: u64 = 1 << 26;
+
+/// What the boot does after `setup_arch` that needs no hardware, on the host: zonelists, then
+/// `mem_init` over memmaps and free-list links held in host vectors (at most `max_frames`
+/// frames in all). `after` sees memblock and the zones once every free page is in the buddy
+/// allocator; the vectors are freed when it returns.
+#[cfg(not(target_os = "none"))]
+pub fn mem_init_on_host<R>(
+    state: &DryRunState,
+    mb: &mut Memblock,
+    opts: &DryRun,
+    max_frames: u64,
+    after: impl FnOnce(&mut Memblock, &crate::mm::buddy::Zones<'_, crate::mm::buddy::ArrayLinks<'_>>) -> R,
+) -> Result<Option<R>, alloc::string::String> {
+    use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, Zones};
+    use alloc::{boxed::Box, format, vec, vec::Vec};
+    let Some(bootmem) = state.bootmem.as_ref() else { return Ok(None) };
+    super::build_all_zonelists(bootmem);
+    let maps: Vec<_> = bootmem.memmaps.iter().flatten().copied().collect();
+    let frames: u64 = maps.iter().map(|m| m.len() as u64).fold(0, u64::saturating_add);
+    if frames > max_frames {
+        return Err(format!(
+            "the nodes span {frames} frames; the dry-run holds memmaps of at most {max_frames} frames"
+        ));
+    }
+    let mut slots: Vec<Vec<[u32; 2]>> =
+        maps.iter().map(|m| vec![[0u32; 2]; ArrayLinks::slots_for(m.len() as u64) as usize]).collect();
+    let mut pages: Vec<Vec<PageState>> = maps.iter().map(|m| vec![PageState::NORMAL; m.len()]).collect();
+    let mut data: Vec<NodeData> = maps.iter().map(|m| NodeData::new(m.nid)).collect();
+    let mut links = ArrayLinks::new();
+    for (m, s) in maps.iter().zip(slots.iter_mut()) {
+        if !links.add_node(m.start_pfn.0, m.len() as u64, s) {
+            return Err(format!("node {}: no free-list links for {} frames", m.nid, m.len()));
+        }
+    }
+    let memmaps = maps
+        .iter()
+        .zip(pages.iter_mut())
+        .zip(data.iter_mut())
+        .filter(|((m, _), _)| bootmem.node_data[m.nid as usize].is_some())
+        .map(|((m, p), d)| (m.nid, d, Memmap::new(m.start_pfn, p)));
+    let cma = super::cma_pages(&state.reserved);
+    let mut zones = Box::new(Zones::new(links));
+    super::mem_init(mb, bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma).map_err(|e| format!("mem_init: {e}"))?;
+    Ok(Some(after(mb, &zones)))
 }
