@@ -383,3 +383,41 @@ fn a_zero_width_reg_is_refused_with_a_message() {
         ]
     );
 }
+
+/// A `no-map` region that is not page aligned: `reg = <0x0 0x50000800 0x0 0x1000>` splits
+/// memory at 0x50000800 and 0x50001800. Linux's __create_pgd_mapping widens each linear range
+/// to whole pages, so the two pages the region touches stay mapped and paging_init goes on
+/// (it refused the range before, and the boot stopped); the memmap then counts both pages
+/// reserved, as Linux's for_each_mem_pfn_range leaves [0x50000, 0x50002) out of the node.
+#[test]
+fn an_unaligned_no_map_region_is_mapped_in_whole_pages() {
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+    b.begin("reserved-memory");
+    b.prop("#address-cells", &be32(2));
+    b.prop("#size-cells", &be32(2));
+    b.prop("ranges", b"");
+    b.begin("fw@50000800");
+    b.prop("reg", &cells(0x5000_0800, 0x1000));
+    b.prop("no-map", b"");
+    b.end();
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun {
+        dtb_addr: PhysAddr(0x4800_0000),
+        kernel: KERNEL,
+        phys_addr_bits: 40,
+        initrd: None,
+        cmdline: None,
+        sections: None,
+    };
+    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).expect("a valid blob");
+    let nomap = MemblockFlags::NOMAP.0;
+    assert_eq!(regions(&mb, MemblockKind::Memory)[..3], [(0x4000_0000, 0x1000_0800, 0), (0x5000_0800, 0x1000, nomap), (0x5000_1800, 0x2fff_e800, 0)]);
+    let bootmem = state.bootmem.expect("paging_init maps the pages around the region");
+    // 0x40000 frames from 0x40000000, less the two the region touches.
+    assert_eq!(bootmem.zones.nodes[0].node_present_pages, 0x40000 - 2);
+}
