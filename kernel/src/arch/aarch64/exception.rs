@@ -2,9 +2,25 @@
 //! register state in a `TrapFrame` and lands in `handle_exception`, which prints what Linux's
 //! arm64 fault path prints (`die_kernel_fault`, `mem_abort_decode`, `__die`, `__show_regs`)
 //! and powers the machine off: nothing here returns to the interrupted code.
+//!
+//! A fault inside the report itself (a bad console, a corrupted frame) must not loop or
+//! bury the first report: the second exception prints two short lines straight to the UART
+//! (no log buffer, no register dump) and powers off; a third powers off without a word.
+//! Linux's arm64 `die` would deadlock on its own `die_lock` there.
 
 use crate::console;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Exceptions taken so far: the first is reported in full, the second in two lines.
+static TAKEN: AtomicU32 = AtomicU32::new(0);
+
+/// `selftest=fault-in-fault`: the next report faults right after its abort decode, by a read
+/// of [`REPORT_FAULT_ADDR`], once.
+pub static FAULT_IN_REPORT: AtomicBool = AtomicBool::new(false);
+
+/// What the report reads to fault on purpose: in the 48-bit space, nothing maps it.
+pub const REPORT_FAULT_ADDR: u64 = 0x0000_7f00_dead_1000;
 
 /// Saved state, in the order `trap_common` stores it.
 #[repr(C)]
@@ -122,6 +138,11 @@ fn is_permission_fault(fsc: u64) -> bool {
 /// Entered from `trap_common` with the saved frame and the vector index (0..16).
 #[no_mangle]
 extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
+    match TAKEN.fetch_add(1, Ordering::SeqCst) {
+        0 => {}
+        1 => exception_in_report(frame),
+        _ => super::psci::system_off(),
+    }
     let mut out = console::emergency();
     let esr = frame.esr;
     let ec = (esr >> 26) & 0x3f;
@@ -165,6 +186,10 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
         };
         let _ = writeln!(out, "Unable to handle kernel {msg} at virtual address {:016x}", frame.far);
         mem_abort_decode(&mut out, esr);
+        if FAULT_IN_REPORT.swap(false, Ordering::SeqCst) {
+            // SAFETY: deliberately unsound (selftest=fault-in-fault): the read must fault.
+            let _ = unsafe { core::ptr::read_volatile(REPORT_FAULT_ADDR as *const u64) };
+        }
         "Oops"
     } else if is_sync {
         let _ = writeln!(out, "Internal error: {}: unexpected exception", class_str(ec));
@@ -181,6 +206,20 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
     let _ = writeln!(out, "Kernel panic - not syncing: Oops: Fatal exception");
     out.replay_log();
     let _ = writeln!(out, "---[ end Kernel panic - not syncing: Oops: Fatal exception ]---");
+    super::psci::system_off()
+}
+
+/// The second exception, taken while the first was being reported: two lines straight to the
+/// UART, then power off.
+fn exception_in_report(frame: &TrapFrame) -> ! {
+    let mut out = console::Console;
+    let _ = writeln!(
+        out,
+        "trap: exception inside the exception handler: ESR_EL1 {:#018x} FAR_EL1 {:#018x} ELR_EL1 {:#018x}",
+        frame.esr, frame.far, frame.elr
+    );
+    let _ = writeln!(out, "Kernel panic - not syncing: exception inside the exception handler");
+    console::Console::flush();
     super::psci::system_off()
 }
 
