@@ -827,6 +827,39 @@ fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &st
         forbid: vec!["memblock: cannot resize*", "Kernel panic*", "Unable to handle*"],
     });
 
+    // A memory node that claims the whole address space: reg [0, 2^64 - 1), next to QEMU's
+    // own memory@40000000 (which QEMU rewrites; ram@0 survives). Page aligned it is
+    // [0, 0xfffffffffffff000); arm64_memblock_init keeps what the PA size (2^48) and then the
+    // linear map (memstart 0 + 2^47) can hold, with Linux's warning. paging_init's first table
+    // page comes top-down from memblock: 0x7ffffffff000, where QEMU's virt has no RAM (only
+    // [0x40000000, 0x80000000)); writing it is a synchronous external abort. Linux 6.1 hangs
+    // there without a word; the report names the node that claimed the address, and stops.
+    let tree = qemu_source.replacen(
+        "chosen {",
+        "ram@0 {\n\t\tdevice_type = \"memory\";\n\t\treg = <0x00 0x00 0xffffffff 0xffffffff>;\n\t};\n\n\tchosen {",
+        1,
+    );
+    let all_space = scratch.join("memory-all-space.dtb");
+    let mut dtc = Command::new("dtc");
+    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&all_space);
+    run_with_stdin(&mut dtc, &tree)?;
+    let mut o = opts("1G");
+    o.dtb = Some(all_space);
+    list.push(Scenario {
+        name: "memory-all-space",
+        opts: o,
+        expect: [
+            "Memory doesn't fit in the linear mapping, VA_BITS too small",
+            "Unable to handle kernel paging request at virtual address 00007ffffffff000",
+            "  FSC = 0x10: synchronous external abort",
+            "OF: fdt: memory node 'ram@0' claims [mem 0x0000000000000000-0xfffffffffffffffe], but 0x7ffffffff000 in it does not respond: no RAM there",
+            "Kernel panic - not syncing: Oops: Fatal exception",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete"],
+    });
+
     // mem= as arm64's early_mem reads it: memparse(value) & PAGE_MASK, printed in MiB.
     // memparse stops at the first character that fits nothing and reads no digits as 0; a
     // limit of 0 leaves memory as it is (memblock_mem_limit_remove_map returns early).
@@ -1015,6 +1048,8 @@ fn expected_outcome(scenario: &str) -> Outcome {
     match scenario {
         // An exception report, then the panic: the self-tests that fault on purpose.
         "selftest-fault" | "selftest-nomap" | "selftest-wx" | "selftest-stack" | "selftest-fault-in-fault" => Outcome::Fault,
+        // A memory node over the whole address space: the first write to RAM that is not there.
+        "memory-all-space" => Outcome::Fault,
         // panic!, and Linux's early_pgtable_alloc panic when memblock cannot grow in time.
         // All RAM reserved: the same panic.
         "selftest-panic" | "memreserve-many" | "reserved-memory-all" => Outcome::Panic,

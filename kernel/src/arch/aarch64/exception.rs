@@ -10,7 +10,7 @@
 
 use crate::console;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Exceptions taken so far: the first is reported in full, the second in two lines.
 static TAKEN: AtomicU32 = AtomicU32::new(0);
@@ -18,6 +18,50 @@ static TAKEN: AtomicU32 = AtomicU32::new(0);
 /// `selftest=fault-in-fault`: the next report faults right after its abort decode, by a read
 /// of [`REPORT_FAULT_ADDR`], once.
 pub static FAULT_IN_REPORT: AtomicBool = AtomicBool::new(false);
+
+/// Where the device tree is mapped and its size (0 before `note_fdt`): a synchronous external
+/// abort on memory a memory node claims names that node.
+static FDT_VA: AtomicU64 = AtomicU64::new(0);
+static FDT_LEN: AtomicU64 = AtomicU64::new(0);
+
+/// The blob is readable at `va` for `len` bytes from now on (called again when it moves).
+pub fn note_fdt(va: u64, len: usize) {
+    FDT_LEN.store(0, Ordering::SeqCst);
+    FDT_VA.store(va, Ordering::SeqCst);
+    FDT_LEN.store(len as u64, Ordering::SeqCst);
+}
+
+/// Synchronous external abort, not on a table walk (`ESR_ELx.FSC`).
+const FSC_SEA: u64 = 0x10;
+
+/// For an external abort at `far`: the memory node whose `reg` claims the address, named,
+/// when the device tree says that RAM is there. A tree that claims memory the machine does
+/// not have (a node over the whole address space) ends here on the first write to it.
+fn name_memory_node(out: &mut impl Write, far: u64) {
+    let (va, len) = (FDT_VA.load(Ordering::SeqCst), FDT_LEN.load(Ordering::SeqCst));
+    let Some(pa) = super::mmu::pa_of(far) else { return };
+    if va == 0 || len == 0 {
+        return;
+    }
+    // SAFETY: note_fdt was told where the blob is mapped, read-only, for the kernel's life;
+    // a fault here would be caught as an exception inside the report.
+    let blob = unsafe { core::slice::from_raw_parts(va as *const u8, len as usize) };
+    let Ok(fdt) = kernel::of::fdt::Fdt::new(blob) else { return };
+    for node in kernel::of::fdt_scan::memory_nodes(&fdt) {
+        let Some(Ok(reg)) = node.reg() else { continue };
+        for (base, size) in reg {
+            if pa >= base && pa - base < size {
+                let _ = writeln!(
+                    out,
+                    "OF: fdt: memory node '{}' claims [mem {base:#018x}-{:#018x}], but {pa:#x} in it does not respond: no RAM there",
+                    node.name,
+                    base.saturating_add(size - 1)
+                );
+                return;
+            }
+        }
+    }
+}
 
 /// What the report reads to fault on purpose: in the 48-bit space, nothing maps it.
 pub const REPORT_FAULT_ADDR: u64 = 0x0000_7f00_dead_1000;
@@ -186,6 +230,9 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
         };
         let _ = writeln!(out, "Unable to handle kernel {msg} at virtual address {:016x}", frame.far);
         mem_abort_decode(&mut out, esr);
+        if esr & 0x3f == FSC_SEA {
+            name_memory_node(&mut out, frame.far);
+        }
         if FAULT_IN_REPORT.swap(false, Ordering::SeqCst) {
             // SAFETY: deliberately unsound (selftest=fault-in-fault): the read must fault.
             let _ = unsafe { core::ptr::read_volatile(REPORT_FAULT_ADDR as *const u64) };
