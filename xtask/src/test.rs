@@ -217,9 +217,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         .map(|l| format!("{l}\n"))
         .collect();
     let no_stdout = scratch.join("no-stdout.dtb");
-    let mut dtc = Command::new("dtc");
-    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&no_stdout);
-    run_with_stdin(&mut dtc, &source)?;
+    compile_dts(&no_stdout, &source)?;
     let mut o = opts("1G");
     o.dtb = Some(no_stdout);
     let mut s = normal("no-stdout-path", o, &[]);
@@ -466,9 +464,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     let many = scratch.join("memreserve-many.dtb");
     let entries: String =
         (0..387u64).map(|i| format!("/memreserve/ {:#x} 0x10000;\n", 0x6000_0000 + i * 0x2_0000)).collect();
-    let mut dtc = Command::new("dtc");
-    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&many);
-    run_with_stdin(&mut dtc, &qemu_source.replacen("/dts-v1/;", &format!("/dts-v1/;\n{entries}"), 1))?;
+    compile_dts(&many, &qemu_source.replacen("/dts-v1/;", &format!("/dts-v1/;\n{entries}"), 1))?;
     let mut o = opts("1G");
     o.dtb = Some(many);
     o.append = Some("memblock=debug".into());
@@ -807,9 +803,7 @@ fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &st
     );
     let tree = qemu_source.replacen("chosen {", &node, 1);
     let many = scratch.join("reserved-memory-200.dtb");
-    let mut dtc = Command::new("dtc");
-    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&many);
-    run_with_stdin(&mut dtc, &tree)?;
+    compile_dts(&many, &tree)?;
     let mut o = opts("1G");
     o.dtb = Some(many);
     o.append = Some("memblock=debug".into());
@@ -840,9 +834,7 @@ fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &st
         1,
     );
     let all_space = scratch.join("memory-all-space.dtb");
-    let mut dtc = Command::new("dtc");
-    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&all_space);
-    run_with_stdin(&mut dtc, &tree)?;
+    compile_dts(&all_space, &tree)?;
     let mut o = opts("1G");
     o.dtb = Some(all_space);
     list.push(Scenario {
@@ -887,6 +879,13 @@ fn run_tool(cmd: &mut Command) -> Result<()> {
         return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
+}
+
+/// `dtc` from source text to a blob at `out`.
+fn compile_dts(out: &std::path::Path, source: &str) -> Result<()> {
+    let mut dtc = Command::new("dtc");
+    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(out);
+    run_with_stdin(&mut dtc, source)
 }
 
 fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<()> {

@@ -125,6 +125,24 @@ impl DryRun<'_> {
     }
 }
 
+/// Page tables kept on the host: paging_init's placement without touching memory.
+#[cfg(not(target_os = "none"))]
+#[derive(Default)]
+pub struct HostTables(alloc::collections::BTreeMap<u64, alloc::boxed::Box<[u64; 512]>>);
+
+#[cfg(not(target_os = "none"))]
+impl crate::mm::paging::TableAccess for HostTables {
+    fn zero(&mut self, pa: PhysAddr) {
+        self.0.insert(pa.0, alloc::boxed::Box::new([0; 512]));
+    }
+    fn read(&self, table: PhysAddr, index: usize) -> u64 {
+        self.0.get(&table.0).map_or(0, |t| t[index])
+    }
+    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
+        self.0.entry(table.0).or_insert_with(|| alloc::boxed::Box::new([0; 512]))[index] = desc;
+    }
+}
+
 /// Frames of memmap the host dry-run allocates at most, over all nodes: 2^26 frames are node
 /// spans of 256 GiB, which cost 64 MiB of memmap and about 1 GiB of free-list links on the
 /// host. A tree that claims more (up to 2^64 bytes) is refused with a message rather than

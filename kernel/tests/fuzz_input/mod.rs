@@ -22,7 +22,7 @@ use kernel::mm::memblock::{Memblock, MemblockKind, Region};
 use kernel::mm::{PhysAddr, PAGE_SIZE};
 use kernel::of::cells::{self, Cells};
 use kernel::of::reserved_mem::{shared_dma_pool_setup, ReservedMemOfId, ReservedMemTable};
-use kernel::setup::dryrun::{dry_run, mem_init_on_host, DryRun};
+use kernel::setup::dryrun::{dry_run, mem_init_on_host, DryRun, HostTables};
 
 /// Node spans the fuzz target gives memmaps to, at most (16 GiB: 4 MiB of memmap and 64 MiB of
 /// links per run); larger trees stop after `dry_run`, which still runs in full.
@@ -116,22 +116,6 @@ fn qemu_dtb_addr(blob: &[u8], base: u64) -> Option<u64> {
     let ram = kernel::of::memory_regs(&fdt).filter_map(Result::ok).flatten().fold(0u64, |a, (_, s)| a.saturating_add(s));
     let at = base.checked_add((ram / 2).min(128 << 20))?;
     Some(at.checked_add((2 << 20) - 1)? & !((2 << 20) - 1))
-}
-
-/// Page tables kept on the host (as the dry-run binary keeps them).
-#[derive(Default)]
-struct HostTables(std::collections::HashMap<u64, Box<[u64; 512]>>);
-
-impl kernel::mm::paging::TableAccess for HostTables {
-    fn zero(&mut self, pa: PhysAddr) {
-        self.0.insert(pa.0, Box::new([0; 512]));
-    }
-    fn read(&self, table: PhysAddr, index: usize) -> u64 {
-        self.0.get(&table.0).map_or(0, |t| t[index])
-    }
-    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
-        self.0.entry(table.0).or_insert_with(|| Box::new([0; 512]))[index] = desc;
-    }
 }
 
 /// Both arrays: every region non-empty and inside the address space, sorted, apart from the
