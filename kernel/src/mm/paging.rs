@@ -138,7 +138,9 @@ pub fn paging_init<A: TableAccess>(
     let console_va = match inputs.console {
         Some((base, size)) => {
             let page = base.align_down(PAGE_SIZE);
-            let len = (base + size.max(1)).align_up(PAGE_SIZE) - page;
+            // The console's `reg` size comes from the tree: a size near 2^64 saturates, and
+            // the window below caps what is mapped anyway (Linux maps one earlycon page).
+            let len = PhysAddr(base.0.saturating_add(size.max(1))).align_up(PAGE_SIZE) - page;
             map_range(&mut mem, root, fixmap_console, page, len.min(fixmap_fdt - fixmap_console), Prot::PROT_DEVICE_NGNRE)?;
             Some(fixmap_console + (base.0 - page.0))
         }
