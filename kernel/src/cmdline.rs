@@ -226,6 +226,17 @@ mod tests {
     }
 
     #[test]
+    fn a_selftest_runs_only_when_named() {
+        // main.rs runs a self-test only for `Some`: nothing else may set it.
+        let selftest = |cmdline| EarlyParams::parse(cmdline, &mut |_| {}).selftest;
+        assert_eq!(selftest(""), None);
+        assert_eq!(selftest("loglevel=8 memblock=debug mem=1G buddyinfo ptdump"), None);
+        assert_eq!(selftest("selftests=fault xselftest=fault selftest"), None);
+        assert_eq!(selftest("selftest="), None);
+        assert_eq!(selftest("selftest=fault"), Some("fault"));
+    }
+
+    #[test]
     fn mem_takes_any_value_as_arm64_early_mem_does() {
         // early_mem: memparse(p) & PAGE_MASK, whatever follows the number; no digits is 0.
         let limit = |cmdline| EarlyParams::parse(cmdline, &mut |_| panic!("{cmdline}: not malformed")).memory_limit;
