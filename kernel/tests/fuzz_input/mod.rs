@@ -177,6 +177,18 @@ fn check_reserved_mem(fdt: &kernel::of::fdt::Fdt, root: Cells, table: &ReservedM
     Ok(())
 }
 
+/// Whether memory that is not NOMAP covers all of `[start, end)` (the regions are sorted and
+/// apart, as `check_memblock` proved).
+fn covered(memory: &[Region], start: u64, end: u64) -> bool {
+    let mut at = start;
+    for r in memory.iter().filter(|r| !r.is_nomap()) {
+        if r.base.0 <= at && at < r.base.0 + r.size {
+            at = r.base.0 + r.size;
+        }
+    }
+    at >= end
+}
+
 /// After `mem_init`: every free block lies in its zone and in memory that is neither reserved
 /// nor NOMAP; and each node's span is its free pages plus the frames its memmap marks reserved,
 /// which are exactly the frames not wholly inside one usable memory region of the node or
@@ -192,7 +204,10 @@ fn check_buddy(mb: &Memblock, zones: &Zones<'_, ArrayLinks<'_>>) -> Result<(), S
             area.for_each(zones.links(), &mut |pfn| {
                 let (s, e) = (pfn, pfn + (1 << order));
                 let in_zone = s >= z.zone_start_pfn() && e <= z.zone_end_pfn();
-                let in_memory = memory.iter().any(|r| !r.is_nomap() && r.base.0 <= s * PAGE_SIZE && e * PAGE_SIZE <= r.base.0 + r.size);
+                // Merging joins buddies across memblock regions (a hotpluggable region next
+                // to a plain one, say), as Linux's __free_one_page does: the block must lie in
+                // usable memory, not in one region.
+                let in_memory = covered(memory, s * PAGE_SIZE, e * PAGE_SIZE);
                 let used = reserved.iter().chain(memory.iter().filter(|r| r.is_nomap())).find(|r| touches(r, s, e));
                 if bad.is_none() && (!in_zone || !in_memory || used.is_some()) {
                     bad = Some(format!(
