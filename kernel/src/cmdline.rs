@@ -43,33 +43,30 @@ pub fn params(cmdline: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     })
 }
 
-/// Linux's `memparse`: a number (decimal, `0x` hex or leading-`0` octal) with an optional
-/// K/M/G/T/P/E suffix, either case. Returns `None` when no digits are found or on overflow.
-pub fn memparse(s: &str) -> Option<u64> {
-    let (digits, radix) = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (hex, 16)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
+/// Linux's `memparse`: the longest prefix that is a number (`simple_strtoull` with base 0:
+/// `0x` hex, a leading `0` octal, else decimal), times the K/M/G/T/P/E suffix that follows
+/// it, either case. Like Linux it stops at the first character that does not fit and ignores
+/// the rest (`512MB` is 512 MiB), and a value with no digits is 0 (`garbage`). Where Linux's
+/// arithmetic wraps (more than 2^64), this saturates at `u64::MAX`.
+pub fn memparse(s: &str) -> u64 {
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) if hex.starts_with(|c: char| c.is_ascii_hexdigit()) => (hex, 16),
+        _ if s.starts_with('0') => (s, 8),
+        _ => (s, 10),
     };
     let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
     let (num, suffix) = digits.split_at(split);
-    if num.is_empty() {
-        return None;
-    }
-    let value = u64::from_str_radix(num, radix).ok()?;
-    let shift = match suffix {
-        "" => 0,
-        "k" | "K" => 10,
-        "m" | "M" => 20,
-        "g" | "G" => 30,
-        "t" | "T" => 40,
-        "p" | "P" => 50,
-        "e" | "E" => 60,
-        _ => return None,
+    let value = num.chars().fold(0u64, |v, c| v.saturating_mul(radix as u64).saturating_add(c.to_digit(radix).unwrap_or(0) as u64));
+    let shift = match suffix.chars().next() {
+        Some('k' | 'K') => 10,
+        Some('m' | 'M') => 20,
+        Some('g' | 'G') => 30,
+        Some('t' | 'T') => 40,
+        Some('p' | 'P') => 50,
+        Some('e' | 'E') => 60,
+        _ => 0,
     };
-    value.checked_mul(1u64 << shift)
+    value.checked_mul(1u64 << shift).unwrap_or(u64::MAX)
 }
 
 /// Linux's `memparse` as `early_cma` uses it: the number at the start of `s` (decimal, `0x`
@@ -186,10 +183,11 @@ impl<'a> EarlyParams<'a> {
                 },
                 ("quiet", None) => p.loglevel = CONSOLE_LOGLEVEL_QUIET,
                 ("debug", None) => p.loglevel = CONSOLE_LOGLEVEL_DEBUG,
-                ("mem", v) => match v.and_then(memparse) {
-                    Some(limit) => p.memory_limit = Some(limit & !(crate::mm::PAGE_SIZE - 1)),
-                    None => bad(),
-                },
+                // arm64's early_mem: any value is a limit (page aligned down; 0, which
+                // `memblock_mem_limit_remove_map` ignores, for one without digits); only a
+                // missing `=` is malformed.
+                ("mem", Some(v)) => p.memory_limit = Some(memparse(v) & !(crate::mm::PAGE_SIZE - 1)),
+                ("mem", None) => bad(),
                 ("memblock", Some("debug")) => p.memblock_debug = true,
                 ("memblock", _) => bad(),
                 ("selftest", Some(name)) if !name.is_empty() => p.selftest = Some(name),
@@ -224,14 +222,22 @@ mod tests {
 
     #[test]
     fn memparse_suffixes_and_radix() {
-        assert_eq!(memparse("512M"), Some(512 << 20));
-        assert_eq!(memparse("1g"), Some(1 << 30));
-        assert_eq!(memparse("0x1000"), Some(0x1000));
-        assert_eq!(memparse("010"), Some(8));
-        assert_eq!(memparse("4096"), Some(4096));
-        assert_eq!(memparse("M"), None);
-        assert_eq!(memparse("12Q"), None);
-        assert_eq!(memparse("20E"), None, "overflow is refused, not wrapped");
+        assert_eq!(memparse("512M"), 512 << 20);
+        assert_eq!(memparse("1g"), 1 << 30);
+        assert_eq!(memparse("0x1000"), 0x1000);
+        assert_eq!(memparse("010"), 8);
+        assert_eq!(memparse("4096"), 4096);
+        // Linux's simple_strtoull finds no digits: 0, and the suffix still applies to it.
+        assert_eq!(memparse("M"), 0);
+        assert_eq!(memparse("garbage"), 0);
+        // It stops at the first character that fits nothing: the rest is ignored.
+        assert_eq!(memparse("12Q"), 12);
+        assert_eq!(memparse("512MB"), 512 << 20);
+        assert_eq!(memparse("4095M"), 4095 << 20);
+        assert_eq!(memparse("08"), 0, "octal: the 8 ends the number after the 0");
+        assert_eq!(memparse("0x"), 0, "no hex digit: the 0 alone, then the x ends it");
+        assert_eq!(memparse("20E"), u64::MAX, "past 2^64 saturates instead of wrapping");
+        assert_eq!(memparse("99999999999999999999"), u64::MAX);
     }
 
     #[test]
@@ -250,7 +256,7 @@ mod tests {
     fn early_params_and_malformed_values() {
         let mut bad = Vec::new();
         let p = EarlyParams::parse(
-            "loglevel=8 mem=1G memblock=debug selftest=fault root=/dev/vda loglevel=x mem=",
+            "loglevel=8 mem=1G memblock=debug selftest=fault root=/dev/vda loglevel=x mem",
             &mut |m| bad.push(m),
         );
         assert_eq!(p.loglevel, 8, "a malformed later loglevel leaves the earlier value");
@@ -261,7 +267,7 @@ mod tests {
         assert!(EarlyParams::parse("quiet monitor", &mut |_| panic!()).monitor);
         assert_eq!(
             bad,
-            [Malformed { name: "loglevel", value: Some("x") }, Malformed { name: "mem", value: Some("") }]
+            [Malformed { name: "loglevel", value: Some("x") }, Malformed { name: "mem", value: None }]
         );
         assert_eq!(bad[0].to_string(), "Malformed early option 'loglevel'");
     }
@@ -271,6 +277,28 @@ mod tests {
         assert!(EarlyParams::parse("dyndbg=+p", &mut |_| panic!()).dyndbg);
         assert!(EarlyParams::parse("of_fdt.dyndbg=\"+p\"", &mut |_| panic!()).dyndbg);
         assert!(!EarlyParams::parse("debug loglevel=8", &mut |_| panic!()).dyndbg);
+    }
+
+    #[test]
+    fn a_selftest_runs_only_when_named() {
+        // main.rs runs a self-test only for `Some`: nothing else may set it.
+        let selftest = |cmdline| EarlyParams::parse(cmdline, &mut |_| {}).selftest;
+        assert_eq!(selftest(""), None);
+        assert_eq!(selftest("loglevel=8 memblock=debug mem=1G buddyinfo ptdump"), None);
+        assert_eq!(selftest("selftests=fault xselftest=fault selftest"), None);
+        assert_eq!(selftest("selftest="), None);
+        assert_eq!(selftest("selftest=fault"), Some("fault"));
+    }
+
+    #[test]
+    fn mem_takes_any_value_as_arm64_early_mem_does() {
+        // early_mem: memparse(p) & PAGE_MASK, whatever follows the number; no digits is 0.
+        let limit = |cmdline| EarlyParams::parse(cmdline, &mut |_| panic!("{cmdline}: not malformed")).memory_limit;
+        assert_eq!(limit("mem=1"), Some(0));
+        assert_eq!(limit("mem=4095M"), Some(4095 << 20));
+        assert_eq!(limit("mem=512MB"), Some(512 << 20));
+        assert_eq!(limit("mem=garbage"), Some(0));
+        assert_eq!(limit("mem="), Some(0));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use kernel::mm::memblock::Memblock;
 use kernel::mm::PhysAddr;
 use kernel::printk::console_prints;
-use kernel::setup::dryrun::{DryRun, Ending};
+use kernel::setup::dryrun::{DryRun, Ending, HostTables};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static DYNDBG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -37,22 +37,6 @@ impl log::Log for Stdout {
         }
     }
     fn flush(&self) {}
-}
-
-/// Page tables kept on the host: paging_init's placement without touching memory.
-#[derive(Default)]
-pub struct HostTables(std::collections::HashMap<u64, Box<[u64; 512]>>);
-
-impl kernel::mm::paging::TableAccess for HostTables {
-    fn zero(&mut self, pa: PhysAddr) {
-        self.0.insert(pa.0, Box::new([0; 512]));
-    }
-    fn read(&self, table: PhysAddr, index: usize) -> u64 {
-        self.0.get(&table.0).map_or(0, |t| t[index])
-    }
-    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
-        self.0.entry(table.0).or_insert_with(|| Box::new([0; 512]))[index] = desc;
-    }
 }
 
 fn number(s: &str) -> Result<u64, String> {

@@ -13,6 +13,9 @@
 // The host dry-run's mem_init (`setup::dryrun::host`) keeps memmaps in host vectors.
 #[cfg(all(not(test), not(target_os = "none")))]
 extern crate std;
+// The host-only parts (the dry-run's memmaps) use the heap; the kernel's library does not.
+#[cfg(not(target_os = "none"))]
+extern crate alloc;
 
 pub mod arm64;
 pub mod mm;

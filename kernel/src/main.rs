@@ -52,6 +52,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         Ok(fdt) => fdt,
         Err(e) => invalid_dtb(dtb_pa, entry_el, e),
     };
+    arch::exception::note_fdt(dtb_pa, fdt.total_size());
     let conduit = of::psci_conduit(&fdt);
     psci::set_conduit(conduit.unwrap_or(psci::fallback_conduit(entry_el)));
 
@@ -109,6 +110,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     console::relocate(&tables);
     let moved = kernel::of::fdt::Fdt::new(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size()))
         .expect("the blob reads the same through its new mapping");
+    arch::exception::note_fdt(tables.fdt_va, fdt.total_size());
     // Everything borrowed from the blob is taken again from its new mapping.
     let reserved = reserved.rebase(&moved);
     let fdt = moved;

@@ -2,6 +2,8 @@
 //! a real boot; the QEMU tests in `cargo xtask test` check what they print.
 //!
 //! - `fault`: read from an address nothing maps; must end in the fault report.
+//! - `fault-in-fault`: the same read, with the fault report told to fault once itself: the
+//!   second exception must be reported in two short lines and stop the machine, not loop.
 //! - `panic`: `panic!`; must end in "Kernel panic - not syncing".
 //! - `reset`: PSCI SYSTEM_RESET instead of SYSTEM_OFF.
 //! - `nomap`: read the first byte of the first NOMAP region through the linear map: no-map
@@ -54,6 +56,12 @@ pub fn run(name: &str, mb: &Memblock, cma: &CmaAreas) {
         "fault" => {
             let v = provoke::read_u64(UNMAPPED);
             panic!("selftest=fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
+        }
+        "fault-in-fault" => {
+            crate::arch::exception::FAULT_IN_REPORT.store(true, core::sync::atomic::Ordering::SeqCst);
+            // SAFETY: deliberately unsound: the read must fault, and so must its report.
+            let v = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            panic!("selftest=fault-in-fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
         }
         "panic" => panic!("selftest=panic"),
         "hang" => loop {

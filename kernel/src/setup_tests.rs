@@ -2,27 +2,11 @@
 //! (scan, allocation, hooks, lookup) and the dry-run's refusal to panic on broken input.
 
 use super::*;
-use super::dryrun::{dry_run, DryRun};
+use super::dryrun::{dry_run, DryRun, HostTables};
 use crate::mm::memblock::{MemblockFlags, MemblockKind, Region};
 use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
 use std::vec::Vec;
-
-/// Page tables kept in a map, for paging_init.
-#[derive(Default)]
-pub(crate) struct HostTables(std::collections::HashMap<u64, [u64; 512]>);
-
-impl crate::mm::paging::TableAccess for HostTables {
-    fn zero(&mut self, pa: PhysAddr) {
-        self.0.insert(pa.0, [0; 512]);
-    }
-    fn read(&self, table: PhysAddr, index: usize) -> u64 {
-        self.0.get(&table.0).map_or(0, |t| t[index])
-    }
-    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
-        self.0.entry(table.0).or_insert([0; 512])[index] = desc;
-    }
-}
 
 const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
 
@@ -121,7 +105,9 @@ pub(crate) static HOOKS: [ReservedMemOfId; 2] = [
     ReservedMemOfId { name: "TEST_REFUSE", compatible: "test,refuse", init: refuse },
 ];
 
-pub(crate) fn reserved_memory_blob() -> Vec<u8> {
+/// A root with 1 GiB of memory at 0x40000000 and an open `/reserved-memory` node in the
+/// root's cells, for the caller's children.
+fn begin_reserved_memory() -> Builder {
     let mut b = Builder::new();
     root(&mut b);
     memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
@@ -129,6 +115,11 @@ pub(crate) fn reserved_memory_blob() -> Vec<u8> {
     b.prop("#address-cells", &be32(2));
     b.prop("#size-cells", &be32(2));
     b.prop("ranges", b"");
+    b
+}
+
+pub(crate) fn reserved_memory_blob() -> Vec<u8> {
+    let mut b = begin_reserved_memory();
     // Fixed, claimed by the recording hook; phandle 7 for the lookup.
     b.begin("fixed@50000000");
     b.prop("compatible", b"test,record\0");
@@ -420,4 +411,29 @@ fn uefi_not_found_is_said_between_the_early_params_and_memblock_init() {
     // memblock=debug: arm64_memblock_init's first reservation (the kernel image) comes after.
     assert!(efi < at("memblock_reserve: "), "{lines:#?}");
     assert!(!lines_of(true).iter().any(|l| l.starts_with("efi: ")));
+}
+
+/// A `no-map` region that is not page aligned: `reg = <0x0 0x50000800 0x0 0x1000>` splits
+/// memory at 0x50000800 and 0x50001800. Linux's __create_pgd_mapping widens each linear range
+/// to whole pages, so the two pages the region touches stay mapped and paging_init goes on
+/// (it refused the range before, and the boot stopped); the memmap then counts both pages
+/// reserved, as Linux's for_each_mem_pfn_range leaves [0x50000, 0x50002) out of the node.
+#[test]
+fn an_unaligned_no_map_region_is_mapped_in_whole_pages() {
+    let mut b = begin_reserved_memory();
+    b.begin("fw@50000800");
+    b.prop("reg", &cells(0x5000_0800, 0x1000));
+    b.prop("no-map", b"");
+    b.end();
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 40, initrd: None, cmdline: None, sections: None };
+    let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).expect("a valid blob");
+    let nomap = MemblockFlags::NOMAP.0;
+    assert_eq!(regions(&mb, MemblockKind::Memory)[..3], [(0x4000_0000, 0x1000_0800, 0), (0x5000_0800, 0x1000, nomap), (0x5000_1800, 0x2fff_e800, 0)]);
+    let bootmem = state.bootmem.expect("paging_init maps the pages around the region");
+    // 0x40000 frames from 0x40000000, less the two the region touches.
+    assert_eq!(bootmem.zones.nodes[0].node_present_pages, 0x40000 - 2);
 }

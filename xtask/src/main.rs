@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod footprint;
+mod fuzz;
 mod gdb;
 mod gdb_test;
 mod linux;
@@ -103,6 +104,16 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Fuzz the host memory setup (DTB bytes and a command line, through mem_init) with
+    /// cargo-fuzz on a nightly toolchain; crashes land in fuzz/artifacts/setup/.
+    Fuzz {
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        time: u64,
+        /// Parallel fuzzing processes (1 on a busy 2-core machine).
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,6 +139,7 @@ fn main() -> ExitCode {
             linux::regenerate(package.as_deref(), only.as_deref()).map(|_| 0)
         }
         Command::Test { only } => test::run(only.as_deref()).map(|_| 0),
+        Command::Fuzz { time, jobs } => fuzz::run(time, jobs).map(|_| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

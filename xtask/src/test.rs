@@ -217,9 +217,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         .map(|l| format!("{l}\n"))
         .collect();
     let no_stdout = scratch.join("no-stdout.dtb");
-    let mut dtc = Command::new("dtc");
-    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&no_stdout);
-    run_with_stdin(&mut dtc, &source)?;
+    compile_dts(&no_stdout, &source)?;
     let mut o = opts("1G");
     o.dtb = Some(no_stdout);
     let mut s = normal("no-stdout-path", o, &[]);
@@ -566,18 +564,17 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         list.push(Scenario { name, opts: o, expect: fake_node(warnings), forbid: forbid.clone() });
     }
 
-    // 130 /memreserve/ entries, 64 KiB every 128 KiB from 0x60000000 (never adjacent, so none
-    // merge). The DTB and the kernel take two of the 128 static slots; entries 0..125 fill the
-    // rest. Before paging_init memblock cannot grow its arrays (Linux 6.1 drops the range
-    // silently): entries 126..129 are lost, and each is named. Then paging_init's first
-    // table page cannot be reserved either (the array is still full), and the boot stops the
-    // way Linux 6.1's early_pgtable_alloc stops it.
+    // 387 /memreserve/ entries, 64 KiB every 128 KiB from 0x60000000 (never adjacent, so none
+    // merge). The DTB and the kernel take two of the 385 static slots (Linux's
+    // INIT_MEMBLOCK_RESERVED_REGIONS); entries 0..382 fill the rest. Before paging_init
+    // memblock cannot grow its arrays (Linux 6.1 drops the range silently): entries 383..386
+    // (0x60000000 + i * 0x20000) are lost, and each is named. Then paging_init's first table
+    // page cannot be reserved either (the array is still full), and the boot stops the way
+    // Linux 6.1's early_pgtable_alloc stops it.
     let many = scratch.join("memreserve-many.dtb");
     let entries: String =
-        (0..130u64).map(|i| format!("/memreserve/ {:#x} 0x10000;\n", 0x6000_0000 + i * 0x2_0000)).collect();
-    let mut dtc = Command::new("dtc");
-    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(&many);
-    run_with_stdin(&mut dtc, &qemu_source.replacen("/dts-v1/;", &format!("/dts-v1/;\n{entries}"), 1))?;
+        (0..387u64).map(|i| format!("/memreserve/ {:#x} 0x10000;\n", 0x6000_0000 + i * 0x2_0000)).collect();
+    compile_dts(&many, &qemu_source.replacen("/dts-v1/;", &format!("/dts-v1/;\n{entries}"), 1))?;
     let mut o = opts("1G");
     o.dtb = Some(many);
     o.append = Some("memblock=debug".into());
@@ -585,10 +582,10 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         name: "memreserve-many",
         opts: o,
         expect: [
-            "memblock: cannot resize reserved array to add [0x0000000060fc0000-0x0000000060fcffff]",
-            "memblock: cannot resize reserved array to add [0x0000000060fe0000-0x0000000060feffff]",
-            "memblock: cannot resize reserved array to add [0x0000000061000000-0x000000006100ffff]",
-            "memblock: cannot resize reserved array to add [0x0000000061020000-0x000000006102ffff]",
+            "memblock: cannot resize reserved array to add [0x0000000062fe0000-0x0000000062feffff]",
+            "memblock: cannot resize reserved array to add [0x0000000063000000-0x000000006300ffff]",
+            "memblock: cannot resize reserved array to add [0x0000000063020000-0x000000006302ffff]",
+            "memblock: cannot resize reserved array to add [0x0000000063040000-0x000000006304ffff]",
             "memblock_phys_alloc_range: 4096 bytes align=0x1000 from=0x0000000000000000 max_addr=0x0000000000000001 *",
             "memblock: cannot resize reserved array to add [0x000000007ffff000-0x000000007fffffff]",
             "Kernel panic - not syncing: Failed to allocate page table page at *",
@@ -597,6 +594,8 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         .to_vec(),
         forbid: vec!["boot: complete", "Unable to handle*"],
     });
+
+    hostile(&mut list, scratch, &qemu_source)?;
 
     // paging_init's proofs. No-map memory is memory but not in the linear map: reading the
     // first byte of firmware@52000000 (dts/reserved-memory.dts) through __va must fault. Its
@@ -779,6 +778,28 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["boot: complete"],
     });
 
+    // A fault inside the fault report: the report of selftest=fault is told to read an
+    // unmapped address (0x00007f00dead1000) right after its abort decode. The second exception
+    // gets two short lines and the machine powers off: no second full report, no loop (a
+    // loop would fail by the time limit), and the first report never reaches "Internal error".
+    let mut o = opts("1G");
+    o.append = Some("selftest=fault-in-fault".into());
+    list.push(Scenario {
+        name: "selftest-fault-in-fault",
+        opts: o,
+        expect: [
+            "selftest: fault-in-fault",
+            "trap: Synchronous (EL1h) exception: ESR_EL1 0x0000000096000004 FAR_EL1 0x00007f00dead0000 *",
+            "Unable to handle kernel paging request at virtual address 00007f00dead0000",
+            "Mem abort info:",
+            "trap: exception inside the exception handler: ESR_EL1 0x0000000096000004 FAR_EL1 0x00007f00dead1000 ELR_EL1 0x*",
+            "Kernel panic - not syncing: exception inside the exception handler",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["Internal error: *", "Kernel panic - not syncing: Oops*", "boot: complete"],
+    });
+
     // The page allocator under a random storm (see selftest.rs), then a normal end.
     list.push(zones(
         "selftest-buddy",
@@ -852,12 +873,160 @@ fn dtb_corpus(dir: &std::path::Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// Trees QEMU loads that a careless or hostile author could write, and `mem=` values of every
+/// shape: each boot goes on with Linux 6.1's lines or stops with `Kernel panic - not syncing:`
+/// and powers off. Covered elsewhere: a no-map region outside any memory node
+/// (reserved-memory-edge's nomap-outside@c0000000), a partial and an out-of-range
+/// `numa-node-id` (numa-partial, numa-bad-id).
+fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &str) -> Result<()> {
+    // dts/reserved-memory-hostile.dts has the reasoning for each child. fdtoverlay lists
+    // them in reverse (huge-align, top, unaligned, dtb, kernel), the order the scan prints
+    // in; the size-only huge-align is placed later, in fdt_init_reserved_mem.
+    let mut o = opts("1G");
+    o.overlay = Some("reserved-memory-hostile".into());
+    o.append = Some("loglevel=8 dyndbg=+p memblock=debug".into());
+    list.push(Scenario {
+        name: "reserved-memory-hostile",
+        opts: o,
+        expect: [
+            "memblock_reserve: [0xfffffffffffff000-0xffffffffffffffff] *",
+            "OF: fdt: Reserved memory: reserved region for node 'top@fffffffffffff000': base 0xfffffffffffff000, size 0 MiB",
+            "OF: fdt: Reserved memory: reserved region for node 'unaligned@50000800': base 0x0000000050000800, size 0 MiB",
+            "OF: fdt: Reserved memory: failed to reserve memory for node 'dtb@48000000': base 0x0000000048000000, size 2 MiB",
+            "OF: fdt: Reserved memory: reserved region for node 'kernel@40000000': base 0x0000000040000000, size 16 MiB",
+            "OF: reserved mem: failed to allocate memory for node 'huge-align': size 1 MiB",
+            // for_each_mem_pfn_range: whole pages of each region; the no-map one has none,
+            // so pfns 0x50000 and 0x50001 are a hole of 2 pages
+            "  node   0: [mem 0x0000000040000000-0x000000004fffffff]",
+            "  node   0: [mem 0x0000000050002000-0x000000007fffffff]",
+            "On node 0, zone DMA: 2 pages in unavailable ranges",
+            // memory split around the no-map bytes [0x50000800, 0x50001800)
+            " memory[0x0]\t[0x0000000040000000-0x00000000500007ff], 0x0000000010000800 bytes on node 0 flags: 0x0",
+            " memory[0x1]\t[0x0000000050000800-0x00000000500017ff], 0x0000000000001000 bytes on node 0 flags: 0x4",
+            " memory[0x2]\t[0x0000000050001800-0x000000007fffffff], 0x000000002fffe800 bytes on node 0 flags: 0x0",
+            // the image's reservation grown to the 16 MiB node, and the cap at 2^64 - 1
+            " reserved[0x0]\t[0x0000000040000000-0x0000000040ffffff], 0x0000000001000000 bytes flags: 0x0",
+            " reserved[0x4]\t[0xfffffffffffff000-0xfffffffffffffffe], 0x0000000000000fff bytes flags: 0x0",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: NO_FAILURE.to_vec(),
+    });
+
+    // All RAM reserved: paging_init's first table page finds nothing.
+    let mut o = opts("1G");
+    o.overlay = Some("reserved-memory-all".into());
+    o.append = Some("loglevel=8 dyndbg=+p".into());
+    list.push(Scenario {
+        name: "reserved-memory-all",
+        opts: o,
+        expect: [
+            "OF: fdt: Reserved memory: reserved region for node 'all@40000000': base 0x0000000040000000, size 1024 MiB",
+            "Kernel panic - not syncing: Failed to allocate page table page*",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete", "Unable to handle*"],
+    });
+
+    // 200 /reserved-memory children of 4 KiB, 64 KiB apart from 0x70000000: every one is
+    // reserved (202 regions with the kernel's and the DTB's fit Linux's 385 static slots),
+    // Linux's table of 64 (MAX_RESERVED_REGIONS) keeps the first 64 and names each one it
+    // cannot keep. The final count adds the memmap with its links and paging_init's tables
+    // with NODE_DATA, each merged into one region at the top of memory (as in
+    // reserved-memory-badcells): 204 = 0xcc.
+    let children: String = (0..200u64)
+        .map(|i| format!("\t\tr@{0:x} {{ reg = <0x0 {0:#x} 0x0 0x1000>; }};\n", 0x7000_0000 + i * 0x1_0000))
+        .collect();
+    let node = format!(
+        "reserved-memory {{\n\t\t#address-cells = <0x02>;\n\t\t#size-cells = <0x02>;\n\t\tranges;\n{children}\t}};\n\n\tchosen {{"
+    );
+    let tree = qemu_source.replacen("chosen {", &node, 1);
+    let many = scratch.join("reserved-memory-200.dtb");
+    compile_dts(&many, &tree)?;
+    let mut o = opts("1G");
+    o.dtb = Some(many);
+    o.append = Some("memblock=debug".into());
+    list.push(Scenario {
+        name: "reserved-memory-200",
+        opts: o,
+        expect: [
+            "OF: reserved mem: not enough space for all defined regions.",
+            " reserved.cnt  = 0xcc",
+            " reserved[0xc9]\t[0x0000000070c70000-0x0000000070c70fff], 0x0000000000001000 bytes flags: 0x0",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["memblock: cannot resize*", "Kernel panic*", "Unable to handle*"],
+    });
+
+    // A memory node that claims the whole address space: reg [0, 2^64 - 1), next to QEMU's
+    // own memory@40000000 (which QEMU rewrites; ram@0 survives). Page aligned it is
+    // [0, 0xfffffffffffff000); arm64_memblock_init keeps what the PA size (2^48) and then the
+    // linear map (memstart 0 + 2^47) can hold, with Linux's warning. paging_init's first table
+    // page comes top-down from memblock: 0x7ffffffff000, where QEMU's virt has no RAM (only
+    // [0x40000000, 0x80000000)); writing it is a synchronous external abort. Linux 6.1 hangs
+    // there without a word; the report names the node that claimed the address, and stops.
+    let tree = qemu_source.replacen(
+        "chosen {",
+        "ram@0 {\n\t\tdevice_type = \"memory\";\n\t\treg = <0x00 0x00 0xffffffff 0xffffffff>;\n\t};\n\n\tchosen {",
+        1,
+    );
+    let all_space = scratch.join("memory-all-space.dtb");
+    compile_dts(&all_space, &tree)?;
+    let mut o = opts("1G");
+    o.dtb = Some(all_space);
+    list.push(Scenario {
+        name: "memory-all-space",
+        opts: o,
+        expect: [
+            "Memory doesn't fit in the linear mapping, VA_BITS too small",
+            "Unable to handle kernel paging request at virtual address 00007ffffffff000",
+            "  FSC = 0x10: synchronous external abort",
+            "OF: fdt: memory node 'ram@0' claims [mem 0x0000000000000000-0xfffffffffffffffe], but 0x7ffffffff000 in it does not respond: no RAM there",
+            "Kernel panic - not syncing: Oops: Fatal exception",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete"],
+    });
+
+    // mem= as arm64's early_mem reads it: memparse(value) & PAGE_MASK, printed in MiB.
+    // memparse stops at the first character that fits nothing and reads no digits as 0; a
+    // limit of 0 leaves memory as it is (memblock_mem_limit_remove_map returns early).
+    for (name, mem, append, lines) in [
+        // 1 byte: 0 once page aligned
+        ("mem-param-1", "1G", "mem=1", ["Memory limited to 0MB", " memory[0x0]\t[0x0000000040000000-0x000000007fffffff], 0x0000000040000000 bytes on node 0 flags: 0x0", "Memory: *K/1048576K available *"]),
+        ("mem-param-garbage", "1G", "mem=garbage", ["Memory limited to 0MB", " memory[0x0]\t[0x0000000040000000-0x000000007fffffff], 0x0000000040000000 bytes on node 0 flags: 0x0", "Memory: *K/1048576K available *"]),
+        // the B is ignored: 512 MiB from 0x40000000
+        ("mem-param-512MB", "1G", "mem=512MB", ["Memory limited to 512MB", " memory[0x0]\t[0x0000000040000000-0x000000005fffffff], 0x0000000020000000 bytes on node 0 flags: 0x0", "Memory: *K/524288K available *"]),
+        // 6 GiB of RAM cut to 4095 MiB: [0x40000000, 0x40000000 + 0xfff00000); 4095 * 1024 K
+        ("mem-param-4095M", "6G", "mem=4095M", ["Memory limited to 4095MB", " memory[0x0]\t[0x0000000040000000-0x000000013fefffff], 0x00000000fff00000 bytes on node 0 flags: 0x0", "Memory: *K/4193280K available *"]),
+    ] {
+        let mut o = opts(mem);
+        o.append = Some(format!("{append} memblock=debug"));
+        let mut expect: Vec<String> = lines.map(String::from).to_vec();
+        expect.push("boot: complete".into());
+        list.push(Scenario { name, opts: o, expect, forbid: NO_FAILURE.to_vec() });
+    }
+    Ok(())
+}
+
 fn run_tool(cmd: &mut Command) -> Result<()> {
     let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
     if !out.status.success() {
         return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
+}
+
+/// `dtc` from source text to a blob at `out`.
+fn compile_dts(out: &std::path::Path, source: &str) -> Result<()> {
+    let mut dtc = Command::new("dtc");
+    dtc.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(out);
+    run_with_stdin(&mut dtc, source)
 }
 
 pub(crate) fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<()> {
@@ -1033,9 +1202,12 @@ pub fn run(only: Option<&str>) -> Result<()> {
 fn expected_outcome(scenario: &str) -> Outcome {
     match scenario {
         // An exception report, then the panic: the self-tests that fault on purpose.
-        "selftest-fault" | "selftest-nomap" | "selftest-wx" | "selftest-stack" => Outcome::Fault,
+        "selftest-fault" | "selftest-nomap" | "selftest-wx" | "selftest-stack" | "selftest-fault-in-fault" => Outcome::Fault,
+        // A memory node over the whole address space: the first write to RAM that is not there.
+        "memory-all-space" => Outcome::Fault,
         // panic!, and Linux's early_pgtable_alloc panic when memblock cannot grow in time.
-        "selftest-panic" | "memreserve-many" => Outcome::Panic,
+        // All RAM reserved: the same panic.
+        "selftest-panic" | "memreserve-many" | "reserved-memory-all" => Outcome::Panic,
         // PSCI SYSTEM_RESET (QEMU exits 0 under -no-reboot); a blob the kernel refuses;
         // loglevel=5 hides the info line `boot: complete`.
         "selftest-reset" | "bad-dtb-too-large" | "loglevel" => Outcome::Incomplete,

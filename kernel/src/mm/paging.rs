@@ -12,7 +12,7 @@
 //!   does not give them a writable alias;
 //! - the fixmap: the console's page as device memory, the device tree read-only.
 
-use crate::mm::memblock::{Memblock, MemblockFlags, INIT_MEMBLOCK_REGIONS, MEMBLOCK_ALLOC_NOLEAKTRACE, NUMA_NO_NODE};
+use crate::mm::memblock::{Memblock, MemblockFlags, INIT_MEMBLOCK_MEMORY_REGIONS, MEMBLOCK_ALLOC_NOLEAKTRACE, NUMA_NO_NODE};
 use crate::mm::params::MemoryParams;
 use crate::mm::pgtable::{map_range, merge_ranges, phys_to_virt, PgtableError, Prot, TableMem};
 use crate::mm::{PhysAddr, PAGE_SIZE};
@@ -81,8 +81,8 @@ impl<A: TableAccess> TableMem for MemblockTables<'_, A> {
 }
 
 /// The ranges the linear map covers: memory that is not NOMAP, adjacent ranges merged.
-pub fn linear_ranges(mb: &Memblock) -> ([(PhysAddr, PhysAddr); INIT_MEMBLOCK_REGIONS], usize) {
-    let mut out = [(PhysAddr(0), PhysAddr(0)); INIT_MEMBLOCK_REGIONS];
+pub fn linear_ranges(mb: &Memblock) -> ([(PhysAddr, PhysAddr); INIT_MEMBLOCK_MEMORY_REGIONS], usize) {
+    let mut out = [(PhysAddr(0), PhysAddr(0)); INIT_MEMBLOCK_MEMORY_REGIONS];
     let mut n = 0;
     for range in merge_ranges(mb.mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE).map(|(s, e, _)| (s, e))) {
         if let Some(slot) = out.get_mut(n) {
@@ -117,11 +117,17 @@ pub fn paging_init<A: TableAccess>(
     for seg in inputs.image {
         map_range(&mut mem, root, seg.va, seg.pa, seg.size, seg.prot)?;
     }
-    // map_mem: the kernel's text and rodata get a read-only alias, the rest read-write.
+    // map_mem: the kernel's text and rodata get a read-only alias, the rest read-write. Like
+    // Linux's __create_pgd_mapping, each range is widened to whole pages: a NOMAP region that
+    // does not start or end on a page boundary leaves the pages it shares with memory mapped
+    // (two ranges may then map the same page, with the same descriptor).
     let (ro_start, ro_end) = inputs.image_ro;
     for &(start, end) in &ranges[..n] {
         let mut map = |s: PhysAddr, e: PhysAddr, prot| match e > s {
-            true => map_range(&mut mem, root, phys_to_virt(s, memstart), s, e - s, prot),
+            true => {
+                let (s, e) = (s.align_down(PAGE_SIZE), e.align_up(PAGE_SIZE));
+                map_range(&mut mem, root, phys_to_virt(s, memstart), s, e - s, prot)
+            }
             false => Ok(()),
         };
         map(start, end.min(ro_start).max(start), Prot::PAGE_KERNEL)?;
@@ -134,7 +140,9 @@ pub fn paging_init<A: TableAccess>(
             // The size is the tree's `reg`: the fixmap slot bounds what is mapped, so a size
             // near 2^64 is clamped to the slot rather than summed past the top of the space.
             let page = base.align_down(PAGE_SIZE);
-            let len = crate::mm::addr::align_up((base.0 - page.0).saturating_add(size.max(1)), PAGE_SIZE);
+            // The console's `reg` size comes from the tree: a size near 2^64 saturates, and
+            // the window below caps what is mapped anyway (Linux maps one earlycon page).
+            let len = PhysAddr(base.0.saturating_add(size.max(1))).align_up(PAGE_SIZE) - page;
             map_range(&mut mem, root, fixmap_console, page, len.min(fixmap_fdt - fixmap_console), Prot::PROT_DEVICE_NGNRE)?;
             Some(fixmap_console + (base.0 - page.0))
         }

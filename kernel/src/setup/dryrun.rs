@@ -5,7 +5,8 @@
 //! their own ([`DryRunState`]).
 //!
 //! It lives in the library, not in the binary, because the library's host tests run it on
-//! hand-built blobs and on thousands of mutated trees (`mutation_tests`). It only places: memblock never touches
+//! hand-built blobs and on thousands of mutated trees (`mutation_tests`); the fuzz target (`fuzz/`)
+//! runs it with [`host::mem_init`] on arbitrary bytes. It only places: memblock never touches
 //! the memory it manages. On the host, [`host::mem_init`] runs the rest that needs memory of
 //! its own (`mem_init` over memmaps and free lists in host vectors, bounded in size).
 //!
@@ -229,3 +230,22 @@ pub mod host;
 mod edge_tests;
 #[cfg(test)]
 pub(crate) mod mutation_tests;
+
+/// Page tables kept on the host: paging_init's placement without touching memory.
+#[cfg(not(target_os = "none"))]
+#[derive(Default)]
+pub struct HostTables(alloc::collections::BTreeMap<u64, alloc::boxed::Box<[u64; 512]>>);
+
+#[cfg(not(target_os = "none"))]
+impl crate::mm::paging::TableAccess for HostTables {
+    fn zero(&mut self, pa: PhysAddr) {
+        self.0.insert(pa.0, alloc::boxed::Box::new([0; 512]));
+    }
+    fn read(&self, table: PhysAddr, index: usize) -> u64 {
+        self.0.get(&table.0).map_or(0, |t| t[index])
+    }
+    fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
+        self.0.entry(table.0).or_insert_with(|| alloc::boxed::Box::new([0; 512]))[index] = desc;
+    }
+}
+

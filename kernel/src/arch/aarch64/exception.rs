@@ -2,9 +2,69 @@
 //! register state in a `TrapFrame` and lands in `handle_exception`, which prints what Linux's
 //! arm64 fault path prints (`die_kernel_fault`, `mem_abort_decode`, `__die`, `__show_regs`)
 //! and powers the machine off: nothing here returns to the interrupted code.
+//!
+//! A fault inside the report itself (a bad console, a corrupted frame) must not loop or
+//! bury the first report: the second exception prints two short lines straight to the UART
+//! (no log buffer, no register dump) and powers off; a third powers off without a word.
+//! Linux's arm64 `die` would deadlock on its own `die_lock` there.
 
 use crate::console;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+/// Exceptions taken so far: the first is reported in full, the second in two lines.
+static TAKEN: AtomicU32 = AtomicU32::new(0);
+
+/// `selftest=fault-in-fault`: the next report faults right after its abort decode, by a read
+/// of [`REPORT_FAULT_ADDR`], once.
+pub static FAULT_IN_REPORT: AtomicBool = AtomicBool::new(false);
+
+/// Where the device tree is mapped and its size (0 before `note_fdt`): a synchronous external
+/// abort on memory a memory node claims names that node.
+static FDT_VA: AtomicU64 = AtomicU64::new(0);
+static FDT_LEN: AtomicU64 = AtomicU64::new(0);
+
+/// The blob is readable at `va` for `len` bytes from now on (called again when it moves).
+pub fn note_fdt(va: u64, len: usize) {
+    FDT_LEN.store(0, Ordering::SeqCst);
+    FDT_VA.store(va, Ordering::SeqCst);
+    FDT_LEN.store(len as u64, Ordering::SeqCst);
+}
+
+/// Synchronous external abort, not on a table walk (`ESR_ELx.FSC`).
+const FSC_SEA: u64 = 0x10;
+
+/// For an external abort at `far`: the memory node whose `reg` claims the address, named,
+/// when the device tree says that RAM is there. A tree that claims memory the machine does
+/// not have (a node over the whole address space) ends here on the first write to it.
+fn name_memory_node(out: &mut impl Write, far: u64) {
+    let (va, len) = (FDT_VA.load(Ordering::SeqCst), FDT_LEN.load(Ordering::SeqCst));
+    let Some(pa) = super::mmu::pa_of(far) else { return };
+    if va == 0 || len == 0 {
+        return;
+    }
+    // SAFETY: note_fdt was told where the blob is mapped, read-only, for the kernel's life;
+    // a fault here would be caught as an exception inside the report.
+    let blob = unsafe { core::slice::from_raw_parts(va as *const u8, len as usize) };
+    let Ok(fdt) = kernel::of::fdt::Fdt::new(blob) else { return };
+    for node in kernel::of::fdt_scan::memory_nodes(&fdt) {
+        let Some(Ok(reg)) = node.reg() else { continue };
+        for (base, size) in reg {
+            if pa >= base && pa - base < size {
+                let _ = writeln!(
+                    out,
+                    "OF: fdt: memory node '{}' claims [mem {base:#018x}-{:#018x}], but {pa:#x} in it does not respond: no RAM there",
+                    node.name,
+                    base.saturating_add(size - 1)
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// What the report reads to fault on purpose: in the 48-bit space, nothing maps it.
+pub const REPORT_FAULT_ADDR: u64 = 0x0000_7f00_dead_1000;
 
 /// Saved state, in the order `trap_common` stores it.
 #[repr(C)]
@@ -122,6 +182,11 @@ fn is_permission_fault(fsc: u64) -> bool {
 /// Entered from `trap_common` with the saved frame and the vector index (0..16).
 #[no_mangle]
 extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
+    match TAKEN.fetch_add(1, Ordering::SeqCst) {
+        0 => {}
+        1 => exception_in_report(frame),
+        _ => super::psci::system_off(),
+    }
     let mut out = console::emergency();
     let esr = frame.esr;
     let ec = (esr >> 26) & 0x3f;
@@ -165,6 +230,13 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
         };
         let _ = writeln!(out, "Unable to handle kernel {msg} at virtual address {:016x}", frame.far);
         mem_abort_decode(&mut out, esr);
+        if esr & 0x3f == FSC_SEA {
+            name_memory_node(&mut out, frame.far);
+        }
+        if FAULT_IN_REPORT.swap(false, Ordering::SeqCst) {
+            // SAFETY: deliberately unsound (selftest=fault-in-fault): the read must fault.
+            let _ = unsafe { core::ptr::read_volatile(REPORT_FAULT_ADDR as *const u64) };
+        }
         "Oops"
     } else if is_sync {
         let _ = writeln!(out, "Internal error: {}: unexpected exception", class_str(ec));
@@ -181,6 +253,20 @@ extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
     let _ = writeln!(out, "Kernel panic - not syncing: Oops: Fatal exception");
     out.replay_log();
     let _ = writeln!(out, "---[ end Kernel panic - not syncing: Oops: Fatal exception ]---");
+    super::psci::system_off()
+}
+
+/// The second exception, taken while the first was being reported: two lines straight to the
+/// UART, then power off.
+fn exception_in_report(frame: &TrapFrame) -> ! {
+    let mut out = console::Console;
+    let _ = writeln!(
+        out,
+        "trap: exception inside the exception handler: ESR_EL1 {:#018x} FAR_EL1 {:#018x} ELR_EL1 {:#018x}",
+        frame.esr, frame.far, frame.elr
+    );
+    let _ = writeln!(out, "Kernel panic - not syncing: exception inside the exception handler");
+    console::Console::flush();
     super::psci::system_off()
 }
 

@@ -102,6 +102,20 @@ pub fn va(pa: PhysAddr) -> u64 {
     phys_to_virt(pa, PhysAddr(memstart))
 }
 
+/// The physical address behind `va` when it is an identity-mapped (TTBR0, below 2^48) or a
+/// linear-map address; `None` for anything else.
+pub fn pa_of(va: u64) -> Option<u64> {
+    use kernel::mm::pgtable::{virt_to_phys, PAGE_OFFSET};
+    let memstart = MEMSTART.load(Ordering::Relaxed);
+    match va {
+        _ if va >> 48 == 0 => Some(va),
+        _ if (PAGE_OFFSET..PAGE_OFFSET + (1 << 47)).contains(&va) && memstart != u64::MAX => {
+            Some(virt_to_phys(va, PhysAddr(memstart)).0)
+        }
+        _ => None,
+    }
+}
+
 /// The image's segments with W^X (the stack's guard page left out), and the part (text +
 /// rodata) that gets a read-only alias.
 pub fn image_segments() -> ([Segment; 4], (PhysAddr, PhysAddr)) {

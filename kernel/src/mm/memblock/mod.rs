@@ -18,7 +18,7 @@
 //! - `memblock_dump_all` and the debug line formats: [`dump`].
 //!
 //! memblock never touches the memory it manages: it hands out physical addresses, and the
-//! caller maps and zeroes them. Growing a region array past [`INIT_MEMBLOCK_REGIONS`] is the
+//! caller maps and zeroes them. Growing a region array past its static slots is the
 //! one place where it needs to see memory; it asks a [`RegionMapper`] (installed by
 //! [`Memblock::allow_resize`]) for a view of the physical range it picked.
 
@@ -36,8 +36,19 @@ mod limits;
 #[cfg(test)]
 mod tests;
 
-/// Number of slots in each statically allocated region array.
+/// Linux's `INIT_MEMBLOCK_REGIONS`, the base every static region array is sized from.
 pub const INIT_MEMBLOCK_REGIONS: usize = 128;
+/// `CONFIG_NR_CPUS` of Debian's arm64 Linux 6.1 configuration.
+pub const NR_CPUS: usize = 256;
+/// Slots of the static `memory` array (Linux's `INIT_MEMBLOCK_MEMORY_REGIONS`): with
+/// `CONFIG_EFI`, as Debian's arm64 kernel has, memblock.c makes it 8 times
+/// `INIT_MEMBLOCK_REGIONS`, because an EFI memory map can describe that many ranges; 1024.
+pub const INIT_MEMBLOCK_MEMORY_REGIONS: usize = 8 * INIT_MEMBLOCK_REGIONS;
+/// Slots of the static `reserved` array (Linux's `INIT_MEMBLOCK_RESERVED_REGIONS`): arm64's
+/// memblock header adds one reservation per possible CPU (each CPU's per-cpu area) and one
+/// more to `INIT_MEMBLOCK_REGIONS`; 385. Before paging_init the arrays cannot grow, so a tree
+/// with a few hundred reservations boots only with slots as many as Linux's.
+pub const INIT_MEMBLOCK_RESERVED_REGIONS: usize = INIT_MEMBLOCK_REGIONS + NR_CPUS + 1;
 /// "Any node" for allocations and iterators.
 pub const NUMA_NO_NODE: i32 = -1;
 /// `1 << CONFIG_NODES_SHIFT`; arm64's Kconfig default `NODES_SHIFT` is 4 in Linux 6.1.
@@ -212,7 +223,8 @@ pub const fn cap_size(base: PhysAddr, size: u64) -> u64 {
 /// while the dump shows it as Linux does.
 pub struct MemblockType {
     name: &'static str,
-    inline: [Region; INIT_MEMBLOCK_REGIONS],
+    /// Room for the larger of the two static arrays; `max` says how much of it is in use.
+    inline: [Region; INIT_MEMBLOCK_MEMORY_REGIONS],
     grown: Option<&'static mut [Region]>,
     grown_base: PhysAddr,
     cnt: usize,
@@ -221,14 +233,16 @@ pub struct MemblockType {
 }
 
 impl MemblockType {
-    pub const fn new(name: &'static str) -> Self {
+    /// An empty array of `max` static slots (at most [`INIT_MEMBLOCK_MEMORY_REGIONS`]).
+    pub const fn new(name: &'static str, max: usize) -> Self {
+        assert!(max >= 1 && max <= INIT_MEMBLOCK_MEMORY_REGIONS);
         MemblockType {
             name,
-            inline: [Region::EMPTY; INIT_MEMBLOCK_REGIONS],
+            inline: [Region::EMPTY; INIT_MEMBLOCK_MEMORY_REGIONS],
             grown: None,
             grown_base: PhysAddr(0),
             cnt: 1,
-            max: INIT_MEMBLOCK_REGIONS,
+            max,
             total_size: 0,
         }
     }
@@ -295,14 +309,14 @@ impl MemblockType {
     fn slots(&self) -> &[Region] {
         match &self.grown {
             Some(g) => g,
-            None => &self.inline,
+            None => &self.inline[..self.max],
         }
     }
 
     fn slots_mut(&mut self) -> &mut [Region] {
         match &mut self.grown {
             Some(g) => g,
-            None => &mut self.inline,
+            None => &mut self.inline[..self.max],
         }
     }
 
@@ -423,12 +437,20 @@ impl Default for Memblock {
 
 impl Memblock {
     /// Empty memblock, usable in a `static` initialiser.
+    /// Empty arrays of Linux's static sizes ([`INIT_MEMBLOCK_MEMORY_REGIONS`],
+    /// [`INIT_MEMBLOCK_RESERVED_REGIONS`]).
     pub const fn new() -> Self {
+        Self::with_slots(INIT_MEMBLOCK_MEMORY_REGIONS, INIT_MEMBLOCK_RESERVED_REGIONS)
+    }
+
+    /// Empty arrays of `memory` and `reserved` static slots (tests of array growth use small
+    /// ones).
+    pub const fn with_slots(memory: usize, reserved: usize) -> Self {
         Memblock {
             bottom_up: false,
             current_limit: MEMBLOCK_ALLOC_ANYWHERE,
-            memory: MemblockType::new("memory"),
-            reserved: MemblockType::new("reserved"),
+            memory: MemblockType::new("memory", memory),
+            reserved: MemblockType::new("reserved", reserved),
             debug: false,
             mapper: None,
             has_mirror: false,

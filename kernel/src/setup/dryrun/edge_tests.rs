@@ -8,7 +8,8 @@ use crate::mm::memblock::{Memblock, MemblockKind};
 use crate::mm::pgtable::PgtableError;
 use crate::mm::PhysAddr;
 use crate::of::testblob::{cells, Builder};
-use crate::setup::tests::{reserved_memory_blob, HostTables, HOOKS};
+use crate::setup::dryrun::HostTables;
+use crate::setup::tests::{reserved_memory_blob, HOOKS};
 use std::boxed::Box;
 use std::vec::Vec;
 

@@ -60,6 +60,19 @@ fn vec_of<T: Clone + Default>(len: u64) -> Result<Vec<T>, HostLimit> {
 /// asks. `Ok(Err(stop))` is a boot that would panic (its panic line is printed); `Err` is a tree
 /// the host cannot simulate.
 pub fn mem_init(mb: &mut Memblock, state: &DryRunState, opts: &DryRun, limit: u64) -> Result<Result<(), BootStop>, HostLimit> {
+    mem_init_with(mb, state, opts, limit, |_, _| ())
+}
+
+/// [`mem_init`] with `after`, which sees memblock and the zones as `memblock_free_all` leaves
+/// them (every free page in the buddy allocator, the CMA areas not yet), before the host
+/// vectors are freed: the fuzz target checks its invariants there.
+pub fn mem_init_with<R>(
+    mb: &mut Memblock,
+    state: &DryRunState,
+    opts: &DryRun,
+    limit: u64,
+    after: impl FnOnce(&mut Memblock, &Zones<'_, ArrayLinks<'_>>) -> R,
+) -> Result<Result<R, BootStop>, HostLimit> {
     let bootmem = match &state.bootmem {
         Ok(b) => b,
         Err(stop) => return Ok(Err(*stop)),
@@ -96,9 +109,10 @@ pub fn mem_init(mb: &mut Memblock, state: &DryRunState, opts: &DryRun, limit: u6
     if let Err(e) = super::super::mem_init(mb, bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb) {
         return Ok(Err(BootStop::MemInit(e).report()));
     }
+    let checked = after(mb, &zones);
     bootmem.cma.init_reserved_areas(&mut zones);
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
     }
-    Ok(Ok(()))
+    Ok(Ok(checked))
 }

@@ -435,7 +435,7 @@ fn simulate(blob: &[u8], options: &Options) -> (Verdict, Vec<String>) {
         let Some(dtb_addr) = options.dtb_addr.or_else(|| qemu_dtb_addr(blob, options.initrd)) else { return Verdict::Unplaced };
         let opts = DryRun { dtb_addr, initrd: options.initrd, cmdline: options.cmdline, ..options.run };
         let mut mb = std::boxed::Box::new(Memblock::new());
-        let tables = super::super::tests::HostTables::default();
+        let tables = super::HostTables::default();
         let state = match super::dry_run(blob, &opts, &mut mb, &super::super::tests::HOOKS, tables, &mut |_, _| {}) {
             Ok(s) => s,
             Err(e) => return Verdict::Ending(Ending::Refused(e)),

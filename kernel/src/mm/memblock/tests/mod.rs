@@ -16,8 +16,11 @@ pub(super) fn pa(x: u64) -> PhysAddr {
 }
 
 /// A memblock on the heap (the inline arrays make it ~6 KiB).
+/// A memblock with 128 static slots in each array, the size the hand-worked growth tests
+/// assume (Linux's `INIT_MEMBLOCK_REGIONS`; Debian's kernel has more, see
+/// `INIT_MEMBLOCK_MEMORY_REGIONS`).
 pub(super) fn mb() -> Box<Memblock> {
-    Box::new(Memblock::new())
+    Box::new(Memblock::with_slots(INIT_MEMBLOCK_REGIONS, INIT_MEMBLOCK_REGIONS))
 }
 
 /// `(base, size)` pairs of an array, for compact assertions.
