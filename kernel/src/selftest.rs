@@ -59,8 +59,8 @@ pub fn run(name: &str, mb: &Memblock, cma: &CmaAreas) {
         }
         "fault-in-fault" => {
             crate::arch::exception::FAULT_IN_REPORT.store(true, core::sync::atomic::Ordering::SeqCst);
-            // SAFETY: deliberately unsound: the read must fault, and so must its report.
-            let v = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            // The read must fault, and so must its report.
+            let v = provoke::read_u64(UNMAPPED);
             panic!("selftest=fault-in-fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
         }
         "panic" => panic!("selftest=panic"),

@@ -32,8 +32,6 @@ const NOT_COMPARED: [(&str, &str); 9] = [
     ("mem-param-1", "no Linux log recorded for it yet: to compare, drop it from this list and run `cargo xtask linux-logs`"),
     ("mem-param-garbage", "no Linux log recorded for it yet: to compare, drop it from this list and run `cargo xtask linux-logs`"),
     ("mem-param-512MB", "no Linux log recorded for it yet: to compare, drop it from this list and run `cargo xtask linux-logs`"),
-    ("numa-partial", "no Linux log recorded for it yet: to compare, drop it from this list and run `cargo xtask linux-logs`"),
-    ("numa-bad-id", "no Linux log recorded for it yet: to compare, drop it from this list and run `cargo xtask linux-logs`"),
     ("mem-param-4095M", "no Linux log recorded for it yet: to compare, drop it from this list and run `cargo xtask linux-logs`"),
 ];
 
