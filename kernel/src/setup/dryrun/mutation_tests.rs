@@ -500,7 +500,10 @@ fn mutated_trees_end_accepted_refused_or_in_the_boots_panic() {
     for (n, (name, base)) in base_trees().iter().enumerate() {
         // Each base tree on its own runs to the end.
         let (v, lines) = simulate(base, &Options::DEFAULT);
-        assert!(matches!(v, Verdict::Ending(Ending::Complete)), "{name}: {v:?}\n{lines:#?}");
+        // The hostile scenarios that stop on purpose (all RAM reserved; a memory node over the
+        // whole address space) end as their QEMU scenarios do, not in a complete boot.
+        let stops = ["reserved-memory-all", "memory-all-space"].iter().any(|s| name.contains(s));
+        assert!(stops || matches!(v, Verdict::Ending(Ending::Complete)), "{name}: {v:?}\n{lines:#?}");
         let seed = 0x6d656d62_6f6f7400 + n as u64;
         let mut option_rng = Rng::new(!seed);
         mutants(base, PER_TREE, seed, |recipe, blob| {
