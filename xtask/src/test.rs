@@ -904,9 +904,10 @@ fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &st
             " memory[0x0]\t[0x0000000040000000-0x00000000500007ff], 0x0000000010000800 bytes on node 0 flags: 0x0",
             " memory[0x1]\t[0x0000000050000800-0x00000000500017ff], 0x0000000000001000 bytes on node 0 flags: 0x4",
             " memory[0x2]\t[0x0000000050001800-0x000000007fffffff], 0x000000002fffe800 bytes on node 0 flags: 0x0",
-            // the image's reservation grown to the 16 MiB node, and the cap at 2^64 - 1
+            // the image's reservation grown to the 16 MiB node, and the cap at 2^64 - 1 last,
+            // after the blob, the default CMA area, the memmap and the top-of-memory block
             " reserved[0x0]\t[0x0000000040000000-0x0000000040ffffff], 0x0000000001000000 bytes flags: 0x0",
-            " reserved[0x4]\t[0xfffffffffffff000-0xfffffffffffffffe], 0x0000000000000fff bytes flags: 0x0",
+            " reserved[0x5]\t[0xfffffffffffff000-0xfffffffffffffffe], 0x0000000000000fff bytes flags: 0x0",
             "boot: complete",
         ]
         .map(String::from)
@@ -935,7 +936,8 @@ fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &st
     // Linux's table of 64 (MAX_RESERVED_REGIONS) keeps the first 64 and names each one it
     // cannot keep. The final count adds the memmap with its links and paging_init's tables
     // with NODE_DATA, each merged into one region at the top of memory (as in
-    // reserved-memory-badcells): 204 = 0xcc.
+    // reserved-memory-badcells), and the default CMA area's 64 MiB below them, a region of
+    // its own: 205 = 0xcd.
     let children: String = (0..200u64)
         .map(|i| format!("\t\tr@{0:x} {{ reg = <0x0 {0:#x} 0x0 0x1000>; }};\n", 0x7000_0000 + i * 0x1_0000))
         .collect();
@@ -953,7 +955,7 @@ fn hostile(list: &mut Vec<Scenario>, scratch: &std::path::Path, qemu_source: &st
         opts: o,
         expect: [
             "OF: reserved mem: not enough space for all defined regions.",
-            " reserved.cnt  = 0xcc",
+            " reserved.cnt  = 0xcd",
             " reserved[0xc9]\t[0x0000000070c70000-0x0000000070c70fff], 0x0000000000001000 bytes flags: 0x0",
             "boot: complete",
         ]
