@@ -43,8 +43,8 @@ fn name_memory_node(out: &mut impl Write, far: u64) {
     if va == 0 || len == 0 {
         return;
     }
-    // SAFETY: note_fdt was told where the blob is mapped, read-only, for the kernel's life;
-    // a fault here would be caught as an exception inside the report.
+    // A fault here would be caught as an exception inside the report.
+    // SAFETY: note_fdt was told where the blob is mapped, read-only, for the kernel's life.
     let blob = unsafe { core::slice::from_raw_parts(va as *const u8, len as usize) };
     let Ok(fdt) = kernel::of::fdt::Fdt::new(blob) else { return };
     for node in kernel::of::fdt_scan::memory_nodes(&fdt) {
