@@ -11,6 +11,7 @@ mod gdb;
 mod gdb_test;
 mod linux;
 mod memmap;
+mod memmap_test;
 mod monitor_test;
 mod mutants;
 mod qemu;

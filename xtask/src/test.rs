@@ -1157,6 +1157,17 @@ pub fn run(only: Option<&str>) -> Result<()> {
         }
     }
 
+    if only.is_none_or(|o| "memmap-status".contains(o)) {
+        println!("== exit status of the dry-run (cargo xtask memmap)");
+        match crate::memmap_test::run(&built, &dry_run, &scratch) {
+            Ok(t) => println!("ok    {:<22} {:>6.2}s", "memmap-status", t.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  memmap-status          {why}");
+                failed.push("memmap-status");
+            }
+        }
+    }
+
     if only.is_none_or(|o| "monitor".contains(o)) {
         println!("== console monitor (driven through QEMU's stdin)");
         let logs = scratch.join("logs");
