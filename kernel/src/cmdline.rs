@@ -4,7 +4,9 @@
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
-//! (from `do_early_param`) and otherwise ignored.
+//! (from `do_early_param`) and otherwise ignored. What parsing prints ([`EarlyLine`]: those
+//! warnings, `early_mem`'s `Memory limited to`, `early_cma`'s complaint) comes out in
+//! command-line order, as Linux prints it while `parse_early_param` walks the line.
 
 use core::fmt;
 
@@ -43,57 +45,63 @@ pub fn params(cmdline: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     })
 }
 
-/// Linux's `memparse`: the longest prefix that is a number (`simple_strtoull` with base 0:
-/// `0x` hex, a leading `0` octal, else decimal), times the K/M/G/T/P/E suffix that follows
-/// it, either case. Like Linux it stops at the first character that does not fit and ignores
-/// the rest (`512MB` is 512 MiB), and a value with no digits is 0 (`garbage`). Where Linux's
-/// arithmetic wraps (more than 2^64), this saturates at `u64::MAX`.
-pub fn memparse(s: &str) -> u64 {
-    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) if hex.starts_with(|c: char| c.is_ascii_hexdigit()) => (hex, 16),
-        _ if s.starts_with('0') => (s, 8),
-        _ => (s, 10),
-    };
-    let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
-    let (num, suffix) = digits.split_at(split);
-    let value = num.chars().fold(0u64, |v, c| v.saturating_mul(radix as u64).saturating_add(c.to_digit(radix).unwrap_or(0) as u64));
-    let shift = match suffix.chars().next() {
-        Some('k' | 'K') => 10,
-        Some('m' | 'M') => 20,
-        Some('g' | 'G') => 30,
-        Some('t' | 'T') => 40,
-        Some('p' | 'P') => 50,
-        Some('e' | 'E') => 60,
-        _ => 0,
-    };
-    value.checked_mul(1u64 << shift).unwrap_or(u64::MAX)
+/// What [`memparse`] read: the value, the text after what was read, and whether the number
+/// (or the number times its suffix) did not fit in 64 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memparsed<'a> {
+    pub value: u64,
+    pub rest: &'a str,
+    pub overflowed: bool,
 }
 
-/// Linux's `memparse` as `early_cma` uses it: the number at the start of `s` (decimal, `0x`
-/// hex or leading-`0` octal, no digits reading as 0) with an optional K/M/G/T/P/E suffix,
-/// and the rest of `s` after what was read. Values wrap as Linux's do.
-pub fn memparse_prefix(s: &str) -> (u64, &str) {
-    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) if hex.starts_with(|c: char| c.is_ascii_hexdigit()) => (hex, 16),
-        _ if s.starts_with('0') => (s, 8),
-        _ => (s, 10),
+/// Linux's `memparse` (lib/cmdline.c) over `simple_strtoull(s, &end, 0)` (lib/vsprintf.c):
+/// - the radix: `0x` or `0X` followed by a hex digit is hex (the prefix skipped), any other
+///   leading `0` octal (`0x` alone reads as `0`, ending at the `x`), else decimal;
+/// - the longest run of digits of that radix; none reads as 0 (`garbage` is 0, not an error);
+/// - then one suffix letter K, M, G, T, P or E, either case, multiplies by 2^10 .. 2^60 and
+///   is consumed, even after no digits (`memparse("M")` is 0 with nothing left);
+/// - it stops there: the rest is handed back (`512MB` is 512 MiB, `rest` = `"B"`).
+///
+/// Overflow rule: the value is the written number times the suffix modulo 2^64, exactly as
+/// Linux computes it (`_parse_integer_limit` notes the overflow but `simple_strtoull` drops
+/// the note, and the suffix's `<<=` drops the high bits), so that every caller sees the
+/// number Linux's caller sees and prints the same lines (`mem=20E` limits to 4 EiB, as
+/// `20 << 60` wraps to `4 << 60`; `mem=16E` is 0, no limit). The wrap is not silent here:
+/// `overflowed` says it happened, and `EarlyParams::parse` reports it with the option.
+pub fn memparse(s: &str) -> Memparsed<'_> {
+    let b = s.as_bytes();
+    let (digits, radix) = if b.first() == Some(&b'0') {
+        if matches!(b.get(1), Some(b'x' | b'X')) && b.get(2).is_some_and(u8::is_ascii_hexdigit) {
+            (&s[2..], 16)
+        } else {
+            (s, 8)
+        }
+    } else {
+        (s, 10)
     };
     let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
-    let (num, rest) = digits.split_at(split);
-    if num.is_empty() {
-        return (0, s);
+    let (num, mut rest) = digits.split_at(split);
+    let (mut value, mut overflowed) = (0u64, false);
+    for d in num.chars().filter_map(|c| c.to_digit(radix)) {
+        let next = value.checked_mul(radix as u64).and_then(|v| v.checked_add(d as u64));
+        overflowed |= next.is_none();
+        value = value.wrapping_mul(radix as u64).wrapping_add(d as u64);
     }
-    let value = num.chars().fold(0u64, |v, c| v.wrapping_mul(radix as u64).wrapping_add(c.to_digit(radix).unwrap_or(0) as u64));
-    let shift = match rest.chars().next() {
-        Some('k' | 'K') => 10,
-        Some('m' | 'M') => 20,
-        Some('g' | 'G') => 30,
-        Some('t' | 'T') => 40,
-        Some('p' | 'P') => 50,
-        Some('e' | 'E') => 60,
-        _ => return (value, rest),
+    let shift = match rest.as_bytes().first() {
+        Some(b'k' | b'K') => 10,
+        Some(b'm' | b'M') => 20,
+        Some(b'g' | b'G') => 30,
+        Some(b't' | b'T') => 40,
+        Some(b'p' | b'P') => 50,
+        Some(b'e' | b'E') => 60,
+        _ => 0,
     };
-    (value.wrapping_shl(shift), &rest[1..])
+    if shift != 0 {
+        overflowed |= value >> (64 - shift) != 0;
+        value <<= shift;
+        rest = &rest[1..];
+    }
+    Memparsed { value, rest, overflowed }
 }
 
 /// The early parameters, decoded.
@@ -153,51 +161,109 @@ impl fmt::Display for Malformed<'_> {
     }
 }
 
-/// How many malformed options [`EarlyParams::parse_collect`] keeps for reporting.
-pub const MAX_MALFORMED: usize = 8;
+/// A line `parse_early_param` prints, in the order of the options that print it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyLine<'a> {
+    /// `do_early_param`'s warning: the option's handler refused its value.
+    Malformed(Malformed<'a>),
+    /// arm64's `early_mem`, once for every `mem=` (the last one is the limit).
+    MemoryLimited(u64),
+    /// `early_cma` given no value (then `do_early_param` calls it malformed).
+    CmaNoConfig,
+    /// Ours: a number of the option did not fit in 64 bits and was read modulo 2^64, as
+    /// Linux's `memparse` reads it (see [`memparse`]).
+    Wrapped { name: &'a str, value: &'a str },
+}
+
+impl EarlyLine<'_> {
+    /// The printk level of the line (`pr_notice` is shown as info: `log` has no notice).
+    pub fn level(&self) -> log::Level {
+        match self {
+            EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } => log::Level::Warn,
+            EarlyLine::MemoryLimited(_) => log::Level::Info,
+            EarlyLine::CmaNoConfig => log::Level::Error,
+        }
+    }
+}
+
+impl fmt::Display for EarlyLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EarlyLine::Malformed(m) => write!(f, "{m}"),
+            EarlyLine::MemoryLimited(limit) => write!(f, "Memory limited to {}MB", limit >> 20),
+            EarlyLine::CmaNoConfig => write!(f, "cma: Config string not provided"),
+            EarlyLine::Wrapped { name, value } => {
+                write!(f, "cmdline: {name}={value}: a number past 2^64 - 1, read modulo 2^64 as Linux's memparse reads it")
+            }
+        }
+    }
+}
+
+/// How many lines [`EarlyParams::parse_collect`] keeps for printing; later ones are dropped.
+pub const MAX_EARLY_LINES: usize = 16;
 
 impl<'a> EarlyParams<'a> {
-    /// [`EarlyParams::parse`], keeping the first [`MAX_MALFORMED`] malformed options to report
-    /// once the console is up (`parse_early_param` runs before anything prints in our boot).
-    pub fn parse_collect(cmdline: &'a str) -> (EarlyParams<'a>, [Option<Malformed<'a>>; MAX_MALFORMED]) {
-        let mut malformed = [None; MAX_MALFORMED];
+    /// [`EarlyParams::parse`], keeping the first [`MAX_EARLY_LINES`] lines it would print, in
+    /// order, to print once the console is up (`parse_early_param` runs before anything prints
+    /// in our boot).
+    pub fn parse_collect(cmdline: &'a str) -> (EarlyParams<'a>, [Option<EarlyLine<'a>>; MAX_EARLY_LINES]) {
+        let mut lines = [None; MAX_EARLY_LINES];
         let mut n = 0;
-        let params = EarlyParams::parse(cmdline, &mut |m| {
-            if let Some(slot) = malformed.get_mut(n) {
-                *slot = Some(m);
+        let params = EarlyParams::parse(cmdline, &mut |line| {
+            if let Some(slot) = lines.get_mut(n) {
+                *slot = Some(line);
                 n += 1;
             }
         });
-        (params, malformed)
+        (params, lines)
     }
 
-    /// Decode the early parameters of `cmdline`; each malformed one is passed to `report`.
-    pub fn parse(cmdline: &'a str, report: &mut dyn FnMut(Malformed<'a>)) -> EarlyParams<'a> {
+    /// Decode the early parameters of `cmdline`, left to right as `parse_early_param` does;
+    /// each line that would print on the way is passed to `report`.
+    pub fn parse(cmdline: &'a str, report: &mut dyn FnMut(EarlyLine<'a>)) -> EarlyParams<'a> {
         let mut p = EarlyParams::default();
         for (name, value) in params(cmdline) {
-            let mut bad = || report(Malformed { name, value });
+            let bad = |report: &mut dyn FnMut(EarlyLine<'a>)| report(EarlyLine::Malformed(Malformed { name, value }));
             match (name, value) {
                 ("loglevel", v) => match v.and_then(|v| v.parse::<u8>().ok()) {
                     Some(level) => p.loglevel = level,
-                    None => bad(),
+                    None => bad(report),
                 },
                 ("quiet", None) => p.loglevel = CONSOLE_LOGLEVEL_QUIET,
                 ("debug", None) => p.loglevel = CONSOLE_LOGLEVEL_DEBUG,
                 // arm64's early_mem: any value is a limit (page aligned down; 0, which
-                // `memblock_mem_limit_remove_map` ignores, for one without digits); only a
-                // missing `=` is malformed.
-                ("mem", Some(v)) => p.memory_limit = Some(memparse(v) & !(crate::mm::PAGE_SIZE - 1)),
-                ("mem", None) => bad(),
-                ("memblock", Some("debug")) => p.memblock_debug = true,
-                ("memblock", _) => bad(),
+                // `memblock_mem_limit_remove_map` ignores, for one without digits), said at
+                // once; only a missing `=` is malformed.
+                ("mem", Some(v)) => {
+                    let m = memparse(v);
+                    if m.overflowed {
+                        report(EarlyLine::Wrapped { name, value: v });
+                    }
+                    let limit = m.value & !(crate::mm::PAGE_SIZE - 1);
+                    p.memory_limit = Some(limit);
+                    report(EarlyLine::MemoryLimited(limit));
+                }
+                ("mem", None) => bad(report),
+                // early_memblock: `debug` anywhere in the value turns it on; it refuses
+                // nothing, not even a missing value.
+                ("memblock", v) => p.memblock_debug |= v.is_some_and(|v| v.contains("debug")),
                 ("selftest", Some(name)) if !name.is_empty() => p.selftest = Some(name),
-                ("selftest", _) => bad(),
+                ("selftest", _) => bad(report),
                 ("ptdump", None) => p.ptdump = true,
                 ("buddyinfo", None) => p.buddyinfo = true,
                 ("monitor", None) => p.monitor = true,
                 ("swiotlb", Some(v)) => p.swiotlb = crate::mm::swiotlb::SwiotlbParams::parse(v),
-                ("cma", Some(v)) => p.cma = Some(crate::mm::cma::CmaCmdline::parse(v)),
-                ("cma", None) => bad(),
+                ("cma", Some(v)) => {
+                    let (cma, wrapped) = crate::mm::cma::CmaCmdline::parse_checked(v);
+                    if wrapped {
+                        report(EarlyLine::Wrapped { name, value: v });
+                    }
+                    p.cma = Some(cma);
+                }
+                ("cma", None) => {
+                    report(EarlyLine::CmaNoConfig);
+                    bad(report);
+                }
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
@@ -220,36 +286,67 @@ mod tests {
         );
     }
 
-    #[test]
-    fn memparse_suffixes_and_radix() {
-        assert_eq!(memparse("512M"), 512 << 20);
-        assert_eq!(memparse("1g"), 1 << 30);
-        assert_eq!(memparse("0x1000"), 0x1000);
-        assert_eq!(memparse("010"), 8);
-        assert_eq!(memparse("4096"), 4096);
-        // Linux's simple_strtoull finds no digits: 0, and the suffix still applies to it.
-        assert_eq!(memparse("M"), 0);
-        assert_eq!(memparse("garbage"), 0);
-        // It stops at the first character that fits nothing: the rest is ignored.
-        assert_eq!(memparse("12Q"), 12);
-        assert_eq!(memparse("512MB"), 512 << 20);
-        assert_eq!(memparse("4095M"), 4095 << 20);
-        assert_eq!(memparse("08"), 0, "octal: the 8 ends the number after the 0");
-        assert_eq!(memparse("0x"), 0, "no hex digit: the 0 alone, then the x ends it");
-        assert_eq!(memparse("20E"), u64::MAX, "past 2^64 saturates instead of wrapping");
-        assert_eq!(memparse("99999999999999999999"), u64::MAX);
+    /// `memparse(s)` as (value, rest, overflowed).
+    fn mp(s: &str) -> (u64, &str, bool) {
+        let m = memparse(s);
+        (m.value, m.rest, m.overflowed)
     }
 
     #[test]
-    fn memparse_prefix_stops_where_linux_stops() {
-        // simple_strtoull with base 0, then one suffix letter; the rest is handed back.
-        assert_eq!(memparse_prefix("64M@0x1000"), (64 << 20, "@0x1000"));
-        assert_eq!(memparse_prefix("0x40000000-1"), (0x4000_0000, "-1"));
-        assert_eq!(memparse_prefix("017k"), (15 << 10, ""));
-        // "0x" not followed by a hex digit: octal "0", then "xg".
-        assert_eq!(memparse_prefix("0xg"), (0, "xg"));
-        assert_eq!(memparse_prefix("@1"), (0, "@1"));
-        assert_eq!(memparse_prefix("8MB"), (8 << 20, "B"));
+    fn memparse_suffixes_and_radix() {
+        assert_eq!(mp("512M"), (512 << 20, "", false));
+        assert_eq!(mp("1g"), (1 << 30, "", false));
+        assert_eq!(mp("0x1000"), (0x1000, "", false));
+        assert_eq!(mp("0X1fK"), (0x1f << 10, "", false));
+        assert_eq!(mp("010"), (8, "", false));
+        assert_eq!(mp("017k"), (15 << 10, "", false));
+        assert_eq!(mp("4096"), (4096, "", false));
+        assert_eq!(mp("4095M"), (4095 << 20, "", false));
+        assert_eq!(mp("1E"), (1 << 60, "", false));
+    }
+
+    #[test]
+    fn memparse_stops_where_linux_stops() {
+        // simple_strtoull finds no digits: 0; memparse's switch still reads (and consumes)
+        // a suffix letter at that place.
+        assert_eq!(mp("M"), (0, "", false));
+        assert_eq!(mp("garbage"), (0, "arbage", false));
+        assert_eq!(mp("@1"), (0, "@1", false));
+        // The first character that fits nothing ends it; one suffix letter at most.
+        assert_eq!(mp("12Q"), (12, "Q", false));
+        assert_eq!(mp("512MB"), (512 << 20, "B", false));
+        assert_eq!(mp("64M@0x1000"), (64 << 20, "@0x1000", false));
+        assert_eq!(mp("0x40000000-1"), (0x4000_0000, "-1", false));
+        // Octal: the 8 ends the number after the 0.
+        assert_eq!(mp("08"), (0, "8", false));
+        // "0x" not followed by a hex digit: _parse_integer_fixup_radix picks octal and keeps
+        // the x, which ends the number "0".
+        assert_eq!(mp("0x"), (0, "x", false));
+        assert_eq!(mp("0xg"), (0, "xg", false));
+    }
+
+    #[test]
+    fn memparse_wraps_modulo_2_64_as_linux_and_says_so() {
+        // 20 << 60 = 0x14 << 60: the 1 falls off the top, 4 << 60 is left.
+        assert_eq!(mp("20E"), (4 << 60, "", true));
+        // 16 << 60 = 2^64: 0.
+        assert_eq!(mp("16E"), (0, "", true));
+        // 15 << 60 fits.
+        assert_eq!(mp("15E"), (15 << 60, "", false));
+        // 2^64 - 1 fits; 2^64 = 18446744073709551616 wraps to 0; 10^20 is
+        // 100000000000000000000 - 5 * 2^64 = 7766279631452241920.
+        assert_eq!(mp("18446744073709551615"), (u64::MAX, "", false));
+        assert_eq!(mp("18446744073709551616"), (0, "", true));
+        assert_eq!(mp("100000000000000000000"), (7_766_279_631_452_241_920, "", true));
+        // 17 hex digits: the leading 1 is shifted out.
+        assert_eq!(mp("0x10000000000000001"), (1, "", true));
+    }
+
+    /// The lines `parse` reports, as printed.
+    fn lines(cmdline: &str) -> Vec<std::string::String> {
+        let mut v = Vec::new();
+        EarlyParams::parse(cmdline, &mut |l| v.push(l.to_string()));
+        v
     }
 
     #[test]
@@ -257,7 +354,7 @@ mod tests {
         let mut bad = Vec::new();
         let p = EarlyParams::parse(
             "loglevel=8 mem=1G memblock=debug selftest=fault root=/dev/vda loglevel=x mem",
-            &mut |m| bad.push(m),
+            &mut |l| bad.push(l),
         );
         assert_eq!(p.loglevel, 8, "a malformed later loglevel leaves the earlier value");
         assert_eq!(p.memory_limit, Some(1 << 30));
@@ -267,9 +364,72 @@ mod tests {
         assert!(EarlyParams::parse("quiet monitor", &mut |_| panic!()).monitor);
         assert_eq!(
             bad,
-            [Malformed { name: "loglevel", value: Some("x") }, Malformed { name: "mem", value: None }]
+            [
+                EarlyLine::MemoryLimited(1 << 30),
+                EarlyLine::Malformed(Malformed { name: "loglevel", value: Some("x") }),
+                EarlyLine::Malformed(Malformed { name: "mem", value: None }),
+            ]
         );
-        assert_eq!(bad[0].to_string(), "Malformed early option 'loglevel'");
+        assert_eq!(bad[1].to_string(), "Malformed early option 'loglevel'");
+    }
+
+    #[test]
+    fn lines_come_in_command_line_order() {
+        // parse_early_param calls each handler as it meets the option, and each prints at
+        // once: early_mem's pr_notice for every mem= (the last one is the limit), loglevel's
+        // -EINVAL as do_early_param's warning, early_cma's pr_err for a missing value and then
+        // do_early_param's warning for its -EINVAL.
+        assert_eq!(
+            lines("mem=1G loglevel=x cma mem=512M memblock"),
+            [
+                "Memory limited to 1024MB",
+                "Malformed early option 'loglevel'",
+                "cma: Config string not provided",
+                "Malformed early option 'cma'",
+                "Memory limited to 512MB",
+            ]
+        );
+        assert_eq!(EarlyParams::parse("mem=1G mem=512M", &mut |_| {}).memory_limit, Some(512 << 20));
+    }
+
+    #[test]
+    fn memblock_debug_is_debug_anywhere_in_the_value() {
+        // early_memblock: strstr(p, "debug"), and it returns 0 whatever it is given.
+        let debug = |cmdline| {
+            let mut said = Vec::new();
+            let p = EarlyParams::parse(cmdline, &mut |l| said.push(l));
+            assert_eq!(said, [], "{cmdline}: memblock= never reports a malformed value");
+            p.memblock_debug
+        };
+        assert!(debug("memblock=debug"));
+        assert!(debug("memblock=debug,foo"));
+        assert!(debug("memblock=nodebug"));
+        assert!(!debug("memblock=deb"));
+        assert!(!debug("memblock"));
+        assert!(!debug("memblock="));
+        assert!(!debug("memblock=Debug"), "strstr is case-sensitive");
+    }
+
+    #[test]
+    fn a_wrapped_mem_or_cma_value_is_named_and_read_as_linux_reads_it() {
+        // mem=20E: Linux's memory_limit is 4 << 60 (see memparse), printed >> 20 = 2^42 MB.
+        let mut said = Vec::new();
+        let p = EarlyParams::parse("mem=20E", &mut |l| said.push(l.to_string()));
+        assert_eq!(p.memory_limit, Some(4 << 60));
+        assert_eq!(
+            said,
+            [
+                "cmdline: mem=20E: a number past 2^64 - 1, read modulo 2^64 as Linux's memparse reads it",
+                "Memory limited to 4398046511104MB",
+            ]
+        );
+        // cma=16M@0xfffffffffff00000: base + size wraps to 0xf00000, as early_cma's sum does.
+        let mut said = Vec::new();
+        let p = EarlyParams::parse("cma=16M@0xfffffffffff00000", &mut |l| said.push(l.to_string()));
+        assert_eq!(p.cma.map(|c| c.limit), Some(0xf0_0000));
+        assert_eq!(said.len(), 1, "{said:?}");
+        // 15 << 60 and 1 << 60 fit: nothing to name. 15 << 60 >> 20 = 15 << 40 MB.
+        assert_eq!(lines("mem=15E cma=1E"), ["Memory limited to 16492674416640MB"]);
     }
 
     #[test]
@@ -293,7 +453,9 @@ mod tests {
     #[test]
     fn mem_takes_any_value_as_arm64_early_mem_does() {
         // early_mem: memparse(p) & PAGE_MASK, whatever follows the number; no digits is 0.
-        let limit = |cmdline| EarlyParams::parse(cmdline, &mut |_| panic!("{cmdline}: not malformed")).memory_limit;
+        let limit = |cmdline| {
+            EarlyParams::parse(cmdline, &mut |l| assert!(matches!(l, EarlyLine::MemoryLimited(_)), "{cmdline}: {l}")).memory_limit
+        };
         assert_eq!(limit("mem=1"), Some(0));
         assert_eq!(limit("mem=4095M"), Some(4095 << 20));
         assert_eq!(limit("mem=512MB"), Some(512 << 20));
@@ -303,7 +465,7 @@ mod tests {
 
     #[test]
     fn mem_is_page_aligned_down_and_quiet_debug_set_levels() {
-        let p = EarlyParams::parse("mem=0x12345", &mut |_| panic!());
+        let p = EarlyParams::parse("mem=0x12345", &mut |_| {});
         assert_eq!(p.memory_limit, Some(0x12000));
         assert_eq!(EarlyParams::parse("quiet", &mut |_| panic!()).loglevel, 4);
         assert_eq!(EarlyParams::parse("debug", &mut |_| panic!()).loglevel, 10);

@@ -8,7 +8,7 @@
 //! tree. The NUMA step is `mm::numa` fed by `of::numa`; this file only keeps the order.
 
 use crate::arm64::ARM64_4K_48;
-use crate::cmdline::{EarlyParams, Malformed};
+use crate::cmdline::{EarlyLine, EarlyParams};
 use crate::mm::cma::{CmaAreas, CmaCmdline, CMA_SIZE_MBYTES};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
@@ -57,7 +57,7 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
     if let Some((start, end)) = initrd {
         trace!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
     }
-    fdt_scan::scan_memory(fdt, cells, mb, inputs.phys_addr_bits);
+    fdt_scan::scan_memory(fdt, cells, mb);
     // early_init_dt_check_for_usable_mem_range: keep the first range, add the others.
     let usable = chosen::usable_memory_ranges(fdt, cells);
     if usable[0].1 != 0 {
@@ -73,28 +73,25 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
 }
 
 /// `setup_arch` up to `paging_init`: `setup_machine_fdt` and the machine model line,
-/// `parse_early_param` (its malformed-option warnings, `memblock=debug`, `mem=`), `efi_init`'s
+/// `parse_early_param` (the lines it prints, in command-line order; `memblock=debug`, `mem=`), `efi_init`'s
 /// line, then `arm64_memblock_init`. Returns what later steps need.
 pub fn setup_arch_memory<'a>(
     fdt: &Fdt<'a>,
     mb: &mut Memblock,
     inputs: &BootInputs,
     params: &EarlyParams,
-    malformed: &[Option<Malformed>],
+    early_lines: &[Option<EarlyLine>],
     hooks: &[ReservedMemOfId],
 ) -> (MachineFdt, ReservedMemTable<'a>) {
     let machine = setup_machine_fdt(fdt, mb, inputs);
-    match chosen::machine_name(fdt) {
-        Some(model) => info!("Machine model: {model}"),
-        None => warn!("Machine model: unknown (no /model or /compatible)"),
+    // Linux's setup_machine_fdt prints nothing when the root has neither.
+    if let Some(model) = chosen::machine_name(fdt) {
+        info!("Machine model: {model}");
     }
-    for m in malformed.iter().flatten() {
-        warn!("{m}");
+    for line in early_lines.iter().flatten() {
+        log::log!(line.level(), "{line}");
     }
     mb.set_debug(params.memblock_debug);
-    if let Some(limit) = params.memory_limit {
-        info!("Memory limited to {}MB", limit >> 20);
-    }
     // efi_init, between parse_early_param and arm64_memblock_init. This kernel boots from a
     // device tree only; a tree that names a UEFI system table gets no line.
     if !chosen::has_uefi_system_table(fdt) {
@@ -184,7 +181,8 @@ pub fn arm64_memblock_init<'a>(
     memory_limit: Option<u64>,
     hooks: &[ReservedMemOfId],
 ) -> ReservedMemTable<'a> {
-    // Memory beyond what the CPU (and the kernel's page tables) can address.
+    // Memory beyond what the kernel's page tables (PHYS_MASK_SHIFT) can address, silently as
+    // Linux does; and beyond what the CPU can, which Linux 6.1 keeps (and would fault on).
     let pa_limit = 1u64 << ARCH.phys_mask_shift.min(inputs.phys_addr_bits);
     let _ = mb.remove(PhysAddr(pa_limit), u64::MAX);
 
@@ -201,18 +199,18 @@ pub fn arm64_memblock_init<'a>(
         let _ = mb.add(text, end - text);
     }
 
-    if let Some((start, end)) = machine.initrd {
+    // phys_initrd_size, end - start, is what 6.1 tests; the pages around it are what it
+    // removes (clearing every flag), adds back and reserves.
+    if let Some((start, end)) = machine.initrd.filter(|(start, end)| end > start) {
         let base = start.align_down(PAGE_SIZE);
         let size = initrd_pages_size(base, end);
         let dram = mb.start_of_dram();
-        if size > 0 {
-            if base < dram || base.0 as u128 + size as u128 > dram.0.saturating_add(ARCH.linear_region_size) as u128 {
-                warn!("initrd not fully accessible via the linear mapping -- please check your bootloader ...");
-            } else {
-                let _ = mb.add(base, size);
-                let _ = mb.clear_nomap(base, size);
-                let _ = mb.reserve(base, size);
-            }
+        if base < dram || base.0 as u128 + size as u128 > dram.0.saturating_add(ARCH.linear_region_size) as u128 {
+            warn!("initrd not fully accessible via the linear mapping -- please check your bootloader ...");
+        } else {
+            let _ = mb.remove(base, size);
+            let _ = mb.add(base, size);
+            let _ = mb.reserve(base, size);
         }
     }
 
@@ -240,3 +238,6 @@ pub mod dryrun;
 #[cfg(test)]
 #[path = "setup_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod linux_detail_tests;

@@ -8,20 +8,20 @@ use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
 use std::vec::Vec;
 
-const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
+pub(super) const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
 
-fn be32(v: u32) -> Vec<u8> {
+pub(super) fn be32(v: u32) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
 
-fn root(b: &mut Builder) {
+pub(super) fn root(b: &mut Builder) {
     b.begin("");
     b.prop("#address-cells", &be32(2));
     b.prop("#size-cells", &be32(2));
     b.prop("model", b"test board\0");
 }
 
-fn memory(b: &mut Builder, name: &str, reg: &[(u64, u64)], extra: &[(&str, &[u8])]) {
+pub(super) fn memory(b: &mut Builder, name: &str, reg: &[(u64, u64)], extra: &[(&str, &[u8])]) {
     b.begin(name);
     b.prop("device_type", b"memory\0");
     let reg: Vec<u8> = reg.iter().flat_map(|&(a, s)| cells(a, s)).collect();
@@ -32,7 +32,7 @@ fn memory(b: &mut Builder, name: &str, reg: &[(u64, u64)], extra: &[(&str, &[u8]
     b.end();
 }
 
-fn regions(mb: &Memblock, kind: MemblockKind) -> Vec<(u64, u64, u32)> {
+pub(super) fn regions(mb: &Memblock, kind: MemblockKind) -> Vec<(u64, u64, u32)> {
     mb.ty(kind).regions().iter().map(|r: &Region| (r.base.0, r.size, r.flags.0)).collect()
 }
 
@@ -63,7 +63,7 @@ fn memory_scan_takes_every_memory_node_and_clips_to_the_cpu() {
     memory(&mut b, "memory@c0000000", &[(0xc000_0000, 0x10_0000)], &[("status", b"disabled\0")]);
     // linux,usable-memory replaces reg: 128 MiB of the 256 MiB.
     memory(&mut b, "memory@200000000", &[(0x2_0000_0000, 0x1000_0000)], &[("linux,usable-memory", &cells(0x2_0000_0000, 0x800_0000))]);
-    // Straddles 2^40: the part above is dropped ("Ignoring memory range"), the rest kept.
+    // Straddles 2^40: the part above is removed (silently: see linux_detail_tests), the rest kept.
     memory(&mut b, "memory@ff00000000", &[(0xff_f000_0000, 0x2000_0000)], &[]);
     // Wholly above 2^40: ignored.
     memory(&mut b, "memory@10000000000", &[(0x100_0000_0000, 0x1000_0000)], &[]);

@@ -61,16 +61,27 @@ impl CmaCmdline {
     /// `early_cma`: each number is read as `memparse` reads it, stopping at the first
     /// character that is not part of it; what follows a size without `@` is ignored.
     pub fn parse(value: &str) -> CmaCmdline {
-        let (size, rest) = crate::cmdline::memparse_prefix(value);
-        let mut c = CmaCmdline { size, ..CmaCmdline::default() };
-        let Some(rest) = rest.strip_prefix('@') else { return c };
-        let (base, rest) = crate::cmdline::memparse_prefix(rest);
-        c.base = base;
-        c.limit = match rest.strip_prefix('-') {
-            Some(rest) => crate::cmdline::memparse_prefix(rest).0,
-            None => base.wrapping_add(size),
+        Self::parse_checked(value).0
+    }
+
+    /// [`CmaCmdline::parse`], and whether a number wrapped modulo 2^64 on the way (in
+    /// `memparse`, or `base + size` for the limit), as it wraps in Linux.
+    pub fn parse_checked(value: &str) -> (CmaCmdline, bool) {
+        use crate::cmdline::memparse;
+        let size = memparse(value);
+        let mut c = CmaCmdline { size: size.value, ..CmaCmdline::default() };
+        let Some(rest) = size.rest.strip_prefix('@') else { return (c, size.overflowed) };
+        let base = memparse(rest);
+        c.base = base.value;
+        let (limit, wrapped) = match base.rest.strip_prefix('-') {
+            Some(rest) => {
+                let limit = memparse(rest);
+                (limit.value, limit.overflowed)
+            }
+            None => c.base.overflowing_add(c.size),
         };
-        c
+        c.limit = limit;
+        (c, size.overflowed || base.overflowed || wrapped)
     }
 }
 

@@ -85,7 +85,8 @@ pub fn read_number(value: &[u8], count: u32) -> Option<u64> {
     ((1..=MAX_NUMBER_CELLS).contains(&count) && value.len() == count as usize * 4).then(|| number(value))
 }
 
-/// The big-endian number in `cells`, which the caller has checked to be at most two cells.
+/// The big-endian number in `cells` (whole cells), shifted into a `u64` cell by cell as Linux's
+/// `of_read_number` does: of more than two cells only the last two remain.
 pub fn number(cells: &[u8]) -> u64 {
     cells.chunks_exact(4).fold(0, |acc, c| (acc << 32) | u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64)
 }

@@ -5,7 +5,7 @@
 //! from `/aliases` when it does not start with `/`; the rest is console options.
 
 use crate::mm::PhysAddr;
-use crate::of::cells::{read_number, Cells};
+use crate::of::cells::Cells;
 use crate::of::fdt::{Fdt, Node};
 use core::fmt;
 
@@ -92,11 +92,16 @@ fn console_from_node<'a>(
     Ok(ConsoleNode { path, base: PhysAddr(base), size, options })
 }
 
-/// Linux's `of_fdt_device_is_available`: no `status`, or `status` is "okay"/"ok".
+/// Linux's `of_fdt_device_is_available`: no `status`, or `status` is "okay"/"ok". Linux
+/// compares the value with `strcmp`, up to its first NUL: an empty `status` (or one that is
+/// not text) is present and not "okay", so the node is not available.
 pub fn is_available(node: &Node) -> bool {
-    match node.property("status").and_then(|p| p.as_str()) {
+    match node.property("status") {
         None => true,
-        Some(s) => s == "okay" || s == "ok",
+        Some(p) => {
+            let text = p.value.split(|&c| c == 0).next().unwrap_or_default();
+            text == b"okay" || text == b"ok"
+        }
     }
 }
 
@@ -124,12 +129,22 @@ pub fn machine_name<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
 }
 
 /// `/chosen/linux,initrd-start` and `-end`, as Linux's `early_init_dt_check_for_initrd`:
-/// both must be present, each one number as long as its value (`of_read_number(prop, len / 4)`),
-/// here one or two cells; returns `[start, end)`.
+/// both must be present, each read as `of_read_number(prop, len / 4)`: its whole cells (a
+/// trailing partial cell is not read; no cell reads as 0), each shifted into a `u64`, so a
+/// 32-bit value is that value and of more than two cells the last two remain. An end below
+/// the start is no initrd (Linux returns before setting `phys_initrd_size`). Returns
+/// `[start, end)`.
 pub fn initrd(fdt: &Fdt) -> Option<(PhysAddr, PhysAddr)> {
     let chosen = fdt.find_node("/chosen")?;
-    let number = |name| chosen.property(name).and_then(|p| read_number(p.value, (p.value.len() / 4) as u32));
-    Some((PhysAddr(number("linux,initrd-start")?), PhysAddr(number("linux,initrd-end")?)))
+    let number = |name| chosen.property(name).map(|p| of_read_number(p.value));
+    let (start, end) = (number("linux,initrd-start")?, number("linux,initrd-end")?);
+    (start <= end).then_some((PhysAddr(start), PhysAddr(end)))
+}
+
+/// Linux's `of_read_number(value, len / 4)`: the value's whole big-endian cells, each shifted
+/// into a `u64` (cells before the last two fall off the top).
+fn of_read_number(value: &[u8]) -> u64 {
+    crate::of::cells::number(&value[..value.len() / 4 * 4])
 }
 
 /// Linux's `MAX_USABLE_RANGES`.

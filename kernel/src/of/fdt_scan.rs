@@ -68,13 +68,13 @@ pub fn memory_nodes<'a>(fdt: &Fdt<'a>) -> impl Iterator<Item = Node<'a>> + 'a {
 }
 
 /// `early_init_dt_scan_memory`: every `memory_nodes` entry; `linux,usable-memory` replaces
-/// `reg`; zero sizes are skipped; `hotpluggable` marks the bank HOTPLUG. `phys_addr_bits` is
-/// the CPU's physical address size: memory above it is clipped with Linux's warning. A value
+/// `reg`; zero sizes are skipped; `hotpluggable` marks the bank HOTPLUG. Every bank is added
+/// up to the top of the space (arm64's `MAX_MEMBLOCK_ADDR` is `U64_MAX`): memory above what
+/// the CPU and the page tables address is removed later, silently, by `arm64_memblock_init`. A value
 /// the root's cells cannot decode (`cells::RegError`) skips the node with a line saying why,
 /// where Linux would loop forever (no cells) or read the low bits of wider numbers.
 /// (`numa-node-id` is not read here, as in Linux 6.1: the NUMA step applies it later.)
-pub fn scan_memory(fdt: &Fdt, cells: Cells, mb: &mut Memblock, phys_addr_bits: u32) {
-    let max_addr = if phys_addr_bits >= 64 { u64::MAX } else { (1u64 << phys_addr_bits) - 1 };
+pub fn scan_memory(fdt: &Fdt, cells: Cells, mb: &mut Memblock) {
     for node in memory_nodes(fdt) {
         let Some(reg) = node.property("linux,usable-memory").or_else(|| node.property("reg")) else {
             continue;
@@ -93,7 +93,7 @@ pub fn scan_memory(fdt: &Fdt, cells: Cells, mb: &mut Memblock, phys_addr_bits: u
                 continue;
             }
             trace!("OF: fdt:  - {base:x}, {size:x}");
-            add_memory_arch(mb, base, size, max_addr);
+            add_memory_arch(mb, base, size, u64::MAX);
             if hotpluggable && mb.mark_hotplug(PhysAddr(base), size).is_err() {
                 warn!("OF: fdt: failed to mark hotplug range 0x{base:x} - 0x{:x}", base as u128 + size as u128);
             }

@@ -102,7 +102,7 @@ mod tests {
     fn numa(blob: &[u8]) -> (Vec<String>, Vec<(u64, u64, i32)>) {
         let fdt = Fdt::new(blob).unwrap();
         let mut mb = Box::new(Memblock::new());
-        fdt_scan::scan_memory(&fdt, fdt_scan::scan_root(&fdt), &mut mb, 48);
+        fdt_scan::scan_memory(&fdt, fdt_scan::scan_root(&fdt), &mut mb);
         let (_, lines) = capture(|| {
             arch_numa_init(&mut mb, &mut |mb, parsed| of_numa_init(&fdt, mb, parsed));
         });

@@ -7,7 +7,9 @@
 //! - the first page is never handed out (`start` is raised to `PAGE_SIZE`);
 //! - top-down by default: the highest fitting aligned address of the free ranges; bottom-up
 //!   when set: the lowest (6.1 has no fallback between the two directions);
-//! - alignment 0 becomes `SMP_CACHE_BYTES` (Linux dumps the stack there);
+//! - alignment 0 becomes `SMP_CACHE_BYTES` (Linux dumps the stack there); any other is used
+//!   as Linux's `round_down`/`round_up` use it, as the mask `align - 1`: a power of two aligns,
+//!   any other value (a tree's `alignment` may be one) gives what those masks give;
 //! - a node request falls back to any node unless `exact_nid`; when some memory is mirrored,
 //!   mirrored memory is tried first, then everything with Linux's warning;
 //! - no computation wraps near the top of the address space.
@@ -38,8 +40,11 @@ impl Memblock {
         }
     }
 
-    /// Find (without reserving) `size` free bytes aligned to `align` (a power of two) inside
-    /// `[start, end)` on `nid` among regions matching `flags`.
+    /// Find (without reserving) `size` free bytes aligned to `align` inside `[start, end)` on
+    /// `nid` among regions matching `flags`. The candidate is Linux's: top-down
+    /// `round_down(this_end - size, align)`, bottom-up `round_up(this_start, align)`, with the
+    /// mask `align - 1` those macros use (so an `align` that is not a power of two gives
+    /// Linux's result, not a multiple of it).
     pub fn find_in_range_node(
         &self,
         size: u64,
@@ -49,7 +54,6 @@ impl Memblock {
         nid: i32,
         flags: MemblockFlags,
     ) -> Option<PhysAddr> {
-        debug_assert!(align.is_power_of_two());
         let end = if end == MEMBLOCK_ALLOC_ACCESSIBLE || end == MEMBLOCK_ALLOC_NOLEAKTRACE {
             self.current_limit.0
         } else {
@@ -62,7 +66,8 @@ impl Memblock {
         if self.bottom_up {
             for (s, e, _) in self.free_mem_ranges(nid, flags) {
                 let (s, e) = (clamp(s.0, start, end), clamp(e.0, start, end));
-                let Some(cand) = s.checked_add(mask).map(|v| v & !mask) else { continue };
+                // round_up: ((x - 1) | mask) + 1; s >= start >= PAGE_SIZE, so x - 1 is fine.
+                let Some(cand) = ((s - 1) | mask).checked_add(1) else { continue };
                 if cand < e && e - cand >= size {
                     return Some(PhysAddr(cand));
                 }
@@ -125,9 +130,6 @@ impl Memblock {
         } else {
             align
         };
-        if !align.is_power_of_two() {
-            return Err(MemblockError::BadAlign { align });
-        }
 
         let mut flags = self.choose_flags();
         loop {

@@ -165,8 +165,6 @@ pub enum MemblockError {
     ResizeFailed { type_name: &'static str, from: usize, to: usize },
     /// No free range satisfies an allocation.
     NoMemory { size: u64, align: u64, start: PhysAddr, end: PhysAddr, nid: i32 },
-    /// The alignment is not a power of two.
-    BadAlign { align: u64 },
     /// An allocation after `memblock_free_all` handed free memory to the page allocator.
     Closed { size: u64 },
 }
@@ -187,9 +185,6 @@ impl core::fmt::Display for MemblockError {
                  [0x{:016x}-0x{:016x}) nid={nid}",
                 start.0, end.0
             ),
-            MemblockError::BadAlign { align } => {
-                write!(f, "memblock: alignment {align:#x} is not a power of two")
-            }
             MemblockError::Closed { size } => write!(
                 f,
                 "memblock: allocation of {size:#x} bytes after memblock_free_all: use the page allocator"

@@ -175,11 +175,25 @@ fn mirrored_memory_first_then_fallback() {
 }
 
 #[test]
-fn align_zero_uses_cache_line_and_bad_align_is_rejected() {
+fn align_zero_uses_cache_line() {
     //  100 bytes, align 0 -> 64: round_down(0x5000_0000 - 100, 64) = 0x4fff_ff80
     let mut m = with_memory();
     assert_eq!(m.phys_alloc(100, 0), Ok(pa(0x4fff_ff80)));
-    assert_eq!(m.phys_alloc(100, 3), Err(MemblockError::BadAlign { align: 3 }));
+}
+
+/// An alignment that is not a power of two is used as Linux 6.1's round_down/round_up use it
+/// (include/linux/math.h: the mask `align - 1`), not refused and not as a true multiple.
+#[test]
+fn an_alignment_not_a_power_of_two_rounds_with_linux_masks() {
+    //  top-down, 4K with align 0x3000 (mask 0x2fff): round_down(0x5000_0000 - 0x1000, 0x3000)
+    //  = 0x4fff_f000 & !0x2fff = 0x4fff_d000 (a multiple of 0x3000 would be 0x4fff_e000)
+    let mut m = with_memory();
+    assert_eq!(m.phys_alloc(SZ_4K, 0x3000), Ok(pa(0x4fff_d000)));
+    //  bottom-up from 0x4000_1000: round_up(0x4000_1000, 0x3000) = ((0x4000_0fff) | 0x2fff) + 1
+    //  = 0x4000_3000 (adding the mask and masking would give 0x4000_1000)
+    let mut m = with_memory();
+    m.set_bottom_up(true);
+    assert_eq!(m.phys_alloc_range(SZ_4K, 0x3000, pa(0x4000_1000), MEMBLOCK_ALLOC_ANYWHERE), Ok(pa(0x4000_3000)));
 }
 
 #[test]

@@ -1,0 +1,181 @@
+//! Host tests of the small points where the memory setup follows Linux 6.1 to the letter:
+//! the machine model line, `status`, memory above the physical address size, the initrd and
+//! a reserved-memory `alignment` that is not a power of two. Each expected value is worked
+//! from Linux 6.1's source, named in the test.
+
+use super::dryrun::{dry_run, DryRun, HostTables};
+use super::tests::{be32, memory, regions, root, HOOKS, KERNEL};
+use crate::mm::memblock::{Memblock, MemblockFlags, MemblockKind};
+use crate::mm::PhysAddr;
+use crate::of::testblob::{cells, Builder};
+use std::boxed::Box;
+use std::string::String;
+use std::vec::Vec;
+
+/// The dry-run's setup on `blob` with a 40-bit CPU: memblock and the lines printed.
+fn setup(blob: &[u8], cmdline: &str) -> (Box<Memblock>, Vec<String>) {
+    let mut mb = Box::new(Memblock::new());
+    let opts = DryRun {
+        dtb_addr: PhysAddr(0x4800_0000),
+        kernel: KERNEL,
+        phys_addr_bits: 40,
+        initrd: None,
+        cmdline: Some(cmdline),
+        sections: None,
+    };
+    let (ok, lines) = crate::testlog::capture(|| dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).is_ok());
+    assert!(ok, "a valid blob: {lines:#?}");
+    (mb, lines)
+}
+
+/// 1 GiB at 0x40000000 under a root with `props`, then `more` adds nodes.
+fn tree(props: &[(&str, &[u8])], more: impl FnOnce(&mut Builder)) -> Vec<u8> {
+    let mut b = Builder::new();
+    b.begin("");
+    b.prop("#address-cells", &be32(2));
+    b.prop("#size-cells", &be32(2));
+    for (name, value) in props {
+        b.prop(name, value);
+    }
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+    more(&mut b);
+    b.end();
+    b.finish(&[])
+}
+
+/// arm64's setup_machine_fdt: `of_flat_dt_get_machine_name` (the root's `model`, else its
+/// `compatible`, whose first string prints), and when it finds neither it returns without a
+/// line.
+#[test]
+fn the_machine_model_line_is_the_model_or_compatible_or_nothing() {
+    let model = |lines: &[String]| lines.iter().filter(|l| l.starts_with("Machine model")).cloned().collect::<Vec<_>>();
+    let (_, lines) = setup(&tree(&[], |_| {}), "");
+    assert_eq!(model(&lines), Vec::<String>::new());
+    let (_, lines) = setup(&tree(&[("compatible", b"acme,board\0acme,soc\0")], |_| {}), "");
+    assert_eq!(model(&lines), ["Machine model: acme,board"]);
+    let (_, lines) = setup(&tree(&[("compatible", b"acme,board\0"), ("model", b"Acme Board\0")], |_| {}), "");
+    assert_eq!(model(&lines), ["Machine model: Acme Board"]);
+}
+
+/// of_fdt_device_is_available: no `status` is available; a present one must `strcmp` equal
+/// "okay" or "ok", so an empty `status` (no bytes, or only a NUL) is not available and the
+/// memory scan skips the node.
+#[test]
+fn an_empty_status_means_not_available() {
+    let scanned = |status: Option<&[u8]>| {
+        let blob = tree(&[], |b| {
+            let extra: Vec<(&str, &[u8])> = status.map(|s| ("status", s)).into_iter().collect();
+            memory(b, "memory@100000000", &[(0x1_0000_0000, 0x1000_0000)], &extra);
+        });
+        let (mb, _) = setup(&blob, "");
+        regions(&mb, MemblockKind::Memory).iter().any(|r| r.0 == 0x1_0000_0000)
+    };
+    assert!(scanned(None));
+    assert!(scanned(Some(b"okay\0")));
+    assert!(scanned(Some(b"ok\0")));
+    assert!(!scanned(Some(b"")));
+    assert!(!scanned(Some(b"\0")));
+    assert!(!scanned(Some(b"disabled\0")));
+    assert!(!scanned(Some(b"okayish\0")));
+}
+
+/// arm64 defines MAX_MEMBLOCK_ADDR as U64_MAX (asm/memory.h), so early_init_dt_add_memory_arch
+/// adds a bank above the physical address size whole, without "Ignoring memory range";
+/// arm64_memblock_init's memblock_remove then drops what lies above, without a word.
+#[test]
+fn memory_above_the_physical_address_size_is_removed_silently() {
+    let blob = tree(&[], |b| {
+        // [2^40 - 256 MiB, 2^40 + 256 MiB) straddles 2^40; [2^41, +256 MiB) lies above.
+        memory(b, "memory@fff0000000", &[(0xff_f000_0000, 0x2000_0000)], &[]);
+        memory(b, "memory@20000000000", &[(0x200_0000_0000, 0x1000_0000)], &[]);
+    });
+    let (mb, lines) = setup(&blob, "");
+    assert_eq!(regions(&mb, MemblockKind::Memory), [(0x4000_0000, 0x4000_0000, 0), (0xff_f000_0000, 0x1000_0000, 0)]);
+    assert!(!lines.iter().any(|l| l.contains("Ignoring")), "{lines:#?}");
+}
+
+/// A tree whose /chosen has `linux,initrd-start` and `-end` as given (raw property values),
+/// and whose memory bank is hotpluggable.
+fn initrd_tree(start: &[u8], end: &[u8]) -> Vec<u8> {
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[("hotpluggable", b"")]);
+    b.begin("chosen");
+    b.prop("linux,initrd-start", start);
+    b.prop("linux,initrd-end", end);
+    b.end();
+    b.end();
+    b.finish(&[])
+}
+
+fn be64(v: u64) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+/// arm64_memblock_init (6.1): with phys_initrd_size, the pages [start & PAGE_MASK,
+/// PAGE_ALIGN(start + size)) are memblock_remove'd (which clears every flag), added back and
+/// reserved, each call traced under memblock=debug. Here [0x48100800, 0x48102800): the pages
+/// [0x48100000, 0x48103000), 0x3000 bytes, in a hotpluggable bank, which keeps HOTPLUG (0x1)
+/// around them.
+#[test]
+fn the_initrd_pages_are_removed_added_back_and_reserved() {
+    let blob = initrd_tree(&be32(0x4810_0800), &be32(0x4810_2800));
+    let (mb, lines) = setup(&blob, "memblock=debug");
+    let calls: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("memblock_") && l.contains("[0x0000000048100000-0x0000000048102fff]"))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(calls, ["memblock_remove", "memblock_add", "memblock_reserve"], "{lines:#?}");
+    let hotplug = MemblockFlags::HOTPLUG.0;
+    assert_eq!(
+        regions(&mb, MemblockKind::Memory),
+        [(0x4000_0000, 0x810_0000, hotplug), (0x4810_0000, 0x3000, 0), (0x4810_3000, 0x37ef_d000, hotplug)]
+    );
+    assert!(regions(&mb, MemblockKind::Reserved).contains(&(0x4810_0000, 0x3000, 0)));
+}
+
+/// early_init_dt_check_for_initrd reads each value as of_read_number(prop, len / 4), and
+/// arm64_memblock_init tests phys_initrd_size = end - start before any rounding.
+#[test]
+fn initrd_values_are_read_and_tested_as_linux_reads_them() {
+    let reserved = |start: &[u8], end: &[u8]| {
+        let (mb, _) = setup(&initrd_tree(start, end), "");
+        regions(&mb, MemblockKind::Reserved).into_iter().filter(|r| (0x4810_0000..0x4900_0000).contains(&r.0)).collect::<Vec<_>>()
+    };
+    // 64-bit values: [0x48100000, 0x48101000), one page.
+    assert_eq!(reserved(&be64(0x4810_0000), &be64(0x4810_1000)), [(0x4810_0000, 0x1000, 0)]);
+    // Three cells: shifted into a u64 one by one, the first falls off: 0x48100000.
+    let three = [be32(1), be32(0), be32(0x4810_0000)].concat();
+    assert_eq!(reserved(&three, &be64(0x4810_1000)), [(0x4810_0000, 0x1000, 0)]);
+    // Six bytes: len / 4 = 1 cell, the first four bytes: 0x48100000.
+    let six = [be32(0x4810_0000), std::vec![0xff, 0xff]].concat();
+    assert_eq!(reserved(&six, &be32(0x4810_1000)), [(0x4810_0000, 0x1000, 0)]);
+    // start == end, inside a page: phys_initrd_size is 0, nothing to reserve (rounded to
+    // pages first it would have been the page 0x48100000).
+    assert_eq!(reserved(&be32(0x4810_0800), &be32(0x4810_0800)), []);
+    // end < start: early_init_dt_check_for_initrd returns before setting anything.
+    assert_eq!(reserved(&be32(0x4810_1000), &be32(0x4810_0000)), []);
+}
+
+/// __reserved_mem_alloc_size hands a tree's `alignment` to memblock as it is; memblock's
+/// top-down search rounds with round_down (include/linux/math.h), the mask `align - 1`. In
+/// 1 GiB at 0x40000000 with nothing reserved at the top, 4 KiB with alignment 0x3000:
+/// round_down(0x80000000 - 0x1000, 0x3000) = 0x7ffff000 & !0x2fff = 0x7fffd000.
+#[test]
+fn a_reserved_memory_alignment_not_a_power_of_two_is_used_as_linux_uses_it() {
+    let blob = tree(&[], |b| {
+        b.begin("reserved-memory");
+        b.prop("#address-cells", &be32(2));
+        b.prop("#size-cells", &be32(2));
+        b.prop("ranges", b"");
+        b.begin("odd");
+        b.prop("size", &cells(0, 0x1000)[8..]);
+        b.prop("alignment", &cells(0, 0x3000)[8..]);
+        b.end();
+        b.end();
+    });
+    let (_, lines) = setup(&blob, "loglevel=8 dyndbg=+p");
+    let placed = "OF: reserved mem: allocated memory for 'odd' node: base 0x000000007fffd000, size 0 MiB";
+    assert!(lines.iter().any(|l| l == placed), "{lines:#?}");
+}
