@@ -125,3 +125,40 @@ fn slots_run_out_at_max_cma_areas() {
     let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, NUMA_NO_NODE);
     assert_eq!(e, Err(CmaError::NoSlots));
 }
+
+/// The failures of cma= say what Linux 6.1's cma_declare_contiguous_nid says (mm/cma.c,
+/// pr_fmt "cma: ", %pa as 0x and 16 hex digits), then "Failed to reserve %ld MiB" with the
+/// size after rounding to the alignment (2 MiB here, CMA_MIN_ALIGNMENT_BYTES).
+#[test]
+fn failures_are_worded_as_linux_words_them() {
+    let said = |base: u64, size: u64, limit: u64, fixed: bool| {
+        let mut mb = one_gig();
+        let mut areas = CmaAreas::default();
+        crate::testlog::capture(|| areas.declare_contiguous_nid(&mut mb, base, size, limit, 0, fixed, NUMA_NO_NODE)).1
+    };
+    // A fixed base off the 2 MiB alignment: refused before rounding, the size as given.
+    assert_eq!(
+        said(0x6210_0000, 16 * SZ_1M, 0x6310_0000, true),
+        ["cma: Region at 0x0000000062100000 must be aligned to 0x0000000000200000 bytes", "cma: Failed to reserve 16 MiB"]
+    );
+    // A fixed area across the end of DRAM (arm64's highmem_start): 0x7f000000 + 32 MiB.
+    assert_eq!(
+        said(0x7f00_0000, 32 * SZ_1M, 0x8100_0000, true),
+        [
+            "cma: Region at 0x000000007f000000 defined on low/high memory boundary (0x0000000080000000)",
+            "cma: Failed to reserve 32 MiB",
+        ]
+    );
+    // cma=4G on 1 GiB (the cma-too-large scenario's log): the limit is memblock's end.
+    assert_eq!(
+        said(0, 4 * SZ_1G, 0, false),
+        ["cma: Size (0x0000000100000000) of region at 0x0000000000000000 exceeds limit (0x0000000080000000)", "cma: Failed to reserve 4096 MiB"]
+    );
+    // 3 MiB rounds up to 4 MiB; a fixed range already reserved (the top 3 MiB): -EBUSY says
+    // only the second line.
+    assert_eq!(said(0x7fc0_0000, 3 * SZ_1M, 0x8000_0000, true), ["cma: Failed to reserve 4 MiB"]);
+    // A bare `cma` on the command line: early_cma's own line, then do_early_param's.
+    let mut lines = Vec::new();
+    crate::cmdline::EarlyParams::parse("cma", &mut |l| lines.push(std::string::ToString::to_string(&l)));
+    assert_eq!(lines, ["cma: Config string not provided", "Malformed early option 'cma'"]);
+}
