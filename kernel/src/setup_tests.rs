@@ -8,7 +8,7 @@ use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
 use std::vec::Vec;
 
-pub(super) const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
+const KERNEL: (PhysAddr, PhysAddr) = (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000));
 
 pub(super) fn be32(v: u32) -> Vec<u8> {
     v.to_be_bytes().to_vec()
@@ -36,7 +36,7 @@ pub(super) fn regions(mb: &Memblock, kind: MemblockKind) -> Vec<(u64, u64, u32)>
     mb.ty(kind).regions().iter().map(|r: &Region| (r.base.0, r.size, r.flags.0)).collect()
 }
 
-fn run(blob: &[u8], cmdline: &str) -> std::boxed::Box<Memblock> {
+pub(super) fn run(blob: &[u8], cmdline: &str) -> std::boxed::Box<Memblock> {
     let mut mb = std::boxed::Box::new(Memblock::new());
     let opts = DryRun {
         dtb_addr: PhysAddr(0x4800_0000),

@@ -3,29 +3,17 @@
 //! a reserved-memory `alignment` that is not a power of two. Each expected value is worked
 //! from Linux 6.1's source, named in the test.
 
-use super::dryrun::{dry_run, DryRun, HostTables};
-use super::tests::{be32, memory, regions, root, HOOKS, KERNEL};
+use super::tests::{be32, memory, regions, root, run};
 use crate::mm::memblock::{Memblock, MemblockFlags, MemblockKind};
-use crate::mm::PhysAddr;
 use crate::of::testblob::{cells, Builder};
 use std::boxed::Box;
 use std::string::String;
 use std::vec::Vec;
 
-/// The dry-run's setup on `blob` with a 40-bit CPU: memblock and the lines printed.
+/// The dry-run's setup on `blob` with a 40-bit CPU (`tests::run`): memblock and the lines
+/// printed.
 fn setup(blob: &[u8], cmdline: &str) -> (Box<Memblock>, Vec<String>) {
-    let mut mb = Box::new(Memblock::new());
-    let opts = DryRun {
-        dtb_addr: PhysAddr(0x4800_0000),
-        kernel: KERNEL,
-        phys_addr_bits: 40,
-        initrd: None,
-        cmdline: Some(cmdline),
-        sections: None,
-    };
-    let (ok, lines) = crate::testlog::capture(|| dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).is_ok());
-    assert!(ok, "a valid blob: {lines:#?}");
-    (mb, lines)
+    crate::testlog::capture(|| run(blob, cmdline))
 }
 
 /// 1 GiB at 0x40000000 under a root with `props`, then `more` adds nodes.
