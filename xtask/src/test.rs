@@ -141,6 +141,29 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["Booting memboot*", "Machine model*", "boot: complete", "Kernel panic*"],
     });
 
+    // parse_early_param calls each option's handler as it meets it, and each prints at once:
+    // early_mem for every mem= (the last is the limit), early_cma's complaint about a bare
+    // `cma` then do_early_param's warning for it, the warning for loglevel=x; memblock=
+    // without `debug` in it says nothing.
+    let mut order = opts("1G");
+    order.append = Some("mem=768M cma loglevel=x mem=512M memblock".into());
+    list.push(Scenario {
+        name: "cmdline-order",
+        opts: order,
+        expect: [
+            "Memory limited to 768MB",
+            "cma: Config string not provided",
+            "Malformed early option 'cma'",
+            "Malformed early option 'loglevel'",
+            "Memory limited to 512MB",
+            "Memory: *K/524288K available *",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["Malformed early option 'memblock'", "Kernel panic*", "Unable to handle*"],
+    });
+
     let mut fault = opts("1G");
     fault.append = Some("selftest=fault".into());
     list.push(Scenario {
