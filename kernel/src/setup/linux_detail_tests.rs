@@ -167,3 +167,13 @@ fn a_reserved_memory_alignment_not_a_power_of_two_is_used_as_linux_uses_it() {
     let placed = "OF: reserved mem: allocated memory for 'odd' node: base 0x000000007fffd000, size 0 MiB";
     assert!(lines.iter().any(|l| l == placed), "{lines:#?}");
 }
+
+/// arm64_memblock_init: with a memory limit, memblock_mem_limit_remove_map(limit) keeps the
+/// first `limit` bytes of memory, then memblock_add(_text, _end - _text) adds the kernel image
+/// back (it may lie above the limit). mem=1M of 1 GiB at 0x40000000 keeps
+/// [0x40000000, 0x40100000); the image [0x40200000, 0x40400000) (tests::KERNEL) comes back.
+#[test]
+fn the_image_is_added_back_after_the_memory_limit() {
+    let (mb, _) = setup(&tree(&[], |_| {}), "mem=1M");
+    assert_eq!(regions(&mb, MemblockKind::Memory), [(0x4000_0000, 0x10_0000, 0), (0x4020_0000, 0x20_0000, 0)]);
+}
