@@ -4,9 +4,16 @@
 //! and the command line), without the printk timestamps.
 //!
 //! ```text
-//! kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS]
+//! kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE)
+//!               [--sections TEXT,RODATA,DATA,BSS] [--mem [NODE:]BASE,SIZE[,BASE,SIZE…]]…
 //!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
+//!               [--name NAME]
 //! ```
+//! `--mem` writes RAM into the tree as a bootloader does: into the memory node `NODE`, or
+//! replacing every memory node; a tree that gives no RAM gets some assumed, with a warning
+//! (`kernel::setup::dryrun::inputs`). `--image-layout` places `_stext` OFFSET above the 2 MiB
+//! aligned base of the lowest RAM bank, as a loader does. `--name` is what messages call the
+//! file (the `.dts` it was compiled from).
 //! The exit status says how the boot would end (`kernel::setup::dryrun`, whose module
 //! documentation has the table): 0 it completes, 2 it refuses the blob, 3 it panics (the
 //! panic line is printed as the boot prints it); 1 is a problem of the dry-run itself
@@ -39,13 +46,7 @@ impl log::Log for Stdout {
     fn flush(&self) {}
 }
 
-fn number(s: &str) -> Result<u64, String> {
-    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    parsed.map_err(|_| format!("'{s}' is not a number"))
-}
+use kernel::setup::dryrun::inputs::{self, number_arg as number, MemOption};
 
 /// `BASE,SIZE` → `[base, base + size)`.
 fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
@@ -58,10 +59,11 @@ fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
 fn run(args: &[String]) -> Result<Ending, String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
-        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+        return Err("usage: kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE) [--mem [NODE:]BASE,SIZE[,…]] [--name NAME] [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
     }
     let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
     let mut sections = None;
+    let (mut mems, mut layout, mut name) = (Vec::new(), None, None);
     while let Some(opt) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{opt} needs a value"));
         match opt.as_str() {
@@ -70,6 +72,9 @@ fn run(args: &[String]) -> Result<Ending, String> {
             "--image" => image = Some(range(&value()?)?),
             "--initrd" => initrd = Some(range(&value()?)?),
             "--append" => append = Some(value()?),
+            "--mem" => mems.push(MemOption::parse(&value()?)?),
+            "--image-layout" => layout = Some(range(&value()?).map(|(offset, end)| (offset.0, end.0 - offset.0))?),
+            "--name" => name = Some(value()?),
             "--sections" => {
                 let v = value()?;
                 let sizes: Vec<u64> = v.split(',').map(number).collect::<Result<_, _>>()?;
@@ -86,12 +91,22 @@ fn run(args: &[String]) -> Result<Ending, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    let dtb = dtb.ok_or("--dtb FILE is required")?;
-    let blob = std::fs::read(&dtb).map_err(|e| format!("{dtb}: {e}"))?;
+    let file = dtb.ok_or("--dtb FILE is required")?;
+    let blob = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
+    let dtb = name.unwrap_or(file);
+    let blob = bootloader_memory(&dtb, blob, &mems)?;
+    let kernel = match (image, layout) {
+        (Some(image), _) => Some(image),
+        (None, Some((offset, size))) => {
+            inputs::image_base(&blob, offset).and_then(|base| Some((PhysAddr(base), PhysAddr(base.checked_add(size)?))))
+        }
+        (None, None) => return Err("--image BASE,SIZE or --image-layout OFFSET,SIZE is required".into()),
+    };
+    let dtb_addr = dtb_addr.or_else(|| kernel::setup::dryrun::qemu_dtb_addr(&blob, initrd));
     let opts = DryRun {
-        dtb_addr: match dtb_addr.or_else(|| kernel::setup::dryrun::qemu_dtb_addr(&blob, initrd)) {
-            Some(addr) => addr,
-            None => {
+        dtb_addr: match (dtb_addr, kernel) {
+            (Some(addr), Some(_)) => addr,
+            _ => {
                 // Name what is wrong with the blob itself before blaming the placement.
                 let anywhere = (PhysAddr(0), PhysAddr(0));
                 if let Err(e) = kernel::of::header::open(PhysAddr(0x1000), &blob, |n| blob.get(..n), anywhere) {
@@ -100,10 +115,10 @@ fn run(args: &[String]) -> Result<Ending, String> {
                         return Ok(Ending::Refused(e));
                     }
                 }
-                return Err(format!("{dtb}: no memory node to place the blob in; give --dtb-addr"));
+                return Err(format!("{dtb}: no memory node gives RAM to place the kernel and the blob in; give --mem BASE,SIZE"));
             }
         },
-        kernel: image.ok_or("--image BASE,SIZE is required")?,
+        kernel: kernel.expect("checked with the blob's address"),
         phys_addr_bits: pa_bits,
         initrd,
         cmdline: append.as_deref(),
@@ -119,7 +134,13 @@ fn run(args: &[String]) -> Result<Ending, String> {
     let state = match kernel::setup::dryrun::dry_run(&blob, &opts, &mut mb, hooks, HostTables::default(), set_level) {
         Ok(state) => state,
         Err(e) => {
-            eprintln!("memmap: {dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0);
+            match e {
+                // What the boot reads as "no blob" is, here, a blob placed at 0.
+                kernel::of::DtbError::NullPointer => eprintln!(
+                    "memmap: {dtb}: the blob is placed at physical address 0, which the boot takes for no device tree (x0 = 0) and refuses; give another --dtb-addr"
+                ),
+                _ => eprintln!("memmap: {dtb}: invalid device tree blob at physical address 0x{:016x}: {e}", opts.dtb_addr.0),
+            }
             return Ok(Ending::Refused(e));
         }
     };
@@ -131,6 +152,19 @@ fn run(args: &[String]) -> Result<Ending, String> {
     }
     crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
     Ok(Ending::Complete)
+}
+
+/// The blob as the bootloader hands it over: `--mem` written into `/memory`, then RAM assumed
+/// (with a warning) when no memory node gives any (`kernel::setup::dryrun::inputs`).
+fn bootloader_memory(dtb: &str, blob: Vec<u8>, mems: &[MemOption]) -> Result<Vec<u8>, String> {
+    let blob = if mems.is_empty() { blob } else { inputs::apply_mem(&blob, mems).map_err(|e| format!("{dtb}: {e}"))? };
+    Ok(match inputs::fill_empty_memory(&blob) {
+        Some((filled, warning)) => {
+            eprintln!("memmap: warning: {dtb}: {warning}");
+            filled
+        }
+        None => blob,
+    })
 }
 
 pub fn main() {

@@ -224,7 +224,11 @@ pub fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Optio
 }
 
 #[cfg(not(target_os = "none"))]
+pub mod fdt_edit;
+#[cfg(not(target_os = "none"))]
 pub mod host;
+#[cfg(not(target_os = "none"))]
+pub mod inputs;
 
 #[cfg(test)]
 mod edge_tests;
