@@ -99,18 +99,19 @@ pub fn prepare(args: &MemmapArgs) -> Result<MemmapArgs> {
     let mut tree = args.dtb.clone();
     if dts {
         tree = dir.join(format!("{stem}.dtb"));
-        compile(&args.dtb, &tree, false)?;
+        compile(&args.dtb, &tree)?;
     }
     for (i, overlay) in args.inputs.overlay.iter().enumerate() {
         let dtbo = if overlay.extension().is_some_and(|e| e == "dts") {
             let out = dir.join(format!("{stem}.overlay{i}.dtbo"));
-            compile(overlay, &out, true)?;
+            compile(overlay, &out)?;
             out
         } else {
             overlay.clone()
         };
         let out = dir.join(format!("{stem}.{i}.dtb"));
-        run(Command::new(tools::FDTOVERLAY.binary).arg("-i").arg(&tree).arg("-o").arg(&out).arg(&dtbo), &format!("applying {}", overlay.display()))?;
+        let what = format!("applying {} to {}", overlay.display(), args.dtb.display());
+        run(Command::new(tools::FDTOVERLAY.binary).arg("-i").arg(&tree).arg("-o").arg(&out).arg(&dtbo), &what)?;
         tree = out;
     }
     let mut prepared = args.clone();
@@ -120,13 +121,11 @@ pub fn prepare(args: &MemmapArgs) -> Result<MemmapArgs> {
     Ok(prepared)
 }
 
-/// dtc on `source`; `-@` for an overlay (its fragments refer to labels of the base).
-fn compile(source: &Path, out: &Path, overlay: bool) -> Result<()> {
+/// dtc on `source`, with `-@`: an overlay's fragments refer to the base's labels, which only
+/// a base compiled with its symbols has.
+fn compile(source: &Path, out: &Path) -> Result<()> {
     let mut c = Command::new(tools::DTC.binary);
-    c.args(["-q", "-I", "dts", "-O", "dtb", "-o"]).arg(out);
-    if overlay {
-        c.arg("-@");
-    }
+    c.args(["-q", "-@", "-I", "dts", "-O", "dtb", "-o"]).arg(out);
     run(c.arg(source), &format!("compiling {}", source.display()))
 }
 
