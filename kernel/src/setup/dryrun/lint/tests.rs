@@ -82,6 +82,12 @@ fn blob(t: &Tree) -> Vec<u8> {
 
 /// The IDs `--lint` reports for the tree.
 fn ids(t: &Tree) -> Vec<&'static str> {
+    findings(t, false).iter().map(|f| f.id).collect()
+}
+
+/// What `--lint` reports for the tree; `assumed`: RAM, image and DTB placed by the dry-run, not
+/// given.
+fn findings(t: &Tree, assumed: bool) -> Vec<Finding> {
     let blob = blob(t);
     let opts = DryRun {
         dtb_addr: PhysAddr(0x4800_0000),
@@ -95,9 +101,9 @@ fn ids(t: &Tree) -> Vec<&'static str> {
     let (findings, _) = crate::testlog::capture(|| {
         let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).expect("the tree is valid");
         let dma_phys_limit = state.bootmem.as_ref().ok().map(|b| b.dma_phys_limit);
-        lint(&state.fdt, &Placed { mb: &mb, reserved: &state.reserved, opts: &opts, hooks: &HOOKS, dma_phys_limit, ram_assumed: false, placement_assumed: false })
+        lint(&state.fdt, &Placed { mb: &mb, reserved: &state.reserved, opts: &opts, hooks: &HOOKS, dma_phys_limit, ram_assumed: assumed, placement_assumed: assumed })
     });
-    findings.iter().map(|f| f.id).collect()
+    findings
 }
 
 /// Each lint: a tree that triggers it, and a near miss that triggers nothing at all.
@@ -180,4 +186,41 @@ fn each_lint_fires_on_its_tree_and_not_on_the_near_miss() {
 fn a_finding_is_one_line_with_id_severity_node_values_and_reason() {
     let f = Finding { id: "nomap-unaligned", severity: Severity::Warning, node: "/reserved-memory/fw@50100000".into(), values: "no-map [0x50100000-0x502fffff]".into(), why: "why." };
     assert_eq!(std::format!("{f}"), "warning [nomap-unaligned] /reserved-memory/fw@50100000: no-map [0x50100000-0x502fffff]: why.");
+}
+
+/// Outside RAM the dry-run assumed, or under an image placed by default, a region is a warning:
+/// the board's RAM and bootloader decide. Given, the same trees are errors.
+#[test]
+fn what_the_dry_run_assumed_only_warns() {
+    let outside = one("fw@fff00000", vec![reg(0xfff0_0000, 0x20_0000)]);
+    let under_image = one("fw@40300000", vec![reg(0x4030_0000, 0x1000)]);
+    for (tree, id) in [(outside, "rmem-outside-ram"), (under_image, "rmem-overlaps-boot")] {
+        let severity = |assumed| findings(&tree, assumed).iter().find(|f| f.id == id).map(|f| f.severity);
+        assert_eq!(severity(false), Some(Severity::Error), "{id} given");
+        assert_eq!(severity(true), Some(Severity::Warning), "{id} assumed");
+    }
+}
+
+/// Mutated trees (the mutation test's, from its base trees) through what `kernel memmap --lint`
+/// adds to the boot's path: the RAM filled in, the image placed above it, the lint. None may
+/// panic.
+#[test]
+fn mutated_trees_pass_the_inputs_and_the_lint_without_panicking() {
+    use super::super::inputs::{fill_empty_memory, image_base};
+    use super::super::mutation_tests::{base_trees, mutants};
+    for (_, base) in base_trees() {
+        mutants(&base, 300, 0x11a7, |_, blob| {
+            let filled = fill_empty_memory(blob).map(|(b, _)| b);
+            let blob = filled.as_deref().unwrap_or(blob);
+            let (Some(text), Some(dtb_addr)) = (image_base(blob, 0x21_0000), super::super::qemu_dtb_addr(blob, None)) else { return };
+            let Some(end) = text.checked_add(0x20_0000) else { return };
+            let opts = DryRun { dtb_addr, kernel: (PhysAddr(text), PhysAddr(end)), phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
+            let mut mb = Box::new(Memblock::new());
+            crate::testlog::capture(|| {
+                let Ok(state) = dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}) else { return };
+                let placed = Placed { mb: &mb, reserved: &state.reserved, opts: &opts, hooks: &HOOKS, dma_phys_limit: None, ram_assumed: true, placement_assumed: true };
+                let _ = lint(&state.fdt, &placed);
+            });
+        });
+    }
 }
