@@ -299,7 +299,7 @@ fn is_call_trace(line: &str) -> bool {
 }
 
 /// The newest `linux-image-6.1.0-NN-arm64-unsigned` apt knows.
-fn newest_package() -> Result<String> {
+pub(crate) fn newest_package() -> Result<String> {
     let out = Command::new("apt-cache")
         .args(["search", "--names-only", r"^linux-image-6\.1\.0-[0-9]+-arm64-unsigned$"])
         .output()
@@ -317,7 +317,7 @@ fn newest_package() -> Result<String> {
 }
 
 /// Download and unpack the package; its kernel and version.
-fn fetch(work: &Path, package: &str) -> Result<(PathBuf, String)> {
+pub(crate) fn fetch(work: &Path, package: &str) -> Result<(PathBuf, String)> {
     let deb = |dir: &Path| -> Option<PathBuf> {
         std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
             p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))

@@ -11,6 +11,7 @@ mod gdb;
 mod gdb_test;
 mod linux;
 mod memmap;
+mod memmap_inputs;
 mod memmap_test;
 mod monitor_test;
 mod mutants;
@@ -18,6 +19,7 @@ mod qemu;
 mod readme;
 mod test;
 mod tools;
+mod vendor_trees;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -63,10 +65,19 @@ enum Command {
     /// Exit status: 0 the boot would complete; 1 the dry-run cannot run (arguments, file, a
     /// tree whose memory is too large to simulate on the host); 2 the boot would refuse the
     /// blob (`Error: invalid device tree blob …`); 3 the boot would stop with `Kernel panic -
-    /// not syncing: …`, which is printed as the boot prints it.
+    /// not syncing: …`, which is printed as the boot prints it; 4 the boot would complete and
+    /// `--lint` found an error.
     Memmap {
         #[command(flatten)]
         args: memmap::MemmapArgs,
+    },
+    /// The dry-run with --lint over every board tree of Debian's arm64 Linux 6.1 package
+    /// (downloaded with apt-get; skipped when it cannot be): counts by exit status, refusals
+    /// with their reason, lint findings, time per tree; fails on a panic, a hang or a signal.
+    VendorTrees {
+        /// The package to use (default: the newest linux-image-6.1.0-NN-arm64-unsigned).
+        #[arg(long)]
+        package: Option<String>,
     },
     /// Benchmarks: memblock and the buddy allocator on the host (criterion), then the QEMU
     /// boot-time table at 1/4/16/64 GiB.
@@ -99,7 +110,8 @@ enum Command {
         check: Option<std::path::PathBuf>,
     },
     /// Host tests, every QEMU boot scenario, the exit-status tests, the console monitor, the
-    /// README's example boot log, then the gdb test; exits non-zero when any fails.
+    /// README's example boot log, the dry-run on Debian's board trees, then the gdb test; exits
+    /// non-zero when any fails.
     Test {
         /// Run only the QEMU/gdb scenarios whose name contains this string (no host tests).
         #[arg(long)]
@@ -130,6 +142,7 @@ fn main() -> ExitCode {
         }
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
+        Command::VendorTrees { package } => vendor_trees::run(package.as_deref()).map(|_| 0),
         Command::Bench { qemu_only, args } => bench::run(qemu_only, &args),
         Command::Mutants { args } => mutants::run(&args),
         Command::LinuxLogs { package, only, check: Some(dir) } => {

@@ -2,20 +2,21 @@
 //! memory setup as the boot (`kernel::setup::dryrun::dry_run`) on a `.dtb` file and prints the
 //! same lines; see `kernel/src/dryrun.rs`.
 
-use crate::{build, Result};
+use crate::{build, memmap_inputs, Result};
 use std::path::{Path, PathBuf};
 
 use std::process::Command;
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct MemmapArgs {
-    /// The device tree blob.
+    /// The device tree: a blob, or a `.dts` source (compiled with dtc).
     #[arg(long, value_name = "FILE")]
     pub dtb: PathBuf,
     /// Command line, instead of /chosen/bootargs.
     #[arg(long, value_name = "ARGS")]
     pub append: Option<String>,
-    /// Kernel image `BASE,SIZE` (default: `[_text, _end)` of the kernel just built).
+    /// Kernel image `BASE[,SIZE]` (`_stext`, and the size of the kernel just built unless
+    /// given; default: where QEMU's loader puts that kernel above the lowest RAM bank).
     #[arg(long, value_name = "BASE,SIZE")]
     pub image: Option<String>,
     /// Initrd `BASE,SIZE`, instead of /chosen/linux,initrd-*.
@@ -27,21 +28,16 @@ pub struct MemmapArgs {
     /// The CPU's physical address size (default 48).
     #[arg(long, value_name = "N")]
     pub pa_bits: Option<u32>,
+    #[command(flatten)]
+    pub inputs: memmap_inputs::InputArgs,
 }
 
-/// The dry-run command for `args`; unless `--image` is given, the kernel just built is the
-/// image, with its section sizes.
+/// The dry-run command for `args`: the kernel just built is the image, with its section sizes,
+/// placed as QEMU's loader places it unless `--image` says where.
 pub fn command(dry_run: &Path, args: &MemmapArgs, built: &build::Built) -> Command {
     let mut c = Command::new(dry_run);
     c.arg("memmap").arg("--dtb").arg(&args.dtb);
-    let (text, end) = built.text_end;
-    match &args.image {
-        Some(image) => c.args(["--image", image]),
-        None => c.args(["--image", &format!("{text:#x},{:#x}", end - text)]).args([
-            "--sections",
-            &built.sections.map(|s| format!("{s:#x}")).join(","),
-        ]),
-    };
+    memmap_inputs::image_args(&mut c, args.image.as_deref(), built);
     for (opt, value) in [("--append", &args.append), ("--initrd", &args.initrd), ("--dtb-addr", &args.dtb_addr)] {
         if let Some(v) = value {
             c.args([opt, v]);
@@ -50,12 +46,14 @@ pub fn command(dry_run: &Path, args: &MemmapArgs, built: &build::Built) -> Comma
     if let Some(bits) = args.pa_bits {
         c.args(["--pa-bits", &bits.to_string()]);
     }
+    args.inputs.pass(&mut c);
     c
 }
 
 pub fn run(args: &MemmapArgs) -> Result<i32> {
     let built = build::build(false)?;
     let dry_run = build::build_dry_run()?;
-    let status = command(&dry_run, args, &built).status().map_err(|e| format!("cannot run the dry-run: {e}"))?;
+    let args = memmap_inputs::prepare(args)?;
+    let status = command(&dry_run, &args, &built).status().map_err(|e| format!("cannot run the dry-run: {e}"))?;
     Ok(status.code().unwrap_or(1))
 }

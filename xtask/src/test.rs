@@ -1,5 +1,6 @@
 //! `cargo xtask test`: the host tests, then every QEMU boot scenario, the README's example
-//! boot log (`readme.rs`), then the gdb test.
+//! boot log (`readme.rs`), the dry-run on vendor board trees (`vendor_trees.rs`), then the gdb
+//! test.
 //!
 //! A scenario boots the kernel with given options and checks the serial console: lines that
 //! must appear in order (each matched against the message after the printk timestamp, `*`
@@ -1211,6 +1212,18 @@ pub fn run(only: Option<&str>) -> Result<()> {
             Err(why) => {
                 println!("FAIL  readme-example         {why}");
                 failed.push("readme-example");
+            }
+        }
+    }
+
+    if only.is_none_or(|o| "vendor-trees".contains(o)) {
+        println!("== the dry-run on Debian's arm64 board trees");
+        let start = std::time::Instant::now();
+        match crate::vendor_trees::run(None) {
+            Ok(()) => println!("ok    {:<22} {:>6.2}s", "vendor-trees", start.elapsed().as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  vendor-trees           {why}");
+                failed.push("vendor-trees");
             }
         }
     }

@@ -19,6 +19,7 @@
 //! | 1 | the dry-run itself cannot run: arguments, file, or a tree whose memory the host cannot simulate within its bound ([`host::HostLimit`]) |
 //! | 2 | the boot would refuse the blob (`Error: invalid device tree blob …`) and power off |
 //! | 3 | the boot would stop with `Kernel panic - not syncing: …`, printed as the boot would |
+//! | 4 | the boot would complete, and `--lint` found an error-level finding ([`lint`]) |
 
 use super::{bootmem_init, setup_arch_memory, BootInputs, Bootmem};
 use crate::cmdline::EarlyParams;
@@ -224,7 +225,13 @@ pub fn qemu_dtb_addr(blob: &[u8], initrd: Option<(PhysAddr, PhysAddr)>) -> Optio
 }
 
 #[cfg(not(target_os = "none"))]
+pub mod fdt_edit;
+#[cfg(not(target_os = "none"))]
 pub mod host;
+#[cfg(not(target_os = "none"))]
+pub mod inputs;
+#[cfg(not(target_os = "none"))]
+pub mod lint;
 
 #[cfg(test)]
 mod edge_tests;

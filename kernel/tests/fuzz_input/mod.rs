@@ -65,6 +65,9 @@ fn run_counted(data: &[u8]) -> Result<u64, String> {
     let [flags, n, rest @ ..] = data else { return Ok(0) };
     let (cmdline, blob) = rest.split_at((*n as usize).min(rest.len()));
     let cmdline = String::from_utf8_lossy(cmdline);
+    // What `kernel memmap` does to a blob before the boot reads it: RAM assumed for an empty
+    // /memory (the rewrite must survive any bytes too).
+    let _ = kernel::setup::dryrun::inputs::fill_empty_memory(blob);
     let pa_bits = [48, 44, 40, 32][(flags & 3) as usize];
     let ram_base = lowest_memory(blob).unwrap_or(0x4000_0000);
     let dtb_addr = if flags & 4 != 0 { Some(0x4800_0000) } else { qemu_dtb_addr(blob, ram_base) };
@@ -90,6 +93,18 @@ fn run_counted(data: &[u8]) -> Result<u64, String> {
     let root = cells::dt_root(&state.fdt);
     check_memblock(&mb).map_err(|e| format!("after dry_run: {e}"))?;
     check_reserved_mem(&state.fdt, root, &state.reserved)?;
+    // `--lint` reads the same state; it must not panic on it either.
+    let dma_phys_limit = state.bootmem.as_ref().ok().map(|b| b.dma_phys_limit);
+    let placed = kernel::setup::dryrun::lint::Placed {
+        mb: &mb,
+        reserved: &state.reserved,
+        opts: &opts,
+        hooks: &HOOKS,
+        dma_phys_limit,
+        ram_assumed: false,
+        placement_assumed: flags & 4 == 0,
+    };
+    let _ = kernel::setup::dryrun::lint::lint(&state.fdt, &placed);
     let after = |mb: &mut Memblock, zones: &Zones<'_, ArrayLinks<'_>>| -> Result<u64, String> {
         check_memblock(mb).map_err(|e| format!("after mem_init: {e}"))?;
         check_buddy(mb, zones)?;
