@@ -6,26 +6,41 @@
 //! re-entry into a failed allocation.
 
 use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, MigrateType, ZoneType, Zones};
-use kernel::mm::memblock::NUMA_NO_NODE;
+use kernel::mm::memblock::{Memblock, MAX_NUMNODES, NUMA_NO_NODE};
+use kernel::mm::sparse::{self, ValidPfns};
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::{Pfn, PhysAddr, PAGE_SHIFT};
 use spinning_top::{const_spinlock, Spinlock};
 
 use crate::arch::{linear, mmu::va};
 
+const NODES: usize = MAX_NUMNODES as usize;
+
+/// Each node's present sections, written into the table behind its links (memblock must
+/// still describe the memory `alloc_memmaps` placed them for).
+pub fn sections(mb: &Memblock, memmaps: &[Option<NodeMemmap>; NODES]) -> [Option<ValidPfns<'static>>; NODES] {
+    memmaps.map(|m| {
+        let m = m?;
+        let table = linear::section_runs(&m, sparse::node_section_runs(mb, m.nid));
+        let valid = table.and_then(ValidPfns::runs);
+        assert!(valid.is_some(), "node {}: the section runs changed since the memmap was placed", m.nid);
+        valid
+    })
+}
+
 /// The links arrays of every node, through the linear map.
-pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
+pub fn links(memmaps: &[Option<NodeMemmap>; NODES], valid: &[Option<ValidPfns<'static>>; NODES]) -> ArrayLinks<'static> {
     let mut links = ArrayLinks::new();
-    for m in memmaps.iter().flatten() {
-        let ok = links.add_node(m.start_pfn.0, m.len() as u64, linear::links(m));
+    for (m, v) in memmaps.iter().zip(valid).filter_map(|(m, v)| Some((m.as_ref()?, (*v)?))) {
+        let ok = links.add_sparse((m.start_pfn.0, m.end_pfn.0), v, linear::links(m));
         assert!(ok, "node {} too large for 32-bit links", m.nid);
     }
     links
 }
 
-/// A node's memmap, zeroed, through the linear map.
-pub fn memmap(m: &NodeMemmap) -> Memmap<'static> {
-    Memmap::new(m.start_pfn, linear::memmap(m))
+/// A node's memmap over its present sections `valid`, zeroed, through the linear map.
+pub fn memmap(m: &NodeMemmap, valid: ValidPfns<'static>) -> Memmap<'static> {
+    Memmap::sparse(m.start_pfn, m.end_pfn, valid, linear::memmap(m)).expect("one memmap byte per valid frame")
 }
 
 static ZONES: Spinlock<Option<Zones<'static, ArrayLinks<'static>>>> = const_spinlock(None);
