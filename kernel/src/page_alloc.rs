@@ -7,7 +7,7 @@
 
 use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, MigrateType, ZoneType, Zones};
 use kernel::mm::memblock::{Memblock, MAX_NUMNODES, NUMA_NO_NODE};
-use kernel::mm::sparse::{self, ValidPfns};
+use kernel::mm::sparse::{self, SectionRun};
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::{Pfn, PhysAddr, PAGE_SHIFT};
 use spinning_top::{const_spinlock, Spinlock};
@@ -18,29 +18,28 @@ const NODES: usize = MAX_NUMNODES as usize;
 
 /// Each node's present sections, written into the table behind its links (memblock must
 /// still describe the memory `alloc_memmaps` placed them for).
-pub fn sections(mb: &Memblock, memmaps: &[Option<NodeMemmap>; NODES]) -> [Option<ValidPfns<'static>>; NODES] {
+pub fn sections(mb: &Memblock, memmaps: &[Option<NodeMemmap>; NODES]) -> [Option<&'static [SectionRun]>; NODES] {
     memmaps.map(|m| {
         let m = m?;
         let table = linear::section_runs(&m, sparse::node_section_runs(mb, m.nid));
-        let valid = table.and_then(ValidPfns::runs);
-        assert!(valid.is_some(), "node {}: the section runs changed since the memmap was placed", m.nid);
-        valid
+        assert!(table.is_some(), "node {}: the section runs changed since the memmap was placed", m.nid);
+        table
     })
 }
 
 /// The links arrays of every node, through the linear map.
-pub fn links(memmaps: &[Option<NodeMemmap>; NODES], valid: &[Option<ValidPfns<'static>>; NODES]) -> ArrayLinks<'static> {
+pub fn links(memmaps: &[Option<NodeMemmap>; NODES], runs: &[Option<&'static [SectionRun]>; NODES]) -> ArrayLinks<'static> {
     let mut links = ArrayLinks::new();
-    for (m, v) in memmaps.iter().zip(valid).filter_map(|(m, v)| Some((m.as_ref()?, (*v)?))) {
-        let ok = links.add_sparse((m.start_pfn.0, m.end_pfn.0), v, linear::links(m));
+    for (m, r) in memmaps.iter().zip(runs).filter_map(|(m, r)| Some((m.as_ref()?, (*r)?))) {
+        let ok = links.add_node(r, linear::links(m));
         assert!(ok, "node {} too large for 32-bit links", m.nid);
     }
     links
 }
 
-/// A node's memmap over its present sections `valid`, zeroed, through the linear map.
-pub fn memmap(m: &NodeMemmap, valid: ValidPfns<'static>) -> Memmap<'static> {
-    Memmap::sparse(m.start_pfn, m.end_pfn, valid, linear::memmap(m)).expect("one memmap byte per valid frame")
+/// A node's memmap over its present sections `runs`, zeroed, through the linear map.
+pub fn memmap(m: &NodeMemmap, runs: &'static [SectionRun]) -> Memmap<'static> {
+    Memmap::new(runs, linear::memmap(m)).expect("one memmap byte per frame of the present sections")
 }
 
 static ZONES: Spinlock<Option<Zones<'static, ArrayLinks<'static>>>> = const_spinlock(None);

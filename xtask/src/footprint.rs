@@ -49,8 +49,14 @@ const SECTION_RUN: u64 = 24;
 /// Pages a node of `frames` frames (whole sections, no hole) takes for its memmap, links with
 /// the run table, and NODE_DATA.
 fn node_pages(frames: u64) -> u64 {
+    pages(memmap_bytes(frames)) + NODE_DATA_PAGES
+}
+
+/// Bytes of memmap and of links with the run table of a node of `frames` frames (whole
+/// sections, no hole), each allocation in whole pages.
+pub fn memmap_bytes(frames: u64) -> u64 {
     let links: u64 = (0..MAX_ORDER).map(|o| frames.div_ceil(1 << o)).sum();
-    pages(frames) + pages(links * 8 + SECTION_RUN) + NODE_DATA_PAGES
+    (pages(frames) + pages(links * 8 + SECTION_RUN)) * PAGE
 }
 
 /// The `Memory:` line of a boot on QEMU's own tree with these nodes (frames each), plus

@@ -81,7 +81,7 @@ pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as 
     let mut out = [None; MAX_NUMNODES as usize];
     for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
         let Some((start_pfn, end_pfn)) = numa::node_span(mb, nid as usize) else { continue };
-        let (runs, frames) = sparse::node_section_runs(mb, nid).fold((0, 0), |(n, f), r| (n + 1, f + r.end_pfn - r.start_pfn));
+        let (runs, frames) = sparse::node_section_runs(mb, nid).fold((0, 0), |(n, f), r| (n + 1, f + r.section_frames()));
         let [memmap, links] = allocations(frames, runs as u64);
         let mut alloc =
             |size: u64| mb.alloc_try_nid_raw(size, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid);

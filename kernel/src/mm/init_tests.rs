@@ -12,7 +12,7 @@
 use super::*;
 use crate::mm::buddy::{ArrayLinks, PageState, Zone, MAX_ORDER};
 use crate::mm::numa::node_span;
-use crate::mm::sparse::{self, SectionRun, ValidPfns, PAGES_PER_SECTION};
+use crate::mm::sparse::{self, SectionRun, PAGES_PER_SECTION};
 use crate::mm::zone_sizes::{arm64_zone_limits, free_area_init, tests::ARM64};
 use std::boxed::Box;
 use std::collections::BTreeSet;
@@ -95,15 +95,15 @@ fn sparse_memmaps(mb: &Memblock, nids: &[i32]) -> (ArrayLinks<'static>, NodeMemm
     let mut links = ArrayLinks::new();
     let mut memmaps = Vec::new();
     for &nid in nids {
-        let (s, e) = node_span(mb, nid as usize).unwrap();
         let runs: &'static [SectionRun] = Box::leak(sparse::node_section_runs(mb, nid).collect::<Vec<_>>().into_boxed_slice());
-        let valid = ValidPfns::runs(runs).unwrap();
-        let frames = valid.frames();
+        let frames: u64 = runs.iter().map(SectionRun::section_frames).sum();
         let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
-        assert!(links.add_sparse((s.0, e.0), valid, slots));
+        assert!(links.add_node(runs, slots));
         let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
         let data = Box::leak(Box::new(NodeData::new(nid)));
-        memmaps.push((nid, data, Memmap::sparse(s, e, valid, pages).unwrap()));
+        let memmap = Memmap::new(runs, pages).unwrap();
+        assert_eq!((memmap.start_pfn(), memmap.end_pfn()), node_span(mb, nid as usize).unwrap());
+        memmaps.push((nid, data, memmap));
     }
     (links, memmaps)
 }
@@ -117,7 +117,6 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
 
     // Node 0 has sections 31 and 32, node 1 shares section 32 (its own copy of it).
     let (links, memmaps) = sparse_memmaps(&mb, &[0, 1]);
-    assert_eq!(memmaps.iter().map(|m| m.2.len()).collect::<Vec<_>>(), [2 * 32768, 32768]);
     let mut zones = Box::new(Zones::new(links));
     let freed = memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones).unwrap();
 
@@ -180,14 +179,13 @@ fn a_hole_of_whole_sections_has_no_memmap_and_is_never_free() {
     let normal = &layout_zones.nodes[0].zones[ZoneType::Normal.index()];
     assert_eq!((normal.spanned_pages, normal.present_pages), (0xf00800, 2048));
     let (links, memmaps) = sparse_memmaps(&mb, &[0]);
-    assert_eq!(memmaps[0].2.len() as u64, 3 * PAGES_PER_SECTION);
+    assert_eq!(memmaps[0].2.valid().frames(), 2 * PAGES_PER_SECTION + 2048, "entries up to the last RAM frame, in section 0x200");
     let mut zones = Box::new(Zones::new(links));
     assert_eq!(memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones), Ok(35840));
     let mm = zones.memmap(0).unwrap();
-    // The rest of section 9 past the RAM is in the memmap, reserved; the hole has no entries.
-    assert!(mm.get(Pfn(0x48400)).is_some_and(|s| s.is_reserved()));
-    assert_eq!(mm.reserved_pages(), PAGES_PER_SECTION - 1024);
-    for pfn in [0x50000, 0x100000, 0xfffff] {
+    // The rest of section 9 past the RAM, and the hole, are not valid: no state, never free.
+    assert_eq!(mm.reserved_pages(), 0);
+    for pfn in [0x48400, 0x50000, 0x100000, 0xfffff] {
         assert!(!mm.covers(pfn) && mm.get(Pfn(pfn)).is_none(), "{pfn:#x}");
     }
     assert_eq!(zones.free_pages(Pfn(0x100000), 10), Err(BuddyError::NotInZone { pfn: Pfn(0x100000) }));

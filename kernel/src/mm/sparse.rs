@@ -24,8 +24,10 @@ pub const SECTION_SIZE_BITS: u32 = 27;
 /// Frames per section (Linux's `PAGES_PER_SECTION`): 32768.
 pub const PAGES_PER_SECTION: u64 = 1 << (SECTION_SIZE_BITS - PAGE_SHIFT);
 
-/// Consecutive present frames `[start_pfn, end_pfn)` whose memmap entries start at index
-/// `base` of the node's memmap.
+/// Frames `[start_pfn, end_pfn)` of one run of consecutive present sections, from its first
+/// memory frame to its last, whose memmap entries start at index `base` of the node's memmap.
+/// The memmap holds whole sections: `base` counts the frames of the sections before the run's
+/// first section, plus the frames of that section before `start_pfn`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct SectionRun {
@@ -41,71 +43,62 @@ impl SectionRun {
     fn frames(&self) -> u64 {
         self.end_pfn - self.start_pfn
     }
+
+    /// Frames of the whole sections the run lies in: the memmap entries it takes.
+    pub fn section_frames(&self) -> u64 {
+        self.end_pfn.next_multiple_of(PAGES_PER_SECTION) - (self.start_pfn & !(PAGES_PER_SECTION - 1))
+    }
 }
 
-/// The frames a memmap covers and the index of each (Linux's `pfn_valid` and `pfn_to_page`):
-/// either one dense range (a memmap over a plain span, as the host tests build them) or a
-/// node's runs of present sections.
+/// The frames a node's memmap covers and the index of each (Linux's `pfn_valid` and
+/// `pfn_to_page`, for one node): its runs, sorted and disjoint, each run's base following the
+/// previous run's entries ([`ValidPfns::runs`] checks). The first frame of the first run and
+/// the end of the last are the node's span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValidPfns<'a> {
-    /// Every frame of `[start, start + frames)`, at index `pfn - start`.
-    Dense { start: u64, frames: u64 },
-    /// The runs, sorted, disjoint, their bases consecutive from 0 ([`ValidPfns::runs`] checks).
-    Runs(&'a [SectionRun]),
-}
+pub struct ValidPfns<'a>(&'a [SectionRun]);
 
 impl<'a> ValidPfns<'a> {
-    /// The runs of `table` when they are sorted, disjoint and packed (each base the sum of the
-    /// runs before it), `None` otherwise.
+    /// The runs of `table` when there is at least one and they are sorted, disjoint, non-empty
+    /// and their bases never go back (each at least the previous base plus its frames),
+    /// `None` otherwise.
     pub fn runs(table: &'a [SectionRun]) -> Option<Self> {
-        let mut next = (0, 0);
+        let mut next = (0, table.first()?.base);
         for r in table {
-            if r.start_pfn < next.0 || r.end_pfn <= r.start_pfn || r.base != next.1 {
+            if r.start_pfn < next.0 || r.end_pfn <= r.start_pfn || r.base < next.1 {
                 return None;
             }
-            next = (r.end_pfn, r.base + r.frames());
+            next = (r.end_pfn, r.base.checked_add(r.frames())?);
         }
-        Some(ValidPfns::Runs(table))
+        Some(ValidPfns(table))
     }
 
-    /// Number of valid frames: the entries a memmap over them holds.
+    /// The first valid frame and the end of the last: the node's span.
+    pub fn span(&self) -> (u64, u64) {
+        (self.0.first().map_or(0, |r| r.start_pfn), self.0.last().map_or(0, |r| r.end_pfn))
+    }
+
+    /// Number of memmap entries up to the last valid frame's: what a memmap over these frames
+    /// must hold at least.
     pub fn frames(&self) -> u64 {
-        match *self {
-            ValidPfns::Dense { frames, .. } => frames,
-            ValidPfns::Runs(r) => r.last().map_or(0, |l| l.base + l.frames()),
-        }
+        self.0.last().map_or(0, |l| l.base + l.frames())
     }
 
     /// The memmap index of `pfn`, `None` when it is not valid.
     pub fn index(&self, pfn: u64) -> Option<u64> {
-        match *self {
-            ValidPfns::Dense { start, frames } => pfn.checked_sub(start).filter(|&i| i < frames),
-            ValidPfns::Runs(runs) => {
-                let run = runs.get(runs.partition_point(|r| r.end_pfn <= pfn))?;
-                (pfn >= run.start_pfn).then(|| run.base + (pfn - run.start_pfn))
-            }
-        }
+        let run = self.0.get(self.0.partition_point(|r| r.end_pfn <= pfn))?;
+        (pfn >= run.start_pfn).then(|| run.base + (pfn - run.start_pfn))
     }
 
     /// The frame at memmap index `index` (the inverse of [`index`](Self::index)).
     pub fn pfn(&self, index: u64) -> Option<u64> {
-        match *self {
-            ValidPfns::Dense { start, frames } => (index < frames).then(|| start + index),
-            ValidPfns::Runs(runs) => {
-                let run = runs.get(runs.partition_point(|r| r.base + r.frames() <= index))?;
-                Some(run.start_pfn + (index - run.base))
-            }
-        }
+        let run = self.0.get(self.0.partition_point(|r| r.base + r.frames() <= index))?;
+        (index >= run.base).then(|| run.start_pfn + (index - run.base))
     }
 
     /// The valid parts of `[start, end)`, each as (first frame, end, memmap index of the
     /// first frame), in address order.
     pub fn parts(&self, start: u64, end: u64) -> impl Iterator<Item = (u64, u64, u64)> + 'a {
-        let (runs, dense) = match *self {
-            ValidPfns::Dense { start, frames } => (&[][..], Some(SectionRun { start_pfn: start, end_pfn: start + frames, base: 0 })),
-            ValidPfns::Runs(r) => (r, None),
-        };
-        dense.into_iter().chain(runs.iter().copied()).filter_map(move |r| {
+        self.0.iter().filter_map(move |r| {
             let (s, e) = (start.max(r.start_pfn), end.min(r.end_pfn));
             (s < e).then(|| (s, e, r.base + (s - r.start_pfn)))
         })
@@ -114,25 +107,33 @@ impl<'a> ValidPfns<'a> {
 
 /// The runs of present sections of node `nid` (Linux's `memblocks_present` for one node, then
 /// `sparse_init_nid`'s packing): every section a memory region of the node touches, NOMAP
-/// regions included, consecutive sections joined, each run's base the frames before it.
+/// regions included, consecutive sections joined; each run from its first memory frame to its
+/// last, its base counting the whole sections before it ([`SectionRun::section_frames`] of
+/// each run sum to the memmap's entries).
 pub fn node_section_runs(mb: &Memblock, nid: i32) -> impl Iterator<Item = SectionRun> + '_ {
     let mut ranges = numa::node_pfn_ranges(mb, numa::node_of(nid)).peekable();
-    let mut base = 0;
+    let mut sections_before = 0;
     core::iter::from_fn(move || {
-        let (s, e) = ranges.next()?;
-        let start_pfn = s.0 & !(PAGES_PER_SECTION - 1);
-        let mut end_pfn = e.0.next_multiple_of(PAGES_PER_SECTION);
+        let (s, mut end_pfn) = ranges.next()?;
+        let start_pfn = s.0;
         while let Some(&(s, e)) = ranges.peek() {
-            if s.0 & !(PAGES_PER_SECTION - 1) > end_pfn {
+            if s.0 & !(PAGES_PER_SECTION - 1) > end_pfn.0.next_multiple_of(PAGES_PER_SECTION) {
                 break;
             }
-            end_pfn = end_pfn.max(e.0.next_multiple_of(PAGES_PER_SECTION));
+            end_pfn = end_pfn.max(e);
             ranges.next();
         }
-        let run = SectionRun { start_pfn, end_pfn, base };
-        base += end_pfn - start_pfn;
+        let base = sections_before + (start_pfn & (PAGES_PER_SECTION - 1));
+        let run = SectionRun { start_pfn, end_pfn: end_pfn.0, base };
+        sections_before += run.section_frames();
         Some(run)
     })
+}
+
+/// A table of one run over `[start, start + frames)` with its entries from 0: a memmap
+/// without holes (the host tests' nodes).
+pub const fn dense(start: u64, frames: u64) -> [SectionRun; 1] {
+    [SectionRun { start_pfn: start, end_pfn: start + frames, base: 0 }]
 }
 
 #[cfg(test)]
@@ -178,8 +179,10 @@ mod tests {
     }
 
     //  section 0            section 1            section 2            section 3
-    //  |  r1 (4 KiB at +1M) |                    | r2 ... r3 ...      | r3 ends at +4K
-    //  r1 and r2 are one section apart: two runs; r2 and r3 share section 2: one run with 3.
+    //  |  r1 (4 KiB at +1M) |                    | r2 ... r3 ...      | r3 ends at +1M
+    //  r1 and r2 are one section apart: two runs; r2 and r3 share section 2: one run. Each run
+    //  goes from its first memory frame to its last; its base counts whole sections before it
+    //  and the frames of its own first section before its start: runs take 1 and 2 sections.
     #[test]
     fn regions_in_touching_sections_join_and_partial_sections_count_whole() {
         let mut mb = Box::new(Memblock::new());
@@ -190,16 +193,28 @@ mod tests {
         // Another node's memory never counts.
         mb.add_node(PhysAddr(5 * sec), sec, 1, MemblockFlags::NONE).unwrap();
         let runs: Vec<_> = node_section_runs(&mb, 0).collect();
-        assert_eq!(runs, [SectionRun { start_pfn: 0, end_pfn: S, base: 0 }, SectionRun { start_pfn: 2 * S, end_pfn: 4 * S, base: S }]);
-        let valid = ValidPfns::Runs(&runs);
-        assert_eq!(valid.parts(S / 2, 3 * S).collect::<Vec<_>>(), [(S / 2, S, S / 2), (2 * S, 3 * S, S)]);
+        assert_eq!(
+            runs,
+            [
+                SectionRun { start_pfn: 0x100, end_pfn: 0x101, base: 0x100 },
+                SectionRun { start_pfn: 2 * S + 1, end_pfn: 3 * S + 0x100, base: S + 1 },
+            ]
+        );
+        assert_eq!(runs.iter().map(SectionRun::section_frames).collect::<Vec<_>>(), [S, 2 * S]);
+        let valid = ValidPfns::runs(&runs).unwrap();
+        assert_eq!(valid.span(), (0x100, 3 * S + 0x100));
+        assert_eq!(valid.frames(), 2 * S + 0x100, "entries up to the last frame's, inside the 3 sections");
+        assert_eq!(valid.parts(0, 3 * S).collect::<Vec<_>>(), [(0x100, 0x101, 0x100), (2 * S + 1, 3 * S, S + 1)]);
+        assert_eq!((valid.index(0xff), valid.index(0x101), valid.index(2 * S)), (None, None, None));
     }
 
     #[test]
-    fn a_table_that_is_not_packed_is_refused() {
+    fn a_table_out_of_order_is_refused() {
         let run = |s: u64, e: u64, base: u64| SectionRun { start_pfn: s, end_pfn: e, base };
         assert!(ValidPfns::runs(&[run(0, 8, 0), run(16, 24, 8)]).is_some());
-        assert!(ValidPfns::runs(&[run(0, 8, 0), run(16, 24, 9)]).is_none(), "gap in the bases");
+        assert!(ValidPfns::runs(&[run(0, 8, 3), run(16, 24, 40)]).is_some(), "entries left unused");
+        assert!(ValidPfns::runs(&[run(0, 8, 0), run(16, 24, 7)]).is_none(), "bases going back");
+        assert!(ValidPfns::runs(&[]).is_none(), "no run");
         assert!(ValidPfns::runs(&[run(16, 24, 0), run(0, 8, 8)]).is_none(), "unsorted");
         assert!(ValidPfns::runs(&[run(0, 8, 0), run(4, 12, 8)]).is_none(), "overlapping");
         assert!(ValidPfns::runs(&[run(0, 0, 0)]).is_none(), "empty run");

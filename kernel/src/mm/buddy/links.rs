@@ -16,7 +16,7 @@
 //! The core reads and writes links only through [`FreePageLinks`].
 
 use super::migrate::{MigrateType, MIGRATE_TYPES};
-use crate::mm::sparse::ValidPfns;
+use crate::mm::sparse::{SectionRun, ValidPfns};
 
 /// The two list pointers stored in the head page of a free block (Linux's `buddy_list`).
 #[repr(C)]
@@ -66,10 +66,9 @@ pub struct ArrayLinks<'a> {
     nodes: [Option<NodeLinks<'a>>; crate::mm::memblock::MAX_NUMNODES as usize],
 }
 
-/// One node's links: its span `[start, end)`, its valid frames, where each order's entries
-/// begin in `slots`, and the entries (prev and next as memmap indices of the node).
+/// One node's links: its valid frames, where each order's entries begin in `slots`, and the
+/// entries (prev and next as memmap indices of the node).
 struct NodeLinks<'a> {
-    span: (u64, u64),
     valid: ValidPfns<'a>,
     order_base: [u64; super::MAX_ORDER as usize],
     slots: &'a mut [[u32; 2]],
@@ -96,18 +95,13 @@ impl<'a> ArrayLinks<'a> {
         ArrayLinks { nodes: [const { None }; crate::mm::memblock::MAX_NUMNODES as usize] }
     }
 
-    /// Cover the `frames` frames from `start_pfn` (one node, every frame valid) with `slots`;
-    /// see [`add_sparse`](Self::add_sparse).
-    pub fn add_node(&mut self, start_pfn: u64, frames: u64, slots: &'a mut [[u32; 2]]) -> bool {
-        let span = (start_pfn, start_pfn.saturating_add(frames));
-        self.add_sparse(span, ValidPfns::Dense { start: start_pfn, frames }, slots)
-    }
-
-    /// Cover the valid frames of the node span `[span.0, span.1)` with `slots`, which must
-    /// hold [`slots_for`](Self::slots_for)`(valid.frames())` entries. Returns false when the
-    /// slots are too few, the node has 2^32 valid frames (16 TiB) or more, or every node slot
-    /// is taken.
-    pub fn add_sparse(&mut self, span: (u64, u64), valid: ValidPfns<'a>, slots: &'a mut [[u32; 2]]) -> bool {
+    /// Cover the valid frames of one node, `valid` (its table of runs: see
+    /// [`ValidPfns::runs`]), with `slots`, which must hold
+    /// [`slots_for`](Self::slots_for)`(ValidPfns::frames)` entries. Returns false when the
+    /// table is not in order, the slots are too few, the node has 2^32 memmap entries (16 TiB)
+    /// or more, or every node slot is taken.
+    pub fn add_node(&mut self, valid: &'a [SectionRun], slots: &'a mut [[u32; 2]]) -> bool {
+        let Some(valid) = ValidPfns::runs(valid) else { return false };
         let frames = valid.frames();
         if frames >= NIL32 as u64 || (slots.len() as u64) < Self::slots_for(frames) {
             return false;
@@ -118,7 +112,7 @@ impl<'a> ArrayLinks<'a> {
         }
         match self.nodes.iter_mut().find(|n| n.is_none()) {
             Some(slot) => {
-                *slot = Some(NodeLinks { span, valid, order_base, slots });
+                *slot = Some(NodeLinks { valid, order_base, slots });
                 true
             }
             None => false,
@@ -129,9 +123,6 @@ impl<'a> ArrayLinks<'a> {
     fn locate(&self, pfn: u64, order: u32) -> (usize, usize) {
         for (n, node) in self.nodes.iter().enumerate() {
             let Some(node) = node else { break };
-            if pfn < node.span.0 || pfn >= node.span.1 {
-                continue;
-            }
             if let Some(i) = node.valid.index(pfn) {
                 return (n, (node.order_base[order as usize] + (i >> order)) as usize);
             }
@@ -296,6 +287,7 @@ impl FreeArea {
 #[cfg(test)]
 mod array_tests {
     use super::*;
+    use crate::mm::sparse::dense;
 
     #[test]
     fn array_links_round_trip_across_nodes() {
@@ -304,11 +296,12 @@ mod array_tests {
         // 16 frames need 16 + 8 + 4 + 2 + 1 * 7 = 37 entries, 8 frames 8 + 4 + 2 + 1 * 8 = 22.
         assert_eq!((ArrayLinks::slots_for(16), ArrayLinks::slots_for(8)), (37, 22));
         let (mut a, mut b) = ([[0u32; 2]; 37], [[0u32; 2]; 22]);
+        let (node0, node1) = (dense(0x100, 16), dense(0x400, 8));
         let mut links = ArrayLinks::new();
         let mut short = [[0u32; 2]; 36];
-        assert!(!links.add_node(0x100, 16, &mut short), "too few slots for 16 frames");
-        assert!(links.add_node(0x100, 16, &mut a));
-        assert!(links.add_node(0x400, 8, &mut b));
+        assert!(!links.add_node(&node0, &mut short), "too few slots for 16 frames");
+        assert!(links.add_node(&node0, &mut a));
+        assert!(links.add_node(&node1, &mut b));
         links.set(0x10f, 0, Link { prev: 0x100, next: Link::NIL });
         links.set(0x404, 2, Link { prev: Link::NIL, next: 0x400 });
         // The same frame as head of a block of another order has its own entry.
@@ -322,8 +315,9 @@ mod array_tests {
     #[should_panic(expected = "in no node's array")]
     fn a_frame_outside_every_array_is_a_setup_error() {
         let mut a = [[0u32; 2]; 15];
+        let node = dense(0x100, 4);
         let mut links = ArrayLinks::new();
-        assert!(links.add_node(0x100, 4, &mut a));
+        assert!(links.add_node(&node, &mut a));
         links.get(0x104, 0);
     }
 }

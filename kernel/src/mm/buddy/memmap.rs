@@ -16,7 +16,7 @@
 use super::migrate::{MigrateType, PAGEBLOCK_NR_PAGES};
 use super::BuddyError;
 use crate::mm::addr::Pfn;
-use crate::mm::sparse::ValidPfns;
+use crate::mm::sparse::{SectionRun, ValidPfns};
 
 /// The two top bits of a memmap byte: in the byte of a pageblock's first frame of the node,
 /// the pageblock's migrate type (see [`super::migrate`]); never part of a page's state.
@@ -82,42 +82,33 @@ impl core::fmt::Debug for PageState {
     }
 }
 
-/// The memmap of one node: the state of every valid frame of the node's span (see
-/// [`ValidPfns`]), and the migrate type of every pageblock in the top bits of its first
-/// frame's byte.
+/// The memmap of one node: the state of every valid frame of the node (see [`ValidPfns`],
+/// whose first and last frames are the node's span), and the migrate type of every pageblock
+/// in the top bits of its first frame's byte. As small as a slice and a table (it lives in
+/// `NODE_DATA`).
 pub struct Memmap<'a> {
-    /// The node's span `[start, end)`: frames outside it are never the node's, even where its
-    /// memmap holds an entry for them (the rest of a section the node shares).
-    span: (u64, u64),
     valid: ValidPfns<'a>,
     pages: &'a mut [PageState],
-    reserved: u64,
 }
 
 impl<'a> Memmap<'a> {
-    /// A memmap for the frames starting at `start_pfn`, one entry each. `pages` must be zeroed
-    /// ([`PageState::NORMAL`]); it is not scanned, so that building a memmap costs nothing.
-    pub fn new(start_pfn: Pfn, pages: &'a mut [PageState]) -> Self {
-        let (start, frames) = (start_pfn.0, pages.len() as u64);
-        Memmap { span: (start, start + frames), valid: ValidPfns::Dense { start, frames }, pages, reserved: 0 }
-    }
-
-    /// A memmap for the node span `[start_pfn, end_pfn)` with entries for the frames of `valid`
-    /// only (a node's present sections), zeroed as for [`new`](Self::new). `None` when `pages`
-    /// does not hold exactly one entry per valid frame.
-    pub fn sparse(start_pfn: Pfn, end_pfn: Pfn, valid: ValidPfns<'a>, pages: &'a mut [PageState]) -> Option<Self> {
-        (pages.len() as u64 == valid.frames() && start_pfn <= end_pfn)
-            .then_some(Memmap { span: (start_pfn.0, end_pfn.0), valid, pages, reserved: 0 })
+    /// A memmap for the valid frames `valid` (a node's present sections, or
+    /// [`crate::mm::sparse::dense`] for a node without holes), one entry each. `pages` must be
+    /// zeroed ([`PageState::NORMAL`]); it is not scanned, so that building a memmap costs
+    /// nothing. `None` when `pages` holds fewer entries than `valid` indexes.
+    pub fn new(valid: &'a [SectionRun], pages: &'a mut [PageState]) -> Option<Self> {
+        let valid = ValidPfns::runs(valid)?;
+        (pages.len() as u64 >= valid.frames()).then_some(Memmap { valid, pages })
     }
 
     /// First frame of the node's span.
     pub fn start_pfn(&self) -> Pfn {
-        Pfn(self.span.0)
+        Pfn(self.valid.span().0)
     }
 
     /// First frame past the node's span.
     pub fn end_pfn(&self) -> Pfn {
-        Pfn(self.span.1)
+        Pfn(self.valid.span().1)
     }
 
     /// The frames that have an entry.
@@ -125,23 +116,9 @@ impl<'a> Memmap<'a> {
         self.valid
     }
 
-    /// Number of entries (valid frames, inside the span or not).
-    pub fn len(&self) -> usize {
-        self.pages.len()
-    }
-
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.pages.is_empty()
-    }
-
-    /// Whether `pfn` is in the node's span and valid (Linux's `pfn_valid`, for this node).
+    /// Whether `pfn` is valid (Linux's `pfn_valid`, for this node).
     pub fn covers(&self, pfn: u64) -> bool {
-        self.in_span(pfn) && self.valid.index(pfn).is_some()
-    }
-
-    fn in_span(&self, pfn: u64) -> bool {
-        pfn >= self.span.0 && pfn < self.span.1
+        self.entry(pfn).is_some()
     }
 
     /// The state of `pfn`, `None` outside the span or for an invalid frame.
@@ -154,11 +131,8 @@ impl<'a> Memmap<'a> {
         Some(PageState(p.0 & !PAGEBLOCK_BITS))
     }
 
-    /// The index of `pfn`'s entry, if it is in the span and valid.
+    /// The index of `pfn`'s entry, if it is valid.
     fn entry(&self, pfn: u64) -> Option<usize> {
-        if !self.in_span(pfn) {
-            return None;
-        }
         usize::try_from(self.valid.index(pfn)?).ok().filter(|&i| i < self.pages.len())
     }
 
@@ -171,15 +145,12 @@ impl<'a> Memmap<'a> {
     }
 
     /// Index of the byte that holds the migrate type of `pfn`'s pageblock: its first frame's,
-    /// or the node's first frame's when the node starts inside the pageblock (a section
-    /// holds whole pageblocks, so the first frame is valid whenever `pfn` is; a dense memmap
-    /// need not start on a pageblock).
+    /// or, when the pageblock's first frame is not valid (RAM starting inside the pageblock),
+    /// the first valid frame of `pfn`'s run.
     fn pageblock_index(&self, pfn: u64) -> Option<usize> {
-        if !self.in_span(pfn) {
-            return None;
-        }
-        let head = (pfn & !(PAGEBLOCK_NR_PAGES - 1)).max(self.span.0);
-        usize::try_from(self.valid.index(head)?).ok().filter(|&i| i < self.pages.len())
+        self.entry(pfn)?;
+        let run_start = self.valid.parts(0, pfn + 1).last().map_or(pfn, |(s, _, _)| s);
+        self.entry((pfn & !(PAGEBLOCK_NR_PAGES - 1)).max(run_start))
     }
 
     /// The migrate type of `pfn`'s pageblock (Linux's `get_pfnblock_migratetype`); movable
@@ -202,7 +173,8 @@ impl<'a> Memmap<'a> {
     /// node's span, or an error naming the range.
     fn entries(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = &mut PageState>, BuddyError> {
         let (start, end) = (start_pfn.0, end_pfn.0);
-        if start > end || start < self.span.0 || end > self.span.1 {
+        let (span_start, span_end) = self.valid.span();
+        if start > end || start < span_start || end > span_end {
             return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
         }
         let mut rest: &mut [PageState] = self.pages;
@@ -228,7 +200,6 @@ impl<'a> Memmap<'a> {
             p.0 &= !PageState::RESERVED;
             cleared += 1;
         }
-        self.reserved -= cleared;
         Ok(cleared)
     }
 
@@ -244,12 +215,13 @@ impl<'a> Memmap<'a> {
             p.0 |= PageState::RESERVED;
             newly += 1;
         }
-        self.reserved += newly;
         Ok(newly)
     }
 
-    /// Number of reserved frames (valid frames of the span only).
+    /// Number of reserved frames (counted: for checks, not for a hot path).
     pub fn reserved_pages(&self) -> u64 {
-        self.reserved
+        let valid = self.valid;
+        let (s, e) = valid.span();
+        valid.parts(s, e).map(|(s, e, i)| self.pages[i as usize..(i + e - s) as usize].iter().filter(|p| p.is_reserved()).count() as u64).sum()
     }
 }

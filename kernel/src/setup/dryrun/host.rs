@@ -10,7 +10,7 @@
 use super::{BootStop, DryRun, DryRunState};
 use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, Zones};
 use crate::mm::memblock::Memblock;
-use crate::mm::sparse::{self, SectionRun, ValidPfns};
+use crate::mm::sparse::{self, SectionRun};
 use std::vec::Vec;
 
 /// Host memory the simulation of `mem_init` may take by default: 2 GiB, which covers about
@@ -93,17 +93,15 @@ pub fn mem_init_with<R>(
         let online = bootmem.node_data[m.nid as usize].is_some();
         pages.push(if online { Some(vec_of::<PageState>(m.frames)?) } else { None });
     }
-    let valid: Vec<ValidPfns> = runs.iter().map(|r| ValidPfns::runs(r).expect("node_section_runs packs its runs")).collect();
     let mut data: Vec<NodeData> = nodes.iter().map(|m| NodeData::new(m.nid)).collect();
     let mut links = ArrayLinks::new();
-    for ((m, s), v) in nodes.iter().zip(slots.iter_mut()).zip(&valid) {
-        if !links.add_sparse((m.start_pfn.0, m.end_pfn.0), *v, s) {
+    for ((m, s), r) in nodes.iter().zip(slots.iter_mut()).zip(&runs) {
+        if !links.add_node(r, s) {
             return Err(HostLimit::NodeTooLarge { nid: m.nid, frames: m.frames });
         }
     }
-    let memmaps = nodes.iter().zip(pages.iter_mut()).zip(data.iter_mut()).zip(&valid).filter_map(|(((m, p), d), v)| {
-        let p = p.as_mut()?;
-        Some((m.nid, d, Memmap::sparse(m.start_pfn, m.end_pfn, *v, p)?))
+    let memmaps = nodes.iter().zip(pages.iter_mut()).zip(data.iter_mut()).zip(&runs).filter_map(|(((m, p), d), r)| {
+        Some((m.nid, d, Memmap::new(r, p.as_mut()?)?))
     });
     let cma = bootmem.cma.total_pages();
     let mut zones = std::boxed::Box::new(Zones::new(links));

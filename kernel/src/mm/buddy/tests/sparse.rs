@@ -5,7 +5,7 @@ use super::*;
 use crate::mm::sparse::{SectionRun, ValidPfns};
 
 //  pfn  0        8        16       24       32
-//       | valid  | hole   | valid  | valid  |       runs [0,8) at 0, [16,32) at 8
+//       | valid  | hole   | valid  | valid  |       runs [0,8) at 0, [16,32) at 8 (packed)
 //       +--------+--------+--------+--------+
 //  zone Normal [0,32), 24 present. Freed: [0,8) stays order 3 (its buddy 8 is invalid);
 //  [16,32) is one order-4 block (16 is aligned to 16); the order-5 block [0,32) would hold
@@ -14,9 +14,9 @@ const RUNS: [SectionRun; 2] =
     [SectionRun { start_pfn: 0, end_pfn: 8, base: 0 }, SectionRun { start_pfn: 16, end_pfn: 32, base: 8 }];
 
 fn holed() -> Box<TestZones> {
-    let valid = ValidPfns::runs(&RUNS).unwrap();
     let pages = Box::leak(vec![PageState::NORMAL; 24].into_boxed_slice());
-    let mut mm = Memmap::sparse(Pfn(0), Pfn(32), valid, pages).unwrap();
+    assert!(Memmap::new(&RUNS, &mut [PageState::NORMAL; 23]).is_none(), "one entry short");
+    let mut mm = Memmap::new(&RUNS, pages).unwrap();
     // Marking the whole span touches the 24 valid frames only; clear them again.
     assert_eq!(mm.mark_reserved(Pfn(0), Pfn(32)), Ok(24));
     assert_eq!(mm.clear_reserved(Pfn(4), Pfn(20)), Ok(8), "[4,8) and [16,20): the hole has no entries");
@@ -57,7 +57,7 @@ fn array_links_index_valid_frames_only() {
     assert_eq!(ArrayLinks::slots_for(valid.frames()), 53);
     let slots = Box::leak(vec![[0u32; 2]; 53].into_boxed_slice());
     let mut links = ArrayLinks::new();
-    assert!(links.add_sparse((0, 32), valid, slots));
+    assert!(links.add_node(&RUNS, slots));
     // A link from the last valid frame before the hole to the first after it, and back.
     links.set(7, 0, Link { prev: Link::NIL, next: 16 });
     links.set(16, 0, Link { prev: 7, next: 31 });
@@ -72,6 +72,6 @@ fn array_links_index_valid_frames_only() {
 fn array_links_of_a_hole_frame_are_a_setup_error() {
     let slots = Box::leak(vec![[0u32; 2]; 53].into_boxed_slice());
     let mut links = ArrayLinks::new();
-    assert!(links.add_sparse((0, 32), ValidPfns::runs(&RUNS).unwrap(), slots));
+    assert!(links.add_node(&RUNS, slots));
     links.get(8, 0);
 }
