@@ -19,12 +19,12 @@ const NODES: usize = MAX_NUMNODES as usize;
 /// Each node's present sections, written into the table behind its links (memblock must
 /// still describe the memory `alloc_memmaps` placed them for).
 pub fn sections(mb: &Memblock, memmaps: &[Option<NodeMemmap>; NODES]) -> [Option<&'static [SectionRun]>; NODES] {
-    memmaps.map(|m| {
-        let m = m?;
-        let table = linear::section_runs(&m, sparse::node_section_runs(mb, m.nid));
-        assert!(table.is_some(), "node {}: the section runs changed since the memmap was placed", m.nid);
-        table
-    })
+    let mut out = [None; NODES];
+    for (slot, m) in out.iter_mut().zip(memmaps).filter_map(|(s, m)| Some((s, m.as_ref()?))) {
+        *slot = linear::section_runs(m, sparse::node_section_runs(mb, m.nid));
+        assert!(slot.is_some(), "node {}: the section runs changed since the memmap was placed", m.nid);
+    }
+    out
 }
 
 /// The links arrays of every node, through the linear map.
