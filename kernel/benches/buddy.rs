@@ -10,6 +10,7 @@
 use buddy_system_allocator::FrameAllocator;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, ZoneType, Zones};
+use kernel::mm::sparse::{dense, SectionRun};
 use kernel::mm::Pfn;
 use std::hint::black_box;
 use std::time::Duration;
@@ -20,11 +21,14 @@ const PAGES: u64 = 1 << 18; // 1 GiB of 4 KiB pages
 /// (order, N): N blocks take 4096, 32768 and 131072 pages, at most half the zone.
 const CASES: [(u32, usize); 3] = [(0, 4096), (3, 4096), (9, 256)];
 
+/// The node's one run of valid frames: 1 GiB without holes.
+static NODE: [SectionRun; 1] = dense(START, PAGES);
+
 fn ours<'a>(memmap: &'a mut [PageState], links: &'a mut [[u32; 2]]) -> Box<Zones<'a, ArrayLinks<'a>>> {
     let mut array = ArrayLinks::new();
-    assert!(array.add_node(START, PAGES, links));
+    assert!(array.add_node(&NODE, links));
     let mut z = Box::new(Zones::new(array));
-    z.add_node(0, Box::leak(Box::new(NodeData::new(0))), Memmap::new(Pfn(START), memmap)).unwrap();
+    z.add_node(0, Box::leak(Box::new(NodeData::new(0))), Memmap::new(&NODE, memmap).unwrap()).unwrap();
     z.init_zone(0, ZoneType::Normal, Pfn(START), PAGES, PAGES).unwrap();
     z.free_range(Pfn(START), Pfn(START + PAGES)).unwrap();
     z

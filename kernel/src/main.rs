@@ -147,13 +147,14 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     info!("Kernel command line: {bootargs}");
 
     // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
+    let valid = page_alloc::sections(mb, &bootmem.memmaps);
     let memmaps = bootmem.memmaps.iter().flatten().filter_map(|m| {
         let data = bootmem.node_data[m.nid as usize]?;
-        Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m)))
+        Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m, valid[m.nid as usize]?)))
     });
     let sections = arch::mmu::kernel_sections();
     let cma = bootmem.cma.total_pages();
-    let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps), |zones| {
+    let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps, &valid), |zones| {
         setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma, &params.swiotlb)
     });
     if let Err(e) = installed {

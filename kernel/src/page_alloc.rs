@@ -6,26 +6,40 @@
 //! re-entry into a failed allocation.
 
 use kernel::mm::buddy::{ArrayLinks, BuddyError, Memmap, MigrateType, ZoneType, Zones};
-use kernel::mm::memblock::NUMA_NO_NODE;
+use kernel::mm::memblock::{Memblock, MAX_NUMNODES, NUMA_NO_NODE};
+use kernel::mm::sparse::{self, SectionRun};
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::{Pfn, PhysAddr, PAGE_SHIFT};
 use spinning_top::{const_spinlock, Spinlock};
 
 use crate::arch::{linear, mmu::va};
 
+const NODES: usize = MAX_NUMNODES as usize;
+
+/// Each node's present sections, written into the table behind its links (memblock must
+/// still describe the memory `alloc_memmaps` placed them for).
+pub fn sections(mb: &Memblock, memmaps: &[Option<NodeMemmap>; NODES]) -> [Option<&'static [SectionRun]>; NODES] {
+    let mut out = [None; NODES];
+    for (slot, m) in out.iter_mut().zip(memmaps).filter_map(|(s, m)| Some((s, m.as_ref()?))) {
+        *slot = linear::section_runs(m, sparse::node_section_runs(mb, m.nid));
+        assert!(slot.is_some(), "node {}: the section runs changed since the memmap was placed", m.nid);
+    }
+    out
+}
+
 /// The links arrays of every node, through the linear map.
-pub fn links(memmaps: &[Option<NodeMemmap>]) -> ArrayLinks<'static> {
+pub fn links(memmaps: &[Option<NodeMemmap>; NODES], runs: &[Option<&'static [SectionRun]>; NODES]) -> ArrayLinks<'static> {
     let mut links = ArrayLinks::new();
-    for m in memmaps.iter().flatten() {
-        let ok = links.add_node(m.start_pfn.0, m.len() as u64, linear::links(m));
+    for (m, r) in memmaps.iter().zip(runs).filter_map(|(m, r)| Some((m.as_ref()?, (*r)?))) {
+        let ok = links.add_node(r, linear::links(m));
         assert!(ok, "node {} too large for 32-bit links", m.nid);
     }
     links
 }
 
-/// A node's memmap, zeroed, through the linear map.
-pub fn memmap(m: &NodeMemmap) -> Memmap<'static> {
-    Memmap::new(m.start_pfn, linear::memmap(m))
+/// A node's memmap over its present sections `runs`, zeroed, through the linear map.
+pub fn memmap(m: &NodeMemmap, runs: &'static [SectionRun]) -> Memmap<'static> {
+    Memmap::new(runs, linear::memmap(m)).expect("one memmap byte per frame of the present sections")
 }
 
 static ZONES: Spinlock<Option<Zones<'static, ArrayLinks<'static>>>> = const_spinlock(None);

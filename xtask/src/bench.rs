@@ -2,8 +2,13 @@
 //! the buddy_system_allocator crate), then the boot-time table: wall time from QEMU's start to
 //! the kernel's `Memory:` line and to its completion marker, at several RAM sizes, median of
 //! `RUNS`, next to QEMU's own floor (an Image that prints one line and powers off), timed the
-//! same way, to its line, and all measured in the same run. `--qemu-only` skips the host
-//! benches; arguments after `--` go to criterion.
+//! same way, to its line, and all measured in the same run; once with `-cpu cortex-a57` and
+//! once with `-cpu max`. Beside the wall times: mem_init by the kernel's own clock (the
+//! printk stamps of `Kernel command line:` and `Memory:`, the step whose work grows with
+//! RAM), and the bytes of memmap and free-list links each GiB of RAM costs. From 8 GiB QEMU's
+//! RAM has no reservation (`memory-backend-ram,reserve=off`: see `qemu.rs`), so 128G and 255G
+//! boot on a smaller host. `--qemu-only` skips the host benches; arguments after `--` go to
+//! criterion.
 
 use crate::qemu::{BootOptions, Guard, Machine};
 use crate::{build, root, tools, Result};
@@ -13,10 +18,11 @@ use std::time::{Duration, Instant};
 
 /// Boots per cell of the table: with 5 the floor's median moved by 40% between two runs on a
 /// shared machine; a boot is about 0.1 s, so many runs cost little.
-const RUNS: usize = 21;
-const SIZES: [&str; 4] = ["1G", "4G", "16G", "64G"];
+pub const RUNS: usize = 21;
+const SIZES: [&str; 6] = ["1G", "4G", "16G", "64G", "128G", "255G"];
+const CPUS: [&str; 2] = ["cortex-a57", "max"];
 
-pub fn run(qemu_only: bool, criterion: &[String]) -> Result<i32> {
+pub fn run(qemu_only: bool, runs: usize, criterion: &[String]) -> Result<i32> {
     if !qemu_only {
         for bench in ["memblock", "buddy"] {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -37,35 +43,51 @@ pub fn run(qemu_only: bool, criterion: &[String]) -> Result<i32> {
     std::fs::create_dir_all(floor_image.parent().expect("has a parent")).map_err(|e| e.to_string())?;
     std::fs::write(&floor_image, floor_image_bytes()).map_err(|e| e.to_string())?;
 
-    println!("boot time, release kernel, QEMU start to the line, median of {RUNS} (ms)");
+    for cpu in CPUS {
+        table(&built.image, &floor_image, cpu, runs.max(1))?;
+    }
+    Ok(0)
+}
+
+/// One table: every size with `-cpu cpu`, `runs` boots of each Image per row.
+fn table(image: &std::path::Path, floor_image: &std::path::Path, cpu: &str, runs: usize) -> Result<()> {
+    println!("boot time, release kernel, -cpu {cpu}, QEMU start to the line, median of {runs} (ms)");
     println!(
-        "{:>5} | {:>10} | {:>8} | {:>7} | {:>8} | {:>11} | {:>13}",
-        "RAM", "QEMU floor", "Memory:", "x floor", "complete", "above floor", "above per GiB"
+        "{:>5} | {:>10} | {:>8} | {:>7} | {:>8} | {:>11} | {:>13} | {:>8} | {:>14}",
+        "RAM", "QEMU floor", "Memory:", "x floor", "complete", "above floor", "above per GiB", "mem_init", "memmap B/GiB"
     );
     for mem in SIZES {
-        let opts = BootOptions { mem: mem.into(), smp: 1, cpu: "max".into(), release: true, ..Default::default() };
-        let (mut floor, mut memory, mut done) = (vec![], vec![], vec![]);
+        let opts = BootOptions { mem: mem.into(), smp: 1, cpu: cpu.into(), release: true, ..Default::default() };
+        let (mut floor, mut memory, mut done, mut mem_init) = (vec![], vec![], vec![], vec![]);
         // Interleave the runs so that load on the machine hits both alike.
-        for _ in 0..RUNS {
-            floor.push(time_boot(&opts, &floor_image, &[FLOOR_LINE])?[0]);
-            let t = time_boot(&opts, &built.image, &["Memory: ", "boot: complete"])?;
-            memory.push(t[0]);
-            done.push(t[1]);
+        for _ in 0..runs {
+            floor.push(time_boot(&opts, floor_image, &[FLOOR_LINE])?[0].0);
+            let t = time_boot(&opts, image, &["Kernel command line: ", "Memory: ", "boot: complete"])?;
+            memory.push(t[1].0);
+            done.push(t[2].0);
+            if let (Some(a), Some(b)) = (t[0].1, t[1].1) {
+                mem_init.push(Duration::from_secs_f64((b - a).max(0.0)));
+            }
         }
         let (f, m, d) = (median(&mut floor), median(&mut memory), median(&mut done));
-        let gib = crate::qemu::parse_size(mem)? as f64 / (1u64 << 30) as f64;
+        let k = if mem_init.is_empty() { f64::NAN } else { ms(median(&mut mem_init)) };
+        let bytes = crate::qemu::parse_size(mem)?;
+        let gib = bytes as f64 / (1u64 << 30) as f64;
+        let per_gib = crate::footprint::memmap_bytes(bytes / 4096) as f64 / gib;
         println!(
-            "{:>5} | {:>10.1} | {:>8.1} | {:>7.2} | {:>8.1} | {:>11.1} | {:>13.2}",
+            "{:>5} | {:>10.1} | {:>8.1} | {:>7.2} | {:>8.1} | {:>11.1} | {:>13.2} | {:>8.1} | {:>14.0}",
             mem,
             ms(f),
             ms(m),
             m.as_secs_f64() / f.as_secs_f64(),
             ms(d),
             ms(m) - ms(f),
-            (ms(m) - ms(f)) / gib
+            (ms(m) - ms(f)) / gib,
+            k,
+            per_gib
         );
     }
-    Ok(0)
+    Ok(())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -80,9 +102,15 @@ fn median(v: &mut [Duration]) -> Duration {
 /// The floor Image's only line (see `floor_image_bytes`).
 const FLOOR_LINE: &str = ".";
 
+/// The printk stamp of a console line, `[    1.234567] …`, in seconds.
+fn printk_stamp(line: &str) -> Option<f64> {
+    let rest = line.trim_start().strip_prefix('[')?;
+    rest[..rest.find(']')?].trim().parse().ok()
+}
+
 /// Boot `image` and return, for each marker, the time from spawning QEMU to the first serial
-/// line containing it (then wait for QEMU's clean exit, untimed).
-fn time_boot(opts: &BootOptions, image: &std::path::Path, markers: &[&str]) -> Result<Vec<Duration>> {
+/// line containing it, and that line's printk stamp (then wait for QEMU's clean exit, untimed).
+fn time_boot(opts: &BootOptions, image: &std::path::Path, markers: &[&str]) -> Result<Vec<(Duration, Option<f64>)>> {
     let machine = Machine::new(opts, image)?;
     let start = Instant::now();
     let child = machine.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn();
@@ -93,7 +121,7 @@ fn time_boot(opts: &BootOptions, image: &std::path::Path, markers: &[&str]) -> R
         let Ok(line) = line else { break };
         for (t, m) in times.iter_mut().zip(markers) {
             if t.is_none() && line.contains(m) {
-                *t = Some(start.elapsed());
+                *t = Some((start.elapsed(), printk_stamp(&line)));
             }
         }
         if start.elapsed() > Duration::from_secs(120) {

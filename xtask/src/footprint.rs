@@ -5,9 +5,11 @@
 //! - the image `[_stext, _end)` (`build::Built::text_end`, from the ELF's symbols);
 //! - the blob: QEMU's generated tree has a totalsize of 1 MiB (`fdt_create` with a 1 MiB
 //!   buffer, never packed), at the initrd's place or, with an initrd, after it;
-//! - per node: its memmap (one byte per frame of the node's span) and its free-list links
-//!   (8 bytes for each of `ceil(frames / 2^o)` entries, o = 0..MAX_ORDER 11), each allocated
-//!   from memblock in whole pages; and NODE_DATA (0xf00 bytes, alone in its page: the memmap
+//! - per node: its memmap (one byte per frame of the node's present 128 MiB sections: QEMU's
+//!   nodes are whole sections without holes, so its frames) and its free-list links (8 bytes
+//!   for each of `ceil(frames / 2^o)` entries, o = 0..MAX_ORDER 11) followed by the table of
+//!   the node's runs of sections (one run of 24 bytes), each allocated from memblock in whole
+//!   pages; and NODE_DATA (0xf00 bytes, alone in its page: the memmap
 //!   below it is page aligned, the tables above it start on a page);
 //! - paging_init's 11 table pages: the root; level 1, 2, 3 for the image (under 2 MiB, so
 //!   pages); level 1, 2 for the linear map and a level 3 for the kernel's read-only alias
@@ -41,10 +43,20 @@ fn pages(bytes: u64) -> u64 {
     bytes.div_ceil(PAGE)
 }
 
-/// Pages a node of `frames` frames takes for its memmap, links and NODE_DATA.
+/// Bytes of one entry of a node's table of section runs (one run: the node has no hole).
+const SECTION_RUN: u64 = 24;
+
+/// Pages a node of `frames` frames (whole sections, no hole) takes for its memmap, links with
+/// the run table, and NODE_DATA.
 fn node_pages(frames: u64) -> u64 {
+    pages(memmap_bytes(frames)) + NODE_DATA_PAGES
+}
+
+/// Bytes of memmap and of links with the run table of a node of `frames` frames (whole
+/// sections, no hole), each allocation in whole pages.
+pub fn memmap_bytes(frames: u64) -> u64 {
     let links: u64 = (0..MAX_ORDER).map(|o| frames.div_ceil(1 << o)).sum();
-    pages(frames) + pages(links * 8) + NODE_DATA_PAGES
+    (pages(frames) + pages(links * 8 + SECTION_RUN)) * PAGE
 }
 
 /// The `Memory:` line of a boot on QEMU's own tree with these nodes (frames each), plus
@@ -192,8 +204,12 @@ mod tests {
 
     #[test]
     fn a_gib_node_takes_its_memmap_links_and_node_data() {
-        // 262144 frames: 64 pages of memmap; 524032 link entries, 4192256 bytes, 1024 pages.
+        // 262144 frames: 64 pages of memmap; 524032 link entries, 4192256 bytes, and the run
+        // table's 24 within the same 1024 pages.
         assert_eq!(node_pages(mib(1024)), 64 + 1024 + 1);
+        // 6 GiB, 48 sections: 48 * 65504 entries are 6141 pages exactly: the run table needs a
+        // page of its own.
+        assert_eq!(node_pages(mib(6144)), 384 + 6142 + 1);
     }
 
     #[test]

@@ -80,11 +80,14 @@ enum Command {
         package: Option<String>,
     },
     /// Benchmarks: memblock and the buddy allocator on the host (criterion), then the QEMU
-    /// boot-time table at 1/4/16/64 GiB.
+    /// boot-time tables at 1/4/16/64/128/255 GiB, with -cpu cortex-a57 and -cpu max.
     Bench {
         /// Only the QEMU boot-time table, not the host benches.
         #[arg(long)]
         qemu_only: bool,
+        /// Boots per cell of the QEMU table (the median is reported).
+        #[arg(long, default_value_t = bench::RUNS)]
+        runs: usize,
         /// Extra arguments for criterion (e.g. a filter, --warm-up-time 1).
         #[arg(last = true)]
         args: Vec<String>,
@@ -143,7 +146,7 @@ fn main() -> ExitCode {
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
         Command::VendorTrees { package } => vendor_trees::run(package.as_deref()).map(|_| 0),
-        Command::Bench { qemu_only, args } => bench::run(qemu_only, &args),
+        Command::Bench { qemu_only, runs, args } => bench::run(qemu_only, runs, &args),
         Command::Mutants { args } => mutants::run(&args),
         Command::LinuxLogs { package, only, check: Some(dir) } => {
             let _ = package;

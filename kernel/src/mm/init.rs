@@ -1,10 +1,11 @@
 //! From memblock to the buddy allocator: each node's memmap (allocated from memblock, as
 //! Linux's `sparse_init` does before `free_area_init`) and `mem_init`'s `memblock_free_all`.
 //!
-//! The memmap is one byte per frame over the node's whole span (`buddy::PageState`), plus
-//! about 16 bytes per frame of free-list links (`buddy::ArrayLinks`, never initialised):
-//! 4.25 MiB per GiB, against Linux's 16 MiB of 64-byte `struct page`s. Only frames that are not free
-//! memory get written after the memmap is zeroed: holes in the span (Linux's
+//! The memmap is one byte per frame of the node's present sections (`buddy::PageState`, see
+//! `mm::sparse`), plus about 16 bytes per frame of free-list links (`buddy::ArrayLinks`,
+//! never initialised) with the table of the node's section runs behind them: 4.25 MiB per
+//! GiB of RAM, against Linux's 16 MiB of 64-byte `struct page`s. Only frames that are not free
+//! memory get written after the memmap is zeroed: holes inside present sections (Linux's
 //! `init_unavailable_range`), reserved ranges (`reserve_bootmem_region`) and NOMAP memory.
 //! Free memory enters the allocator in the largest naturally aligned blocks, one memmap write
 //! and one link write per block.
@@ -14,54 +15,91 @@ use crate::mm::memblock::{
     Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
 };
 use crate::mm::numa;
+use crate::mm::sparse::{self, SectionRun};
 use crate::mm::zone_sizes::NodeZones;
 use crate::mm::{Pfn, PhysAddr, PAGE_SIZE};
 
-/// A node's memmap, placed: frames `[start_pfn, end_pfn)`, one byte each at `pa`, and the
-/// free-list links of those frames (`ArrayLinks`, 8 bytes each) at `links_pa`.
+/// A node's memmap, placed: the node spans frames `[start_pfn, end_pfn)`, of which `frames`
+/// lie in its `runs` runs of present sections; one memmap byte per such frame at `pa`, and at
+/// `links_pa` their free-list links (`ArrayLinks::slots_for(frames)` entries of 8 bytes)
+/// followed by the table of runs ([`runs_pa`](Self::runs_pa)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeMemmap {
     pub nid: i32,
     pub start_pfn: Pfn,
     pub end_pfn: Pfn,
+    pub frames: u64,
+    pub runs: usize,
     pub pa: PhysAddr,
     pub links_pa: PhysAddr,
 }
 
 impl NodeMemmap {
-    /// Bytes of memmap (one per frame).
+    /// Bytes of memmap (one per frame of the present sections).
     pub fn len(&self) -> usize {
-        (self.end_pfn.0 - self.start_pfn.0) as usize
+        self.frames as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.frames == 0
+    }
+
+    /// Entries of free-list links.
+    pub fn link_slots(&self) -> u64 {
+        ArrayLinks::slots_for(self.frames)
+    }
+
+    /// Where the table of section runs starts: right after the links (8-byte entries, so
+    /// the table is 8-byte aligned).
+    pub fn runs_pa(&self) -> PhysAddr {
+        PhysAddr(self.links_pa.0 + self.link_slots() * ArrayLinks::ENTRY_BYTES)
+    }
+
+    /// Bytes of memmap, links and run table: what the node's memmap costs.
+    pub fn bytes(&self) -> u64 {
+        memmap_bytes(self.frames, self.runs as u64)
     }
 }
 
+/// The two allocations of a node with `frames` frames in `runs` runs of present sections:
+/// the memmap, and the links with the run table, each in whole pages.
+fn allocations(frames: u64, runs: u64) -> [u64; 2] {
+    let links = ArrayLinks::slots_for(frames) * ArrayLinks::ENTRY_BYTES + runs * SectionRun::BYTES;
+    [frames.next_multiple_of(PAGE_SIZE), links.next_multiple_of(PAGE_SIZE)]
+}
+
+/// Bytes a node's memmap takes from memblock (see [`NodeMemmap`]).
+pub fn memmap_bytes(frames: u64, runs: u64) -> u64 {
+    allocations(frames, runs).iter().sum()
+}
+
 /// Allocate each node's memmap from memblock, on the node (placement only: the caller maps
-/// and zeroes it). A node whose memmap cannot be allocated is left out, with an error.
+/// and zeroes it, and writes the run table from [`sparse::node_section_runs`] while memblock
+/// still describes the same memory). A node whose memmap cannot be allocated is left out,
+/// with an error.
 pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as usize] {
     let mut out = [None; MAX_NUMNODES as usize];
     for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
         let Some((start_pfn, end_pfn)) = numa::node_span(mb, nid as usize) else { continue };
-        let frames = end_pfn.0 - start_pfn.0;
-        let mut alloc = |size: u64| {
-            mb.alloc_try_nid_raw(size.next_multiple_of(PAGE_SIZE), PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
-        };
-        match alloc(frames).and_then(|pa| Ok((pa, alloc(ArrayLinks::slots_for(frames) * ArrayLinks::ENTRY_BYTES)?))) {
-            Ok((pa, links_pa)) => *slot = Some(NodeMemmap { nid, start_pfn, end_pfn, pa, links_pa }),
+        let (runs, frames) = sparse::node_section_runs(mb, nid).fold((0, 0), |(n, f), r| (n + 1, f + r.section_frames()));
+        let [memmap, links] = allocations(frames, runs as u64);
+        let mut alloc =
+            |size: u64| mb.alloc_try_nid_raw(size, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
+        match alloc(memmap).and_then(|pa| Ok((pa, alloc(links)?))) {
+            Ok((pa, links_pa)) => *slot = Some(NodeMemmap { nid, start_pfn, end_pfn, frames, runs, pa, links_pa }),
             Err(e) => log::error!("Failed to allocate memmap for node {nid}: {e}"),
         }
     }
     out
 }
 
-/// Mark every frame of `memmap` that is not free memory: holes, reserved, NOMAP.
+/// Mark every frame of `memmap` that is not free memory: holes inside present sections,
+/// reserved, NOMAP.
 fn mark_unavailable(mb: &Memblock, nid: i32, memmap: &mut Memmap) -> Result<(), BuddyError> {
     let (span_start, span_end) = (memmap.start_pfn(), memmap.end_pfn());
     let clip = |s: u64, e: u64| (Pfn(s.max(span_start.0)), Pfn(e.min(span_end.0)));
-    // Holes: the gaps between the node's memory regions.
+    // Holes: the gaps between the node's memory regions (only their frames in present
+    // sections have entries to mark).
     let mut at = span_start.0;
     for (s, e) in numa::node_pfn_ranges(mb, numa::node_of(nid)) {
         if s.0 > at {

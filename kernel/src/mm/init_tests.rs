@@ -12,6 +12,7 @@
 use super::*;
 use crate::mm::buddy::{ArrayLinks, PageState, Zone, MAX_ORDER};
 use crate::mm::numa::node_span;
+use crate::mm::sparse::{self, SectionRun, PAGES_PER_SECTION};
 use crate::mm::zone_sizes::{arm64_zone_limits, free_area_init, tests::ARM64};
 use std::boxed::Box;
 use std::collections::BTreeSet;
@@ -87,6 +88,26 @@ fn model_blocks(f: &BTreeSet<u64>) -> BTreeSet<(u64, u32)> {
     out
 }
 
+/// Each node's memmap and links over its present sections, sized as `alloc_memmaps` sizes
+/// them, the run table written as the kernel writes it (in leaked host memory).
+type NodeMemmaps = Vec<(i32, &'static mut NodeData<'static>, Memmap<'static>)>;
+fn sparse_memmaps(mb: &Memblock, nids: &[i32]) -> (ArrayLinks<'static>, NodeMemmaps) {
+    let mut links = ArrayLinks::new();
+    let mut memmaps = Vec::new();
+    for &nid in nids {
+        let runs: &'static [SectionRun] = Box::leak(sparse::node_section_runs(mb, nid).collect::<Vec<_>>().into_boxed_slice());
+        let frames: u64 = runs.iter().map(SectionRun::section_frames).sum();
+        let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
+        assert!(links.add_node(runs, slots));
+        let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
+        let data = Box::leak(Box::new(NodeData::new(nid)));
+        let memmap = Memmap::new(runs, pages).unwrap();
+        assert_eq!((memmap.start_pfn(), memmap.end_pfn()), node_span(mb, nid as usize).unwrap());
+        memmaps.push((nid, data, memmap));
+    }
+    (links, memmaps)
+}
+
 #[test]
 fn every_free_block_lands_in_its_zone_node_and_order() {
     let mut mb = layout();
@@ -94,18 +115,8 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
     assert_eq!(limits.dma, G4 / PAGE, "ZONE_DMA ends at 4 GiB");
     let layout_zones = free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
 
-    // Each node's memmap and links over its span, as alloc_memmaps would size them.
-    let mut links = ArrayLinks::new();
-    let mut memmaps = Vec::new();
-    for nid in 0..2 {
-        let (s, e) = node_span(&mb, nid as usize).unwrap();
-        let frames = e.0 - s.0;
-        let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
-        assert!(links.add_node(s.0, frames, slots));
-        let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
-        let data = Box::leak(Box::new(NodeData::new(nid as i32)));
-        memmaps.push((nid as i32, data, Memmap::new(s, pages)));
-    }
+    // Node 0 has sections 31 and 32, node 1 shares section 32 (its own copy of it).
+    let (links, memmaps) = sparse_memmaps(&mb, &[0, 1]);
     let mut zones = Box::new(Zones::new(links));
     let freed = memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones).unwrap();
 
@@ -147,4 +158,38 @@ fn the_model_cuts_at_four_gib() {
         assert!(want.contains(&block), "{block:x?}");
     }
     assert!(!want.iter().any(|&(p, o)| p < G4 / PAGE && p + (1 << o) > G4 / PAGE));
+}
+
+// A node with a hole of whole sections, and a hole inside a present section:
+//
+//  0x40000000          0x48000000  0x48400000    0x1000000000  0x1000800000
+//  | section 8: 128 MiB | 4 MiB RAM | rest of 9  |  hole (sections 10..0x200)  | 8 MiB  |
+//  +--------------------+-----------+------------+----------------------------+--------+
+//  present sections: 8, 9, 0x200 -> 3 * 32768 memmap entries, not the 0x1c1000 frames spanned.
+//  ZONE_DMA [0x40000, 0x100000), Normal [0x100000, 0x1000800): Normal spans 0xf00800 frames
+//  with 2048 present, as Linux reports it. Free: 32768 + 1024 frames below (33 order-10
+//  blocks), 2048 above (2 more): 35840 frames, 35 blocks of order 10, nothing smaller.
+#[test]
+fn a_hole_of_whole_sections_has_no_memmap_and_is_never_free() {
+    let mut mb = Box::new(Memblock::new());
+    mb.add_node(PhysAddr(0x4000_0000), 0x840_0000, 0, MemblockFlags::NONE).unwrap();
+    mb.add_node(PhysAddr(0x10_0000_0000), 0x80_0000, 0, MemblockFlags::NONE).unwrap();
+    let limits = arm64_zone_limits(&mb, &ARM64, None);
+    let layout_zones = free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
+    let normal = &layout_zones.nodes[0].zones[ZoneType::Normal.index()];
+    assert_eq!((normal.spanned_pages, normal.present_pages), (0xf00800, 2048));
+    let (links, memmaps) = sparse_memmaps(&mb, &[0]);
+    assert_eq!(memmaps[0].2.valid().frames(), 2 * PAGES_PER_SECTION + 2048, "entries up to the last RAM frame, in section 0x200");
+    let mut zones = Box::new(Zones::new(links));
+    assert_eq!(memblock_free_all(&mut mb, &mut zones, memmaps, &layout_zones), Ok(35840));
+    let mm = zones.memmap(0).unwrap();
+    // The rest of section 9 past the RAM, and the hole, are not valid: no state, never free.
+    assert_eq!(mm.reserved_pages(), 0);
+    for pfn in [0x48400, 0x50000, 0x100000, 0xfffff] {
+        assert!(!mm.covers(pfn) && mm.get(Pfn(pfn)).is_none(), "{pfn:#x}");
+    }
+    assert_eq!(zones.free_pages(Pfn(0x100000), 10), Err(BuddyError::NotInZone { pfn: Pfn(0x100000) }));
+    let counts: Vec<u64> = zones.zones().map(|z| z.nr_free(10)).collect();
+    assert_eq!(counts, [33, 2]);
+    assert_eq!(zones.nr_free_pages(), 35840);
 }

@@ -12,6 +12,7 @@ pub mod numa;
 pub mod paging;
 pub mod params;
 pub mod pgtable;
+pub mod sparse;
 pub mod swiotlb;
 pub mod zone_sizes;
 

@@ -187,7 +187,8 @@ impl HostMachine {
         let mut zones = std::boxed::Box::new(Zones::new(MapLinks::default()));
         let pages = std::boxed::Box::leak(vec![PageState::NORMAL; 2048].into_boxed_slice());
         let data = std::boxed::Box::leak(std::boxed::Box::new(NodeData::new(0)));
-        zones.add_node(0, data, Memmap::new(Pfn(0), pages)).unwrap();
+        let dense = std::boxed::Box::leak(std::boxed::Box::new(crate::mm::sparse::dense(0, 2048)));
+        zones.add_node(0, data, Memmap::new(dense, pages).unwrap()).unwrap();
         zones.init_zone(0, ZoneType::Dma, Pfn(0), 1024, 1024).unwrap();
         zones.init_zone(0, ZoneType::Normal, Pfn(1024), 1024, 1024).unwrap();
         zones.free_range(Pfn(0), Pfn(2048)).unwrap();

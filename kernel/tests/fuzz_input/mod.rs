@@ -205,9 +205,10 @@ fn covered(memory: &[Region], start: u64, end: u64) -> bool {
 }
 
 /// After `mem_init`: every free block lies in its zone and in memory that is neither reserved
-/// nor NOMAP; and each node's span is its free pages plus the frames its memmap marks reserved,
-/// which are exactly the frames not wholly inside one usable memory region of the node or
-/// touched by a reserved range.
+/// nor NOMAP; every memory frame of a node has a memmap entry (its section is present); and
+/// the valid frames of each node's span are its free pages plus the frames its memmap marks
+/// reserved, which are exactly the frames not wholly inside one usable memory region of the
+/// node or touched by a reserved range (the rest of the span is holes of whole sections).
 fn check_buddy(mb: &Memblock, zones: &Zones<'_, ArrayLinks<'_>>) -> Result<(), String> {
     let memory = mb.ty(MemblockKind::Memory).regions();
     let reserved = mb.ty(MemblockKind::Reserved).regions();
@@ -258,7 +259,14 @@ fn check_buddy(mb: &Memblock, zones: &Zones<'_, ArrayLinks<'_>>) -> Result<(), S
                 _ => merged.push((s, e)),
             }
         }
+        let valid = |s: u64, e: u64| memmap.valid().parts(s, e).map(|(s, e, _)| e - s).sum::<u64>();
         let mut usable = 0;
+        for r in memory.iter().filter(|r| kernel::mm::numa::node_of(r.nid) == nid as usize) {
+            let (s, e) = (r.base.0 / PAGE_SIZE, (r.base.0 + r.size).div_ceil(PAGE_SIZE));
+            if valid(s, e) != e - s {
+                return Err(format!("node {nid}: memory {} has frames without a memmap entry", show(r)));
+            }
+        }
         for r in memory.iter().filter(|r| !r.is_nomap() && kernel::mm::numa::node_of(r.nid) == nid as usize) {
             let (s, e) = (r.base.0.div_ceil(PAGE_SIZE).max(start), ((r.base.0 + r.size) / PAGE_SIZE).min(end));
             if s < e {
@@ -266,10 +274,10 @@ fn check_buddy(mb: &Memblock, zones: &Zones<'_, ArrayLinks<'_>>) -> Result<(), S
                 usable += e - s - hidden;
             }
         }
-        let span = end - start;
+        let span = valid(start, end);
         if free + marked != span || free != usable {
             return Err(format!(
-                "node {nid} spans {span} frames [{start:#x}, {end:#x}): {free} free + {marked} reserved, {usable} usable by memblock"
+                "node {nid} has {span} valid frames in [{start:#x}, {end:#x}): {free} free + {marked} reserved, {usable} usable by memblock"
             ));
         }
     }

@@ -1,5 +1,5 @@
 //! Memory memblock handed out, seen through the linear map as the Rust values it was reserved
-//! for: a node's memmap, its free-list links and its `NODE_DATA` (what Linux reaches with
+//! for: a node's memmap, its free-list links, its table of section runs and its `NODE_DATA` (what Linux reaches with
 //! `__va()` on the address `memblock_alloc` returned), and the words of a page block the
 //! buddy self-test owns.
 //!
@@ -7,17 +7,37 @@
 //! linear map (memory that is not NOMAP); it never checks memblock.
 
 use super::mmu::va;
-use kernel::mm::buddy::{ArrayLinks, NodeData, PageState};
+use kernel::mm::buddy::{NodeData, PageState};
 use kernel::mm::init::NodeMemmap;
+use kernel::mm::sparse::SectionRun;
 use kernel::mm::PhysAddr;
 
-/// Node memmap `m`'s free-list links: `ArrayLinks::slots_for` entries at `m.links_pa`.
+/// Node memmap `m`'s free-list links: `m.link_slots()` entries at `m.links_pa`.
 pub fn links(m: &NodeMemmap) -> &'static mut [[u32; 2]] {
     let ptr = va(m.links_pa) as *mut [u32; 2];
-    let slots = ArrayLinks::slots_for(m.len() as u64) as usize;
+    let slots = m.link_slots() as usize;
     // Any bit pattern is a valid [u32; 2], and only entries written first are read.
     // SAFETY: memblock reserved `slots` entries for these links alone, mapped.
     unsafe { core::slice::from_raw_parts_mut(ptr, slots) }
+}
+
+/// Node memmap `m`'s table of section runs at `m.runs_pa()`, written from `runs`, which must
+/// yield `m.runs` entries (memblock still describing the memory `alloc_memmaps` saw); `None`
+/// when it yields another number.
+pub fn section_runs(m: &NodeMemmap, runs: impl Iterator<Item = SectionRun>) -> Option<&'static [SectionRun]> {
+    let ptr = va(m.runs_pa()) as *mut SectionRun;
+    let mut n = 0;
+    for run in runs {
+        if n == m.runs {
+            return None;
+        }
+        // SAFETY: memblock reserved `m.runs` entries behind the links for this table alone,
+        // mapped and 8-byte aligned (the links before it are 8-byte entries from a page).
+        unsafe { ptr.add(n).write(run) };
+        n += 1;
+    }
+    // SAFETY: the `n` entries were just written, and nothing else refers to them.
+    (n == m.runs).then(|| unsafe { core::slice::from_raw_parts(ptr, n) })
 }
 
 /// Node `nid`'s `NODE_DATA` at `pa`, initialised.
@@ -32,7 +52,7 @@ pub fn node_data(nid: i32, pa: PhysAddr) -> &'static mut NodeData<'static> {
     }
 }
 
-/// Node memmap `m`'s bytes, one `PageState` per frame, zeroed.
+/// Node memmap `m`'s bytes, one `PageState` per frame of its present sections, zeroed.
 pub fn memmap(m: &NodeMemmap) -> &'static mut [PageState] {
     let ptr = va(m.pa) as *mut PageState;
     super::mmu::zero(ptr as u64, m.len());

@@ -2,8 +2,8 @@
 //!
 //! Linux links a free block into its `free_area` list through `page->buddy_list` in the
 //! block's `struct page`. Here the two pointers live in [`ArrayLinks`]: per node and per
-//! order, one 8-byte entry for each possible block (prev and next as 32-bit offsets from the
-//! node's first frame), about 16 bytes per frame in all. Only heads of listed blocks are ever
+//! order, one 8-byte entry for each possible block of the node's present sections (prev and
+//! next as 32-bit memmap indices), about 16 bytes per frame in all. Only heads of listed blocks are ever
 //! read, so the arrays need no initialisation; handing a large range over writes one entry
 //! per block, and the entries of the largest blocks sit side by side.
 //!
@@ -16,6 +16,7 @@
 //! The core reads and writes links only through [`FreePageLinks`].
 
 use super::migrate::{MigrateType, MIGRATE_TYPES};
+use crate::mm::sparse::{SectionRun, ValidPfns};
 
 /// The two list pointers stored in the head page of a free block (Linux's `buddy_list`).
 #[repr(C)]
@@ -53,9 +54,10 @@ pub trait FreePageLinks {
 }
 
 /// Links in side arrays, one per node (see the module documentation): for each order `o`,
-/// one entry per `2^o` frames, so the heads of large blocks, which are few and far apart in
-/// memory, have their links next to each other. The kernel gives it memblock memory seen
-/// through the linear map; the host gives it vectors.
+/// one entry per `2^o` valid frames of the node (its present sections, packed as its memmap
+/// is), so the heads of large blocks, which are few and far apart in memory, have their links
+/// next to each other. The kernel gives it memblock memory seen through the linear map; the
+/// host gives it vectors.
 ///
 /// # Panics
 /// `get` and `set` panic for a pfn no node array covers: the arrays must cover every zone
@@ -64,11 +66,10 @@ pub struct ArrayLinks<'a> {
     nodes: [Option<NodeLinks<'a>>; crate::mm::memblock::MAX_NUMNODES as usize],
 }
 
-/// One node's links: its frames `[start, start + frames)`, where each order's entries begin
-/// in `slots`, and the entries.
+/// One node's links: its valid frames, where each order's entries begin in `slots`, and the
+/// entries (prev and next as memmap indices of the node).
 struct NodeLinks<'a> {
-    start: u64,
-    frames: u64,
+    valid: ValidPfns<'a>,
     order_base: [u64; super::MAX_ORDER as usize],
     slots: &'a mut [[u32; 2]],
 }
@@ -76,7 +77,7 @@ struct NodeLinks<'a> {
 const NIL32: u32 = u32::MAX;
 
 impl<'a> ArrayLinks<'a> {
-    /// Entries a node of `frames` frames needs: `ceil(frames / 2^o)` for every order.
+    /// Entries a node of `frames` valid frames needs: `ceil(frames / 2^o)` for every order.
     pub const fn slots_for(frames: u64) -> u64 {
         let mut total = 0;
         let mut o = 0;
@@ -94,10 +95,14 @@ impl<'a> ArrayLinks<'a> {
         ArrayLinks { nodes: [const { None }; crate::mm::memblock::MAX_NUMNODES as usize] }
     }
 
-    /// Cover the `frames` frames from `start_pfn` (one node; fewer than 2^32, 16 TiB) with
-    /// `slots`, which must hold [`slots_for`](Self::slots_for)`(frames)` entries. Returns false
-    /// when the slots are too few, the node too large, or every node slot is taken.
-    pub fn add_node(&mut self, start_pfn: u64, frames: u64, slots: &'a mut [[u32; 2]]) -> bool {
+    /// Cover the valid frames of one node, `valid` (its table of runs: see
+    /// [`ValidPfns::runs`]), with `slots`, which must hold
+    /// [`slots_for`](Self::slots_for)`(ValidPfns::frames)` entries. Returns false when the
+    /// table is not in order, the slots are too few, the node has 2^32 memmap entries (16 TiB)
+    /// or more, or every node slot is taken.
+    pub fn add_node(&mut self, valid: &'a [SectionRun], slots: &'a mut [[u32; 2]]) -> bool {
+        let Some(valid) = ValidPfns::runs(valid) else { return false };
+        let frames = valid.frames();
         if frames >= NIL32 as u64 || (slots.len() as u64) < Self::slots_for(frames) {
             return false;
         }
@@ -107,20 +112,19 @@ impl<'a> ArrayLinks<'a> {
         }
         match self.nodes.iter_mut().find(|n| n.is_none()) {
             Some(slot) => {
-                *slot = Some(NodeLinks { start: start_pfn, frames, order_base, slots });
+                *slot = Some(NodeLinks { valid, order_base, slots });
                 true
             }
             None => false,
         }
     }
 
-    /// (node, entry index) for the block of `order` at `pfn`.
+    /// (node, memmap index of `pfn`, entry index) for the block of `order` at `pfn`.
     fn locate(&self, pfn: u64, order: u32) -> (usize, usize) {
         for (n, node) in self.nodes.iter().enumerate() {
             let Some(node) = node else { break };
-            let off = pfn.wrapping_sub(node.start);
-            if off < node.frames {
-                return (n, (node.order_base[order as usize] + (off >> order)) as usize);
+            if let Some(i) = node.valid.index(pfn) {
+                return (n, (node.order_base[order as usize] + (i >> order)) as usize);
             }
         }
         panic!("ArrayLinks: pfn {pfn:#x} is in no node's array")
@@ -138,15 +142,16 @@ impl FreePageLinks for ArrayLinks<'_> {
         let (n, i) = self.locate(pfn, order);
         let Some(node) = &self.nodes[n] else { return Link::EMPTY };
         let [prev, next] = node.slots[i];
-        let abs = |off: u32| if off == NIL32 { Link::NIL } else { node.start + off as u64 };
+        let abs = |idx: u32| if idx == NIL32 { Link::NIL } else { node.valid.pfn(idx as u64).unwrap_or(Link::NIL) };
         Link { prev: abs(prev), next: abs(next) }
     }
 
     fn set(&mut self, pfn: u64, order: u32, link: Link) {
         let (n, i) = self.locate(pfn, order);
         if let Some(node) = self.nodes[n].as_mut() {
-            // Both ends of a link are in the block's zone, hence in the same node.
-            let rel = |p: u64| if p == Link::NIL { NIL32 } else { (p - node.start) as u32 };
+            // Both ends of a link are free blocks of the block's zone, hence valid frames of the
+            // same node, whose indices are below 2^32 (`add_sparse` checks).
+            let rel = |p: u64| node.valid.index(p).map_or(NIL32, |i| i as u32);
             node.slots[i] = [rel(link.prev), rel(link.next)];
         }
     }
@@ -282,6 +287,7 @@ impl FreeArea {
 #[cfg(test)]
 mod array_tests {
     use super::*;
+    use crate::mm::sparse::dense;
 
     #[test]
     fn array_links_round_trip_across_nodes() {
@@ -290,11 +296,12 @@ mod array_tests {
         // 16 frames need 16 + 8 + 4 + 2 + 1 * 7 = 37 entries, 8 frames 8 + 4 + 2 + 1 * 8 = 22.
         assert_eq!((ArrayLinks::slots_for(16), ArrayLinks::slots_for(8)), (37, 22));
         let (mut a, mut b) = ([[0u32; 2]; 37], [[0u32; 2]; 22]);
+        let (node0, node1) = (dense(0x100, 16), dense(0x400, 8));
         let mut links = ArrayLinks::new();
         let mut short = [[0u32; 2]; 36];
-        assert!(!links.add_node(0x100, 16, &mut short), "too few slots for 16 frames");
-        assert!(links.add_node(0x100, 16, &mut a));
-        assert!(links.add_node(0x400, 8, &mut b));
+        assert!(!links.add_node(&node0, &mut short), "too few slots for 16 frames");
+        assert!(links.add_node(&node0, &mut a));
+        assert!(links.add_node(&node1, &mut b));
         links.set(0x10f, 0, Link { prev: 0x100, next: Link::NIL });
         links.set(0x404, 2, Link { prev: Link::NIL, next: 0x400 });
         // The same frame as head of a block of another order has its own entry.
@@ -308,8 +315,9 @@ mod array_tests {
     #[should_panic(expected = "in no node's array")]
     fn a_frame_outside_every_array_is_a_setup_error() {
         let mut a = [[0u32; 2]; 15];
+        let node = dense(0x100, 4);
         let mut links = ArrayLinks::new();
-        assert!(links.add_node(0x100, 4, &mut a));
+        assert!(links.add_node(&node, &mut a));
         links.get(0x104, 0);
     }
 }

@@ -7,13 +7,16 @@
 //! so the memmap of 64 GiB is 16 MiB instead of 1 GiB. The free lists themselves are not
 //! here: they live in the free pages (see [`super::links`]).
 //!
-//! A memmap covers a node's whole pfn span, holes included, and is handed in zeroed by the
-//! caller, who then marks what is not RAM or already in use with [`Memmap::mark_reserved`]
-//! (Linux's `reserve_bootmem_region` and `init_unavailable_range`).
+//! A memmap has an entry for each valid frame of a node: the frames of its present sections
+//! (see [`crate::mm::sparse`]), holes inside those sections included; a frame of a section
+//! without RAM has none, and is never free. It is handed in zeroed by the caller, who then
+//! marks what is not RAM or already in use with [`Memmap::mark_reserved`] (Linux's
+//! `reserve_bootmem_region` and `init_unavailable_range`).
 
 use super::migrate::{MigrateType, PAGEBLOCK_NR_PAGES};
 use super::BuddyError;
 use crate::mm::addr::Pfn;
+use crate::mm::sparse::{SectionRun, ValidPfns};
 
 /// The two top bits of a memmap byte: in the byte of a pageblock's first frame of the node,
 /// the pageblock's migrate type (see [`super::migrate`]); never part of a page's state.
@@ -79,63 +82,75 @@ impl core::fmt::Debug for PageState {
     }
 }
 
-/// The memmap of one node: the state of every frame of `[start_pfn, start_pfn + len)`, and
-/// the migrate type of every pageblock in the top bits of its first frame's byte.
+/// The memmap of one node: the state of every valid frame of the node (see [`ValidPfns`],
+/// whose first and last frames are the node's span), and the migrate type of every pageblock
+/// in the top bits of its first frame's byte. As small as a slice and a table (it lives in
+/// `NODE_DATA`).
 pub struct Memmap<'a> {
-    start_pfn: u64,
+    valid: ValidPfns<'a>,
     pages: &'a mut [PageState],
-    reserved: u64,
 }
 
 impl<'a> Memmap<'a> {
-    /// A memmap for the frames starting at `start_pfn`, one entry each. `pages` must be zeroed
-    /// ([`PageState::NORMAL`]); it is not scanned, so that building a memmap costs nothing.
-    pub fn new(start_pfn: Pfn, pages: &'a mut [PageState]) -> Self {
-        Memmap { start_pfn: start_pfn.0, pages, reserved: 0 }
+    /// A memmap for the valid frames `valid` (a node's present sections, or
+    /// [`crate::mm::sparse::dense`] for a node without holes), one entry each. `pages` must be
+    /// zeroed ([`PageState::NORMAL`]); it is not scanned, so that building a memmap costs
+    /// nothing. `None` when `pages` holds fewer entries than `valid` indexes.
+    pub fn new(valid: &'a [SectionRun], pages: &'a mut [PageState]) -> Option<Self> {
+        let valid = ValidPfns::runs(valid)?;
+        (pages.len() as u64 >= valid.frames()).then_some(Memmap { valid, pages })
     }
 
-    /// First frame covered.
+    /// First frame of the node's span.
     pub fn start_pfn(&self) -> Pfn {
-        Pfn(self.start_pfn)
+        Pfn(self.valid.span().0)
     }
 
-    /// First frame past the covered span.
+    /// First frame past the node's span.
     pub fn end_pfn(&self) -> Pfn {
-        Pfn(self.start_pfn + self.pages.len() as u64)
+        Pfn(self.valid.span().1)
     }
 
-    /// Whether `pfn` is covered.
+    /// The frames that have an entry.
+    pub fn valid(&self) -> ValidPfns<'a> {
+        self.valid
+    }
+
+    /// Whether `pfn` is valid (Linux's `pfn_valid`, for this node).
     pub fn covers(&self, pfn: u64) -> bool {
-        pfn >= self.start_pfn && pfn - self.start_pfn < self.pages.len() as u64
+        self.entry(pfn).is_some()
     }
 
-    /// The state of `pfn`, `None` outside the span.
+    /// The state of `pfn`, `None` outside the span or for an invalid frame.
     pub fn get(&self, pfn: Pfn) -> Option<PageState> {
         self.state(pfn.0)
     }
 
     pub(super) fn state(&self, pfn: u64) -> Option<PageState> {
-        let idx = pfn.checked_sub(self.start_pfn)?;
-        self.pages.get(usize::try_from(idx).ok()?).map(|p| PageState(p.0 & !PAGEBLOCK_BITS))
+        let p = self.pages[self.entry(pfn)?];
+        Some(PageState(p.0 & !PAGEBLOCK_BITS))
+    }
+
+    /// The index of `pfn`'s entry, if it is valid.
+    fn entry(&self, pfn: u64) -> Option<usize> {
+        usize::try_from(self.valid.index(pfn)?).ok().filter(|&i| i < self.pages.len())
     }
 
     /// Set the state of a frame known to be covered (callers check the zone first).
     pub(super) fn set(&mut self, pfn: u64, state: PageState) {
-        if let Some(p) = self.byte(pfn) {
+        if let Some(i) = self.entry(pfn) {
+            let p = &mut self.pages[i];
             *p = PageState((p.0 & PAGEBLOCK_BITS) | (state.0 & !PAGEBLOCK_BITS));
         }
     }
 
-    fn byte(&mut self, pfn: u64) -> Option<&mut PageState> {
-        let i = usize::try_from(pfn.checked_sub(self.start_pfn)?).ok()?;
-        self.pages.get_mut(i)
-    }
-
-    /// Index of the byte that holds the migrate type of `pfn`'s pageblock: its first frame,
-    /// or the node's first frame when the node starts inside the pageblock.
+    /// Index of the byte that holds the migrate type of `pfn`'s pageblock: its first frame's,
+    /// or, when the pageblock's first frame is not valid (RAM starting inside the pageblock),
+    /// the first valid frame of `pfn`'s run.
     fn pageblock_index(&self, pfn: u64) -> Option<usize> {
-        let head = (pfn & !(PAGEBLOCK_NR_PAGES - 1)).max(self.start_pfn);
-        usize::try_from(head.checked_sub(self.start_pfn)?).ok().filter(|&i| i < self.pages.len())
+        self.entry(pfn)?;
+        let run_start = self.valid.parts(0, pfn + 1).last().map_or(pfn, |(s, _, _)| s);
+        self.entry((pfn & !(PAGEBLOCK_NR_PAGES - 1)).max(run_start))
     }
 
     /// The migrate type of `pfn`'s pageblock (Linux's `get_pfnblock_migratetype`); movable
@@ -154,51 +169,59 @@ impl<'a> Memmap<'a> {
         }
     }
 
+    /// The entries of the valid frames of `[start_pfn, end_pfn)`, which must lie in the
+    /// node's span, or an error naming the range.
+    fn entries(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = &mut PageState>, BuddyError> {
+        let (start, end) = (start_pfn.0, end_pfn.0);
+        let (span_start, span_end) = self.valid.span();
+        if start > end || start < span_start || end > span_end {
+            return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
+        }
+        let mut rest: &mut [PageState] = self.pages;
+        let mut at = 0;
+        let parts = self.valid.parts(start, end);
+        Ok(parts.flat_map(move |(s, e, i)| {
+            let (i, n) = (i as usize, (e - s) as usize);
+            let taken = core::mem::take(&mut rest);
+            let (_, tail) = taken.split_at_mut(i - at);
+            let (part, tail) = tail.split_at_mut(n);
+            rest = tail;
+            at = i + n;
+            part.iter_mut()
+        }))
+    }
+
     /// Clear the reserved mark of `[start_pfn, end_pfn)` (Linux's `__ClearPageReserved` on
     /// each page, as `init_cma_reserved_pageblock` does before freeing). Returns how many
     /// pages were reserved.
     pub(super) fn clear_reserved(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
-        let (start, end) = (start_pfn.0, end_pfn.0);
-        if start > end || start < self.start_pfn || end > self.end_pfn().0 {
-            return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
-        }
-        let (lo, hi) = ((start - self.start_pfn) as usize, (end - self.start_pfn) as usize);
         let mut cleared = 0;
-        for p in &mut self.pages[lo..hi] {
-            if p.is_reserved() {
-                p.0 &= !PageState::RESERVED;
-                cleared += 1;
-            }
+        for p in self.entries(start_pfn, end_pfn)?.filter(|p| p.is_reserved()) {
+            p.0 &= !PageState::RESERVED;
+            cleared += 1;
         }
-        self.reserved -= cleared;
         Ok(cleared)
     }
 
-    /// Mark `[start_pfn, end_pfn)` reserved (Linux's `reserve_bootmem_region`, which sets
-    /// `PG_reserved` on each page). Holes in the node's span must be marked too, as Linux's
-    /// `init_unavailable_range` does. Returns how many pages became reserved (pages already
-    /// reserved are not counted twice). Only possible before the memmap is handed to
-    /// [`super::Zones::add_node`], so a free block can never be marked.
+    /// Mark the valid frames of `[start_pfn, end_pfn)` reserved (Linux's
+    /// `reserve_bootmem_region`, which sets `PG_reserved` on each page). Holes in the node's
+    /// present sections must be marked too, as Linux's `init_unavailable_range` does; frames
+    /// of sections that are not present have no entry to mark. Returns how many pages became
+    /// reserved (pages already reserved are not counted twice). Only possible before the
+    /// memmap is handed to [`super::Zones::add_node`], so a free block can never be marked.
     pub fn mark_reserved(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
-        let (start, end) = (start_pfn.0, end_pfn.0);
-        if start > end || start < self.start_pfn || end > self.end_pfn().0 {
-            return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
-        }
-        let lo = (start - self.start_pfn) as usize;
-        let hi = (end - self.start_pfn) as usize;
         let mut newly = 0;
-        for p in &mut self.pages[lo..hi] {
-            if !p.is_reserved() {
-                p.0 |= PageState::RESERVED;
-                newly += 1;
-            }
+        for p in self.entries(start_pfn, end_pfn)?.filter(|p| !p.is_reserved()) {
+            p.0 |= PageState::RESERVED;
+            newly += 1;
         }
-        self.reserved += newly;
         Ok(newly)
     }
 
-    /// Number of reserved pages in the span.
+    /// Number of reserved frames (counted: for checks, not for a hot path).
     pub fn reserved_pages(&self) -> u64 {
-        self.reserved
+        let valid = self.valid;
+        let (s, e) = valid.span();
+        valid.parts(s, e).map(|(s, e, i)| self.pages[i as usize..(i + e - s) as usize].iter().filter(|p| p.is_reserved()).count() as u64).sum()
     }
 }

@@ -198,12 +198,13 @@ pub fn free_area_init(
     nz
 }
 
-/// This kernel's own memory map for a zone of `spanned_pages`, in pages: one byte of page
-/// state per frame (`buddy::PageState`) and the free-list side arrays (`buddy::ArrayLinks`,
-/// [`ArrayLinks::ENTRY_BYTES`] per possible block of every order), both over the whole span
-/// as `mm::init::alloc_memmaps` allocates them (per node; per zone here, rounded up).
-pub const fn own_memmap_pages(spanned_pages: u64) -> u64 {
-    let bytes = spanned_pages + ArrayLinks::slots_for(spanned_pages) * ArrayLinks::ENTRY_BYTES;
+/// This kernel's own memory map for a zone with `frames` frames in present sections, in
+/// pages: one byte of page state per frame (`buddy::PageState`) and the free-list side arrays
+/// (`buddy::ArrayLinks`, [`ArrayLinks::ENTRY_BYTES`] per possible block of every order), as
+/// `mm::init::alloc_memmaps` allocates them (per node, with the node's run table; per zone
+/// here, rounded up). A zone's holes cost nothing when whole sections are missing.
+pub const fn own_memmap_pages(frames: u64) -> u64 {
+    let bytes = frames + ArrayLinks::slots_for(frames) * ArrayLinks::ENTRY_BYTES;
     align_up(bytes, 1 << PAGE_SHIFT) >> PAGE_SHIFT
 }
 
@@ -288,7 +289,10 @@ fn free_area_init_node(
         zone.memmap_pages = memmap_pages(zone.spanned_pages, zone.present_pages);
         if freesize >= zone.memmap_pages {
             freesize -= zone.memmap_pages;
-            let own = own_memmap_pages(zone.spanned_pages);
+            let (zs, ze) = (zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages);
+            let sections = crate::mm::sparse::node_section_runs(mb, nid as i32);
+            let frames = sections.map(|r| r.end_pfn.min(ze).saturating_sub(r.start_pfn.max(zs))).sum();
+            let own = own_memmap_pages(frames);
             if own != 0 {
                 dbg(format_args!("  {} zone: {} pages used for memmap", ZONE_NAMES[j], own));
             }

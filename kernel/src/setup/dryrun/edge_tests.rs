@@ -133,14 +133,16 @@ fn memory_banks_at_the_top_neither_wrap_nor_panic() {
 
 /// A tree claiming 128 TiB of RAM from 0x40000000 (inside 48 bits): the boot would place its
 /// memmap in that RAM, but the host simulating mem_init would need one memmap byte and 16
-/// bytes of links per frame, 2^35 frames, about 544 GiB: refused with a message, before any
-/// allocation.
+/// bytes of links per frame, 2^35 frames (all in present sections: one run), about 544 GiB:
+/// refused with a message, before any allocation.
 #[test]
 fn a_tree_too_large_for_the_host_is_refused_before_allocating() {
     let blob = tree(&[(0x4000_0000, 128 << 40)], None);
     let (ending, _, _) = run(&blob, &OPTS, 1 << 30);
     let frames = (128u64 << 40) >> 12;
-    let need = frames + crate::mm::buddy::ArrayLinks::slots_for(frames) * 8;
+    // In memblock's whole pages: the memmap (2^35 bytes, whole already), then the links
+    // (8 * (2^36 - 2^25) bytes, whole too) with the table of one 24-byte run: one page more.
+    let need = frames + crate::mm::buddy::ArrayLinks::slots_for(frames) * 8 + 4096;
     assert_eq!(ending, Err(HostLimit::TooLarge { need, limit: 1 << 30 }));
     assert_eq!(need >> 30, 543, "17 bytes a frame, less the links' rounding");
 }
@@ -158,4 +160,59 @@ fn a_boot_that_would_panic_is_a_panic_ending() {
     assert!(lines.iter().any(|l| l == "Kernel panic - not syncing: Failed to allocate page table page"), "{lines:#?}");
     assert_eq!(Ending::Panic(stop).exit_status(), 3);
     assert_eq!(Ending::Complete.exit_status(), 0);
+}
+
+/// Arm's standard DRAM windows: 2 GiB at 0x80000000 and 6 GiB at `high`, one node.
+fn large_hole(high: u64) -> (Result<Ending, HostLimit>, Vec<std::string::String>) {
+    let blob = tree(&[(0x8000_0000, 2 << 30), (high, 6 << 30)], None);
+    // The image and the blob where QEMU would put them: 2 MiB into RAM, and 128 MiB in.
+    let kernel = (PhysAddr(0x8020_0000), PhysAddr(0x8040_0000));
+    let opts = DryRun { dtb_addr: PhysAddr(0x8800_0000), kernel, cmdline: Some("memblock=debug"), ..OPTS };
+    let (ending, lines, _) = run(&blob, &opts, 1 << 30);
+    (ending, lines)
+}
+
+/// 2 GiB at 0x80000000 + 6 GiB at 0x8800000000: a node spanning 548 GiB with 8 GiB of RAM.
+/// The memmap covers the 64 present sections of 128 MiB, 2^21 frames, not the span:
+/// - memmap: 2^21 bytes = 512 pages;
+/// - links: sum over orders 0..10 of 2^21 / 2^o = 2^22 - 2^11 entries of 8 bytes = 8188
+///   pages exactly, and the table of 2 runs (48 bytes) behind them: 8189 pages;
+///   together 8701 pages, 34804K (a flat memmap over the span took 595950 pages, 2383800K,
+///   and the boot reported 2451428K reserved).
+/// The rest of the reserved pages: the image [0x80200000, 0x80400000) 512, the blob 1,
+/// NODE_DATA 1 (0xf40 bytes at the top of the node, alone in its page), paging_init's 9
+/// table pages (the 9 one-page reservations at the top of RAM) and swiotlb's 64 MiB (RAM
+/// ends above the 4 GiB DMA limit): 512 + 1 + 1 + 9 + 16384 = 16907 pages, 67628K.
+/// Reserved: 34804K + 67628K = 102432K; available: 8388608K - 102432K - 65536K of CMA =
+/// 8220640K. Zone lines: DMA's 16 sections cost 16 * 32768 + 8 * 16 * 65504 bytes = 2175
+/// pages, Normal's 48 sections 6525 pages (the holes cost nothing).
+#[test]
+fn a_large_hole_costs_memmap_for_its_ram_only() {
+    let (ending, lines) = large_hole(0x88_0000_0000);
+    assert_eq!(ending, Ok(Ending::Complete), "{lines:#?}");
+    let has = |want: &str| lines.iter().any(|l| l.starts_with(want));
+    assert!(has("memblock_alloc_try_nid_raw: 2097152 bytes align=0x1000 nid=0 "), "{lines:#?}");
+    assert!(has("memblock_alloc_try_nid_raw: 33542144 bytes align=0x1000 nid=0 "), "{lines:#?}");
+    assert!(has("  DMA zone: 2175 pages used for memmap") && has("  Normal zone: 6525 pages used for memmap"));
+    let memory = "Memory: 8220640K/8388608K available (0K kernel code, 0K rwdata, 0K rodata, 0K init, 0K bss, 102432K reserved, 65536K cma-reserved)";
+    assert!(lines.iter().any(|l| l == memory), "{lines:#?}");
+    // Zone spans and present pages still show the hole as Linux reports it.
+    assert!(has("  Normal   [mem 0x0000000100000000-0x000000897fffffff]"));
+    assert!(has("Initmem setup node 0 [mem 0x0000000080000000-0x000000897fffffff]"));
+    assert!(has("On node 0 totalpages: 2097152"));
+}
+
+/// The same RAM with the high bank at 8 TiB: a flat memmap over the span would need about
+/// 136 GiB (the allocation failed and the boot panicked with `node 0 is not set up`); the
+/// sparse one is the same 64 sections, the same two allocations, and the boot completes.
+#[test]
+fn a_wider_hole_boots() {
+    let (ending, lines) = large_hole(0x800_0000_0000);
+    assert_eq!(ending, Ok(Ending::Complete), "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.starts_with("Failed to allocate memmap")), "{lines:#?}");
+    for bytes in [2097152, 33542144] {
+        let line = std::format!("memblock_alloc_try_nid_raw: {bytes} bytes align=0x1000 nid=0 ");
+        assert!(lines.iter().any(|l| l.starts_with(&line)), "{lines:#?}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("Memory: ")), "{lines:#?}");
 }

@@ -3,17 +3,18 @@
 //! in host vectors instead of memblock memory, then `buddyinfo` when asked.
 //!
 //! The vectors are sized from the tree (one memmap byte and about 16 bytes of links per frame
-//! of each node's span), so a tree that claims 128 TiB of RAM would ask the host for
+//! of each node's present sections), so a tree that claims 128 TiB of RAM would ask the host for
 //! terabytes: the total is bounded ([`HostLimit`]) and checked before anything is allocated,
 //! and an allocation the host refuses is an error too, never an abort.
 
 use super::{BootStop, DryRun, DryRunState};
 use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, Zones};
 use crate::mm::memblock::Memblock;
+use crate::mm::sparse::{self, SectionRun};
 use std::vec::Vec;
 
-/// Host memory the simulation of `mem_init` may take by default: 2 GiB, which covers nodes
-/// spanning about 120 GiB in all (17 bytes a frame).
+/// Host memory the simulation of `mem_init` may take by default: 2 GiB, which covers about
+/// 120 GiB of present sections in all (17 bytes a frame), whatever the holes between them.
 pub const DEFAULT_HOST_LIMIT: u64 = 2 << 30;
 
 /// The host cannot simulate `mem_init` for this tree.
@@ -23,7 +24,7 @@ pub enum HostLimit {
     TooLarge { need: u64, limit: u64 },
     /// The host refused an allocation of `bytes`.
     Refused { bytes: u64 },
-    /// A node spans more frames than the free-list links can index.
+    /// A node has more frames in present sections than the free-list links can index.
     NodeTooLarge { nid: i32, frames: u64 },
 }
 
@@ -38,7 +39,7 @@ impl core::fmt::Display for HostLimit {
             ),
             HostLimit::Refused { bytes } => write!(f, "the host refused {} MiB for the memmaps and free lists", bytes >> 20),
             HostLimit::NodeTooLarge { nid, frames } => {
-                write!(f, "node {nid} spans {frames:#x} frames, more than the free lists can index")
+                write!(f, "node {nid} has {frames:#x} frames in present sections, more than the free lists can index")
             }
         }
     }
@@ -79,30 +80,28 @@ pub fn mem_init_with<R>(
     };
     super::super::build_all_zonelists(bootmem);
     let nodes: Vec<_> = bootmem.memmaps.iter().flatten().copied().collect();
-    let frames_of = |m: &crate::mm::init::NodeMemmap| m.end_pfn.0.saturating_sub(m.start_pfn.0);
-    let per_frame = |frames: u64| frames.saturating_add(ArrayLinks::slots_for(frames).saturating_mul(ArrayLinks::ENTRY_BYTES));
-    let need = nodes.iter().map(|m| per_frame(frames_of(m))).fold(0u64, u64::saturating_add);
+    let need = nodes.iter().map(|m| m.bytes()).fold(0u64, u64::saturating_add);
     if need > limit {
         return Err(HostLimit::TooLarge { need, limit });
     }
+    // What the kernel writes into the links allocation's tail: each node's section runs.
+    let runs: Vec<Vec<SectionRun>> = nodes.iter().map(|m| sparse::node_section_runs(mb, m.nid).collect()).collect();
     let mut slots = Vec::new();
     let mut pages = Vec::new();
     for m in &nodes {
-        slots.push(vec_of::<[u32; 2]>(ArrayLinks::slots_for(frames_of(m)))?);
+        slots.push(vec_of::<[u32; 2]>(m.link_slots())?);
         let online = bootmem.node_data[m.nid as usize].is_some();
-        pages.push(if online { Some(vec_of::<PageState>(frames_of(m))?) } else { None });
+        pages.push(if online { Some(vec_of::<PageState>(m.frames)?) } else { None });
     }
     let mut data: Vec<NodeData> = nodes.iter().map(|m| NodeData::new(m.nid)).collect();
     let mut links = ArrayLinks::new();
-    for (m, s) in nodes.iter().zip(slots.iter_mut()) {
-        if !links.add_node(m.start_pfn.0, frames_of(m), s) {
-            return Err(HostLimit::NodeTooLarge { nid: m.nid, frames: frames_of(m) });
+    for ((m, s), r) in nodes.iter().zip(slots.iter_mut()).zip(&runs) {
+        if !links.add_node(r, s) {
+            return Err(HostLimit::NodeTooLarge { nid: m.nid, frames: m.frames });
         }
     }
-    let memmaps = nodes.iter().zip(pages.iter_mut()).zip(data.iter_mut()).filter_map(|((m, p), d)| {
-        let p = p.as_mut()?;
-        p.fill(PageState::NORMAL);
-        Some((m.nid, d, Memmap::new(m.start_pfn, p)))
+    let memmaps = nodes.iter().zip(pages.iter_mut()).zip(data.iter_mut()).zip(&runs).filter_map(|(((m, p), d), r)| {
+        Some((m.nid, d, Memmap::new(r, p.as_mut()?)?))
     });
     let cma = bootmem.cma.total_pages();
     let mut zones = std::boxed::Box::new(Zones::new(links));

@@ -114,13 +114,12 @@ fn exhaustion_is_an_error() {
 fn setup_errors() {
     let mut z = zones();
     add_node(&mut z, 0, 0, 64, &[]);
-    let leak = |n: usize| Box::leak(vec![PageState::NORMAL; n].into_boxed_slice());
     // Node 0 twice; node 1 overlapping node 0's [0,64) at [32,96).
-    assert_eq!(z.add_node(0, node_data(0), Memmap::new(Pfn(100), leak(4))), Err(BuddyError::NodeOverlap { nid: 0 }));
-    assert_eq!(z.add_node(1, node_data(1), Memmap::new(Pfn(32), leak(64))), Err(BuddyError::NodeOverlap { nid: 1 }));
+    assert_eq!(z.add_node(0, node_data(0), dense_memmap(100, 4)), Err(BuddyError::NodeOverlap { nid: 0 }));
+    assert_eq!(z.add_node(1, node_data(1), dense_memmap(32, 64)), Err(BuddyError::NodeOverlap { nid: 1 }));
     // Node ids outside 0..16.
-    assert_eq!(z.add_node(16, node_data(16), Memmap::new(Pfn(100), leak(4))), Err(BuddyError::BadNode { nid: 16 }));
-    assert_eq!(z.add_node(-1, node_data(-1), Memmap::new(Pfn(100), leak(4))), Err(BuddyError::BadNode { nid: -1 }));
+    assert_eq!(z.add_node(16, node_data(16), dense_memmap(100, 4)), Err(BuddyError::BadNode { nid: 16 }));
+    assert_eq!(z.add_node(-1, node_data(-1), dense_memmap(100, 4)), Err(BuddyError::BadNode { nid: -1 }));
     // A zone on a node without memmap, past the memmap, overlapping, set twice, or with more
     // present than spanned pages.
     assert_eq!(z.init_zone(2, ZoneType::Normal, Pfn(0), 8, 8), Err(BuddyError::BadNode { nid: 2 }));
@@ -135,7 +134,7 @@ fn setup_errors() {
     assert_eq!(z.init_zone(0, ZoneType::Normal, Pfn(32), 8, 9), bad(ZoneType::Normal));
     assert_eq!(z.init_zone(0, ZoneType::Normal, Pfn(32), 0, 0), bad(ZoneType::Normal));
     // Reserving outside a memmap.
-    let mut mm = Memmap::new(Pfn(100), leak(4));
+    let mut mm = dense_memmap(100, 4);
     assert_eq!(mm.mark_reserved(Pfn(99), Pfn(101)), Err(BuddyError::OutsideMemmap { start: Pfn(99), end: Pfn(101) }));
     // Overlapping reservations count each page once: [100,102) then [101,104) -> 2 + 2.
     assert_eq!(mm.mark_reserved(Pfn(100), Pfn(102)), Ok(2));

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 mod errors;
 mod migrate;
 mod props;
+mod sparse;
 mod split_merge;
 mod zonelist;
 
@@ -37,9 +38,14 @@ pub(super) fn node_data(nid: i32) -> &'static mut NodeData<'static> {
     Box::leak(Box::new(NodeData::new(nid)))
 }
 
+/// A zeroed memmap without holes over `[start, start + frames)`, leaked.
+pub(super) fn dense_memmap(start: u64, frames: u64) -> Memmap<'static> {
+    let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
+    Memmap::new(Box::leak(Box::new(crate::mm::sparse::dense(start, frames))), pages).unwrap()
+}
+
 pub(super) fn add_node(z: &mut TestZones, nid: i32, start: u64, end: u64, reserved: &[(u64, u64)]) {
-    let pages = Box::leak(vec![PageState::NORMAL; (end - start) as usize].into_boxed_slice());
-    let mut mm = Memmap::new(Pfn(start), pages);
+    let mut mm = dense_memmap(start, end - start);
     for &(s, e) in reserved {
         mm.mark_reserved(Pfn(s), Pfn(e)).unwrap();
     }
