@@ -4,7 +4,7 @@
 //! and the command line), without the printk timestamps.
 //!
 //! ```text
-//! kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS]
+//! kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,INIT,DATA,BSS]
 //!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
 //! ```
 //! The exit status says how the boot would end (`kernel::setup::dryrun`, whose module
@@ -58,7 +58,7 @@ fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
 fn run(args: &[String]) -> Result<Ending, String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
-        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,INIT,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
     }
     let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
     let mut sections = None;
@@ -73,7 +73,12 @@ fn run(args: &[String]) -> Result<Ending, String> {
             "--sections" => {
                 let v = value()?;
                 let sizes: Vec<u64> = v.split(',').map(number).collect::<Result<_, _>>()?;
-                sections = Some(<[u64; 4]>::try_from(sizes).map_err(|_| format!("--sections '{v}': four sizes expected"))?);
+                // Five sizes as the image lays them out; four are an image without init sections.
+                let sizes = match sizes[..] {
+                    [t, r, w, b] => [t, r, 0, w, b],
+                    _ => <[u64; 5]>::try_from(sizes).map_err(|_| format!("--sections '{v}': five sizes expected (or four, without INIT)"))?,
+                };
+                sections = Some(sizes);
             }
             "--pa-bits" => {
                 // Checked before narrowing: 2^32 + 48 must not pass as 48.

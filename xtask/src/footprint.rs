@@ -21,7 +21,13 @@
 //! the same way).
 //!
 //! `Memory: A/T available (…)`: T is all RAM, A = T - reserved - cma (nothing else holds pages
-//! when it prints), the section sizes are the ELF's, rounded down to KiB.
+//! when it prints), the section sizes are the ELF's, rounded down to KiB. The init figure is
+//! Linux's `init_data_size + init_code_size`: with `[_sinittext, _einittext)` inside
+//! `[__init_begin, __init_end)`, the text comes off the data and back in, so it is
+//! `__init_end - __init_begin`.
+//!
+//! After the line, `free_initmem` frees those pages (whole pages: linker.ld aligns both ends)
+//! and prints `Freeing unused kernel memory: NK` with N = pages * 4, the same figure.
 
 use crate::build::Built;
 use crate::test::Scenario;
@@ -55,9 +61,9 @@ pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
     let (stext, end) = built.text_end;
     let image = end.div_ceil(PAGE) - stext / PAGE;
     let reserved = image + pages(QEMU_BLOB) + nodes.iter().map(|f| node_pages(*f)).sum::<u64>() + TABLE_PAGES + extra;
-    let [text, rodata, data, bss] = built.sections.map(|s| s >> 10);
+    let [text, rodata, init, data, bss] = built.sections.map(|s| s >> 10);
     format!(
-        "Memory: {}K/{}K available ({text}K kernel code, {data}K rwdata, {rodata}K rodata, 0K init, {bss}K bss, {}K reserved, {}K cma-reserved)",
+        "Memory: {}K/{}K available ({text}K kernel code, {data}K rwdata, {rodata}K rodata, {init}K init, {bss}K bss, {}K reserved, {}K cma-reserved)",
         (total - reserved - cma) * 4,
         total * 4,
         reserved * 4,
@@ -69,10 +75,11 @@ pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
 /// (node, zone, pages). Pages of the image start at 0x40210000 and the blob at 0x48000000,
 /// in node 0's DMA; each node's memmap, links and NODE_DATA sit at the top of the node, and
 /// paging_init's tables at the top of memory (the last node, its highest zone). The default
-/// CMA area is free again by then: cma_init_reserved_areas gave it to the buddy allocator.
+/// CMA area is free again by then: cma_init_reserved_areas gave it to the buddy allocator, and
+/// so are the image's init pages, which free_initmem gave back before the self-tests run.
 fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64)>> {
     let (stext, end) = built.text_end;
-    let low = end.div_ceil(PAGE) - stext / PAGE + pages(QEMU_BLOB);
+    let low = end.div_ceil(PAGE) - stext / PAGE + pages(QEMU_BLOB) - init_pages(built);
     Some(match name {
         "selftest-buddy" => vec![(0, "DMA", mib(1024) - low - node_pages(mib(1024)) - TABLE_PAGES)],
         // DMA: 0x40000000 to 4 GiB, 3 GiB; Normal: 4 GiB to 7 GiB, 3 GiB, with everything
@@ -87,6 +94,16 @@ fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64
         ],
         _ => return None,
     })
+}
+
+/// The pages `free_initmem` frees: `[__init_begin, __init_end)`, page aligned at both ends.
+pub fn init_pages(built: &Built) -> u64 {
+    built.sections[2] / PAGE
+}
+
+/// Linux's `Freeing unused kernel memory: NK` line for this image.
+pub fn freeing_line(built: &Built) -> String {
+    format!("Freeing unused kernel memory: {}K", init_pages(built) * 4)
 }
 
 /// Frames of `mib` MiB.

@@ -10,6 +10,7 @@
 use super::{BootStop, DryRun, DryRunState};
 use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, Zones};
 use crate::mm::memblock::Memblock;
+use crate::mm::PhysAddr;
 use std::vec::Vec;
 
 /// Host memory the simulation of `mem_init` may take by default: 2 GiB, which covers nodes
@@ -110,7 +111,11 @@ pub fn mem_init_with<R>(
         return Ok(Err(BootStop::MemInit(e).report()));
     }
     let checked = after(mb, &zones);
-    bootmem.cma.init_reserved_areas(&mut zones);
+    super::super::cma_init_reserved_areas(&bootmem.cma, &mut zones);
+    let (init_start, init_end) = opts.kernel_sections().init;
+    if let Err(e) = crate::mm::buddy::reserved::free_initmem(&mut zones, PhysAddr(init_start), PhysAddr(init_end)) {
+        log::error!("free_initmem: {e}");
+    }
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
     }
