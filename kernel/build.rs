@@ -21,10 +21,20 @@ const INIT_TEXT: &[&str] = &[
     "kernel::setup",
     // kernel::cmdline: parse_early_param.
     "kernel::cmdline",
-    // kernel::of: the header check, /chosen, the memory scan, NUMA and the reserved-memory
-    // scan and hooks (the exception report reads memory nodes later: memory_nodes stays).
-    "kernel::of::header",
-    "kernel::of::chosen",
+    // kernel::of: the header check (the parse stays: Fdt::new uses it later), /chosen, the memory scan, NUMA and the reserved-memory
+    // scan and hooks (the exception report reads memory nodes later: memory_nodes and
+    // is_available stay).
+    "kernel::of::header::open",
+    "kernel::of::header::FdtHeader::validate",
+    "kernel::of::chosen::stdout_path",
+    "kernel::of::chosen::stdout_console",
+    "kernel::of::chosen::first_pl011",
+    "kernel::of::chosen::console_from_node",
+    "kernel::of::chosen::bootargs",
+    "kernel::of::chosen::has_uefi_system_table",
+    "kernel::of::chosen::machine_name",
+    "kernel::of::chosen::initrd",
+    "kernel::of::chosen::usable_memory_ranges",
     "kernel::of::numa",
     "kernel::of::fdt_scan::scan_root",
     "kernel::of::fdt_scan::scan_memory",

@@ -65,6 +65,17 @@ fn symbol(file: &object::File, name: &str) -> Result<u64> {
         .ok_or_else(|| format!("kernel ELF has no symbol {name}"))
 }
 
+/// The address of the first symbol of the ELF at `elf` whose name starts with `prefix` (a
+/// legacy-mangled path: the hash after it differs from build to build).
+pub fn symbol_starting(elf: &std::path::Path, prefix: &str) -> Result<u64> {
+    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("kernel ELF: {e}"))?;
+    file.symbols()
+        .find(|s| s.name().is_ok_and(|n| n.starts_with(prefix)))
+        .map(|s| s.address())
+        .ok_or_else(|| format!("kernel ELF has no symbol {prefix}…"))
+}
+
 /// QEMU virt's load address of an Image: the base of RAM (0x40000000) plus text_offset.
 pub const QEMU_VIRT_LOAD: u64 = 0x4000_0000 + 0x20_0000;
 
