@@ -739,7 +739,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             zone_lines!("zones-1G"),
             vec![
                 "Kernel command line: buddyinfo",
-                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 65536K cma-reserved)",
+                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, *K init, *K bss, *K reserved, 65536K cma-reserved)",
                 "Node 0, zone      DMA *",
             ],
         ]
