@@ -129,12 +129,12 @@ fn run(args: &[String]) -> Result<Ending, String> {
         }
     };
     // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
-    // memmaps and free lists kept on the host, the demo device.
+    // memmaps and free lists kept on the host, the demo device, free_initmem.
     let limit = kernel::setup::dryrun::host::DEFAULT_HOST_LIMIT;
-    if let Err(stop) = kernel::setup::dryrun::host::mem_init(&mut mb, &state, &opts, limit).map_err(|e| e.to_string())? {
+    let probe = || crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
+    if let Err(stop) = kernel::setup::dryrun::host::mem_init(&mut mb, &state, &opts, limit, probe).map_err(|e| e.to_string())? {
         return Ok(Ending::Panic(stop));
     }
-    crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
     Ok(Ending::Complete)
 }
 

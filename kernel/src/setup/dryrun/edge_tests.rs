@@ -47,7 +47,7 @@ pub(super) fn run(blob: &[u8], opts: &DryRun, limit: u64) -> (Result<Ending, Hos
             Ok(s) => s,
             Err(e) => return Ok(Ending::Refused(e)),
         };
-        Ok(match mem_init(&mut mb, &state, opts, limit)? {
+        Ok(match mem_init(&mut mb, &state, opts, limit, || ())? {
             Ok(()) => Ending::Complete,
             Err(stop) => Ending::Panic(stop),
         })

@@ -440,7 +440,7 @@ fn simulate(blob: &[u8], options: &Options) -> (Verdict, Vec<String>) {
             Ok(s) => s,
             Err(e) => return Verdict::Ending(Ending::Refused(e)),
         };
-        match mem_init(&mut mb, &state, &opts, HOST_LIMIT) {
+        match mem_init(&mut mb, &state, &opts, HOST_LIMIT, || ()) {
             Ok(Ok(())) => Verdict::Ending(Ending::Complete),
             Ok(Err(stop)) => Verdict::Ending(Ending::Panic(stop)),
             Err(e) => Verdict::Host(e),

@@ -7,6 +7,18 @@ use super::{DryRun, Ending};
 use crate::mm::PhysAddr;
 use std::string::String;
 
+/// 1 GiB at 0x40000000 with a 2 MiB image at 0x40200000, `cmdline` and `sections`.
+fn opts(cmdline: &'static str, sections: Option<[u64; 5]>) -> DryRun<'static> {
+    DryRun {
+        dtb_addr: PhysAddr(0x4800_0000),
+        kernel: (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000)),
+        phys_addr_bits: 48,
+        initrd: None,
+        cmdline: Some(cmdline),
+        sections,
+    }
+}
+
 /// The figure of the debug line that starts with `totalram_pages: ` and ends in `step`.
 fn totalram(lines: &[String], step: &str) -> u64 {
     let line = lines.iter().find(|l| l.starts_with("totalram_pages: ") && l.contains(step)).unwrap_or_else(|| panic!("no totalram line for {step}: {lines:#?}"));
@@ -24,14 +36,7 @@ fn totalram(lines: &[String], step: &str) -> u64 {
 fn totalram_grows_by_the_cma_pages_then_by_the_init_pages() {
     let blob = tree(&[(0x4000_0000, 0x4000_0000)], None);
     let (k, m) = (1u64 << 10, 1u64 << 20);
-    let opts = DryRun {
-        dtb_addr: PhysAddr(0x4800_0000),
-        kernel: (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000)),
-        phys_addr_bits: 48,
-        initrd: None,
-        cmdline: Some("cma=16M"),
-        sections: Some([256 * k, 64 * k, 192 * k, 64 * k, 128 * k]),
-    };
+    let opts = opts("cma=16M", Some([256 * k, 64 * k, 192 * k, 64 * k, 128 * k]));
     let (ending, lines, _) = run(&blob, &opts, 1 << 30);
     assert_eq!(ending, Ok(Ending::Complete), "{lines:#?}");
     let memory = lines.iter().find(|l| l.starts_with("Memory: ")).expect("a Memory: line");
@@ -58,14 +63,7 @@ fn totalram_grows_by_the_cma_pages_then_by_the_init_pages() {
 #[test]
 fn without_init_sections_nothing_is_freed_and_nothing_printed() {
     let blob = tree(&[(0x4000_0000, 0x4000_0000)], None);
-    let opts = DryRun {
-        dtb_addr: PhysAddr(0x4800_0000),
-        kernel: (PhysAddr(0x4020_0000), PhysAddr(0x4040_0000)),
-        phys_addr_bits: 48,
-        initrd: None,
-        cmdline: Some("cma=0"),
-        sections: None,
-    };
+    let opts = opts("cma=0", None);
     let (ending, lines, _) = run(&blob, &opts, 1 << 30);
     assert_eq!(ending, Ok(Ending::Complete), "{lines:#?}");
     let after_free_all = totalram(&lines, "after memblock_free_all");
