@@ -165,7 +165,6 @@ pub fn mem_init<'a, L: FreePageLinks>(
     let addressing_limit = mb.end_of_dram().pfn_down().0 > bootmem.dma_phys_limit / PAGE_SIZE;
     swiotlb_init(mb, addressing_limit, swiotlb, bootmem.nr_cpus, bootmem.dma_phys_limit, &mut |line| info!("{line}"));
     let totalram = memblock_free_all(mb, zones, memmaps, &bootmem.zones)?;
-    trace!("totalram_pages: {} after memblock_free_all", zones.totalram_pages());
     let counts = MemCounts {
         physpages: bootmem.zones.num_physpages(),
         nr_free_pages: zones.nr_free_pages(),
@@ -174,15 +173,6 @@ pub fn mem_init<'a, L: FreePageLinks>(
     };
     zone_sizes::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
     Ok(())
-}
-
-/// `cma_init_reserved_areas` (a core_initcall, after the `Memory:` line): every CMA area
-/// joins the buddy allocator as MIGRATE_CMA pageblocks, then the debug line with
-/// `totalram_pages` after it. Returns the pages handed over.
-pub fn cma_init_reserved_areas<L: FreePageLinks>(cma: &CmaAreas, zones: &mut Zones<'_, L>) -> u64 {
-    let pages = cma.init_reserved_areas(zones);
-    trace!("totalram_pages: {} after cma_init_reserved_areas (+{pages} CMA pages)", zones.totalram_pages());
-    pages
 }
 
 /// `arm64_memblock_init`.
@@ -243,6 +233,15 @@ fn initrd_pages_size(base: PhysAddr, end: PhysAddr) -> u64 {
         Some(e) => (e & !(PAGE_SIZE - 1)) - base.0,
         None => u64::MAX,
     }
+}
+
+/// `cma_init_reserved_areas` (a core_initcall, after the `Memory:` line): every CMA area
+/// joins the buddy allocator as MIGRATE_CMA pageblocks, then the debug line with
+/// `totalram_pages` after it. Returns the pages handed over.
+pub fn cma_init_reserved_areas<L: FreePageLinks>(cma: &CmaAreas, zones: &mut Zones<'_, L>) -> u64 {
+    let pages = cma.init_reserved_areas(zones);
+    trace!("totalram_pages: {} after cma_init_reserved_areas (+{pages} CMA pages)", zones.totalram_pages());
+    pages
 }
 
 pub mod dryrun;
