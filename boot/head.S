@@ -428,3 +428,18 @@ trap_common:
     mov     x0, sp
     bl      handle_exception
     b       park
+
+/*
+ * flush_tlb_kernel_page(va): invalidate every TLB entry for the kernel page at `va`, all
+ * ASIDs, inner shareable (Linux's flush_tlb_kernel_range for one page), after its entry was
+ * cleared: dsb so the cleared entry is visible to the walker, tlbi, dsb to complete, isb.
+ */
+    .section .text, "ax"
+    .global flush_tlb_kernel_page
+flush_tlb_kernel_page:
+    dsb     ishst
+    ubfx    x0, x0, #12, #44                /* VA[55:12], as Linux's __TLBI_VADDR */
+    tlbi    vaale1is, x0
+    dsb     ish
+    isb
+    ret

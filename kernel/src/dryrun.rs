@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE)
-//!               [--sections TEXT,RODATA,DATA,BSS] [--mem [NODE:]BASE,SIZE[,BASE,SIZE…]]…
+//!               [--sections TEXT,RODATA[,INIT],DATA,BSS] [--mem [NODE:]BASE,SIZE[,BASE,SIZE…]]…
 //!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
 //!               [--name NAME] [--lint]
 //! ```
@@ -62,7 +62,7 @@ fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
 fn run(args: &[String]) -> Result<Ending, String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
-        return Err("usage: kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE) [--mem [NODE:]BASE,SIZE[,…]] [--name NAME] [--lint] [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+        return Err("usage: kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE) [--mem [NODE:]BASE,SIZE[,…]] [--name NAME] [--lint] [--sections TEXT,RODATA[,INIT],DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
     }
     let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
     let mut sections = None;
@@ -82,7 +82,12 @@ fn run(args: &[String]) -> Result<Ending, String> {
             "--sections" => {
                 let v = value()?;
                 let sizes: Vec<u64> = v.split(',').map(number).collect::<Result<_, _>>()?;
-                sections = Some(<[u64; 4]>::try_from(sizes).map_err(|_| format!("--sections '{v}': four sizes expected"))?);
+                // Five sizes as the image lays them out; four are an image without init sections.
+                let sizes = match sizes[..] {
+                    [t, r, w, b] => [t, r, 0, w, b],
+                    _ => <[u64; 5]>::try_from(sizes).map_err(|_| format!("--sections '{v}': five sizes expected (or four, without INIT)"))?,
+                };
+                sections = Some(sizes);
             }
             "--pa-bits" => {
                 // Checked before narrowing: 2^32 + 48 must not pass as 48.
@@ -150,14 +155,12 @@ fn run(args: &[String]) -> Result<Ending, String> {
         }
     };
     // What the boot does after setup_arch that needs no hardware: zonelists, mem_init over
-    // memmaps and free lists kept on the host, the demo device.
+    // memmaps and free lists kept on the host, the demo device, free_initmem.
     let limit = kernel::setup::dryrun::host::DEFAULT_HOST_LIMIT;
-    let ending = match kernel::setup::dryrun::host::mem_init(&mut mb, &state, &opts, limit).map_err(|e| e.to_string())? {
+    let probe = || crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
+    let ending = match kernel::setup::dryrun::host::mem_init(&mut mb, &state, &opts, limit, probe).map_err(|e| e.to_string())? {
         Err(stop) => Ending::Panic(stop),
-        Ok(()) => {
-            crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
-            Ending::Complete
-        }
+        Ok(()) => Ending::Complete,
     };
     if lint {
         use kernel::setup::dryrun::lint::{lint, Placed, Severity};

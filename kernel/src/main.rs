@@ -162,28 +162,45 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     }
     // cma_init_reserved_areas (a core_initcall, after the Memory: line): the CMA areas join
     // the buddy allocator as MIGRATE_CMA pageblocks.
-    page_alloc::with(|z| bootmem.cma.init_reserved_areas(z));
+    page_alloc::with(|z| setup::cma_init_reserved_areas(&bootmem.cma, z));
     if params.buddyinfo {
         page_alloc::with(|z| z.fmt_buddyinfo(&mut |line| info!("{line}")));
     }
 
     drivers::demo_carveout::probe(&fdt, &reserved);
 
+    let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
+    let facts = kernel::monitor::Facts {
+        memblock: mb,
+        rmem: &reserved,
+        fdt: &fdt,
+        kernel_code: (pa(l.stext), pa(l.init_begin)),
+        kernel_data: (pa(l.sdata), pa(l.end)),
+    };
+    kernel_init(&facts, &bootmem.cma, &params, tables.root)
+}
+
+/// Linux's `kernel_init` after `do_basic_setup`: free the init sections, then what runs
+/// after boot (the self-tests, the monitor) and power-off. Not init code itself, and never
+/// inlined into `start_kernel`: nothing below runs from the pages it frees. It never returns
+/// into `start_kernel`.
+#[cfg(target_os = "none")]
+#[inline(never)]
+fn kernel_init(
+    facts: &kernel::monitor::Facts,
+    cma: &kernel::mm::cma::CmaAreas,
+    params: &kernel::cmdline::EarlyParams,
+    root: kernel::mm::PhysAddr,
+) -> ! {
+    arch::mmu::free_initmem(root);
+
     if let Some(test) = params.selftest {
-        selftest::run(test, mb, &bootmem.cma);
+        selftest::run(test, facts.memblock, cma);
     }
 
-    info!("boot: complete");
+    log::info!("boot: complete");
     if params.monitor {
-        let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
-        let facts = kernel::monitor::Facts {
-            memblock: mb,
-            rmem: &reserved,
-            fdt: &fdt,
-            kernel_code: (pa(l.stext), pa(l.end_rodata)),
-            kernel_data: (pa(l.sdata), pa(l.end)),
-        };
-        console_monitor::run(&facts, tables.root);
+        console_monitor::run(facts, root);
     }
     power_off()
 }

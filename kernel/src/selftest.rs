@@ -11,6 +11,8 @@
 //! - `wx`: write to the kernel's text, which is mapped read-only: a permission fault.
 //! - `stack`: recurse until the boot stack overflows into its guard page: Linux's "kernel
 //!   stack overflow" report, not a silent corruption.
+//! - `initmem`: call a function of the init sections, which `free_initmem` unmapped: must
+//!   end in the fault report (an instruction abort at the function's address).
 //! - `hang`: spin forever without a word, as a kernel stuck in a loop would: for the tests of
 //!   `cargo xtask qemu --timeout`.
 //! - `cma`: fill memory with unmovable allocations and check none lies in a CMA area; free
@@ -62,6 +64,12 @@ pub fn run(name: &str, mb: &Memblock, cma: &CmaAreas) {
             // The read must fault, and so must its report.
             let v = provoke::read_u64(UNMAPPED);
             panic!("selftest=fault-in-fault: read of {UNMAPPED:#x} returned {v:#x} instead of faulting");
+        }
+        "initmem" => {
+            let f = provoke::init_text_probe as *const () as u64;
+            info!("selftest: calling init code at {f:#x} after free_initmem");
+            let v = provoke::init_text_probe(41);
+            panic!("selftest=initmem: init code at {f:#x} ran after free_initmem and returned {v}");
         }
         "panic" => panic!("selftest=panic"),
         "hang" => loop {

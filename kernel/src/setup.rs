@@ -233,6 +233,15 @@ fn initrd_pages_size(base: PhysAddr, end: PhysAddr) -> u64 {
     }
 }
 
+/// `cma_init_reserved_areas` (a core_initcall, after the `Memory:` line): every CMA area
+/// joins the buddy allocator as MIGRATE_CMA pageblocks, then the debug line with
+/// `totalram_pages` after it. Returns the pages handed over.
+pub fn cma_init_reserved_areas<L: FreePageLinks>(cma: &CmaAreas, zones: &mut Zones<'_, L>) -> u64 {
+    let pages = cma.init_reserved_areas(zones);
+    trace!("totalram_pages: {} after cma_init_reserved_areas (+{pages} CMA pages)", zones.totalram_pages());
+    pages
+}
+
 pub mod dryrun;
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ pub struct Built {
     /// `[_stext, _end)` as physical addresses where QEMU virt loads the Image: what the
     /// kernel reserves for itself.
     pub text_end: (u64, u64),
-    /// Sizes of text, rodata, data and BSS (the dry-run's `--sections`).
-    pub sections: [u64; 4],
+    /// Sizes of text, rodata, the init sections, data and BSS (the dry-run's `--sections`).
+    pub sections: [u64; 5],
     /// Where QEMU loads the image minus where it is linked (`QEMU_VIRT_LOAD - _text`,
     /// wrapping): what turns a link address into the physical address the code runs at
     /// before the MMU is on.
@@ -65,16 +65,28 @@ fn symbol(file: &object::File, name: &str) -> Result<u64> {
         .ok_or_else(|| format!("kernel ELF has no symbol {name}"))
 }
 
+/// The address of the first symbol of the ELF at `elf` whose name starts with `prefix` (a
+/// legacy-mangled path: the hash after it differs from build to build).
+pub fn symbol_starting(elf: &std::path::Path, prefix: &str) -> Result<u64> {
+    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("kernel ELF: {e}"))?;
+    file.symbols()
+        .find(|s| s.name().is_ok_and(|n| n.starts_with(prefix)))
+        .map(|s| s.address())
+        .ok_or_else(|| format!("kernel ELF has no symbol {prefix}…"))
+}
+
 /// QEMU virt's load address of an Image: the base of RAM (0x40000000) plus text_offset.
 pub const QEMU_VIRT_LOAD: u64 = 0x4000_0000 + 0x20_0000;
 
-fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 4], u64)> {
+fn layout(data: &[u8]) -> Result<((u64, u64), [u64; 5], u64)> {
     let file = object::File::parse(data).map_err(|e| format!("kernel ELF: {e}"))?;
     let s = |name| symbol(&file, name);
     let (text, stext, end) = (s("_text")?, s("_stext")?, s("_end")?);
     let sections = [
         s("_etext")? - stext,
         s("__end_rodata")? - s("__start_rodata")?,
+        s("__init_end")? - s("__init_begin")?,
         s("_edata")? - s("_sdata")?,
         s("__bss_stop")? - s("__bss_start")?,
     ];

@@ -23,7 +23,13 @@
 //! the same way).
 //!
 //! `Memory: A/T available (…)`: T is all RAM, A = T - reserved - cma (nothing else holds pages
-//! when it prints), the section sizes are the ELF's, rounded down to KiB.
+//! when it prints), the section sizes are the ELF's, rounded down to KiB. The init figure is
+//! Linux's `init_data_size + init_code_size`: with `[_sinittext, _einittext)` inside
+//! `[__init_begin, __init_end)`, the text comes off the data and back in, so it is
+//! `__init_end - __init_begin`.
+//!
+//! After the line, `free_initmem` frees those pages (whole pages: linker.ld aligns both ends)
+//! and prints `Freeing unused kernel memory: NK` with N = pages * 4, the same figure.
 
 use crate::build::Built;
 use crate::test::Scenario;
@@ -59,17 +65,38 @@ pub fn memmap_bytes(frames: u64) -> u64 {
     (pages(frames) + pages(links * 8 + SECTION_RUN)) * PAGE
 }
 
-/// The `Memory:` line of a boot on QEMU's own tree with these nodes (frames each), plus
-/// `extra` reserved pages (an initrd, say).
-pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
+/// All RAM, the reserved pages and the CMA pages of a boot on QEMU's own tree with these
+/// nodes (frames each), plus `extra` reserved pages, in frames.
+fn page_counts(built: &Built, nodes: &[u64], extra: u64) -> (u64, u64, u64) {
     let total: u64 = nodes.iter().sum();
     let cma = if total > mib(128) { DEFAULT_CMA_PAGES } else { 0 };
     let (stext, end) = built.text_end;
     let image = end.div_ceil(PAGE) - stext / PAGE;
     let reserved = image + pages(QEMU_BLOB) + nodes.iter().map(|f| node_pages(*f)).sum::<u64>() + TABLE_PAGES + extra;
-    let [text, rodata, data, bss] = built.sections.map(|s| s >> 10);
+    (total, reserved, cma)
+}
+
+/// The three `totalram_pages` debug lines of such a boot: after memblock_free_all it is every
+/// page neither reserved nor CMA (what the `Memory:` line shows available); the CMA area adds
+/// its pages; free_initmem adds the init pages.
+fn totalram_lines(built: &Built, nodes: &[u64], extra: u64) -> [String; 3] {
+    let (total, reserved, cma) = page_counts(built, nodes, extra);
+    let init = init_pages(built);
+    let free_all = total - reserved - cma;
+    [
+        format!("totalram_pages: {free_all} after memblock_free_all"),
+        format!("totalram_pages: {} after cma_init_reserved_areas (+{cma} CMA pages)", free_all + cma),
+        format!("totalram_pages: {} after free_initmem (+{init} init pages)", free_all + cma + init),
+    ]
+}
+
+/// The `Memory:` line of a boot on QEMU's own tree with these nodes (frames each), plus
+/// `extra` reserved pages (an initrd, say).
+pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
+    let (total, reserved, cma) = page_counts(built, nodes, extra);
+    let [text, rodata, init, data, bss] = built.sections.map(|s| s >> 10);
     format!(
-        "Memory: {}K/{}K available ({text}K kernel code, {data}K rwdata, {rodata}K rodata, 0K init, {bss}K bss, {}K reserved, {}K cma-reserved)",
+        "Memory: {}K/{}K available ({text}K kernel code, {data}K rwdata, {rodata}K rodata, {init}K init, {bss}K bss, {}K reserved, {}K cma-reserved)",
         (total - reserved - cma) * 4,
         total * 4,
         reserved * 4,
@@ -81,10 +108,11 @@ pub fn memory_line(built: &Built, nodes: &[u64], extra: u64) -> String {
 /// (node, zone, pages). Pages of the image start at 0x40210000 and the blob at 0x48000000,
 /// in node 0's DMA; each node's memmap, links and NODE_DATA sit at the top of the node, and
 /// paging_init's tables at the top of memory (the last node, its highest zone). The default
-/// CMA area is free again by then: cma_init_reserved_areas gave it to the buddy allocator.
+/// CMA area is free again by then: cma_init_reserved_areas gave it to the buddy allocator, and
+/// so are the image's init pages, which free_initmem gave back before the self-tests run.
 fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64)>> {
     let (stext, end) = built.text_end;
-    let low = end.div_ceil(PAGE) - stext / PAGE + pages(QEMU_BLOB);
+    let low = end.div_ceil(PAGE) - stext / PAGE + pages(QEMU_BLOB) - init_pages(built);
     Some(match name {
         "selftest-buddy" => vec![(0, "DMA", mib(1024) - low - node_pages(mib(1024)) - TABLE_PAGES)],
         // DMA: 0x40000000 to 4 GiB, 3 GiB; Normal: 4 GiB to 7 GiB, 3 GiB, with everything
@@ -99,6 +127,16 @@ fn free_by_zone(built: &Built, name: &str) -> Option<Vec<(u32, &'static str, u64
         ],
         _ => return None,
     })
+}
+
+/// The pages `free_initmem` frees: `[__init_begin, __init_end)`, page aligned at both ends.
+pub fn init_pages(built: &Built) -> u64 {
+    built.sections[2] / PAGE
+}
+
+/// Linux's `Freeing unused kernel memory: NK` line for this image.
+pub fn freeing_line(built: &Built) -> String {
+    format!("Freeing unused kernel memory: {}K", init_pages(built) * 4)
 }
 
 /// Frames of `mib` MiB.
@@ -147,7 +185,22 @@ const ZONES_TOO: [(&str, u64); 8] = [
 pub fn pin(list: &mut [Scenario], built: &Built) {
     let (stext, end) = built.text_end;
     let image = format!(" reserved[0x0]\t[{stext:#018x}-{:#018x}], {:#018x} bytes flags: 0x0", end - 1, end - stext);
+    let freeing = freeing_line(built);
+    let probe = crate::build::symbol_starting(&built.elf, "_ZN6kernel4arch7aarch647provoke15init_text_probe");
     for s in list.iter_mut() {
+        // selftest=initmem faults at the init function it calls, where the linker put it.
+        if let (Some(l), Ok(va)) = (s.expect.iter_mut().find(|l| l.starts_with("Unable to handle kernel paging request at virtual address *")), &probe) {
+            *l = format!("Unable to handle kernel paging request at virtual address {va:016x}");
+        }
+        // Every boot of this image frees the same init sections, after mm init and the
+        // drivers, before the self-tests.
+        if s.expect.iter().any(|l| l == "boot: complete") && !s.expect.iter().any(|l| l.starts_with("Freeing unused kernel memory: ")) {
+            let at = s.expect.iter().position(|l| l.starts_with("selftest: ") || l == "boot: complete").unwrap_or(s.expect.len());
+            s.expect.insert(at, freeing.clone());
+        }
+        for l in s.expect.iter_mut().filter(|l| l.as_str() == "Freeing unused kernel memory: *K") {
+            l.clone_from(&freeing);
+        }
         // The kernel's own entry, [_stext, _end) as the ELF says, wherever a scenario has it.
         for l in s.expect.iter_mut().filter(|l| l.starts_with(" reserved[0x0]\t[0x0000000040210000-*")) {
             *l = image.clone();
@@ -155,7 +208,7 @@ pub fn pin(list: &mut [Scenario], built: &Built) {
         let (nodes, extra): (&[u64], u64) = match s.name {
             "mem-128M" => (&[mib(128)], 0),
             "mem-1G" | "cortex-a57" | "el2" | "el2-cortex-a57" | "smp-4" | "append" | "zones-1G" => (&[mib(1024)], 0),
-            "selftest-buddy" => (&[mib(1024)], 0),
+            "selftest-buddy" | "totalram-1G" => (&[mib(1024)], 0),
             "mem-4G" => (&[mib(4096)], SWIOTLB_PAGES),
             "zones-6G" | "selftest-buddy-6G" => (&[mib(6144)], SWIOTLB_PAGES),
             // mem=512M: the node spans what is left
@@ -185,12 +238,20 @@ pub fn pin(list: &mut [Scenario], built: &Built) {
                 *l = l.replace("free pages back to *", &format!("free pages back to {all}"));
             }
         }
+        if s.name == "totalram-1G" {
+            let lines = totalram_lines(built, nodes, extra);
+            for (pattern, line) in ["after memblock_free_all", "after cma_init_reserved_areas", "after free_initmem"].iter().zip(lines) {
+                if let Some(l) = s.expect.iter_mut().find(|l| l.starts_with("totalram_pages: ") && l.contains(pattern)) {
+                    *l = line;
+                }
+            }
+        }
         let line = memory_line(built, nodes, extra);
         match s.expect.iter().position(|l| l.starts_with("Memory: ")) {
             Some(i) => s.expect[i] = line,
             None => {
                 // after the command line, before what follows mem_init
-                let after = ["selftest: ", "Node ", "demo-device ", "boot: complete"];
+                let after = ["selftest: ", "Node ", "demo-device ", "Freeing unused kernel memory: ", "boot: complete"];
                 let at = s.expect.iter().position(|l| after.iter().any(|a| l.starts_with(a))).unwrap_or(s.expect.len());
                 s.expect.insert(at, line);
             }

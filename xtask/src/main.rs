@@ -9,6 +9,7 @@ mod footprint;
 mod fuzz;
 mod gdb;
 mod gdb_test;
+mod initcheck;
 mod linux;
 mod memmap;
 mod memmap_inputs;

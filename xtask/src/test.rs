@@ -197,6 +197,49 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["boot: complete"],
     });
 
+    // free_initmem unmapped the init text: calling an init function is an instruction abort
+    // at its address (level 3: the image map is pages). footprint::pin puts the function's
+    // address from the ELF in the address line.
+    let mut initmem = opts("1G");
+    initmem.append = Some("selftest=initmem".into());
+    list.push(Scenario {
+        name: "selftest-initmem",
+        opts: initmem,
+        expect: [
+            "Freeing unused kernel memory: *K",
+            "selftest: initmem",
+            "selftest: calling init code at 0x* after free_initmem",
+            "trap: Synchronous (EL1h) exception: ESR_EL1 0x0000000086000007 FAR_EL1 0x* ELR_EL1 0x* SPSR_EL1 0x*",
+            "Unable to handle kernel paging request at virtual address *",
+            "Mem abort info:",
+            "  ESR = 0x0000000086000007",
+            "  EC = 0x21: IABT (current EL), IL = 32 bits",
+            "  FSC = 0x07: level 3 translation fault",
+            "Internal error: Oops: 0000000086000007 [#1] SMP",
+            "pc : *",
+            "Kernel panic - not syncing: Oops: Fatal exception",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: vec!["boot: complete", "selftest=initmem: init code *"],
+    });
+
+    // totalram_pages through memblock_free_all, cma_init_reserved_areas and free_initmem, on
+    // the debug lines dyndbg shows: footprint::pin fills in the figures it derives.
+    let mut totalram = opts("1G");
+    totalram.append = Some("loglevel=8 dyndbg=+p".into());
+    list.push(normal(
+        "totalram-1G",
+        totalram,
+        &[
+            "totalram_pages: * after memblock_free_all",
+            "Memory: *",
+            "totalram_pages: * after cma_init_reserved_areas (+* CMA pages)",
+            "Freeing unused kernel memory: *K",
+            "totalram_pages: * after free_initmem (+* init pages)",
+        ],
+    ));
+
     let mut panic = opts("1G");
     panic.append = Some("selftest=panic".into());
     list.push(Scenario {
@@ -720,7 +763,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             zone_lines!("zones-1G"),
             vec![
                 "Kernel command line: buddyinfo",
-                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, 0K init, *K bss, *K reserved, 65536K cma-reserved)",
+                "Memory: *K/1048576K available (*K kernel code, *K rwdata, *K rodata, *K init, *K bss, *K reserved, 65536K cma-reserved)",
                 "Node 0, zone      DMA *",
             ],
         ]
@@ -1134,6 +1177,9 @@ pub fn run(only: Option<&str>) -> Result<()> {
 
     println!("== QEMU boot scenarios (each complete boot also against the host dry-run and Linux 6.1's log)");
     let built = build::build(false)?;
+    // Nothing that runs after free_initmem may call into the init text it frees.
+    let reached = crate::initcheck::check(&built.elf)?;
+    println!("init sections: {reached} functions reachable after boot, none in .init.text");
     let dry_run = build::build_dry_run()?;
     let scratch = root().join("target").join("xtask").join("test");
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
@@ -1251,7 +1297,9 @@ pub fn run(only: Option<&str>) -> Result<()> {
 fn expected_outcome(scenario: &str) -> Outcome {
     match scenario {
         // An exception report, then the panic: the self-tests that fault on purpose.
-        "selftest-fault" | "selftest-nomap" | "selftest-wx" | "selftest-stack" | "selftest-fault-in-fault" => Outcome::Fault,
+        "selftest-fault" | "selftest-nomap" | "selftest-wx" | "selftest-stack" | "selftest-fault-in-fault" | "selftest-initmem" => {
+            Outcome::Fault
+        }
         // A memory node over the whole address space: the first write to RAM that is not there.
         "memory-all-space" => Outcome::Fault,
         // panic!, and Linux's early_pgtable_alloc panic when memblock cannot grow in time.

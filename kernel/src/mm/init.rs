@@ -130,8 +130,8 @@ pub fn free_pfn_ranges(mb: &Memblock, max_low_pfn: u64) -> impl Iterator<Item = 
 }
 
 /// Build the zones over the nodes' memmaps and hand every free range over
-/// (`memblock_free_all`), then close memblock. Returns the pages handed over (Linux's
-/// `totalram_pages` after `mem_init`).
+/// (`memblock_free_all`), then close memblock and print `totalram_pages` on a debug line.
+/// Returns the pages handed over (Linux's `totalram_pages` after `mem_init`).
 pub fn memblock_free_all<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     zones: &mut Zones<'a, L>,
@@ -152,6 +152,7 @@ pub fn memblock_free_all<'a, L: FreePageLinks>(
         freed += zones.free_range(s, e)?;
     }
     mb.close();
+    log::trace!("totalram_pages: {} after memblock_free_all", zones.totalram_pages());
     Ok(freed)
 }
 

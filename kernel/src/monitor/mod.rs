@@ -248,8 +248,8 @@ pub struct Facts<'f, 'a> {
     pub memblock: &'f Memblock,
     pub rmem: &'f ReservedMemTable<'a>,
     pub fdt: &'f Fdt<'a>,
-    /// `[_stext, __end_rodata)` as physical addresses (Linux's `kernel_code` resource ends at
-    /// `__init_begin`; this kernel has no init sections).
+    /// `[_stext, __init_begin)` as physical addresses (Linux's `kernel_code` resource): text
+    /// and rodata.
     pub kernel_code: (PhysAddr, PhysAddr),
     /// `[_sdata, _end)` as physical addresses (Linux's `kernel_data`).
     pub kernel_data: (PhysAddr, PhysAddr),

@@ -42,8 +42,9 @@ pub struct DryRun<'c> {
     pub initrd: Option<(PhysAddr, PhysAddr)>,
     /// Replaces `/chosen/bootargs`.
     pub cmdline: Option<&'c str>,
-    /// Sizes of text, rodata, data and BSS, which follow each other from the image base.
-    pub sections: Option<[u64; 4]>,
+    /// Sizes of text, rodata, the init sections, data and BSS, which follow each other from
+    /// the image base. The init sections are freed after boot (`free_initmem`).
+    pub sections: Option<[u64; 5]>,
 }
 
 /// The boot's memory setup on a blob read from a file: the same validation and the same
@@ -155,7 +156,7 @@ impl DryRun<'_> {
         use crate::mm::pgtable::Prot;
         let (text, size) = (self.kernel.0, self.image_size());
         let end = text + size;
-        let [t, r, _, _] = self.sections_in_image().unwrap_or([size, 0, 0, 0]);
+        let [t, r, ..] = self.sections_in_image().unwrap_or([size, 0, 0, 0, 0]);
         // The image is 2 MiB aligned both at KIMAGE_VADDR and in memory, so `text` (the
         // physical `_stext`) has the same offset in its 2 MiB block as the virtual one.
         let va = KIMAGE_VADDR + (text.0 & ((2 << 20) - 1));
@@ -178,7 +179,7 @@ impl DryRun<'_> {
 
     /// The section sizes, each cut to what the image has left after the ones before it (the
     /// sizes are the dry-run's `--sections`, which nothing else bounds).
-    fn sections_in_image(&self) -> Option<[u64; 4]> {
+    fn sections_in_image(&self) -> Option<[u64; 5]> {
         let mut left = self.image_size();
         self.sections.map(|sizes| {
             sizes.map(|s| {
@@ -189,16 +190,20 @@ impl DryRun<'_> {
         })
     }
 
-    /// The sections the `Memory:` line reports, laid out from the image base.
+    /// The sections the `Memory:` line reports and `free_initmem` frees, laid out from the
+    /// image base (physical addresses). The init sections are one range: the dry-run does not
+    /// know how much of it is text, and the `Memory:` line's init figure is their sum anyway.
     pub fn kernel_sections(&self) -> KernelSections {
         let base = self.kernel.0 .0;
-        let [t, r, w, b] = self.sections_in_image().unwrap_or_default();
+        let [t, r, i, w, b] = self.sections_in_image().unwrap_or_default();
+        let init = base + t + r;
         KernelSections {
             text: (base, base + t),
-            rodata: (base + t, base + t + r),
-            rwdata: (base + t + r, base + t + r + w),
-            bss: (base + t + r + w, base + t + r + w + b),
-            ..KernelSections::default()
+            rodata: (base + t, init),
+            init: (init, init + i),
+            inittext: (init, init),
+            rwdata: (init + i, init + i + w),
+            bss: (init + i + w, init + i + w + b),
         }
     }
 }
@@ -235,6 +240,8 @@ pub mod lint;
 
 #[cfg(test)]
 mod edge_tests;
+#[cfg(test)]
+mod totalram_tests;
 #[cfg(test)]
 pub(crate) mod mutation_tests;
 

@@ -72,7 +72,7 @@ fn run_counted(data: &[u8]) -> Result<u64, String> {
     let ram_base = lowest_memory(blob).unwrap_or(0x4000_0000);
     let dtb_addr = if flags & 4 != 0 { Some(0x4800_0000) } else { qemu_dtb_addr(blob, ram_base) };
     // The image 2 MiB into RAM, as QEMU loads an arm64 Image (text_offset 0x200000 plus the
-    // 64 KiB before _stext), with the section sizes of a typical build.
+    // 64 KiB before _stext), with the section sizes of a typical build (init sections included).
     let (Some(dtb_addr), Some(text), Some(end)) =
         (dtb_addr, ram_base.checked_add(0x21_0000), ram_base.checked_add(0x40_0000))
     else {
@@ -84,7 +84,7 @@ fn run_counted(data: &[u8]) -> Result<u64, String> {
         phys_addr_bits: pa_bits,
         initrd: None,
         cmdline: Some(&cmdline),
-        sections: Some([0x3_0000, 0x1_0000, 0x2000, 0x3_0000]),
+        sections: Some([0x3_0000, 0x1_0000, 0x1_0000, 0x2000, 0x3_0000]),
     };
     let mut mb = Box::new(Memblock::new());
     let Ok(state) = dry_run(blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}) else {

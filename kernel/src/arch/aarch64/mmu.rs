@@ -23,17 +23,56 @@ extern "C" {
     fn cpu_retire_ttbr0();
 }
 
-/// The image's sections for the `Memory:` line (no init sections: nothing is freed later).
+crate::arch::__init! {
+/// The image's sections for the `Memory:` line, init sections included.
 pub fn kernel_sections() -> kernel::mm::zone_sizes::KernelSections {
     let l = super::image::layout();
     kernel::mm::zone_sizes::KernelSections {
         text: (l.stext, l.etext),
         rodata: (l.start_rodata, l.end_rodata),
         rwdata: (l.sdata, l.edata),
+        init: (l.init_begin, l.init_end),
+        inittext: (l.sinittext, l.einittext),
         bss: (l.bss_start, l.bss_stop),
-        ..Default::default()
     }
 }
+}
+
+extern "C" {
+    fn flush_tlb_kernel_page(va: u64);
+}
+
+/// arm64's `free_initmem`: take `[__init_begin, __init_end)` out of the image map in the
+/// live tables rooted at `root` (each entry cleared, then its TLB entries invalidated:
+/// nothing maps there again), poison the pages through their linear alias as Linux does
+/// (`POISON_FREE_INITMEM`), and hand them to the page allocator with Linux's line
+/// `Freeing unused kernel memory: NK`. Returns the pages freed. From here on, calling
+/// init code faults.
+pub fn free_initmem(root: PhysAddr) -> u64 {
+    use super::image::pa_symbol;
+    let l = super::image::layout();
+    let unmapped = kernel::mm::pgtable::unmap_range(&mut LinearTables, root, l.init_begin, l.init_end - l.init_begin, &mut |va| {
+        // SAFETY: the entry for `va` was just cleared; invalidating its TLB entries only makes
+        // the next access walk the tables.
+        unsafe { flush_tlb_kernel_page(va) }
+    });
+    if let Err(e) = unmapped {
+        panic!("free_initmem: {e}");
+    }
+    let (start, end) = (pa_symbol(l.init_begin), pa_symbol(l.init_end));
+    // SAFETY: the init pages are reserved memory nobody uses any more; their linear alias is
+    // read-write (only text and rodata have a read-only one).
+    unsafe { core::ptr::write_bytes(va(start) as *mut u8, POISON_FREE_INITMEM, (end - start) as usize) };
+    let freed = crate::page_alloc::with(|z| kernel::mm::buddy::reserved::free_initmem(z, start, end));
+    match freed {
+        Some(Ok(pages)) => pages,
+        Some(Err(e)) => panic!("free_initmem: {e}"),
+        None => panic!("free_initmem: no page allocator"),
+    }
+}
+
+/// Linux's `POISON_FREE_INITMEM`, the byte freed init memory is filled with.
+const POISON_FREE_INITMEM: u8 = 0xcc;
 
 /// Tables reached through the identity map, before the switch.
 pub struct EarlyTables;
@@ -116,9 +155,10 @@ pub fn pa_of(va: u64) -> Option<u64> {
     }
 }
 
+crate::arch::__init! {
 /// The image's segments with W^X (the stack's guard page left out), and the part (text +
-/// rodata) that gets a read-only alias.
-pub fn image_segments() -> ([Segment; 4], (PhysAddr, PhysAddr)) {
+/// rodata) that gets a read-only alias. The init text is executable, the init data not.
+pub fn image_segments() -> ([Segment; 6], (PhysAddr, PhysAddr)) {
     use super::image::pa_symbol;
     let l = super::image::layout();
     let (text, etext, rodata, erodata, sdata, end) = (l.stext, l.etext, l.start_rodata, l.end_rodata, l.sdata, l.end);
@@ -127,13 +167,17 @@ pub fn image_segments() -> ([Segment; 4], (PhysAddr, PhysAddr)) {
         [
             seg(text, etext, Prot::PAGE_KERNEL_ROX),
             seg(rodata, erodata, Prot::PAGE_KERNEL_RO),
+            seg(l.init_begin, l.initdata_begin, Prot::PAGE_KERNEL_ROX),
+            seg(l.initdata_begin, l.init_end, Prot::PAGE_KERNEL),
             seg(sdata, l.stack_guard, Prot::PAGE_KERNEL),
             seg(l.stack, end, Prot::PAGE_KERNEL),
         ],
         (pa_symbol(text), pa_symbol(erodata)),
     )
 }
+}
 
+crate::arch::__init! {
 /// Switch TTBR1 to the new tables (`cpu_replace_ttbr1`, run through the identity map).
 pub fn install(tables: &KernelTables) {
     let switch = super::image::pa_symbol(cpu_replace_ttbr1 as *const () as u64);
@@ -147,19 +191,25 @@ pub fn install(tables: &KernelTables) {
     }
     MEMSTART.store(tables.memstart.0, Ordering::Relaxed);
 }
+}
 
+crate::arch::__init! {
 /// Stop using the early identity map: TTBR0 walks off.
 pub fn retire_idmap() {
     // SAFETY: after `install` and the console and blob moves, nothing uses the lower half.
     unsafe { cpu_retire_ttbr0() }
 }
+}
 
+crate::arch::__init! {
 /// The device tree through its fixmap mapping.
 pub fn fdt_at(va: u64, size: usize) -> &'static [u8] {
     // SAFETY: paging_init mapped the blob read-only there, for the kernel's life.
     unsafe { core::slice::from_raw_parts(va as *const u8, size) }
 }
+}
 
+crate::arch::__init! {
 /// Read the first and last byte of `[start, end)` through the linear map.
 pub fn touch(start: PhysAddr, end: PhysAddr) {
     // SAFETY: the range is linear-mapped memory (not NOMAP); reads have no side effect.
@@ -167,6 +217,7 @@ pub fn touch(start: PhysAddr, end: PhysAddr) {
         core::ptr::read_volatile(va(start) as *const u8);
         core::ptr::read_volatile(va(PhysAddr(end.0 - 1)) as *const u8);
     }
+}
 }
 
 /// memblock's view of a grown region array, through the linear map.

@@ -32,6 +32,11 @@ pub mod image {
         static _etext: u8;
         static __start_rodata: u8;
         static __end_rodata: u8;
+        static __init_begin: u8;
+        static _sinittext: u8;
+        static _einittext: u8;
+        static __initdata_begin: u8;
+        static __init_end: u8;
         static _sdata: u8;
         static _edata: u8;
         static __bss_start: u8;
@@ -65,6 +70,13 @@ pub mod image {
         pub etext: u64,
         pub start_rodata: u64,
         pub end_rodata: u64,
+        /// `[init_begin, init_end)`: the init sections, page aligned; the text in
+        /// `[sinittext, einittext)`, the data from `initdata_begin` (page aligned).
+        pub init_begin: u64,
+        pub sinittext: u64,
+        pub einittext: u64,
+        pub initdata_begin: u64,
+        pub init_end: u64,
         pub sdata: u64,
         pub edata: u64,
         pub bss_start: u64,
@@ -85,6 +97,11 @@ pub mod image {
                 etext: a(&_etext),
                 start_rodata: a(&__start_rodata),
                 end_rodata: a(&__end_rodata),
+                init_begin: a(&__init_begin),
+                sinittext: a(&_sinittext),
+                einittext: a(&_einittext),
+                initdata_begin: a(&__initdata_begin),
+                init_end: a(&__init_end),
                 sdata: a(&_sdata),
                 edata: a(&_edata),
                 bss_start: a(&__bss_start),
@@ -105,6 +122,7 @@ pub mod image {
     }
 }
 
+crate::arch::__init! {
 /// The device tree the loader passed in x0: header validated, parsed, and checked to lie
 /// inside a memory node it describes itself (`of::header::open`).
 pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<kernel::of::fdt::Fdt<'static>, kernel::of::DtbError> {
@@ -122,4 +140,5 @@ pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<kernel::of::fdt::Fdt<'stati
         // SAFETY: the whole blob is mapped, and nothing writes to it while the kernel runs.
         Some(unsafe { core::slice::from_raw_parts(pa.0 as *const u8, totalsize) })
     }, kernel)
+}
 }

@@ -21,3 +21,12 @@ pub fn write_text(va: u64, word: u32) {
     // SAFETY: deliberately unsound: text is read-only, the write must fault.
     unsafe { core::ptr::write_volatile(va as *mut u32, word) };
 }
+
+crate::arch::__init! {
+/// An init function (`selftest=initmem`): it returns its argument plus one while the init
+/// sections are mapped; after `free_initmem` the call itself must fault.
+#[inline(never)]
+pub fn init_text_probe(x: u64) -> u64 {
+    core::hint::black_box(x) + 1
+}
+}

@@ -4,6 +4,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::mm::memblock::Memblock;
 
+crate::arch::__init! {
 /// The physical address size from ID_AA64MMFR0_EL1.PARange, in bits.
 pub fn phys_addr_bits() -> u32 {
     use aarch64_cpu::registers::{Readable, ID_AA64MMFR0_EL1};
@@ -17,13 +18,18 @@ pub fn phys_addr_bits() -> u32 {
         _ => 52,
     }
 }
+}
 
 static mut MEMBLOCK: Memblock = Memblock::new();
-static MEMBLOCK_TAKEN: AtomicBool = AtomicBool::new(false);
+crate::arch::__init! {
+    static MEMBLOCK_TAKEN: AtomicBool = AtomicBool::new(false);
+}
 
-/// The kernel's memblock, handed out exactly once (to `kernel_main`, which passes it down).
+crate::arch::__init! {
+/// The kernel's memblock, handed out exactly once (to `start_kernel`, which passes it down).
 pub fn take_memblock() -> &'static mut Memblock {
     assert!(!MEMBLOCK_TAKEN.swap(true, Ordering::AcqRel), "memblock taken twice");
     // SAFETY: the flag above guarantees this is the only reference ever created.
     unsafe { &mut *core::ptr::addr_of_mut!(MEMBLOCK) }
+}
 }

@@ -26,6 +26,7 @@
 //!   of [`migrate`];
 //! - `init_cma_reserved_pageblock`, `alloc_contig_range` (without migration),
 //!   `free_contig_range`: [`cma`];
+//! - `free_reserved_area` (what `free_initmem` frees): [`reserved`];
 //! - `frag_show_print` (`/proc/buddyinfo`): [`Zones::fmt_buddyinfo`].
 //!
 //! Left out on purpose: the HIGHATOMIC and ISOLATE migrate types, page migration,
@@ -42,6 +43,7 @@ pub mod cma;
 pub mod links;
 pub mod memmap;
 pub mod migrate;
+pub mod reserved;
 pub mod zone;
 
 #[cfg(test)]
@@ -81,6 +83,8 @@ pub enum BuddyError {
     DoubleFree { pfn: Pfn, head: Pfn, order: u32 },
     /// The frame is reserved and never enters the allocator.
     Reserved { pfn: Pfn },
+    /// The frame should be reserved (a reserved area being freed) but is not.
+    NotReserved { pfn: Pfn },
     /// A range with its end below its start.
     BadRange { start: Pfn, end: Pfn },
     /// A range outside the node's memmap.
@@ -116,6 +120,7 @@ impl fmt::Display for BuddyError {
                 pfn.0, head.0
             ),
             BuddyError::Reserved { pfn } => write!(f, "buddy: pfn {:#x} is reserved", pfn.0),
+            BuddyError::NotReserved { pfn } => write!(f, "buddy: pfn {:#x} is not reserved", pfn.0),
             BuddyError::BadRange { start, end } => {
                 write!(f, "buddy: range [{:#x}, {:#x}) ends below its start", start.0, end.0)
             }

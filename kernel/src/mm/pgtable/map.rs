@@ -145,3 +145,45 @@ pub fn translate(mem: &impl TableMem, root: PhysAddr, va: u64) -> Option<Transla
     }
     None
 }
+
+/// Remove the mapping of `[va, va + size)` from the tree rooted at `root` (the table part of
+/// Linux's `vunmap_range`, as arm64's `free_initmem` uses it on the init sections): every
+/// page of the range must be mapped by a level-3 page or by a block that lies wholly inside
+/// the range, and each such entry is cleared. The tables themselves stay. Nothing is written
+/// when a page is unmapped already or lies in a block that reaches outside the range (which
+/// would need a split). Returns the virtual addresses of the cleared entries' first pages
+/// through `cleared`, for the caller's TLB invalidation (the break of break-before-make:
+/// nothing is mapped there again).
+pub fn unmap_range(
+    mem: &mut impl TableMem,
+    root: PhysAddr,
+    va: u64,
+    size: u64,
+    cleared: &mut dyn FnMut(u64),
+) -> Result<u64, PgtableError> {
+    check_range(va, PhysAddr(0), size)?;
+    let end = va + size;
+    for write in [false, true] {
+        let mut at = va;
+        while at < end {
+            let leaf = translate(mem, root, at).ok_or(PgtableError::NotMapped { va: at })?;
+            let step = level_size(leaf.level);
+            let block = at & !(step - 1);
+            if block < va || block + step > end {
+                return Err(PgtableError::Conflict { va: at, level: leaf.level, old: leaf.desc, new: 0 });
+            }
+            if write {
+                let table = table_of(mem, root, at, leaf.level);
+                mem.write(table, table_index(at, leaf.level), 0);
+                cleared(block);
+            }
+            at = block + step;
+        }
+    }
+    Ok(size / PAGE_SIZE)
+}
+
+/// The table that holds the entry for `va` at `level` (the walk found it valid down there).
+fn table_of(mem: &impl TableMem, root: PhysAddr, va: u64, level: usize) -> PhysAddr {
+    (0..level).fold(root, |table, l| PhysAddr(mem.read(table, table_index(va, l)) & PTE_ADDR_MASK))
+}

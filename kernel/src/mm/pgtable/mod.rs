@@ -30,7 +30,7 @@ use core::fmt;
 use crate::mm::addr::PhysAddr;
 
 pub use desc::Prot;
-pub use map::{map_range, translate, Translation};
+pub use map::{map_range, translate, unmap_range, Translation};
 pub use plan::{merge_ranges, plan, Chunk, Plan};
 pub use ptdump::{dump, dump_range};
 
@@ -116,6 +116,8 @@ pub enum PgtableError {
     /// descriptor `new` being written (Linux's `pgattr_change_is_safe` failing, or a block
     /// where a table is needed: a `BUG_ON` there).
     Conflict { va: u64, level: usize, old: u64, new: u64 },
+    /// Nothing maps `va`, which an unmap expected mapped.
+    NotMapped { va: u64 },
 }
 
 impl fmt::Display for PgtableError {
@@ -135,6 +137,7 @@ impl fmt::Display for PgtableError {
                 f,
                 "va {va:#x}: level {level} entry {old:#018x} would be overwritten by {new:#018x}"
             ),
+            PgtableError::NotMapped { va } => write!(f, "va {va:#x} is not mapped"),
         }
     }
 }

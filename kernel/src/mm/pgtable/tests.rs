@@ -637,3 +637,49 @@ mod props {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Unmapping (free_initmem)
+
+#[test]
+fn unmap_clears_the_pages_of_the_range_and_nothing_else() {
+    // An image-like map at KIMAGE_VADDR: text 16 KiB ROX, init 12 KiB ROX + 4 KiB RW, data
+    // 8 KiB RW, all pages (the image is not 2 MiB long). Unmapping init [16K, 32K) clears
+    // its four level-3 entries: text and data still translate, init does not.
+    const KIMAGE: u64 = 0xffff_8000_0800_0000;
+    let (mut mem, root) = HostTables::with_root();
+    let base = pa(0x4020_0000);
+    for (off, size, prot) in [(0, 0x4000, Prot::PAGE_KERNEL_ROX), (0x4000, 0x3000, Prot::PAGE_KERNEL_ROX), (0x7000, 0x1000, Prot::PAGE_KERNEL), (0x8000, 0x2000, Prot::PAGE_KERNEL)] {
+        map_range(&mut mem, root, KIMAGE + off, base + off, size, prot).unwrap();
+    }
+    let tables = mem.count();
+    let mut flushed = Vec::new();
+    assert_eq!(unmap_range(&mut mem, root, KIMAGE + 0x4000, 0x4000, &mut |va| flushed.push(va)), Ok(4));
+    assert_eq!(flushed, [KIMAGE + 0x4000, KIMAGE + 0x5000, KIMAGE + 0x6000, KIMAGE + 0x7000]);
+    for off in (0x4000..0x8000).step_by(0x1000) {
+        assert_eq!(translate(&mem, root, KIMAGE + off), None, "init page at {off:#x} still mapped");
+    }
+    assert_eq!(translate(&mem, root, KIMAGE + 0x3fff).unwrap().pa, base + 0x3fff);
+    assert_eq!(translate(&mem, root, KIMAGE + 0x8000).unwrap().pa, base + 0x8000);
+    assert_eq!(mem.count(), tables, "tables are kept, only entries are cleared");
+    // A second unmap finds the first page unmapped and changes nothing.
+    assert_eq!(unmap_range(&mut mem, root, KIMAGE + 0x4000, 0x1000, &mut |_| panic!("nothing to flush")), Err(PgtableError::NotMapped { va: KIMAGE + 0x4000 }));
+}
+
+#[test]
+fn unmap_refuses_a_block_reaching_outside_and_writes_nothing() {
+    // 4 MiB of linear map from a 2 MiB boundary: two level-2 blocks. Unmapping the first
+    // 2 MiB clears one block; unmapping 4 KiB inside the second would need a split: refused,
+    // and the block stays.
+    let (mut mem, root) = HostTables::with_root();
+    let va = phys_to_virt(pa(0x4000_0000), PHYS_OFFSET);
+    map_range(&mut mem, root, va, pa(0x4000_0000), 2 * SZ_2M, Prot::PAGE_KERNEL).unwrap();
+    let r = unmap_range(&mut mem, root, va + SZ_2M + SZ_4K, SZ_4K, &mut |_| panic!("nothing to flush"));
+    assert!(matches!(r, Err(PgtableError::Conflict { level: 2, new: 0, .. })), "{r:?}");
+    assert_eq!(translate(&mem, root, va + SZ_2M + SZ_4K).unwrap().level, 2);
+    let mut flushed = Vec::new();
+    assert_eq!(unmap_range(&mut mem, root, va, SZ_2M, &mut |v| flushed.push(v)), Ok(SZ_2M / SZ_4K));
+    assert_eq!(flushed, [va]);
+    assert_eq!(translate(&mem, root, va), None);
+    assert_eq!(translate(&mem, root, va + SZ_2M).unwrap().pa, pa(0x4000_0000 + SZ_2M));
+}

@@ -18,7 +18,7 @@ const OPTS: DryRun = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, p
 
 /// A two-cell root with memory nodes `banks` (one node each) and, when given, a PL011 whose
 /// `reg` is `console`.
-fn tree(banks: &[(u64, u64)], console: Option<(u64, u64)>) -> Vec<u8> {
+pub(super) fn tree(banks: &[(u64, u64)], console: Option<(u64, u64)>) -> Vec<u8> {
     let mut b = Builder::new();
     b.begin("");
     b.prop("#address-cells", &2u32.to_be_bytes());
@@ -40,14 +40,14 @@ fn tree(banks: &[(u64, u64)], console: Option<(u64, u64)>) -> Vec<u8> {
 }
 
 /// The dry-run and the host's mem_init, as `kernel memmap` runs them.
-fn run(blob: &[u8], opts: &DryRun, limit: u64) -> (Result<Ending, HostLimit>, Vec<std::string::String>, Box<Memblock>) {
+pub(super) fn run(blob: &[u8], opts: &DryRun, limit: u64) -> (Result<Ending, HostLimit>, Vec<std::string::String>, Box<Memblock>) {
     let mut mb = Box::new(Memblock::new());
     let (ending, lines) = crate::testlog::capture(|| {
         let state = match dry_run(blob, opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}) {
             Ok(s) => s,
             Err(e) => return Ok(Ending::Refused(e)),
         };
-        Ok(match mem_init(&mut mb, &state, opts, limit)? {
+        Ok(match mem_init(&mut mb, &state, opts, limit, || ())? {
             Ok(()) => Ending::Complete,
             Err(stop) => Ending::Panic(stop),
         })

@@ -10,6 +10,7 @@
 use super::{BootStop, DryRun, DryRunState};
 use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, Zones};
 use crate::mm::memblock::Memblock;
+use crate::mm::PhysAddr;
 use crate::mm::sparse::{self, SectionRun};
 use std::vec::Vec;
 
@@ -58,10 +59,17 @@ fn vec_of<T: Clone + Default>(len: u64) -> Result<Vec<T>, HostLimit> {
 
 /// What `kernel_main` does after `bootmem_init` that needs no hardware: zonelists, then
 /// `mem_init` with `limit` bytes of host memory at most, then `buddyinfo` when the command line
-/// asks. `Ok(Err(stop))` is a boot that would panic (its panic line is printed); `Err` is a tree
-/// the host cannot simulate.
-pub fn mem_init(mb: &mut Memblock, state: &DryRunState, opts: &DryRun, limit: u64) -> Result<Result<(), BootStop>, HostLimit> {
-    mem_init_with(mb, state, opts, limit, |_, _| ())
+/// asks, `drivers` (the boot's driver probes), and `free_initmem` of the init sections
+/// `opts.sections` gives. `Ok(Err(stop))` is a boot that would panic (its panic line is
+/// printed); `Err` is a tree the host cannot simulate.
+pub fn mem_init(
+    mb: &mut Memblock,
+    state: &DryRunState,
+    opts: &DryRun,
+    limit: u64,
+    drivers: impl FnOnce(),
+) -> Result<Result<(), BootStop>, HostLimit> {
+    simulate(mb, state, opts, limit, |_, _| (), drivers)
 }
 
 /// [`mem_init`] with `after`, which sees memblock and the zones as `memblock_free_all` leaves
@@ -73,6 +81,19 @@ pub fn mem_init_with<R>(
     opts: &DryRun,
     limit: u64,
     after: impl FnOnce(&mut Memblock, &Zones<'_, ArrayLinks<'_>>) -> R,
+) -> Result<Result<R, BootStop>, HostLimit> {
+    simulate(mb, state, opts, limit, after, || ())
+}
+
+/// [`mem_init_with`], with `drivers` run where the boot probes its drivers: after the CMA
+/// areas join the buddy allocator (and `buddyinfo`), before `free_initmem`.
+fn simulate<R>(
+    mb: &mut Memblock,
+    state: &DryRunState,
+    opts: &DryRun,
+    limit: u64,
+    after: impl FnOnce(&mut Memblock, &Zones<'_, ArrayLinks<'_>>) -> R,
+    drivers: impl FnOnce(),
 ) -> Result<Result<R, BootStop>, HostLimit> {
     let bootmem = match &state.bootmem {
         Ok(b) => b,
@@ -109,9 +130,14 @@ pub fn mem_init_with<R>(
         return Ok(Err(BootStop::MemInit(e).report()));
     }
     let checked = after(mb, &zones);
-    bootmem.cma.init_reserved_areas(&mut zones);
+    super::super::cma_init_reserved_areas(&bootmem.cma, &mut zones);
     if state.buddyinfo {
         zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
+    }
+    drivers();
+    let (init_start, init_end) = opts.kernel_sections().init;
+    if let Err(e) = crate::mm::buddy::reserved::free_initmem(&mut zones, PhysAddr(init_start), PhysAddr(init_end)) {
+        log::error!("free_initmem: {e}");
     }
     Ok(Ok(checked))
 }

@@ -420,7 +420,7 @@ impl Options {
             2 => {
                 let base = *rng.pick(&[top - 0x20_0000, u64::MAX - 0x20_0000, 0]);
                 o.run.kernel = (PhysAddr(base), PhysAddr(base + 0x20_0000));
-                o.run.sections = Some([rng.below(0x30_0000), rng.next(), rng.next(), rng.next()]);
+                o.run.sections = Some([rng.below(0x30_0000), rng.next(), rng.next(), rng.next(), rng.next()]);
             }
             3 => o.run.phys_addr_bits = 32 + rng.below(21) as u32,
             _ => o.cmdline = Some(*rng.pick(&["mem=1", "mem=4095M", "mem=16E", "mem=garbage", "memblock=debug buddyinfo", "mem=0x1000"])),
@@ -440,7 +440,7 @@ fn simulate(blob: &[u8], options: &Options) -> (Verdict, Vec<String>) {
             Ok(s) => s,
             Err(e) => return Verdict::Ending(Ending::Refused(e)),
         };
-        match mem_init(&mut mb, &state, &opts, HOST_LIMIT) {
+        match mem_init(&mut mb, &state, &opts, HOST_LIMIT, || ()) {
             Ok(Ok(())) => Verdict::Ending(Ending::Complete),
             Ok(Err(stop)) => Verdict::Ending(Ending::Panic(stop)),
             Err(e) => Verdict::Host(e),

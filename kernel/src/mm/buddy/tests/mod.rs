@@ -13,6 +13,7 @@ use std::collections::HashMap;
 mod errors;
 mod migrate;
 mod props;
+mod reserved;
 mod sparse;
 mod split_merge;
 mod zonelist;
