@@ -6,7 +6,7 @@ use crate::mm::memblock::Memblock;
 use crate::mm::PhysAddr;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::scan_root;
-use crate::of::reserved_mem::{scan, MAX_RESERVED_REGIONS};
+use crate::of::reserved_mem::{init, scan, MAX_RESERVED_REGIONS};
 use crate::of::testblob::{cells, Builder};
 use std::boxed::Box;
 use std::format;
@@ -127,5 +127,41 @@ fn each_root_defect_alone_ignores_the_node() {
         let table = scan(&fdt, scan_root(&fdt), &mut mb);
         assert!(table.is_empty(), "{defect}");
         assert!(!mb.is_region_reserved(PhysAddr(0x4800_0000), 0x10_0000), "{defect}");
+    }
+}
+
+/// `__reserved_mem_alloc_size` raises the alignment to CMA's pageblock (2 MiB) only for a
+/// region that is `shared-dma-pool`, `reusable` and not `no-map`, all three. A 4 KiB size-only
+/// region in memory [0x40000000, 0x80000000) is placed top-down: at 0x80000000 - 0x1000 =
+/// 0x7ffff000 with the default alignment (64 bytes, which 0x7ffff000 meets), at 0x7fe00000
+/// (0x7ffff000 rounded down to 2 MiB) with the raised one. Each case lacks one of the three.
+#[test]
+fn only_a_reusable_mappable_shared_dma_pool_gets_cma_alignment() {
+    let cases: [(&str, &[u8], bool, bool, u64); 4] = [
+        ("all three", b"shared-dma-pool\0", true, false, 0x7fe0_0000),
+        ("not reusable", b"shared-dma-pool\0", false, false, 0x7fff_f000),
+        ("another compatible", b"vendor,pool\0", true, false, 0x7fff_f000),
+        ("no-map", b"shared-dma-pool\0", true, true, 0x7fff_f000),
+    ];
+    for (what, compatible, reusable, nomap, base) in cases {
+        let blob = blob(|b| {
+            b.begin("pool");
+            b.prop("compatible", compatible);
+            b.prop("size", &0x1000u64.to_be_bytes());
+            if reusable {
+                b.prop("reusable", b"");
+            }
+            if nomap {
+                b.prop("no-map", b"");
+            }
+            b.end();
+        });
+        let fdt = Fdt::new(&blob).unwrap();
+        let cells = scan_root(&fdt);
+        let mut mb = memblock();
+        let mut table = scan(&fdt, cells, &mut mb);
+        init(&fdt, cells, &mut mb, &mut table, &[]);
+        let r = table.iter().next().unwrap();
+        assert_eq!((r.base, r.size), (PhysAddr(base), 0x1000), "{what}");
     }
 }
