@@ -7,27 +7,10 @@ use crate::mm::PhysAddr;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::scan_root;
 use crate::of::reserved_mem::{init, scan, MAX_RESERVED_REGIONS};
-use crate::of::testblob::{cells, Builder};
+use crate::of::testblob::{cells, with_reserved_memory as blob, Builder};
 use std::boxed::Box;
 use std::format;
 use std::vec::Vec;
-
-/// A root with two-cell addresses and sizes and a `/reserved-memory` whose children `children`
-/// writes.
-fn blob(children: impl Fn(&mut Builder)) -> Vec<u8> {
-    let mut b = Builder::new();
-    b.begin("");
-    b.prop("#address-cells", &2u32.to_be_bytes());
-    b.prop("#size-cells", &2u32.to_be_bytes());
-    b.begin("reserved-memory");
-    b.prop("#address-cells", &2u32.to_be_bytes());
-    b.prop("#size-cells", &2u32.to_be_bytes());
-    b.prop("ranges", b"");
-    children(&mut b);
-    b.end();
-    b.end();
-    b.finish(&[])
-}
 
 fn memblock() -> Box<Memblock> {
     let mut mb = Box::new(Memblock::new());
