@@ -10,7 +10,9 @@
 //! so both are kept as small as they can be: only the `--lib` target is built and run (not the
 //! fuzz-regression test, which would rebuild the library a second time, nor the doc tests), with
 //! the `mutants` cargo profile (opt-level 1 as the tests normally have, but no debug info:
-//! measured on a mutated `cap_size`, the rebuild took 26 s with debug info and 4 s without).
+//! measured on a mutated `cap_size`, the rebuild took 11 s of CPU with debug info and 2 s
+//! without). On two shared cores a mutant then costs 10–15 s while the machine is quiet, and
+//! ten times that at `nice -n 10` when it is loaded (mutants/BASELINE.md).
 //! With `-- --in-place` the mutants are built in the worktree itself and reuse its
 //! target/mutants; without it cargo-mutants copies the tree and builds everything once first.
 
