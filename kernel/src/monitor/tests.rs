@@ -6,7 +6,7 @@ use super::*;
 use crate::mm::buddy::{FreePageLinks, Link, Memmap, NodeData, PageState};
 use crate::mm::PhysAddr;
 use crate::of::reserved_mem::{self, ReservedMemOfId};
-use crate::of::testblob::{cells, Builder};
+use crate::of::testblob::{cells, with_reserved_memory};
 use std::collections::HashMap;
 use std::string::String;
 use std::vec::Vec;
@@ -215,30 +215,22 @@ impl Machine for HostMachine {
 /// `memblock.memory` [0x40000000, 0x50000000) with a no-map hole, a kernel image, a CMA
 /// pool and a small reservation; see `iomem_nests_the_kernel_the_regions_and_the_rest`.
 fn boot_state() -> (std::boxed::Box<Memblock>, Vec<u8>) {
-    let mut b = Builder::new();
-    b.begin("");
-    b.prop("#address-cells", &2u32.to_be_bytes());
-    b.prop("#size-cells", &2u32.to_be_bytes());
-    b.begin("reserved-memory");
-    b.prop("#address-cells", &2u32.to_be_bytes());
-    b.prop("#size-cells", &2u32.to_be_bytes());
-    b.prop("ranges", b"");
-    b.begin("cma@48000000");
-    b.prop("compatible", b"shared-dma-pool\0");
-    b.prop("reg", &cells(0x4800_0000, 0x100_0000));
-    b.prop("reusable", b"");
-    b.end();
-    b.begin("nomap@4c000000");
-    b.prop("reg", &cells(0x4c00_0000, 0x10_0000));
-    b.prop("no-map", b"");
-    b.end();
-    b.end();
-    b.end();
+    let blob = with_reserved_memory(|b| {
+        b.begin("cma@48000000");
+        b.prop("compatible", b"shared-dma-pool\0");
+        b.prop("reg", &cells(0x4800_0000, 0x100_0000));
+        b.prop("reusable", b"");
+        b.end();
+        b.begin("nomap@4c000000");
+        b.prop("reg", &cells(0x4c00_0000, 0x10_0000));
+        b.prop("no-map", b"");
+        b.end();
+    });
     let mut mb = std::boxed::Box::new(Memblock::new());
     mb.add(PhysAddr(0x4000_0000), 0x1000_0000).unwrap();
     mb.reserve(PhysAddr(0x4020_0000), 0x40_0000).unwrap(); // the image [_text, _end)
     mb.reserve(PhysAddr(0x4f00_0000), 0x1000).unwrap(); // e.g. the blob
-    (mb, b.finish(&[]))
+    (mb, blob)
 }
 
 static HOOKS: [ReservedMemOfId; 1] =

@@ -15,6 +15,8 @@ pub mod header;
 pub mod numa;
 pub mod reserved_mem;
 #[cfg(test)]
+mod reserved_mem_tests;
+#[cfg(test)]
 pub mod testblob;
 
 pub use header::{DtbError, FdtHeader};

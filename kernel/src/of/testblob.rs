@@ -71,3 +71,19 @@ pub fn cells(addr: u64, size: u64) -> Vec<u8> {
     v
 }
 
+/// A blob whose root has two-cell addresses and sizes, as QEMU virt's, and a `/reserved-memory`
+/// with the same cells and an empty `ranges`, whose children `children` writes.
+pub fn with_reserved_memory(children: impl FnOnce(&mut Builder)) -> Vec<u8> {
+    let mut b = Builder::new();
+    b.begin("");
+    b.prop("#address-cells", &2u32.to_be_bytes());
+    b.prop("#size-cells", &2u32.to_be_bytes());
+    b.begin("reserved-memory");
+    b.prop("#address-cells", &2u32.to_be_bytes());
+    b.prop("#size-cells", &2u32.to_be_bytes());
+    b.prop("ranges", b"");
+    children(&mut b);
+    b.end();
+    b.end();
+    b.finish(&[])
+}

@@ -1,0 +1,150 @@
+//! Host tests of the `/reserved-memory` table's counting (`ReservedMemTable::len` and
+//! `is_empty`), which nothing else in the kernel reads: what `fdt_reserved_mem_save_node`
+//! saves, one entry per available child with `reg` or `size`.
+
+use crate::mm::memblock::Memblock;
+use crate::mm::PhysAddr;
+use crate::of::fdt::Fdt;
+use crate::of::fdt_scan::scan_root;
+use crate::of::reserved_mem::{init, scan, MAX_RESERVED_REGIONS};
+use crate::of::testblob::{cells, with_reserved_memory as blob, Builder};
+use std::boxed::Box;
+use std::format;
+use std::vec::Vec;
+
+fn memblock() -> Box<Memblock> {
+    let mut mb = Box::new(Memblock::new());
+    mb.add(PhysAddr(0x4000_0000), 0x4000_0000).unwrap();
+    mb
+}
+
+#[test]
+fn counts_the_saved_regions_only() {
+    // Five children: a static region with two `reg` entries (saved once, for its first
+    // entry), a size-only region (saved with base 0), a disabled region (skipped before
+    // anything is read), a node with neither `reg` nor `size` (nothing to save), and a
+    // second static region. Saved: 3.
+    let blob = blob(|b| {
+        b.begin("two@48000000");
+        let mut reg = cells(0x4800_0000, 0x10_0000);
+        reg.extend(cells(0x4900_0000, 0x10_0000));
+        b.prop("reg", &reg);
+        b.end();
+        b.begin("pool");
+        b.prop("size", &0x20_0000u64.to_be_bytes());
+        b.end();
+        b.begin("off@4a000000");
+        b.prop("reg", &cells(0x4a00_0000, 0x10_0000));
+        b.prop("status", b"disabled\0");
+        b.end();
+        b.begin("empty");
+        b.end();
+        b.begin("one@4b000000");
+        b.prop("reg", &cells(0x4b00_0000, 0x10_0000));
+        b.end();
+    });
+    let fdt = Fdt::new(&blob).unwrap();
+    let table = scan(&fdt, scan_root(&fdt), &mut memblock());
+    assert_eq!(table.len(), 3);
+    assert!(!table.is_empty());
+    let names: Vec<&str> = table.iter().map(|r| r.name).collect();
+    assert_eq!(names, ["two@48000000", "pool", "one@4b000000"]);
+}
+
+#[test]
+fn no_reserved_memory_node_is_an_empty_table() {
+    let mut b = Builder::new();
+    b.begin("");
+    b.end();
+    let blob = b.finish(&[]);
+    let fdt = Fdt::new(&blob).unwrap();
+    let table = scan(&fdt, scan_root(&fdt), &mut memblock());
+    assert_eq!(table.len(), 0);
+    assert!(table.is_empty());
+}
+
+#[test]
+fn the_table_stops_at_max_reserved_regions() {
+    // One more size-only child than Linux's 64 slots: the 65th is refused (and said), the
+    // first 64 stay, in blob order.
+    let blob = blob(|b| {
+        for i in 0..=MAX_RESERVED_REGIONS {
+            b.begin(&format!("r{i}"));
+            b.prop("size", &0x1000u64.to_be_bytes());
+            b.end();
+        }
+    });
+    let fdt = Fdt::new(&blob).unwrap();
+    let table = scan(&fdt, scan_root(&fdt), &mut memblock());
+    assert_eq!(table.len(), MAX_RESERVED_REGIONS);
+    assert_eq!(table.iter().count(), MAX_RESERVED_REGIONS);
+    assert_eq!(table.iter().last().unwrap().name, format!("r{}", MAX_RESERVED_REGIONS - 1));
+}
+
+/// `__reserved_mem_check_root`: a `/reserved-memory` whose cell counts differ from the root's,
+/// or that has no `ranges`, is ignored whole: no child is reserved or saved. Each blob has
+/// exactly one of the three defects, so each condition is tested on its own.
+#[test]
+fn each_root_defect_alone_ignores_the_node() {
+    for defect in ["#size-cells", "#address-cells", "ranges"] {
+        let mut b = Builder::new();
+        b.begin("");
+        b.prop("#address-cells", &2u32.to_be_bytes());
+        b.prop("#size-cells", &2u32.to_be_bytes());
+        b.begin("reserved-memory");
+        for cells_name in ["#address-cells", "#size-cells"] {
+            let n: u32 = if defect == cells_name { 1 } else { 2 };
+            b.prop(cells_name, &n.to_be_bytes());
+        }
+        if defect != "ranges" {
+            b.prop("ranges", b"");
+        }
+        b.begin("region@48000000");
+        b.prop("reg", &cells(0x4800_0000, 0x10_0000));
+        b.end();
+        b.end();
+        b.end();
+        let blob = b.finish(&[]);
+        let fdt = Fdt::new(&blob).unwrap();
+        let mut mb = memblock();
+        let table = scan(&fdt, scan_root(&fdt), &mut mb);
+        assert!(table.is_empty(), "{defect}");
+        assert!(!mb.is_region_reserved(PhysAddr(0x4800_0000), 0x10_0000), "{defect}");
+    }
+}
+
+/// `__reserved_mem_alloc_size` raises the alignment to CMA's pageblock (2 MiB) only for a
+/// region that is `shared-dma-pool`, `reusable` and not `no-map`, all three. A 4 KiB size-only
+/// region in memory [0x40000000, 0x80000000) is placed top-down: at 0x80000000 - 0x1000 =
+/// 0x7ffff000 with the default alignment (64 bytes, which 0x7ffff000 meets), at 0x7fe00000
+/// (0x7ffff000 rounded down to 2 MiB) with the raised one. Each case lacks one of the three.
+#[test]
+fn only_a_reusable_mappable_shared_dma_pool_gets_cma_alignment() {
+    let cases: [(&str, &[u8], bool, bool, u64); 4] = [
+        ("all three", b"shared-dma-pool\0", true, false, 0x7fe0_0000),
+        ("not reusable", b"shared-dma-pool\0", false, false, 0x7fff_f000),
+        ("another compatible", b"vendor,pool\0", true, false, 0x7fff_f000),
+        ("no-map", b"shared-dma-pool\0", true, true, 0x7fff_f000),
+    ];
+    for (what, compatible, reusable, nomap, base) in cases {
+        let blob = blob(|b| {
+            b.begin("pool");
+            b.prop("compatible", compatible);
+            b.prop("size", &0x1000u64.to_be_bytes());
+            if reusable {
+                b.prop("reusable", b"");
+            }
+            if nomap {
+                b.prop("no-map", b"");
+            }
+            b.end();
+        });
+        let fdt = Fdt::new(&blob).unwrap();
+        let cells = scan_root(&fdt);
+        let mut mb = memblock();
+        let mut table = scan(&fdt, cells, &mut mb);
+        init(&fdt, cells, &mut mb, &mut table, &[]);
+        let r = table.iter().next().unwrap();
+        assert_eq!((r.base, r.size), (PhysAddr(base), 0x1000), "{what}");
+    }
+}
