@@ -13,6 +13,10 @@
 //! (arguments, file, a tree too large to simulate on the host). Every problem is one line on
 //! stderr.
 //!
+//! After the boot's lines it prints the physical memory map as `mem_init` left it, every range
+//! with its owner (`kernel::setup::memmap`); `ptdump` on the command line prints the page
+//! tables where the boot would.
+//!
 //! Without `--dtb-addr`, the blob is placed where QEMU's `-kernel` loader puts it
 //! (`kernel::setup::dryrun::qemu_dtb_addr`).
 
@@ -130,6 +134,10 @@ fn run(args: &[String]) -> Result<Ending, String> {
         return Ok(Ending::Panic(stop));
     }
     crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
+    // After the boot's lines: the map as mem_init left it (`kernel::setup::memmap`).
+    if let Some(map) = state.map_facts(&mb, &opts) {
+        kernel::setup::memmap::fmt_map(&map, &mut |line| println!("{line}"));
+    }
     Ok(Ending::Complete)
 }
 

@@ -106,8 +106,9 @@ pub fn mem_init_with<R>(
     });
     let cma = bootmem.cma.total_pages();
     let mut zones = std::boxed::Box::new(Zones::new(links));
-    if let Err(e) = super::super::mem_init(mb, bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb) {
-        return Ok(Err(BootStop::MemInit(e).report()));
+    match super::super::mem_init(mb, bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb) {
+        Ok(io_tlb) => state.io_tlb.set(io_tlb),
+        Err(e) => return Ok(Err(BootStop::MemInit(e).report())),
     }
     let checked = after(mb, &zones);
     bootmem.cma.init_reserved_areas(&mut zones);
