@@ -6,6 +6,7 @@
 //! ```text
 //! kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS]
 //!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
+//!               [--levels]
 //! ```
 //! The exit status says how the boot would end (`kernel::setup::dryrun`, whose module
 //! documentation has the table): 0 it completes, 2 it refuses the blob, 3 it panics (the
@@ -15,7 +16,8 @@
 //!
 //! After the boot's lines it prints the physical memory map as `mem_init` left it, every range
 //! with its owner (`kernel::setup::memmap`); `ptdump` on the command line prints the page
-//! tables where the boot would.
+//! tables where the boot would. `--levels` starts each line with its Linux level (`<4>`), for
+//! `cargo xtask memmap --json`.
 //!
 //! Without `--dtb-addr`, the blob is placed where QEMU's `-kernel` loader puts it
 //! (`kernel::setup::dryrun::qemu_dtb_addr`).
@@ -28,6 +30,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 static DYNDBG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
+/// `--levels`: each line starts with its Linux level as `<N>`, as /dev/kmsg writes it.
+static LEVELS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 struct Stdout;
 
@@ -37,10 +41,21 @@ impl log::Log for Stdout {
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
-            println!("{}", r.args());
+            match LEVELS.load(Ordering::Relaxed) {
+                true => println!("<{}>{}", kernel::printk::linux_level(r.level()), r.args()),
+                false => println!("{}", r.args()),
+            }
         }
     }
     fn flush(&self) {}
+}
+
+/// A line of the dry-run's own (the map): at `info` level under `--levels`.
+fn print_line(args: std::fmt::Arguments) {
+    match LEVELS.load(Ordering::Relaxed) {
+        true => println!("<6>{args}"),
+        false => println!("{args}"),
+    }
 }
 
 fn number(s: &str) -> Result<u64, String> {
@@ -62,7 +77,7 @@ fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
 fn run(args: &[String]) -> Result<Ending, String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
-        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+        return Err("usage: kernel memmap --dtb FILE --image BASE,SIZE [--sections TEXT,RODATA,DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] [--levels] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
     }
     let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
     let mut sections = None;
@@ -74,6 +89,7 @@ fn run(args: &[String]) -> Result<Ending, String> {
             "--image" => image = Some(range(&value()?)?),
             "--initrd" => initrd = Some(range(&value()?)?),
             "--append" => append = Some(value()?),
+            "--levels" => LEVELS.store(true, Ordering::Relaxed),
             "--sections" => {
                 let v = value()?;
                 let sizes: Vec<u64> = v.split(',').map(number).collect::<Result<_, _>>()?;
@@ -136,7 +152,7 @@ fn run(args: &[String]) -> Result<Ending, String> {
     crate::drivers::demo_carveout::probe(&state.fdt, &state.reserved);
     // After the boot's lines: the map as mem_init left it (`kernel::setup::memmap`).
     if let Some(map) = state.map_facts(&mb, &opts) {
-        kernel::setup::memmap::fmt_map(&map, &mut |line| println!("{line}"));
+        kernel::setup::memmap::fmt_map(&map, &mut print_line);
     }
     Ok(Ending::Complete)
 }

@@ -179,6 +179,16 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     if params.monitor {
         let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
         let page = kernel::mm::PAGE_SIZE;
+        // The sections are link addresses; the map wants where they lie.
+        let phys = |(s, e): (u64, u64)| (pa(s).0, pa(e).0);
+        let s = sections;
+        let sections = kernel::mm::zone_sizes::KernelSections {
+            text: phys(s.text),
+            rodata: phys(s.rodata),
+            rwdata: phys(s.rwdata),
+            bss: phys(s.bss),
+            ..Default::default()
+        };
         let map = setup::memmap::MapFacts {
             memblock: mb,
             fdt: &fdt,

@@ -27,6 +27,12 @@ pub struct MemmapArgs {
     /// The CPU's physical address size (default 48).
     #[arg(long, value_name = "N")]
     pub pa_bits: Option<u32>,
+    /// Print everything as one JSON document instead (schema: docs/memmap.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the physical address space into this SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 /// The dry-run command for `args`; unless `--image` is given, the kernel just built is the
@@ -56,6 +62,9 @@ pub fn command(dry_run: &Path, args: &MemmapArgs, built: &build::Built) -> Comma
 pub fn run(args: &MemmapArgs) -> Result<i32> {
     let built = build::build(false)?;
     let dry_run = build::build_dry_run()?;
+    if args.json || args.svg.is_some() {
+        return crate::memmap_report::run(&mut command(&dry_run, args, &built), args);
+    }
     let status = command(&dry_run, args, &built).status().map_err(|e| format!("cannot run the dry-run: {e}"))?;
     Ok(status.code().unwrap_or(1))
 }

@@ -850,7 +850,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
 /// The trees the kernel's mutation and differential tests start from
 /// (`MEMBOOT_DTB_CORPUS`, see kernel/src/setup/dryrun/mutation_tests.rs): QEMU's own tree for
 /// `-m 1G -cpu max`, and that tree with each `dts/` overlay applied, in `dir`.
-fn dtb_corpus(dir: &std::path::Path) -> Result<PathBuf> {
+pub fn dtb_corpus(dir: &std::path::Path) -> Result<PathBuf> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let qemu = dir.join("qemu.dtb");
@@ -1166,6 +1166,19 @@ pub fn run(only: Option<&str>) -> Result<()> {
             Err(why) => {
                 println!("FAIL  monitor                {why}");
                 failed.push("monitor");
+            }
+        }
+    }
+
+    if only.is_none_or(|o| "memmap-output".contains(o)) {
+        println!("== memory map outputs: JSON against its schema, SVG through rsvg-convert, a real boot's map");
+        let dir = scratch.join("memmap");
+        let run = dtb_corpus(&dir.join("corpus")).and_then(|c| crate::memmap_test::run(&built, &dry_run, &c, &dir));
+        match run {
+            Ok((t, n)) => println!("ok    {:<22} {:>6.2}s ({n} trees drawn)", "memmap-output", t.as_secs_f64()),
+            Err(why) => {
+                println!("FAIL  memmap-output          {why}");
+                failed.push("memmap-output");
             }
         }
     }
