@@ -178,7 +178,6 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     info!("boot: complete");
     if params.monitor {
         let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
-        let page = kernel::mm::PAGE_SIZE;
         // The sections are link addresses; the map wants where they lie.
         let phys = |(s, e): (u64, u64)| (pa(s).0, pa(e).0);
         let s = sections;
@@ -197,7 +196,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
             kernel: inputs.kernel,
             sections,
             dtb: inputs.dtb,
-            initrd: machine.initrd.map(|(s, e)| (s.align_down(page), e.align_up(page))),
+            initrd: setup::memmap::initrd_pages(machine.initrd),
             page_tables: &recorded.pages,
             io_tlb,
         };

@@ -85,10 +85,7 @@ pub fn dry_run<'a>(
         }
         Err(e) => Err(BootStop::PagingInit(e).report()),
     };
-    // The initrd's whole pages, as arm64_memblock_init reserves them; an end in the last
-    // page saturates instead of wrapping.
-    let page = crate::mm::PAGE_SIZE;
-    let initrd = machine.initrd.map(|(s, e)| (s.align_down(page), PhysAddr(e.0.checked_add(page - 1).map_or(u64::MAX, |v| v & !(page - 1)))));
+    let initrd = super::memmap::initrd_pages(machine.initrd);
     Ok(DryRunState {
         fdt,
         reserved,

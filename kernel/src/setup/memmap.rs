@@ -43,6 +43,16 @@ use crate::of::reserved_mem::{ReservedMem, ReservedMemTable};
 
 /// Ranges of table pages kept; more are counted in `dropped` and print as `unattributed`.
 pub const MAX_TABLE_RANGES: usize = 64;
+/// `/memreserve/` entries the map names (each step of the walk looks at every claim, so a
+/// blob of a million entries must not make it quadratic); later ones print as `unattributed`.
+pub const MAX_MEMRESERVE_CLAIMS: usize = 1024;
+
+/// The initrd's whole pages `[start, end)`, as arm64_memblock_init reserves them; an end in
+/// the last page of the address space saturates instead of wrapping.
+pub fn initrd_pages(initrd: Option<(PhysAddr, PhysAddr)>) -> Option<(PhysAddr, PhysAddr)> {
+    let end = |e: u64| e.checked_next_multiple_of(PAGE_SIZE).unwrap_or(u64::MAX);
+    initrd.map(|(s, e)| (s.align_down(PAGE_SIZE), PhysAddr(end(e.0))))
+}
 
 /// The page-table pages `paging_init` took from memblock, merged into ranges.
 #[derive(Clone, Copy, Debug)]
@@ -268,7 +278,7 @@ impl<'f, 'a> MapFacts<'f, 'a> {
             .chain([Claim { start: self.kernel.0 .0, end: self.kernel.1 .0, owner: Owner::Kernel("image") }]);
         let dtb = Claim { start: self.dtb.0 .0, end: self.dtb.0 .0.saturating_add(self.dtb.1), owner: Owner::Dtb };
         let initrd = self.initrd.map(|(s, e)| Claim { start: s.0, end: e.0, owner: Owner::Initrd });
-        let memreserve = self.fdt.memory_reservations().enumerate().map(|(i, (base, size))| Claim {
+        let memreserve = self.fdt.memory_reservations().take(MAX_MEMRESERVE_CLAIMS).enumerate().map(|(i, (base, size))| Claim {
             start: base,
             end: base.saturating_add(size),
             owner: Owner::MemReserve(i),
