@@ -7,7 +7,7 @@
 //! kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE)
 //!               [--sections TEXT,RODATA[,INIT],DATA,BSS] [--mem [NODE:]BASE,SIZE[,BASE,SIZE…]]…
 //!               [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append "ARGS"] [--pa-bits N]
-//!               [--name NAME] [--lint]
+//!               [--name NAME] [--lint] [--levels]
 //! ```
 //! `--mem` writes RAM into the tree as a bootloader does: into the memory node `NODE`, or
 //! replacing every memory node; a tree that gives no RAM gets some assumed, with a warning
@@ -20,6 +20,11 @@
 //! (arguments, file, a tree too large to simulate on the host); 4 a boot that would complete
 //! but whose `--lint` found an error (`kernel::setup::dryrun::lint`, printed as `lint: …` lines
 //! after the boot's). Every problem is one line on stderr.
+//!
+//! After the boot's lines it prints the physical memory map as `mem_init` left it, every range
+//! with its owner (`kernel::memmap`); `ptdump` on the command line prints the page
+//! tables where the boot would. `--levels` starts each line with its Linux level (`<4>`), for
+//! `cargo xtask memmap --json`.
 //!
 //! Without `--dtb-addr`, the blob is placed where QEMU's `-kernel` loader puts it
 //! (`kernel::setup::dryrun::qemu_dtb_addr`).
@@ -34,6 +39,8 @@ static DYNDBG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::ne
 /// `--lint` found an error-level finding: exit status 4 when the boot would complete.
 static LINT_ERROR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
+/// `--levels`: each line starts with its Linux level as `<N>`, as /dev/kmsg writes it.
+static LEVELS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 struct Stdout;
 
@@ -43,13 +50,24 @@ impl log::Log for Stdout {
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
-            println!("{}", r.args());
+            match LEVELS.load(Ordering::Relaxed) {
+                true => println!("<{}>{}", kernel::printk::linux_level(r.level()), r.args()),
+                false => println!("{}", r.args()),
+            }
         }
     }
     fn flush(&self) {}
 }
 
 use kernel::setup::dryrun::inputs::{self, number_arg as number, MemOption};
+
+/// A line of the dry-run's own (the map): at `info` level under `--levels`.
+fn print_line(args: std::fmt::Arguments) {
+    match LEVELS.load(Ordering::Relaxed) {
+        true => println!("<6>{args}"),
+        false => println!("{args}"),
+    }
+}
 
 /// `BASE,SIZE` → `[base, base + size)`.
 fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
@@ -62,7 +80,7 @@ fn range(s: &str) -> Result<(PhysAddr, PhysAddr), String> {
 fn run(args: &[String]) -> Result<Ending, String> {
     let mut it = args.iter();
     if it.next().map(String::as_str) != Some("memmap") {
-        return Err("usage: kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE) [--mem [NODE:]BASE,SIZE[,…]] [--name NAME] [--lint] [--sections TEXT,RODATA[,INIT],DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
+        return Err("usage: kernel memmap --dtb FILE (--image BASE,SIZE | --image-layout OFFSET,SIZE) [--mem [NODE:]BASE,SIZE[,…]] [--name NAME] [--lint] [--sections TEXT,RODATA[,INIT],DATA,BSS] [--dtb-addr ADDR] [--initrd BASE,SIZE] [--append ARGS] [--pa-bits N] [--levels] (the kernel itself runs on aarch64-unknown-none: use `cargo xtask qemu`)".into());
     }
     let (mut dtb, mut dtb_addr, mut image, mut initrd, mut append, mut pa_bits) = (None, None, None, None, None, 48);
     let mut sections = None;
@@ -79,6 +97,7 @@ fn run(args: &[String]) -> Result<Ending, String> {
             "--image-layout" => layout = Some(range(&value()?).map(|(offset, end)| (offset.0, end.0 - offset.0))?),
             "--name" => name = Some(value()?),
             "--lint" => lint = true,
+            "--levels" => LEVELS.store(true, Ordering::Relaxed),
             "--sections" => {
                 let v = value()?;
                 let sizes: Vec<u64> = v.split(',').map(number).collect::<Result<_, _>>()?;
@@ -162,13 +181,19 @@ fn run(args: &[String]) -> Result<Ending, String> {
         Err(stop) => Ending::Panic(stop),
         Ok(()) => Ending::Complete,
     };
+    if matches!(ending, Ending::Complete) {
+        // After the boot's lines: the map as mem_init left it (`kernel::memmap`).
+        if let Some(map) = state.map_facts(&mb, &opts) {
+            kernel::memmap::fmt_map(&map, &mut print_line);
+        }
+    }
     if lint {
         use kernel::setup::dryrun::lint::{lint, Placed, Severity};
         let dma_phys_limit = state.bootmem.as_ref().ok().map(|b| b.dma_phys_limit);
         let placed = Placed { mb: &mb, reserved: &state.reserved, opts: &opts, hooks, dma_phys_limit, ram_assumed, placement_assumed };
         let findings = lint(&state.fdt, &placed);
         for f in &findings {
-            println!("lint: {f}");
+            print_line(format_args!("lint: {f}"));
         }
         LINT_ERROR.store(findings.iter().any(|f| f.severity == Severity::Error), Ordering::Relaxed);
     }

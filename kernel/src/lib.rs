@@ -21,6 +21,7 @@ pub mod arm64;
 pub mod mm;
 pub mod cmdline;
 pub mod log_buf;
+pub mod memmap;
 pub mod monitor;
 pub mod of;
 pub mod printk;

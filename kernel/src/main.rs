@@ -89,7 +89,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         phys_addr_bits: arch::setup::phys_addr_bits(),
         initrd_override: None,
     };
-    let (_, reserved) =
+    let (machine, reserved) =
         setup::setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, drivers::reservedmem_hooks());
 
     // paging_init: the kernel's own tables, then off the early identity map for good.
@@ -100,7 +100,9 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         console: Some((uart.base, uart.size)),
         fdt: inputs.dtb,
     };
-    let tables = match kernel::mm::paging::paging_init(mb, arch::mmu::EarlyTables, &paging, &kernel::arm64::ARM64_4K_48) {
+    // The table pages are noted as memblock hands them out, for the memory map.
+    let mut recorded = kernel::memmap::Recording::new(arch::mmu::EarlyTables);
+    let tables = match kernel::mm::paging::paging_init(mb, &mut recorded, &paging, &kernel::arm64::ARM64_4K_48) {
         Ok(t) => t,
         // Linux's early_pgtable_alloc panics with these words.
         Err(kernel::mm::pgtable::PgtableError::TableAlloc { .. }) => panic!("Failed to allocate page table page"),
@@ -154,8 +156,9 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     });
     let sections = arch::mmu::kernel_sections();
     let cma = bootmem.cma.total_pages();
+    let mut io_tlb = None;
     let installed = page_alloc::install(page_alloc::links(&bootmem.memmaps, &valid), |zones| {
-        setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma, &params.swiotlb)
+        setup::mem_init(mb, &bootmem, memmaps, zones, &sections, cma, &params.swiotlb).map(|t| io_tlb = t)
     });
     if let Err(e) = installed {
         panic!("mem_init: {e}");
@@ -170,7 +173,30 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     drivers::demo_carveout::probe(&fdt, &reserved);
 
     let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
+    // What the monitor's `memmap` reports: the sections where they lie, not their link
+    // addresses; the init sections are freed by then, so they are not the image's.
+    let phys = |(s, e): (u64, u64)| (pa(s).0, pa(e).0);
+    let image_sections = kernel::mm::zone_sizes::KernelSections {
+        text: phys(sections.text),
+        rodata: phys(sections.rodata),
+        rwdata: phys(sections.rwdata),
+        bss: phys(sections.bss),
+        ..Default::default()
+    };
+    let map = kernel::memmap::MapFacts {
+        memblock: mb,
+        fdt: &fdt,
+        rmem: &reserved,
+        bootmem: &bootmem,
+        kernel: inputs.kernel,
+        sections: image_sections,
+        dtb: inputs.dtb,
+        initrd: kernel::memmap::initrd_pages(machine.initrd),
+        page_tables: &recorded.pages,
+        io_tlb,
+    };
     let facts = kernel::monitor::Facts {
+        map: Some(&map),
         memblock: mb,
         rmem: &reserved,
         fdt: &fdt,

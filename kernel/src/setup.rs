@@ -148,7 +148,7 @@ pub fn build_all_zonelists(bootmem: &Bootmem) {
 /// print the `Memory:` line. `cma_pages` are the pages of the CMA areas (`totalcma_pages`),
 /// reserved until CMA activates them. First, as arm64's `mem_init` does, `swiotlb_init` when
 /// RAM ends above the DMA limit (or `swiotlb=force`): its buffer comes from memblock and stays
-/// reserved.
+/// reserved; where it lies is returned, for the memory map (`memmap`).
 pub fn mem_init<'a, L: FreePageLinks>(
     mb: &mut Memblock,
     bootmem: &Bootmem,
@@ -157,10 +157,10 @@ pub fn mem_init<'a, L: FreePageLinks>(
     sections: &KernelSections,
     cma_pages: u64,
     swiotlb: &SwiotlbParams,
-) -> Result<(), BuddyError> {
+) -> Result<Option<crate::mm::swiotlb::IoTlb>, BuddyError> {
     // max_pfn > PFN_DOWN(arm64_dma_phys_limit)
     let addressing_limit = mb.end_of_dram().pfn_down().0 > bootmem.dma_phys_limit / PAGE_SIZE;
-    swiotlb_init(mb, addressing_limit, swiotlb, bootmem.nr_cpus, bootmem.dma_phys_limit, &mut |line| info!("{line}"));
+    let io_tlb = swiotlb_init(mb, addressing_limit, swiotlb, bootmem.nr_cpus, bootmem.dma_phys_limit, &mut |line| info!("{line}"));
     let totalram = memblock_free_all(mb, zones, memmaps, &bootmem.zones)?;
     let counts = MemCounts {
         physpages: bootmem.zones.num_physpages(),
@@ -169,7 +169,7 @@ pub fn mem_init<'a, L: FreePageLinks>(
         totalcma_pages: cma_pages,
     };
     zone_sizes::fmt_mem_init_info(&counts, sections, &mut |line| info!("{line}"));
-    Ok(())
+    Ok(io_tlb)
 }
 
 /// `arm64_memblock_init`.
@@ -246,7 +246,7 @@ pub mod dryrun;
 
 #[cfg(test)]
 #[path = "setup_tests.rs"]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod linux_detail_tests;

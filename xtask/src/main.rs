@@ -13,6 +13,9 @@ mod initcheck;
 mod linux;
 mod memmap;
 mod memmap_inputs;
+mod memmap_output_test;
+mod memmap_report;
+mod memmap_svg;
 mod memmap_test;
 mod monitor_test;
 mod mutants;
@@ -46,6 +49,10 @@ enum Command {
         /// Stop QEMU after this many seconds and exit with status 5 (default: no limit).
         #[arg(long, value_name = "SECS")]
         timeout: Option<u64>,
+        /// Instead of streaming the console: boot with the console monitor, draw the memory
+        /// map it reports (`memmap`) into this SVG file, power off.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<std::path::PathBuf>,
         #[command(flatten)]
         opts: qemu::BootOptions,
     },
@@ -141,7 +148,10 @@ fn main() -> ExitCode {
             println!("Image:      {}", img.image.display());
             0
         }),
-        Command::Qemu { timeout, opts } => {
+        Command::Qemu { timeout, svg: Some(svg), opts } => {
+            memmap_report::qemu_svg(&opts, &svg, std::time::Duration::from_secs(timeout.unwrap_or(120)))
+        }
+        Command::Qemu { timeout, svg: None, opts } => {
             qemu::run_interactive(&opts, timeout.map(std::time::Duration::from_secs))
         }
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),

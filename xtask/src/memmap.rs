@@ -30,6 +30,12 @@ pub struct MemmapArgs {
     pub pa_bits: Option<u32>,
     #[command(flatten)]
     pub inputs: memmap_inputs::InputArgs,
+    /// Print everything as one JSON document instead (schema: docs/memmap.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the physical address space into this SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 /// The dry-run command for `args`: the kernel just built is the image, with its section sizes,
@@ -54,6 +60,9 @@ pub fn run(args: &MemmapArgs) -> Result<i32> {
     let built = build::build(false)?;
     let dry_run = build::build_dry_run()?;
     let args = memmap_inputs::prepare(args)?;
+    if args.json || args.svg.is_some() {
+        return crate::memmap_report::run(&mut command(&dry_run, &args, &built), &args);
+    }
     let status = command(&dry_run, &args, &built).status().map_err(|e| format!("cannot run the dry-run: {e}"))?;
     Ok(status.code().unwrap_or(1))
 }

@@ -14,13 +14,15 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// The monitor's prompt (kernel::monitor::PROMPT).
-const PROMPT: &str = "memboot> ";
+pub const PROMPT: &str = "memboot> ";
 /// The whole session, boot included.
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A QEMU whose console we type into.
-struct Session {
+/// A QEMU whose console we type into (also `cargo xtask qemu --svg`'s).
+pub struct Session {
     guard: Guard,
+    /// Owns the files QEMU reads (an overlaid tree), removed with the session.
+    _machine: Machine,
     input: std::process::ChildStdin,
     output: Receiver<Vec<u8>>,
     /// Everything received, `\r` removed.
@@ -31,8 +33,53 @@ struct Session {
 }
 
 impl Session {
+    /// Boot `image` with `opts` (`monitor` is added) and read its console; the whole session
+    /// ends by `limit` from now.
+    pub fn start(opts: &BootOptions, image: &std::path::Path, limit: Duration) -> Result<Session> {
+        let start = Instant::now();
+        let opts = BootOptions { monitor: true, ..opts.clone() };
+        let machine = Machine::new(&opts, image)?;
+        let mut child = machine
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start QEMU: {e}"))?;
+        let input = child.stdin.take().expect("piped");
+        let mut pipe = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Session { guard: Guard(child), _machine: machine, input, output: rx, seen: String::new(), at: 0, deadline: start + limit })
+    }
+
+    /// Everything the console printed so far.
+    pub fn seen(&self) -> &str {
+        &self.seen
+    }
+
+    /// Type `poweroff`; QEMU must then exit cleanly.
+    pub fn poweroff(&mut self) -> Result<()> {
+        self.input.write_all(b"poweroff\r").map_err(|e| e.to_string())?;
+        self.until("reboot: Power down\n")?;
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let status = crate::qemu::wait_bounded(&mut self.guard, left).ok_or("QEMU still running after poweroff")?;
+        let _ = self.until("\u{0}"); // drain what is left (ends when the pipe closes)
+        match Outcome::classify(&self.seen, Some(status)) {
+            Outcome::Clean => Ok(()),
+            o => Err(format!("the session ended as '{}'", o.describe())),
+        }
+    }
+
     /// Wait for `marker` after what was consumed; return the text up to it and consume it.
-    fn until(&mut self, marker: &str) -> Result<String> {
+    pub fn until(&mut self, marker: &str) -> Result<String> {
         loop {
             if let Some(i) = self.seen[self.at..].find(marker) {
                 let text = self.seen[self.at..self.at + i].to_string();
@@ -63,7 +110,7 @@ impl Session {
     }
 
     /// Type `cmd` and Enter (CR, as a terminal sends it).
-    fn cmd(&mut self, cmd: &str) -> Result<String> {
+    pub fn cmd(&mut self, cmd: &str) -> Result<String> {
         self.send(&format!("{cmd}\r"), cmd)
     }
 }
@@ -113,30 +160,9 @@ pub fn run(built: &build::Built, logs: &std::path::Path) -> Result<Duration> {
         smp: 1,
         cpu: "max".into(),
         overlay: Some("reserved-memory".into()),
-        monitor: true,
         ..Default::default()
     };
-    let machine = Machine::new(&opts, &built.image)?;
-    let mut child = machine
-        .command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start QEMU: {e}"))?;
-    let input = child.stdin.take().expect("piped");
-    let mut pipe = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut s =
-        Session { guard: Guard(child), input, output: rx, seen: String::new(), at: 0, deadline: start + LIMIT };
+    let mut s = Session::start(&opts, &built.image, LIMIT)?;
     let result = dialogue(&mut s, built.text_end);
     let _ = std::fs::write(logs.join("monitor.log"), &s.seen);
     result.map_err(|e| format!("{e}\n--- console ---\n{}---", s.seen))?;
@@ -151,7 +177,7 @@ fn dialogue(s: &mut Session, image: (u64, u64)) -> Result<()> {
     ensure(boot_lines.last() == Some(&"monitor: type 'help' for the commands"), || "no monitor banner".into())?;
 
     let help = s.cmd("help")?;
-    for c in ["help", "dmesg", "memblock", "iomem", "buddyinfo", "zoneinfo", "rmem", "ptdump", "alloc", "free", "poweroff"] {
+    for c in ["help", "dmesg", "memblock", "iomem", "buddyinfo", "zoneinfo", "rmem", "memmap", "ptdump", "alloc", "free", "poweroff"] {
         ensure(help.lines().any(|l| l.trim_start().starts_with(c)), || format!("help does not list {c}: {help}"))?;
     }
 
@@ -264,13 +290,5 @@ fn dialogue(s: &mut Session, image: (u64, u64)) -> Result<()> {
         || format!("ptdump of a range: {part}"),
     )?;
 
-    s.input.write_all(b"poweroff\r").map_err(|e| e.to_string())?;
-    s.until("reboot: Power down\n")?;
-    let left = s.deadline.saturating_duration_since(Instant::now());
-    let status = crate::qemu::wait_bounded(&mut s.guard, left).ok_or("QEMU still running after poweroff")?;
-    let _ = s.until("\u{0}"); // drain what is left (ends when the pipe closes)
-    match Outcome::classify(&s.seen, Some(status)) {
-        Outcome::Clean => Ok(()),
-        o => Err(format!("the session ended as '{}'", o.describe())),
-    }
+    s.poweroff()
 }

@@ -36,6 +36,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("buddyinfo", "free blocks per order, as /proc/buddyinfo"),
     ("zoneinfo", "per zone: pages free, spanned, present, managed; free blocks per order"),
     ("rmem", "the /reserved-memory regions: name, range, no-map/reusable, hook"),
+    ("memmap", "physical memory map at the end of mem_init: every range and its owner"),
     ("ptdump [START END]", "the kernel page tables, or the part in [START, END)"),
     ("alloc ORDER [dma|dma32|normal]", "allocate 2^ORDER pages (highest zone: normal)"),
     ("free PFN ORDER", "free a block that alloc returned"),
@@ -52,6 +53,7 @@ pub enum Command {
     Buddyinfo,
     Zoneinfo,
     Rmem,
+    Memmap,
     /// `None`: the whole dump; else `[start, end)`.
     Ptdump(Option<(u64, u64)>),
     Alloc { order: u32, highest: ZoneType },
@@ -126,6 +128,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError<'_>> {
         "buddyinfo" => Command::Buddyinfo,
         "zoneinfo" => Command::Zoneinfo,
         "rmem" => Command::Rmem,
+        "memmap" => Command::Memmap,
         "poweroff" => Command::Poweroff,
         "ptdump" => match arg("START") {
             Err(_) => Command::Ptdump(None),
@@ -245,6 +248,8 @@ pub trait Machine {
 /// The boot's state the monitor reads: memblock (closed, its arrays kept), the reserved-memory
 /// table, the device tree it came from, and where the kernel image lies.
 pub struct Facts<'f, 'a> {
+    /// What the memory map is made of (`memmap`); `None` when the boot did not keep it.
+    pub map: Option<&'f crate::memmap::MapFacts<'f, 'a>>,
     pub memblock: &'f Memblock,
     pub rmem: &'f ReservedMemTable<'a>,
     pub fdt: &'f Fdt<'a>,
@@ -331,6 +336,13 @@ impl Monitor {
             }
             Command::Iomem => procfs::iomem(facts, &mut line_to(out)),
             Command::Rmem => procfs::rmem(facts, &mut line_to(out)),
+            Command::Memmap => match facts.map {
+                Some(map) => {
+                    crate::memmap::fmt_map(map, &mut line_to(out));
+                    Ok(())
+                }
+                None => writeln!(out, "monitor: memmap: the boot kept no memory map"),
+            },
             Command::Buddyinfo => {
                 if !machine.with_zones(&mut |z| z.fmt_buddyinfo(&mut line_to(out))) {
                     writeln!(out, "{unavailable}")?;

@@ -68,7 +68,7 @@ pub fn dry_run<'a>(
         phys_addr_bits: opts.phys_addr_bits,
         initrd_override: opts.initrd,
     };
-    let (_, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
+    let (machine, reserved) = setup_arch_memory(&fdt, mb, &inputs, &params, &malformed, hooks);
     // paging_init takes the same table pages from memblock as the boot, given the image's
     // section sizes; without them the image is one segment, which needs the same tables as
     // long as the image lies in one 2 MiB block.
@@ -76,11 +76,29 @@ pub fn dry_run<'a>(
     let (image, image_ro) = opts.image_segments();
     let console = chosen::stdout_console(&fdt).ok().or_else(|| chosen::first_pl011(&fdt)).map(|c| (c.base, c.size));
     let paging = PagingInputs { image: &image, image_ro, console, fdt: inputs.dtb };
-    let bootmem = match paging_init(mb, tables, &paging, super::ARCH) {
-        Ok(_) => Ok(bootmem_init(&fdt, mb, &reserved, params.cma)),
+    let mut tables = crate::memmap::Recording::new(tables);
+    let bootmem = match paging_init(mb, &mut tables, &paging, super::ARCH) {
+        Ok(t) => {
+            if params.ptdump {
+                let read = crate::memmap::ReadOnly(&tables.inner);
+                crate::mm::pgtable::dump(&read, t.root, &crate::arm64::PTDUMP_MARKERS, &mut |a| log::info!("{a}"));
+            }
+            Ok(bootmem_init(&fdt, mb, &reserved, params.cma))
+        }
         Err(e) => Err(BootStop::PagingInit(e).report()),
     };
-    Ok(DryRunState { fdt, reserved, bootmem, buddyinfo: params.buddyinfo, swiotlb: params.swiotlb })
+    let initrd = crate::memmap::initrd_pages(machine.initrd);
+    Ok(DryRunState {
+        fdt,
+        reserved,
+        bootmem,
+        buddyinfo: params.buddyinfo,
+        swiotlb: params.swiotlb,
+        dtb: inputs.dtb,
+        initrd,
+        page_tables: tables.pages,
+        io_tlb: core::cell::Cell::new(None),
+    })
 }
 
 /// Why the simulated boot would stop after the blob check: the `panic!` of `kernel_main`
@@ -146,6 +164,32 @@ pub struct DryRunState<'a> {
     pub buddyinfo: bool,
     /// `swiotlb=`, for mem_init.
     pub swiotlb: crate::mm::swiotlb::SwiotlbParams,
+    /// `[base, base + totalsize)` of the blob.
+    pub dtb: (PhysAddr, u64),
+    /// The initrd's pages as the boot reserved them.
+    pub initrd: Option<(PhysAddr, PhysAddr)>,
+    /// The table pages paging_init took from memblock.
+    pub page_tables: crate::memmap::TablePages,
+    /// The swiotlb buffer, once mem_init placed one.
+    pub io_tlb: core::cell::Cell<Option<crate::mm::swiotlb::IoTlb>>,
+}
+
+impl<'a> DryRunState<'a> {
+    /// What the memory map is made of, once mem_init has run with `mb` (`memmap`).
+    pub fn map_facts<'f>(&'f self, mb: &'f Memblock, opts: &DryRun) -> Option<crate::memmap::MapFacts<'f, 'a>> {
+        Some(crate::memmap::MapFacts {
+            memblock: mb,
+            fdt: &self.fdt,
+            rmem: &self.reserved,
+            bootmem: self.bootmem.as_ref().ok()?,
+            kernel: opts.kernel,
+            sections: opts.kernel_sections(),
+            dtb: self.dtb,
+            initrd: self.initrd,
+            page_tables: &self.page_tables,
+            io_tlb: self.io_tlb.get(),
+        })
+    }
 }
 
 impl DryRun<'_> {

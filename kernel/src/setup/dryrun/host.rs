@@ -126,8 +126,9 @@ fn simulate<R>(
     });
     let cma = bootmem.cma.total_pages();
     let mut zones = std::boxed::Box::new(Zones::new(links));
-    if let Err(e) = super::super::mem_init(mb, bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb) {
-        return Ok(Err(BootStop::MemInit(e).report()));
+    match super::super::mem_init(mb, bootmem, memmaps, &mut zones, &opts.kernel_sections(), cma, &state.swiotlb) {
+        Ok(io_tlb) => state.io_tlb.set(io_tlb),
+        Err(e) => return Ok(Err(BootStop::MemInit(e).report())),
     }
     let checked = after(mb, &zones);
     super::super::cma_init_reserved_areas(&bootmem.cma, &mut zones);
