@@ -173,13 +173,14 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     drivers::demo_carveout::probe(&fdt, &reserved);
 
     let (l, pa) = (arch::image::layout(), arch::image::pa_symbol);
-    // What the monitor's `memmap` reports: the sections where they lie, not their link
-    // addresses; the init sections are freed by then, so they are not the image's.
+    // What the monitor's `memmap` reports: the map at the end of mem_init (as the dry-run
+    // prints it), with the sections where they lie, not at their link addresses.
     let phys = |(s, e): (u64, u64)| (pa(s).0, pa(e).0);
     let image_sections = kernel::mm::zone_sizes::KernelSections {
         text: phys(sections.text),
         rodata: phys(sections.rodata),
         rwdata: phys(sections.rwdata),
+        init: phys(sections.init),
         bss: phys(sections.bss),
         ..Default::default()
     };
