@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::mm::memblock::Memblock;
-use crate::of::testblob::{cells, Builder};
+use crate::of::testblob::Builder;
 use crate::setup::dryrun::host::mem_init_with;
 use crate::setup::dryrun::{dry_run, DryRun, HostTables};
 use crate::setup::tests::{reserved_memory_blob, HOOKS};
@@ -104,14 +104,7 @@ fn every_reserved_byte_of_a_boot_has_its_owner() {
 fn a_page_next_to_a_large_bank_keeps_its_line_and_a_misplaced_image_shows_outside_ram() {
     // 64 GiB from 0x80000000, a 4 KiB /memreserve/ at 0x90000000, the image left at QEMU's
     // 0x40200000 below the bank: reserved, outside every memory node.
-    let mut b = Builder::new();
-    b.begin("");
-    b.prop("#address-cells", &2u32.to_be_bytes());
-    b.prop("#size-cells", &2u32.to_be_bytes());
-    b.begin("memory@80000000");
-    b.prop("device_type", b"memory\0");
-    b.prop("reg", &cells(0x8000_0000, 64 << 30));
-    b.end();
+    let mut b = Builder::root_with_memory("memory@80000000", 0x8000_0000, 64 << 30);
     b.end();
     let blob = b.finish(&[(0x9000_0000, 0x1000)]);
     let (lines, _) = map_of(&blob, &opts(0x8800_0000, KERNEL));

@@ -178,14 +178,7 @@ mod tests {
     /// property is bad.
     #[test]
     fn named_node_without_reg_range() {
-        let mut b = Builder::new();
-        b.begin("");
-        b.prop("#address-cells", &2u32.to_be_bytes());
-        b.prop("#size-cells", &2u32.to_be_bytes());
-        b.begin("memory@40000000");
-        b.prop("device_type", b"memory\0");
-        b.prop("reg", &cells(0x4000_0000, 2 * HALF));
-        b.end();
+        let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 2 * HALF);
         b.begin("ram@0");
         b.prop("device_type", b"memory\0");
         b.prop("reg", &[0, 0, 0, 0]);

@@ -10,6 +10,20 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// A root with two-cell addresses and sizes, as QEMU virt's, and one memory node `name`
+    /// with `reg = <base size>`; the root stays open.
+    pub fn root_with_memory(name: &str, base: u64, size: u64) -> Self {
+        let mut b = Self::new();
+        b.begin("");
+        b.prop("#address-cells", &2u32.to_be_bytes());
+        b.prop("#size-cells", &2u32.to_be_bytes());
+        b.begin(name);
+        b.prop("device_type", b"memory\0");
+        b.prop("reg", &cells(base, size));
+        b.end();
+        b
+    }
+
     pub fn new() -> Self {
         Builder { structs: Vec::new(), strings: Vec::new() }
     }

@@ -47,14 +47,7 @@ fn one(name: &'static str, props: Props) -> Tree {
 }
 
 fn blob(t: &Tree) -> Vec<u8> {
-    let mut b = Builder::new();
-    b.begin("");
-    b.prop("#address-cells", &2u32.to_be_bytes());
-    b.prop("#size-cells", &2u32.to_be_bytes());
-    b.begin("memory@40000000");
-    b.prop("device_type", b"memory\0");
-    b.prop("reg", &cells(0x4000_0000, 0xc000_0000));
-    b.end();
+    let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 0xc000_0000);
     if t.dma_limited {
         // child 0 -> CPU 0x40000000, 512 MiB: the last CPU address is 0x5fffffff.
         b.begin("soc");
