@@ -83,16 +83,38 @@ impl<'a> ValidPfns<'a> {
         self.0.last().map_or(0, |l| l.base + l.frames())
     }
 
+    /// The run that holds `pfn`, `None` when it is not valid. Every buddy operation asks
+    /// this: a node without holes of whole sections (the common case) has one run and needs no
+    /// search.
+    #[inline]
+    fn run_of(&self, pfn: u64) -> Option<&'a SectionRun> {
+        let run = match self.0 {
+            [only] => only,
+            runs => runs.get(runs.partition_point(|r| r.end_pfn <= pfn))?,
+        };
+        (run.start_pfn..run.end_pfn).contains(&pfn).then_some(run)
+    }
+
     /// The memmap index of `pfn`, `None` when it is not valid.
+    #[inline]
     pub fn index(&self, pfn: u64) -> Option<u64> {
-        let run = self.0.get(self.0.partition_point(|r| r.end_pfn <= pfn))?;
-        (pfn >= run.start_pfn).then(|| run.base + (pfn - run.start_pfn))
+        self.run_of(pfn).map(|run| run.base + (pfn - run.start_pfn))
+    }
+
+    /// The first frame of `pfn`'s run, `None` when `pfn` is not valid.
+    #[inline]
+    pub fn run_start(&self, pfn: u64) -> Option<u64> {
+        self.run_of(pfn).map(|run| run.start_pfn)
     }
 
     /// The frame at memmap index `index` (the inverse of [`index`](Self::index)).
+    #[inline]
     pub fn pfn(&self, index: u64) -> Option<u64> {
-        let run = self.0.get(self.0.partition_point(|r| r.base + r.frames() <= index))?;
-        (index >= run.base).then(|| run.start_pfn + (index - run.base))
+        let run = match self.0 {
+            [only] => only,
+            runs => runs.get(runs.partition_point(|r| r.base + r.frames() <= index))?,
+        };
+        (run.base..run.base + run.frames()).contains(&index).then(|| run.start_pfn + (index - run.base))
     }
 
     /// The valid parts of `[start, end)`, each as (first frame, end, memmap index of the

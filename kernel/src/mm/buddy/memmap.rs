@@ -132,6 +132,7 @@ impl<'a> Memmap<'a> {
     }
 
     /// The index of `pfn`'s entry, if it is valid.
+    #[inline]
     fn entry(&self, pfn: u64) -> Option<usize> {
         usize::try_from(self.valid.index(pfn)?).ok().filter(|&i| i < self.pages.len())
     }
@@ -148,8 +149,7 @@ impl<'a> Memmap<'a> {
     /// or, when the pageblock's first frame is not valid (RAM starting inside the pageblock),
     /// the first valid frame of `pfn`'s run.
     fn pageblock_index(&self, pfn: u64) -> Option<usize> {
-        self.entry(pfn)?;
-        let run_start = self.valid.parts(0, pfn + 1).last().map_or(pfn, |(s, _, _)| s);
+        let run_start = self.valid.run_start(pfn)?;
         self.entry((pfn & !(PAGEBLOCK_NR_PAGES - 1)).max(run_start))
     }
 
