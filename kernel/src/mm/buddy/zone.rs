@@ -141,12 +141,24 @@ impl Zone {
     }
 
     /// The free block of an order above `order` that contains `pfn`, if any: a block being
-    /// freed must not lie inside one. Costs one memmap read per order.
+    /// freed must not lie inside one. The candidate of order `o` is the block headed at `pfn`
+    /// with its low `o` bits cleared; consecutive orders share a head while the next bit of
+    /// `pfn` is clear, so one memmap read answers for all of them (the head's order is at most
+    /// one value): one read per set bit of `pfn` above `order`, not one per order.
     pub(super) fn containing_free_block(&self, mm: &Memmap<'_>, pfn: u64, order: u32) -> Option<(u64, u32)> {
-        (order + 1..MAX_ORDER).find_map(|o| {
+        let mut o = order + 1;
+        while o < MAX_ORDER {
             let head = pfn & !((1u64 << o) - 1);
-            self.is_free_block(mm, head, o).then_some((head, o))
-        })
+            // Orders o..=last all have `head` as their candidate.
+            let last = (o + (pfn >> o).trailing_zeros()).min(MAX_ORDER - 1);
+            if self.spans(head) {
+                if let Some(found) = mm.state(head).and_then(PageState::buddy_order).filter(|h| (o..=last).contains(h)) {
+                    return Some((head, found));
+                }
+            }
+            o = last + 1;
+        }
+        None
     }
 
     /// Count `pages` (may be negative) freed or taken in a pageblock of type `mt` (Linux's
