@@ -240,6 +240,32 @@ fn removing_everything_leaves_the_dummy_slot_with_no_node() {
 }
 
 #[test]
+fn flag_set_operations() {
+    // HOTPLUG 0x1, MIRROR 0x2, NOMAP 0x4 are distinct bits (Linux's enum memblock_flags).
+    let hm = MemblockFlags::HOTPLUG | MemblockFlags::MIRROR; // 0x1 | 0x2 = 0x3
+    assert_eq!(hm, MemblockFlags(0x3));
+    assert_eq!(MemblockFlags::HOTPLUG.union(MemblockFlags::NOMAP), MemblockFlags(0x5));
+    // contains: every bit; intersects: any bit.
+    assert!(hm.contains(MemblockFlags::MIRROR));
+    assert!(hm.contains(hm));
+    assert!(!hm.contains(MemblockFlags::NOMAP));
+    assert!(!hm.contains(MemblockFlags::MIRROR | MemblockFlags::NOMAP)); // 0x3 & 0x6 = 0x2 != 0x6
+    assert!(hm.intersects(MemblockFlags::MIRROR | MemblockFlags::NOMAP)); // 0x3 & 0x6 = 0x2
+    assert!(!hm.intersects(MemblockFlags::NOMAP)); // 0x3 & 0x4 = 0
+    assert!(!MemblockFlags::NONE.intersects(hm));
+    // difference clears only the given bits: 0x3 & !0x2 = 0x1; clearing an unset bit keeps all.
+    assert_eq!(hm.difference(MemblockFlags::MIRROR), MemblockFlags::HOTPLUG);
+    assert_eq!(hm.difference(MemblockFlags::NOMAP), hm);
+    // The region predicates read their own bit only.
+    let r = Region { flags: MemblockFlags::MIRROR | MemblockFlags::DRIVER_MANAGED, ..Region::new(0, 0x1000) };
+    assert!(r.is_mirror() && r.is_driver_managed());
+    assert!(!r.is_nomap() && !r.is_hotpluggable());
+    let h = Region { flags: MemblockFlags::HOTPLUG | MemblockFlags::NOMAP, ..Region::new(0, 0x1000) };
+    assert!(h.is_hotpluggable() && h.is_nomap());
+    assert!(!h.is_mirror() && !h.is_driver_managed());
+}
+
+#[test]
 fn flags_and_nodes_prevent_merging() {
     //  | nid 0 | nid 1 |            touching ranges on different nodes
     //  +-------+-------+       ->  two regions
