@@ -526,15 +526,18 @@ fn reserve_many(m: &mut Memblock, base: u64, n: u64) -> Result<(), MemblockError
     (0..n).try_for_each(|i| m.reserve(pa(base + i * 0x2000), 0x1000))
 }
 
-/// The static arrays of `Memblock::new` have Linux 6.1's sizes for Debian's arm64 kernel.
+/// The static arrays of `Memblock::new` have Linux 6.1's names and its sizes for Debian's
+/// arm64 kernel.
 #[test]
-fn static_arrays_have_linux_sizes() {
+fn static_arrays_have_linux_names_and_sizes() {
     // memory: INIT_MEMBLOCK_MEMORY_REGIONS = 8 * INIT_MEMBLOCK_REGIONS (CONFIG_EFI) = 8 * 128 =
     // 1024. reserved: INIT_MEMBLOCK_RESERVED_REGIONS = INIT_MEMBLOCK_REGIONS + NR_CPUS + 1
     // (arm64's asm/memblock.h) = 128 + 256 + 1 = 385.
     let m = Box::new(Memblock::new());
     assert_eq!(m.memory.max(), 1024);
     assert_eq!(m.reserved.max(), 385);
+    // The `name`s of Linux's two `struct memblock_type`s.
+    assert_eq!((m.memory.name(), m.reserved.name()), ("memory", "reserved"));
 }
 
 #[test]
