@@ -266,6 +266,20 @@ fn flag_set_operations() {
 }
 
 #[test]
+fn settings_read_back() {
+    // Memblock::new is Linux's static state: top-down, no movable_node, open for allocations.
+    let mut m = mb();
+    assert!(!m.bottom_up() && !m.movable_node() && !m.is_closed());
+    m.set_bottom_up(true);
+    m.set_movable_node(true);
+    m.close();
+    assert!(m.bottom_up() && m.movable_node() && m.is_closed());
+    m.set_bottom_up(false);
+    m.set_movable_node(false);
+    assert!(!m.bottom_up() && !m.movable_node());
+}
+
+#[test]
 fn flags_and_nodes_prevent_merging() {
     //  | nid 0 | nid 1 |            touching ranges on different nodes
     //  +-------+-------+       ->  two regions
