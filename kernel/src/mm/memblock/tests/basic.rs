@@ -240,6 +240,46 @@ fn removing_everything_leaves_the_dummy_slot_with_no_node() {
 }
 
 #[test]
+fn flag_set_operations() {
+    // HOTPLUG 0x1, MIRROR 0x2, NOMAP 0x4 are distinct bits (Linux's enum memblock_flags).
+    let hm = MemblockFlags::HOTPLUG | MemblockFlags::MIRROR; // 0x1 | 0x2 = 0x3
+    assert_eq!(hm, MemblockFlags(0x3));
+    assert_eq!(MemblockFlags::HOTPLUG.union(MemblockFlags::NOMAP), MemblockFlags(0x5));
+    // contains: every bit; intersects: any bit.
+    assert!(hm.contains(MemblockFlags::MIRROR));
+    assert!(hm.contains(hm));
+    assert!(!hm.contains(MemblockFlags::NOMAP));
+    assert!(!hm.contains(MemblockFlags::MIRROR | MemblockFlags::NOMAP)); // 0x3 & 0x6 = 0x2 != 0x6
+    assert!(hm.intersects(MemblockFlags::MIRROR | MemblockFlags::NOMAP)); // 0x3 & 0x6 = 0x2
+    assert!(!hm.intersects(MemblockFlags::NOMAP)); // 0x3 & 0x4 = 0
+    assert!(!MemblockFlags::NONE.intersects(hm));
+    // difference clears only the given bits: 0x3 & !0x2 = 0x1; clearing an unset bit keeps all.
+    assert_eq!(hm.difference(MemblockFlags::MIRROR), MemblockFlags::HOTPLUG);
+    assert_eq!(hm.difference(MemblockFlags::NOMAP), hm);
+    // The region predicates read their own bit only.
+    let r = Region { flags: MemblockFlags::MIRROR | MemblockFlags::DRIVER_MANAGED, ..Region::new(0, 0x1000) };
+    assert!(r.is_mirror() && r.is_driver_managed());
+    assert!(!r.is_nomap() && !r.is_hotpluggable());
+    let h = Region { flags: MemblockFlags::HOTPLUG | MemblockFlags::NOMAP, ..Region::new(0, 0x1000) };
+    assert!(h.is_hotpluggable() && h.is_nomap());
+    assert!(!h.is_mirror() && !h.is_driver_managed());
+}
+
+#[test]
+fn settings_read_back() {
+    // Memblock::new is Linux's static state: top-down, no movable_node, open for allocations.
+    let mut m = mb();
+    assert!(!m.bottom_up() && !m.movable_node() && !m.is_closed());
+    m.set_bottom_up(true);
+    m.set_movable_node(true);
+    m.close();
+    assert!(m.bottom_up() && m.movable_node() && m.is_closed());
+    m.set_bottom_up(false);
+    m.set_movable_node(false);
+    assert!(!m.bottom_up() && !m.movable_node());
+}
+
+#[test]
 fn flags_and_nodes_prevent_merging() {
     //  | nid 0 | nid 1 |            touching ranges on different nodes
     //  +-------+-------+       ->  two regions
@@ -498,6 +538,20 @@ fn queries() {
 /// Reserve `n` one-page regions two pages apart from `base`, so none merge.
 fn reserve_many(m: &mut Memblock, base: u64, n: u64) -> Result<(), MemblockError> {
     (0..n).try_for_each(|i| m.reserve(pa(base + i * 0x2000), 0x1000))
+}
+
+/// The static arrays of `Memblock::new` have Linux 6.1's names and its sizes for Debian's
+/// arm64 kernel.
+#[test]
+fn static_arrays_have_linux_names_and_sizes() {
+    // memory: INIT_MEMBLOCK_MEMORY_REGIONS = 8 * INIT_MEMBLOCK_REGIONS (CONFIG_EFI) = 8 * 128 =
+    // 1024. reserved: INIT_MEMBLOCK_RESERVED_REGIONS = INIT_MEMBLOCK_REGIONS + NR_CPUS + 1
+    // (arm64's asm/memblock.h) = 128 + 256 + 1 = 385.
+    let m = Box::new(Memblock::new());
+    assert_eq!(m.memory.max(), 1024);
+    assert_eq!(m.reserved.max(), 385);
+    // The `name`s of Linux's two `struct memblock_type`s.
+    assert_eq!((m.memory.name(), m.reserved.name()), ("memory", "reserved"));
 }
 
 #[test]
