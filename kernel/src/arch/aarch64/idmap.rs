@@ -21,9 +21,9 @@ pub fn map_device(base: PhysAddr, size: u64) -> Result<(), PoolExhausted> {
     let mut block = base.align_down(0x20_0000).0;
     let end = base.0.saturating_add(size.max(1));
     while block < end {
-        // SAFETY: idmap_map_block only writes descriptors for blocks that are still invalid,
-        // into page-table memory inside the kernel image, and follows each write with
-        // dsb ishst + isb; it never changes a mapping the running code depends on.
+        // idmap_map_block writes descriptors only for blocks that are still invalid, into
+        // page-table memory inside the kernel image, each write followed by dsb ishst + isb.
+        // SAFETY: so it never changes a mapping the running code depends on.
         if !unsafe { idmap_map_block(block, BLOCK_DEVICE) } {
             return Err(PoolExhausted);
         }

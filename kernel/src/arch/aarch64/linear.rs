@@ -31,8 +31,8 @@ pub fn section_runs(m: &NodeMemmap, runs: impl Iterator<Item = SectionRun>) -> O
         if n == m.runs {
             return None;
         }
-        // SAFETY: memblock reserved `m.runs` entries behind the links for this table alone,
-        // mapped and 8-byte aligned (the links before it are 8-byte entries from a page).
+        // The links before the table are 8-byte entries from a page, so it is 8-byte aligned.
+        // SAFETY: memblock reserved `m.runs` mapped, aligned entries behind the links for it alone.
         unsafe { ptr.add(n).write(run) };
         n += 1;
     }

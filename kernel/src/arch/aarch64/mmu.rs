@@ -52,16 +52,16 @@ pub fn free_initmem(root: PhysAddr) -> u64 {
     use super::image::pa_symbol;
     let l = super::image::layout();
     let unmapped = kernel::mm::pgtable::unmap_range(&mut LinearTables, root, l.init_begin, l.init_end - l.init_begin, &mut |va| {
-        // SAFETY: the entry for `va` was just cleared; invalidating its TLB entries only makes
-        // the next access walk the tables.
+        // Invalidating the TLB entries of `va` only makes the next access walk the tables.
+        // SAFETY: the entry for `va` was just cleared, so no live translation is lost.
         unsafe { flush_tlb_kernel_page(va) }
     });
     if let Err(e) = unmapped {
         panic!("free_initmem: {e}");
     }
     let (start, end) = (pa_symbol(l.init_begin), pa_symbol(l.init_end));
-    // SAFETY: the init pages are reserved memory nobody uses any more; their linear alias is
-    // read-write (only text and rodata have a read-only one).
+    // Their linear alias is read-write: only text and rodata have a read-only one.
+    // SAFETY: the init pages are reserved memory nobody uses any more, mapped read-write.
     unsafe { core::ptr::write_bytes(va(start) as *mut u8, POISON_FREE_INITMEM, (end - start) as usize) };
     let freed = crate::page_alloc::with(|z| kernel::mm::buddy::reserved::free_initmem(z, start, end));
     match freed {
