@@ -169,9 +169,9 @@ impl<'a> Memmap<'a> {
         }
     }
 
-    /// The entries of the valid frames of `[start_pfn, end_pfn)`, which must lie in the
-    /// node's span, or an error naming the range.
-    fn entries(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = &mut PageState>, BuddyError> {
+    /// The valid parts of `[start_pfn, end_pfn)` (which must lie in the node's span, or an
+    /// error naming the range), each as its first frame and its entries.
+    fn parts_mut(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = (u64, &mut [PageState])>, BuddyError> {
         let (start, end) = (start_pfn.0, end_pfn.0);
         let (span_start, span_end) = self.valid.span();
         if start > end || start < span_start || end > span_end {
@@ -180,27 +180,83 @@ impl<'a> Memmap<'a> {
         let mut rest: &mut [PageState] = self.pages;
         let mut at = 0;
         let parts = self.valid.parts(start, end);
-        Ok(parts.flat_map(move |(s, e, i)| {
+        Ok(parts.map(move |(s, e, i)| {
             let (i, n) = (i as usize, (e - s) as usize);
             let taken = core::mem::take(&mut rest);
             let (_, tail) = taken.split_at_mut(i - at);
             let (part, tail) = tail.split_at_mut(n);
             rest = tail;
             at = i + n;
-            part.iter_mut()
+            (s, part)
         }))
+    }
+
+    /// Call `f` with each head of a block of `order` whose first frame lies in `[start_pfn,
+    /// end_pfn)` and is valid, in address order, with its frame and its entry; stops at the
+    /// first error `f` returns.
+    fn for_each_head(
+        &mut self,
+        start_pfn: Pfn,
+        end_pfn: Pfn,
+        order: u32,
+        f: &mut dyn FnMut(u64, &mut PageState) -> Result<(), BuddyError>,
+    ) -> Result<(), BuddyError> {
+        let step = 1u64 << order;
+        for (s, part) in self.parts_mut(start_pfn, end_pfn)? {
+            let mut k = s.next_multiple_of(step) - s;
+            while let Some(p) = part.get_mut(k as usize) {
+                f(s + k, p)?;
+                k += step;
+            }
+        }
+        Ok(())
+    }
+
+    /// Check that no head of a block of `order` in `[start_pfn, end_pfn)` is reserved or
+    /// heads a free block already (what freeing checks of each block's head).
+    pub(super) fn check_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, order: u32) -> Result<(), BuddyError> {
+        self.for_each_head(start_pfn, end_pfn, order, &mut |pfn, p| {
+            let p = PageState(p.0 & !PAGEBLOCK_BITS);
+            if p.is_reserved() {
+                return Err(BuddyError::Reserved { pfn: Pfn(pfn) });
+            }
+            match p.buddy_order() {
+                Some(o) => Err(BuddyError::DoubleFree { pfn: Pfn(pfn), head: Pfn(pfn), order: o }),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Make every head of a block of `order` (at least pageblock order) in `[start_pfn,
+    /// end_pfn)` the head of a free block of that order, and call `f` with its frame and its
+    /// pageblock's migrate type (the head is its pageblock's first frame), in address order.
+    pub(super) fn set_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, order: u32, f: &mut dyn FnMut(u64, MigrateType)) -> Result<(), BuddyError> {
+        debug_assert!(order >= super::PAGEBLOCK_ORDER);
+        self.for_each_head(start_pfn, end_pfn, order, &mut |pfn, p| {
+            p.0 = (p.0 & PAGEBLOCK_BITS) | PageState::buddy(order).0;
+            f(pfn, MigrateType::from_bits(p.0 >> PAGEBLOCK_SHIFT));
+            Ok(())
+        })
+    }
+
+    /// Set (`set`) or clear the reserved mark of every entry of `[start_pfn, end_pfn)`;
+    /// returns how many entries changed.
+    fn mark(&mut self, start_pfn: Pfn, end_pfn: Pfn, set: bool) -> Result<u64, BuddyError> {
+        let mut changed = 0;
+        for (_, part) in self.parts_mut(start_pfn, end_pfn)? {
+            changed += part.iter().filter(|p| p.is_reserved() != set).count() as u64;
+            for p in part {
+                p.0 = if set { p.0 | PageState::RESERVED } else { p.0 & !PageState::RESERVED };
+            }
+        }
+        Ok(changed)
     }
 
     /// Clear the reserved mark of `[start_pfn, end_pfn)` (Linux's `__ClearPageReserved` on
     /// each page, as `init_cma_reserved_pageblock` does before freeing). Returns how many
     /// pages were reserved.
     pub(super) fn clear_reserved(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
-        let mut cleared = 0;
-        for p in self.entries(start_pfn, end_pfn)?.filter(|p| p.is_reserved()) {
-            p.0 &= !PageState::RESERVED;
-            cleared += 1;
-        }
-        Ok(cleared)
+        self.mark(start_pfn, end_pfn, false)
     }
 
     /// Mark the valid frames of `[start_pfn, end_pfn)` reserved (Linux's
@@ -210,12 +266,7 @@ impl<'a> Memmap<'a> {
     /// reserved (pages already reserved are not counted twice). Only possible before the
     /// memmap is handed to [`super::Zones::add_node`], so a free block can never be marked.
     pub fn mark_reserved(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
-        let mut newly = 0;
-        for p in self.entries(start_pfn, end_pfn)?.filter(|p| !p.is_reserved()) {
-            p.0 |= PageState::RESERVED;
-            newly += 1;
-        }
-        Ok(newly)
+        self.mark(start_pfn, end_pfn, true)
     }
 
     /// Number of reserved frames (counted: for checks, not for a hot path).

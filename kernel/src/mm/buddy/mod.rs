@@ -170,8 +170,17 @@ pub struct Zones<'a, L: FreePageLinks> {
 /// Location of a zone: node index and zone index.
 pub(super) type ZoneIdx = (usize, usize);
 
-/// Visitor of the blocks of a range: the allocator, the head pfn, the order, the zone.
-type BlockFn<'f, Z> = dyn FnMut(&mut Z, u64, u32, ZoneIdx) -> Result<(), BuddyError> + 'f;
+/// What [`Zones::free_range`] hands over at a time.
+#[derive(Clone, Copy)]
+enum Block {
+    /// One block: its head and order.
+    One(u64, u32),
+    /// The consecutive blocks of the top order in `[start, end)`.
+    Top(u64, u64),
+}
+
+/// Visitor of the blocks of a range: the allocator, the blocks, the zone.
+type BlockFn<'f, Z> = dyn FnMut(&mut Z, Block, ZoneIdx) -> Result<(), BuddyError> + 'f;
 
 impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// No nodes, no zones.
@@ -297,7 +306,12 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         if pfn & ((1 << order) - 1) != 0 {
             return Err(BuddyError::Misaligned { pfn: Pfn(pfn), order });
         }
-        let (n, z) = self.zone_of(pfn).ok_or(BuddyError::NotInZone { pfn: Pfn(pfn) })?;
+        let zi = self.zone_of(pfn).ok_or(BuddyError::NotInZone { pfn: Pfn(pfn) })?;
+        self.check_in_zone(zi, pfn, order).map(|()| zi)
+    }
+
+    /// [`check_free`](Self::check_free) of an aligned block whose first frame lies in zone `(n, z)`.
+    fn check_in_zone(&self, (n, z): ZoneIdx, pfn: u64, order: u32) -> Result<(), BuddyError> {
         let Some(node) = self.nodes[n].as_deref() else {
             return Err(BuddyError::NotInZone { pfn: Pfn(pfn) });
         };
@@ -318,7 +332,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         if let Some((head, o)) = zone.containing_free_block(mm, pfn, order) {
             return Err(BuddyError::DoubleFree { pfn: Pfn(pfn), head: Pfn(head), order: o });
         }
-        Ok((n, z))
+        Ok(())
     }
 
     /// Hand the free frames `[start_pfn, end_pfn)` to the allocator in the largest naturally
@@ -330,32 +344,47 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// The range may cover several zones; it is cut at zone boundaries, so no block ever
     /// straddles two zones. Every frame must lie in a zone. Only the head page of each block
     /// is checked (not reserved, not already free), so the cost is O(blocks), not O(pages):
-    /// the caller passes ranges that memblock reports free. Nothing is freed when a check fails.
+    /// the caller passes ranges that memblock reports free. The blocks of the top order, most
+    /// of any large range, are checked and freed in runs: one memmap byte and one link entry
+    /// each, written in address order. Nothing is freed when a check fails.
     pub fn free_range(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<u64, BuddyError> {
         let (start, end) = (start_pfn.0, end_pfn.0);
         if start > end {
             return Err(BuddyError::BadRange { start: start_pfn, end: end_pfn });
         }
-        self.for_each_block(start, end, &mut |zones, pfn, order, _| zones.check_free(pfn, order).map(drop))?;
+        self.for_each_block(start, end, &mut |zones, block, zi| match block {
+            Block::One(pfn, order) => zones.check_in_zone(zi, pfn, order),
+            Block::Top(s, e) => zones
+                .nodes[zi.0]
+                .as_deref_mut()
+                .and_then(|n| n.memmap.as_mut())
+                .map_or(Err(BuddyError::NotInZone { pfn: Pfn(s) }), |mm| mm.check_heads(Pfn(s), Pfn(e), MAX_ORDER - 1)),
+        })?;
         let mut total = 0;
-        self.for_each_block(start, end, &mut |zones, pfn, order, zi| {
-            zones.with_zone(zi, |zone, mm, links| {
-                zone.managed_pages += 1 << order;
-                zone.free_one_page(mm, links, pfn, order, true);
+        self.for_each_block(start, end, &mut |zones, block, zi| {
+            let pages = zones.with_zone(zi, |zone, mm, links| {
+                let pages = match block {
+                    Block::One(pfn, order) => {
+                        zone.free_one_page(mm, links, pfn, order, true);
+                        1 << order
+                    }
+                    Block::Top(s, e) => {
+                        zone.free_top_blocks(mm, links, s, e);
+                        e - s
+                    }
+                };
+                zone.managed_pages += pages;
+                pages
             });
-            total += 1 << order;
+            total += pages.unwrap_or(0);
             Ok(())
         })?;
         Ok(total)
     }
 
-    /// The blocks of `__free_pages_memory` over `[start, end)`, cut at zone ends.
-    fn for_each_block(
-        &mut self,
-        start: u64,
-        end: u64,
-        f: &mut BlockFn<'_, Self>,
-    ) -> Result<(), BuddyError> {
+    /// The blocks of `__free_pages_memory` over `[start, end)`, cut at zone ends, in address
+    /// order; consecutive blocks of the top order come as one [`Block::Top`].
+    fn for_each_block(&mut self, start: u64, end: u64, f: &mut BlockFn<'_, Self>) -> Result<(), BuddyError> {
         let mut pfn = start;
         while pfn < end {
             let zi = self.zone_of(pfn).ok_or(BuddyError::NotInZone { pfn: Pfn(pfn) })?;
@@ -366,8 +395,14 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
                 while piece_end - pfn < 1 << order {
                     order -= 1;
                 }
-                f(self, pfn, order, zi)?;
-                pfn += 1 << order;
+                if order == MAX_ORDER - 1 {
+                    let top_end = piece_end & !(MAX_ORDER_NR_PAGES - 1);
+                    f(self, Block::Top(pfn, top_end), zi)?;
+                    pfn = top_end;
+                } else {
+                    f(self, Block::One(pfn, order), zi)?;
+                    pfn += 1 << order;
+                }
             }
         }
         Ok(())

@@ -215,6 +215,32 @@ impl Zone {
         }
     }
 
+    /// Free the blocks of the top order in `[start, end)` (aligned to it, in this zone,
+    /// checked) as [`free_one_page`](Self::free_one_page) with `to_tail` frees them one by
+    /// one, in address order: a top-order block has no buddy to merge with, so each goes to
+    /// the tail of its pageblock type's list; consecutive blocks of one type are chained in one
+    /// go ([`FreeArea::append_run`]).
+    pub(super) fn free_top_blocks(&mut self, mm: &mut Memmap<'_>, links: &mut impl FreePageLinks, start: u64, end: u64) {
+        const TOP: u32 = MAX_ORDER - 1;
+        let mut pending: Option<(u64, u64, MigrateType)> = None;
+        let flush = |zone: &mut Zone, links: &mut _, (first, count, mt): (u64, u64, MigrateType)| {
+            zone.account_free(mt, (count << TOP) as i64);
+            zone.free_area[TOP as usize].append_run(links, first, count, mt);
+        };
+        let set = mm.set_heads(super::Pfn(start), super::Pfn(end), TOP, &mut |pfn, mt| match &mut pending {
+            Some((first, count, m)) if *m == mt && *first + (*count << TOP) == pfn => *count += 1,
+            _ => {
+                if let Some(run) = pending.replace((pfn, 1, mt)) {
+                    flush(self, links, run);
+                }
+            }
+        });
+        debug_assert!(set.is_ok(), "the caller checked the range");
+        if let Some(run) = pending {
+            flush(self, links, run);
+        }
+    }
+
     /// Whether the block just freed at `pfn` (whose last buddy looked at was `buddy_pfn`)
     /// is one free buddy away from merging one order higher still.
     fn buddy_merge_likely(&self, mm: &Memmap<'_>, pfn: u64, buddy_pfn: u64, order: u32) -> bool {

@@ -88,16 +88,22 @@ pub(super) fn check_invariants(z: &TestZones) {
         for o in 0..MAX_ORDER {
             let area = zone.free_area(o).unwrap();
             let mut heads = vec![];
-            area.for_each(z.links(), &mut |p| heads.push(p));
-            assert_eq!(heads.len() as u64, area.nr_free(), "{} o{o} nr_free", zone.name());
-            let mut prev = Link::NIL;
-            for (i, &h) in heads.iter().enumerate() {
-                let l = z.links().get(h, o);
-                assert_eq!(l.prev, prev, "{} o{o} prev of {h}", zone.name());
-                if i + 1 == heads.len() {
-                    assert_eq!(l.next, Link::NIL, "{} o{o} list not closed", zone.name());
+            for mt in MigrateType::ALL {
+                let mut list = vec![];
+                area.for_each_of(mt, z.links(), &mut |p| list.push(p));
+                let mut prev = Link::NIL;
+                for (i, &h) in list.iter().enumerate() {
+                    let l = z.links().get(h, o);
+                    assert_eq!(l.prev, prev, "{} o{o} {mt:?} prev of {h}", zone.name());
+                    if i + 1 == list.len() {
+                        assert_eq!(l.next, Link::NIL, "{} o{o} {mt:?} list not closed", zone.name());
+                    }
+                    prev = h;
                 }
-                prev = h;
+                heads.extend(list);
+            }
+            assert_eq!(heads.len() as u64, area.nr_free(), "{} o{o} nr_free", zone.name());
+            for &h in &heads {
                 assert_eq!(h % (1 << o), 0, "{} o{o} head {h} misaligned", zone.name());
                 assert!(zone.spans(h) && zone.spans(h + (1 << o) - 1), "{} o{o} {h} outside", zone.name());
                 assert_eq!(mm.get(Pfn(h)), Some(PageState::buddy(o)), "memmap of {h}");

@@ -163,3 +163,65 @@ fn buddyinfo_matches_proc_format() {
     );
     assert_eq!(text, expected);
 }
+
+/// The top-order blocks of a range are handed over in runs (`free_top_blocks`), with the
+/// lists `free_one_page(.., to_tail)` would build one block at a time: every block at the tail
+/// of its pageblock's type, in address order.
+///
+/// Zone over pfn 0..0x2400 (9 blocks of order 10). Before the hand-over, block 3 (0xc00)
+/// has an unmovable pageblock and block 6 (0x1800) a CMA one; pfn 0x2000 is reserved.
+/// `free_range(0x200, 0x2000)`: 0x200 is of order 9 (then 0x400..0x2000, seven top blocks).
+///   o9  movable: [0x200]
+///   o10 movable: [0x400, 0x800, 0x1000, 0x1400, 0x1c00]   unmovable: [0xc00]   cma: [0x1800]
+/// free_pages = 0x1e00 (0x2000 - 0x200), of which 0x400 in the CMA pageblock's block.
+#[test]
+fn top_order_runs_keep_address_order_per_pageblock_type() {
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 0x2400, &[(0x2000, 0x2001)]);
+    z.init_zone(0, ZoneType::Dma, Pfn(0), 0x2400, 0x2400).unwrap();
+    {
+        let node = z.nodes[0].as_deref_mut().unwrap();
+        let mm = node.memmap.as_mut().unwrap();
+        mm.set_pageblock_type(0xc00, MigrateType::Unmovable);
+        mm.set_pageblock_type(0x1800, MigrateType::Cma);
+    }
+    assert_eq!(z.free_range(Pfn(0x200), Pfn(0x2000)), Ok(0x1e00));
+    let zone = z.zone(0, ZoneType::Dma).unwrap();
+    let list = |o: u32, mt: MigrateType| {
+        let mut v = vec![];
+        zone.free_area(o).unwrap().for_each_of(mt, z.links(), &mut |p| v.push(p));
+        v
+    };
+    assert_eq!(list(9, MigrateType::Movable), [0x200]);
+    assert_eq!(list(10, MigrateType::Movable), [0x400, 0x800, 0x1000, 0x1400, 0x1c00]);
+    assert_eq!(list(10, MigrateType::Unmovable), [0xc00]);
+    assert_eq!(list(10, MigrateType::Cma), [0x1800]);
+    assert_eq!((zone.free_pages(), zone.free_cma_pages(), zone.managed_pages()), (0x1e00, 0x400, 0x1e00));
+    check_invariants(&z);
+
+    // 0x0..0x200 is one block of order 9, which merges with 0x200 into order 10 at 0x0 and
+    // goes to the tail of the movable list; `lists` walks the types in Linux's order
+    // (unmovable, movable, reclaimable, CMA).
+    assert_eq!(z.free_range(Pfn(0x0), Pfn(0x200)), Ok(0x200));
+    assert_eq!(lists(&z, 0, ZoneType::Dma), [(10, vec![0xc00, 0x400, 0x800, 0x1000, 0x1400, 0x1c00, 0x0, 0x1800])]);
+    check_invariants(&z);
+}
+
+/// A reserved head among the top-order blocks fails the whole range before anything is
+/// freed, as for any other block: pfn 0x1000 (the head of block 4 of 0x0..0x2000) is reserved.
+#[test]
+fn a_reserved_top_block_head_frees_nothing() {
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 0x2000, &[(0x1000, 0x1001)]);
+    z.init_zone(0, ZoneType::Dma, Pfn(0), 0x2000, 0x2000).unwrap();
+    assert_eq!(z.free_range(Pfn(0), Pfn(0x2000)), Err(BuddyError::Reserved { pfn: Pfn(0x1000) }));
+    let zone = z.zone(0, ZoneType::Dma).unwrap();
+    assert_eq!((zone.free_pages(), zone.managed_pages()), (0, 0));
+    assert!(lists(&z, 0, ZoneType::Dma).is_empty());
+    // A top block freed twice is a double free, named at its head.
+    assert_eq!(z.free_range(Pfn(0), Pfn(0x400)), Ok(0x400));
+    assert_eq!(
+        z.free_range(Pfn(0), Pfn(0x800)),
+        Err(BuddyError::DoubleFree { pfn: Pfn(0), head: Pfn(0), order: 10 })
+    );
+}
