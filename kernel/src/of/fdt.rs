@@ -13,6 +13,7 @@ pub(crate) const FDT_BEGIN_NODE: u32 = 1;
 pub(crate) const FDT_END_NODE: u32 = 2;
 pub(crate) const FDT_PROP: u32 = 3;
 pub(crate) const FDT_NOP: u32 = 4;
+pub(crate) const FDT_END: u32 = 9;
 
 /// Nesting deeper than this is treated as malformed (Linux's unflatten allows 64 too).
 const MAX_DEPTH: usize = 64;
@@ -22,6 +23,11 @@ const MAX_DEPTH: usize = 64;
 pub struct Fdt<'a> {
     data: &'a [u8],
     header: FdtHeader,
+    /// Every token from the first to `FDT_END` reads cleanly, names included (checked once,
+    /// in [`Fdt::new`]). Then walks that only skip (a subtree, the properties before the one
+    /// looked for) need not decode names: decoding could not fail and stop them. A blob that
+    /// is not clean is walked decoding every name, so that a bad one ends the walk there.
+    clean: bool,
 }
 
 /// A node: its name and where its properties start.
@@ -60,6 +66,15 @@ enum Token<'a> {
     Prop(Property<'a>),
 }
 
+/// A token read without decoding its name: a property keeps the offset of its name in the
+/// strings block.
+enum RawToken<'a> {
+    /// The offset of the FDT_BEGIN_NODE token, and of its name.
+    Begin(usize),
+    End,
+    Prop { nameoff: usize, value: &'a [u8] },
+}
+
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
@@ -79,11 +94,16 @@ impl<'a> Fdt<'a> {
         if header.magic != crate::of::header::FDT_MAGIC || (header.totalsize as usize) > data.len() {
             return Err(DtbError::Unparsable);
         }
-        let fdt = Fdt { data: &data[..header.totalsize as usize], header };
-        match fdt.token(0) {
-            Some((Token::Begin(..), _)) => Ok(fdt),
-            _ => Err(DtbError::Unparsable),
+        let mut fdt = Fdt { data: &data[..header.totalsize as usize], header, clean: false };
+        if !matches!(fdt.token(0), Some((Token::Begin(..), _))) {
+            return Err(DtbError::Unparsable);
         }
+        let mut at = 0;
+        while let Some((_, next)) = fdt.token(at) {
+            at = next;
+        }
+        fdt.clean = be32(fdt.structs(), at) == Some(FDT_END);
+        Ok(fdt)
     }
 
     pub fn total_size(&self) -> usize {
@@ -96,28 +116,52 @@ impl<'a> Fdt<'a> {
         self.data.get(start..end.min(self.data.len())).unwrap_or(&[])
     }
 
-    /// The token at `at` and the offset after it; NOPs are skipped.
-    fn token(&self, mut at: usize) -> Option<(Token<'a>, usize)> {
+    /// The token at `at` without its name decoded, and the offset after it; NOPs are skipped.
+    fn raw_token(&self, mut at: usize) -> Option<(RawToken<'a>, usize)> {
         let s = self.structs();
         loop {
             match be32(s, at)? {
                 FDT_NOP => at += 4,
                 FDT_BEGIN_NODE => {
-                    let name = cstr(s, at + 4)?;
-                    return Some((Token::Begin(name, at), (at + 4 + name.len() + 1 + 3) & !3));
+                    let len = s.get(at + 4..)?.iter().position(|&c| c == 0)?;
+                    return Some((RawToken::Begin(at), (at + 4 + len + 1 + 3) & !3));
                 }
-                FDT_END_NODE => return Some((Token::End, at + 4)),
+                FDT_END_NODE => return Some((RawToken::End, at + 4)),
                 FDT_PROP => {
                     let len = be32(s, at + 4)? as usize;
                     let nameoff = be32(s, at + 8)? as usize;
                     let value = s.get(at + 12..at + 12 + len)?;
-                    let strings = self.data.get(self.header.off_dt_strings as usize..)?;
-                    let name = cstr(strings, nameoff)?;
-                    return Some((Token::Prop(Property { name, value }), (at + 12 + len + 3) & !3));
+                    return Some((RawToken::Prop { nameoff, value }, (at + 12 + len + 3) & !3));
                 }
-                _ => return None, // FDT_END (9) or garbage: no more tokens here
+                _ => return None, // FDT_END or garbage: no more tokens here
             }
         }
+    }
+
+    /// The strings block, from the start.
+    fn strings(&self) -> &'a [u8] {
+        self.data.get(self.header.off_dt_strings as usize..).unwrap_or(&[])
+    }
+
+    /// The token at `at`, names decoded, and the offset after it; NOPs are skipped. A name that
+    /// is not a NUL-terminated UTF-8 string ends the tokens there.
+    fn token(&self, at: usize) -> Option<(Token<'a>, usize)> {
+        let (raw, next) = self.raw_token(at)?;
+        let token = match raw {
+            RawToken::Begin(at) => Token::Begin(cstr(self.structs(), at + 4)?, at),
+            RawToken::End => Token::End,
+            RawToken::Prop { nameoff, value } => Token::Prop(Property { name: cstr(self.strings(), nameoff)?, value }),
+        };
+        Some((token, next))
+    }
+
+    /// The token at `at` for a walk that only skips it: undecoded in a clean blob, decoded
+    /// (and so stopping at a bad name) otherwise.
+    fn skip_token(&self, at: usize) -> Option<(RawToken<'a>, usize)> {
+        if !self.clean {
+            self.token(at)?;
+        }
+        self.raw_token(at)
     }
 
     /// The root node.
@@ -140,9 +184,7 @@ impl<'a> Fdt<'a> {
     pub fn find_node(&self, path: &str) -> Option<Node<'a>> {
         let mut node = self.root()?;
         for part in path.split('/').filter(|p| !p.is_empty()) {
-            node = node.children().find(|c| {
-                c.name == part || (!part.contains('@') && c.name.split('@').next() == Some(part))
-            })?;
+            node = node.child(part)?;
         }
         Some(node)
     }
@@ -218,11 +260,11 @@ impl<'a> Iterator for ChildIter<'a> {
 fn skip_subtree(fdt: &Fdt, mut at: usize) -> Option<usize> {
     let mut depth = 1usize;
     while depth > 0 {
-        let (tok, next) = fdt.token(at)?;
+        let (tok, next) = fdt.skip_token(at)?;
         match tok {
-            Token::Begin(..) => depth += 1,
-            Token::End => depth -= 1,
-            Token::Prop(_) => {}
+            RawToken::Begin(_) => depth += 1,
+            RawToken::End => depth -= 1,
+            RawToken::Prop { .. } => {}
         }
         at = next;
     }
@@ -242,8 +284,19 @@ impl<'a> Node<'a> {
         })
     }
 
+    /// The property called `name`: the first, as `properties().find(..)` finds it, with
+    /// only the one found decoded.
     pub fn property(&self, name: &str) -> Option<Property<'a>> {
-        self.properties().find(|p| p.name == name)
+        let (fdt, strings) = (self.fdt, self.fdt.strings());
+        let mut at = self.body;
+        while let Some((RawToken::Prop { nameoff, value }, next)) = fdt.skip_token(at) {
+            let here = strings.get(nameoff..nameoff.checked_add(name.len() + 1)?);
+            if here.is_some_and(|b| b[..name.len()] == *name.as_bytes() && b[name.len()] == 0) {
+                return Some(Property { name: cstr(strings, nameoff)?, value });
+            }
+            at = next;
+        }
+        None
     }
 
     /// The cells this node's children's `reg` use (`of_bus_n_addr_cells` / `of_bus_n_size_cells`
@@ -261,6 +314,27 @@ impl<'a> Node<'a> {
     /// Where the node is, to find it again with `Fdt::node_at`.
     pub fn offset(&self) -> NodeOffset {
         self.at
+    }
+
+    /// The first child called `part`, or, when `part` has no unit address, the first whose
+    /// name without its unit address is `part` (libfdt's rule, as `find_node` uses it): the
+    /// same as `children().find(..)`, with only the one found decoded.
+    pub fn child(&self, part: &str) -> Option<Node<'a>> {
+        let (fdt, part) = (self.fdt, part.as_bytes());
+        let mut at = self.body;
+        loop {
+            match fdt.skip_token(at)? {
+                (RawToken::Prop { .. }, next) => at = next,
+                (RawToken::Begin(begin), body) => {
+                    let name = fdt.structs().get(begin + 4..)?.split(|&c| c == 0).next()?;
+                    if name == part || (!part.contains(&b'@') && name.split(|&c| c == b'@').next() == Some(part)) {
+                        return fdt.node_at(NodeOffset { offset: begin as u32, bus: self.child_cells() });
+                    }
+                    at = skip_subtree(&fdt, body)?;
+                }
+                (RawToken::End, _) => return None,
+            }
+        }
     }
 
     pub fn children(&self) -> ChildIter<'a> {
@@ -308,6 +382,7 @@ mod diff_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
     use std::vec::Vec;
 
     use crate::of::testblob::{cells, Builder};
@@ -379,6 +454,39 @@ mod tests {
         let root = fdt.root().unwrap();
         let past_name = NodeOffset { offset: root.body as u32, ..root.offset() };
         assert!(fdt.node_at(past_name).is_none());
+    }
+
+    /// A name that is not UTF-8 ends every walk where it stands, also walks that only skip
+    /// past it (a sibling's subtree, the properties before the one looked for); a blob without
+    /// one is found clean and skipped through without decoding, with the same results.
+    #[test]
+    fn a_bad_name_ends_skipping_walks_as_it_ends_decoding_ones() {
+        let mut b = Builder::new();
+        b.begin("");
+        b.begin("a");
+        b.prop("xbad", b"\0");
+        b.prop("reg", &cells(1, 2));
+        b.end();
+        b.begin("b");
+        b.end();
+        b.end();
+        let good = b.finish(&[]);
+        let fdt = Fdt::new(&good).unwrap();
+        assert!(fdt.clean);
+        let children = |f: &Fdt| f.root().unwrap().children().map(|n| n.name.to_string()).collect::<Vec<_>>();
+        assert_eq!(children(&fdt), ["a", "b"]);
+        assert!(fdt.find_node("/a").unwrap().property("reg").is_some());
+
+        // The same blob with the first byte of "xbad" in the strings block made 0xff.
+        let mut bad = good.clone();
+        let at = bad.windows(5).position(|w| w == b"xbad\0").unwrap();
+        bad[at] = 0xff;
+        let fdt = Fdt::new(&bad).unwrap();
+        assert!(!fdt.clean);
+        assert_eq!(children(&fdt), ["a"], "skipping a's subtree stops at the bad name");
+        let a = fdt.find_node("/a").unwrap();
+        assert!(a.property("reg").is_none(), "the lookup stops at the bad name before reg");
+        assert_eq!(a.properties().count(), 0);
     }
 
     #[test]
