@@ -15,7 +15,7 @@
 
 use buddy_system_allocator::FrameAllocator;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, ZoneType, Zones};
+use kernel::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, SectionState, ZoneType, Zones};
 use kernel::mm::sparse::{dense, SectionRun};
 use kernel::mm::Pfn;
 use std::hint::black_box;
@@ -34,7 +34,7 @@ fn ours<'a>(memmap: &'a mut [PageState], links: &'a mut [[u32; 2]]) -> Box<Zones
     let mut array = ArrayLinks::new();
     assert!(array.add_node(&NODE, links));
     let mut z = Box::new(Zones::new(array));
-    z.add_node(0, Box::leak(Box::new(NodeData::new(0))), Memmap::new(&NODE, memmap).unwrap()).unwrap();
+    z.add_node(0, Box::leak(Box::new(NodeData::new(0))), Memmap::new(&NODE, memmap, Box::leak(vec![SectionState::Blank; Memmap::sections_for(PAGES) as usize].into_boxed_slice())).unwrap()).unwrap();
     z.init_zone(0, ZoneType::Normal, Pfn(START), PAGES, PAGES).unwrap();
     z.free_range(Pfn(START), Pfn(START + PAGES)).unwrap();
     z

@@ -290,18 +290,13 @@ impl<'f, 'a> MapFacts<'f, 'a> {
         });
         let tables = self.page_tables.ranges().map(|(s, e)| Claim { start: s, end: e, owner: Owner::PageTables });
         let memmaps = self.bootmem.memmaps.iter().flatten().flat_map(|m| {
-            let frames = m.end_pfn.0 - m.start_pfn.0;
-            let links = crate::mm::buddy::ArrayLinks::slots_for(frames) * crate::mm::buddy::ArrayLinks::ENTRY_BYTES;
+            let [memmap, links] = m.allocations();
             [
-                Claim { start: m.pa.0, end: m.pa.0 + frames.next_multiple_of(PAGE_SIZE), owner: Owner::Memmap(m.nid) },
-                Claim {
-                    start: m.links_pa.0,
-                    end: m.links_pa.0 + links.next_multiple_of(PAGE_SIZE),
-                    owner: Owner::MemmapLinks(m.nid),
-                },
+                Claim { start: m.pa.0, end: m.pa.0 + memmap, owner: Owner::Memmap(m.nid) },
+                Claim { start: m.links_pa.0, end: m.links_pa.0 + links, owner: Owner::MemmapLinks(m.nid) },
             ]
         });
-        let node_data_size = core::mem::size_of::<crate::mm::buddy::NodeData>() as u64;
+        let node_data_size = crate::mm::buddy::NodeData::ALLOC_BYTES;
         let node_data = self.bootmem.node_data.iter().enumerate().filter_map(move |(nid, pa)| {
             pa.map(|pa| Claim { start: pa.0, end: pa.0 + node_data_size, owner: Owner::NodeData(nid as i32) })
         });

@@ -137,3 +137,18 @@ fn sizes_take_the_largest_unit_that_divides_them() {
     assert_eq!(std::format!("{}", Size(8441)), "8441B");
     assert_eq!(std::format!("{:>6}", Size(1 << 20)), "    1M");
 }
+
+/// A node of 2 GiB at 0x80000000 and 6 GiB at 0x8800000000 (64 present sections, spanning
+/// 548 GiB): the map gives its memmap and links exactly their two allocations (2 MiB, and
+/// 8189 pages: see `a_large_hole_costs_memmap_for_its_ram_only`), not sizes over the span,
+/// and every reserved byte still has an owner.
+#[test]
+fn a_node_with_a_large_hole_has_its_memmap_owned_at_its_size() {
+    let blob = crate::setup::dryrun::edge_tests::tree(&[(0x8000_0000, 2 << 30), (0x88_0000_0000, 6 << 30)], None);
+    let (lines, _) = map_of(&blob, &opts(0x8800_0000, (PhysAddr(0x8020_0000), PhysAddr(0x8040_0000))));
+    let r = ranges(&lines);
+    assert!(r.iter().all(|p| p.6 != "unattributed"), "{lines:#?}");
+    let size = |owner: &str| r.iter().filter(|p| p.6 == owner).map(|p| p.1 + 1 - p.0).sum::<u64>();
+    assert_eq!(size("memmap node 0"), 2 << 20, "{lines:#?}");
+    assert_eq!(size("memmap-links node 0"), 8189 * 4096, "{lines:#?}");
+}

@@ -37,9 +37,10 @@ pub fn links(memmaps: &[Option<NodeMemmap>; NODES], runs: &[Option<&'static [Sec
     links
 }
 
-/// A node's memmap over its present sections `runs`, zeroed, through the linear map.
+/// A node's memmap over its present sections `runs`, through the linear map.
 pub fn memmap(m: &NodeMemmap, runs: &'static [SectionRun]) -> Memmap<'static> {
-    Memmap::new(runs, linear::memmap(m)).expect("one memmap byte per frame of the present sections")
+    let (pages, sections) = linear::memmap(m);
+    Memmap::new(runs, pages, sections).expect("one memmap byte per frame and one state per section")
 }
 
 static ZONES: Spinlock<Option<Zones<'static, ArrayLinks<'static>>>> = const_spinlock(None);

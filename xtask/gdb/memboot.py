@@ -223,7 +223,7 @@ def zones():
             orders = areas.type.sizeof // areas[0].type.sizeof
             out.append({
                 "nid": nid,
-                "name": rust_str(z["name"]),
+                "name": zone_name(z["ty"]),
                 "start_pfn": num(z["zone_start_pfn"]),
                 "spanned": num(z["spanned_pages"]),
                 "present": num(z["present_pages"]),
@@ -236,6 +236,15 @@ def zones():
 
 def node_type():
     return gdb.lookup_type("kernel::mm::buddy::NodeData")
+
+
+# Linux's zone_names[], by kernel::mm::buddy::ZoneType (a fieldless enum: Dma = 0 ..).
+ZONE_NAMES = ["DMA", "DMA32", "Normal", "Movable"]
+
+
+def zone_name(ty):
+    """The name Linux prints for a ZoneType value."""
+    return ZONE_NAMES[int(ty)]
 
 
 def reserved_mem():

@@ -8,8 +8,8 @@
 //! - per node: its memmap (one byte per frame of the node's present 128 MiB sections: QEMU's
 //!   nodes are whole sections without holes, so its frames) and its free-list links (8 bytes
 //!   for each of `ceil(frames / 2^o)` entries, o = 0..MAX_ORDER 11) followed by the table of
-//!   the node's runs of sections (one run of 24 bytes), each allocated from memblock in whole
-//!   pages; and NODE_DATA (0xf00 bytes, alone in its page: the memmap
+//!   the node's runs of sections (one run of 24 bytes) and the table of its sections' states
+//!   (one byte per section), each allocated from memblock in whole pages; and NODE_DATA (0xf00 bytes, alone in its page: the memmap
 //!   below it is page aligned, the tables above it start on a page);
 //! - paging_init's 11 table pages: the root; level 1, 2, 3 for the image (under 2 MiB, so
 //!   pages); level 1, 2 for the linear map and a level 3 for the kernel's read-only alias
@@ -58,11 +58,14 @@ fn node_pages(frames: u64) -> u64 {
     pages(memmap_bytes(frames)) + NODE_DATA_PAGES
 }
 
-/// Bytes of memmap and of links with the run table of a node of `frames` frames (whole
+/// Frames of a 128 MiB memory section: one section-state byte each.
+const SECTION_FRAMES: u64 = 1 << 15;
+
+/// Bytes of memmap and of links with the tables of a node of `frames` frames (whole
 /// sections, no hole), each allocation in whole pages.
 pub fn memmap_bytes(frames: u64) -> u64 {
     let links: u64 = (0..MAX_ORDER).map(|o| frames.div_ceil(1 << o)).sum();
-    (pages(frames) + pages(links * 8 + SECTION_RUN)) * PAGE
+    (pages(frames) + pages(links * 8 + SECTION_RUN + frames.div_ceil(SECTION_FRAMES))) * PAGE
 }
 
 /// All RAM, the reserved pages and the CMA pages of a boot on QEMU's own tree with these

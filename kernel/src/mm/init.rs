@@ -3,78 +3,26 @@
 //!
 //! The memmap is one byte per frame of the node's present sections (`buddy::PageState`, see
 //! `mm::sparse`), plus about 16 bytes per frame of free-list links (`buddy::ArrayLinks`,
-//! never initialised) with the table of the node's section runs behind them: 4.25 MiB per
-//! GiB of RAM, against Linux's 16 MiB of 64-byte `struct page`s. Only frames that are not free
-//! memory get written after the memmap is zeroed: holes inside present sections (Linux's
-//! `init_unavailable_range`), reserved ranges (`reserve_bootmem_region`) and NOMAP memory.
-//! Free memory enters the allocator in the largest naturally aligned blocks, one memmap write
-//! and one link write per block.
+//! never initialised) with the tables of the node's section runs and section states behind
+//! them: 4.25 MiB per GiB of RAM, against Linux's 16 MiB of 64-byte `struct page`s. Only
+//! frames that are not free memory get written: holes inside present sections (Linux's
+//! `init_unavailable_range`), reserved ranges (`reserve_bootmem_region`) and NOMAP memory,
+//! each writing the entries of the sections it touches. Free memory enters the allocator in
+//! the largest naturally aligned blocks, one link write per block, and a section wholly free
+//! is left unwritten (`buddy::SectionState`).
 
-use crate::mm::buddy::{ArrayLinks, BuddyError, FreePageLinks, Memmap, NodeData, ZoneType, Zones};
+use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, ZoneType, Zones};
 use crate::mm::memblock::{
     Memblock, MemblockFlags, MemblockKind, MAX_NUMNODES, MEMBLOCK_ALLOC_ACCESSIBLE, MEMBLOCK_LOW_LIMIT,
 };
 use crate::mm::numa;
-use crate::mm::sparse::{self, SectionRun};
+use crate::mm::sparse;
+pub use crate::mm::sparse::{memmap_bytes, NodeMemmap};
 use crate::mm::zone_sizes::NodeZones;
-use crate::mm::{Pfn, PhysAddr, PAGE_SIZE};
-
-/// A node's memmap, placed: the node spans frames `[start_pfn, end_pfn)`, of which `frames`
-/// lie in its `runs` runs of present sections; one memmap byte per such frame at `pa`, and at
-/// `links_pa` their free-list links (`ArrayLinks::slots_for(frames)` entries of 8 bytes)
-/// followed by the table of runs ([`runs_pa`](Self::runs_pa)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NodeMemmap {
-    pub nid: i32,
-    pub start_pfn: Pfn,
-    pub end_pfn: Pfn,
-    pub frames: u64,
-    pub runs: usize,
-    pub pa: PhysAddr,
-    pub links_pa: PhysAddr,
-}
-
-impl NodeMemmap {
-    /// Bytes of memmap (one per frame of the present sections).
-    pub fn len(&self) -> usize {
-        self.frames as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.frames == 0
-    }
-
-    /// Entries of free-list links.
-    pub fn link_slots(&self) -> u64 {
-        ArrayLinks::slots_for(self.frames)
-    }
-
-    /// Where the table of section runs starts: right after the links (8-byte entries, so
-    /// the table is 8-byte aligned).
-    pub fn runs_pa(&self) -> PhysAddr {
-        PhysAddr(self.links_pa.0 + self.link_slots() * ArrayLinks::ENTRY_BYTES)
-    }
-
-    /// Bytes of memmap, links and run table: what the node's memmap costs.
-    pub fn bytes(&self) -> u64 {
-        memmap_bytes(self.frames, self.runs as u64)
-    }
-}
-
-/// The two allocations of a node with `frames` frames in `runs` runs of present sections:
-/// the memmap, and the links with the run table, each in whole pages.
-fn allocations(frames: u64, runs: u64) -> [u64; 2] {
-    let links = ArrayLinks::slots_for(frames) * ArrayLinks::ENTRY_BYTES + runs * SectionRun::BYTES;
-    [frames.next_multiple_of(PAGE_SIZE), links.next_multiple_of(PAGE_SIZE)]
-}
-
-/// Bytes a node's memmap takes from memblock (see [`NodeMemmap`]).
-pub fn memmap_bytes(frames: u64, runs: u64) -> u64 {
-    allocations(frames, runs).iter().sum()
-}
+use crate::mm::{Pfn, PAGE_SIZE};
 
 /// Allocate each node's memmap from memblock, on the node (placement only: the caller maps
-/// and zeroes it, and writes the run table from [`sparse::node_section_runs`] while memblock
+/// it, and writes the run table from [`sparse::node_section_runs`] while memblock
 /// still describes the same memory). A node whose memmap cannot be allocated is left out,
 /// with an error.
 pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as usize] {
@@ -82,7 +30,7 @@ pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as 
     for (nid, slot) in (0..MAX_NUMNODES).zip(out.iter_mut()) {
         let Some((start_pfn, end_pfn)) = numa::node_span(mb, nid as usize) else { continue };
         let (runs, frames) = sparse::node_section_runs(mb, nid).fold((0, 0), |(n, f), r| (n + 1, f + r.section_frames()));
-        let [memmap, links] = allocations(frames, runs as u64);
+        let [memmap, links] = sparse::allocations(frames, runs as u64);
         let mut alloc =
             |size: u64| mb.alloc_try_nid_raw(size, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
         match alloc(memmap).and_then(|pa| Ok((pa, alloc(links)?))) {

@@ -10,9 +10,10 @@
 //! (or o = 10). That decomposition is unique, so the walk below must find exactly it.
 
 use super::*;
-use crate::mm::buddy::{ArrayLinks, PageState, Zone, MAX_ORDER};
+use crate::mm::buddy::{ArrayLinks, PageState, SectionState, Zone, MAX_ORDER};
 use crate::mm::numa::node_span;
 use crate::mm::sparse::{self, SectionRun, PAGES_PER_SECTION};
+use crate::mm::PhysAddr;
 use crate::mm::zone_sizes::{arm64_zone_limits, free_area_init, tests::ARM64};
 use std::boxed::Box;
 use std::collections::BTreeSet;
@@ -99,9 +100,11 @@ fn sparse_memmaps(mb: &Memblock, nids: &[i32]) -> (ArrayLinks<'static>, NodeMemm
         let frames: u64 = runs.iter().map(SectionRun::section_frames).sum();
         let slots = Box::leak(vec![[0u32; 2]; ArrayLinks::slots_for(frames) as usize].into_boxed_slice());
         assert!(links.add_node(runs, slots));
-        let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
+        // Memory not yet written may hold anything: nothing may read an entry before writing it.
+        let pages = Box::leak(vec![PageState::from_raw(0xa5); frames as usize].into_boxed_slice());
+        let sections = Box::leak(vec![SectionState::Live; Memmap::sections_for(frames) as usize].into_boxed_slice());
         let data = Box::leak(Box::new(NodeData::new(nid)));
-        let memmap = Memmap::new(runs, pages).unwrap();
+        let memmap = Memmap::new(runs, pages, sections).unwrap();
         assert_eq!((memmap.start_pfn(), memmap.end_pfn()), node_span(mb, nid as usize).unwrap());
         memmaps.push((nid, data, memmap));
     }

@@ -173,7 +173,7 @@ fn numa_register_nodes(mb: &mut Memblock, parsed: NodeMask) -> Result<NodeDataTa
 /// on the node when it can. Linux panics when it cannot; this reports it and leaves the node
 /// out.
 fn setup_node_data(mb: &mut Memblock, nid: i32) -> Option<PhysAddr> {
-    let size = (core::mem::size_of::<NodeData>() as u64).next_multiple_of(SMP_CACHE_BYTES);
+    let size = NodeData::ALLOC_BYTES;
     if node_span(mb, nid as usize).is_none() {
         info!("NUMA: Initmem setup node {nid} [<memory-less node>]");
     }

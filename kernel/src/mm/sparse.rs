@@ -15,9 +15,10 @@
 //! memmap and one for the links with the run table behind them. Never reads or writes memory:
 //! callers give it the table.
 
+use crate::mm::buddy::{ArrayLinks, Memmap};
 use crate::mm::memblock::Memblock;
 use crate::mm::numa;
-use crate::mm::PAGE_SHIFT;
+use crate::mm::{Pfn, PhysAddr, PAGE_SHIFT, PAGE_SIZE};
 
 /// arm64's `SECTION_SIZE_BITS` in Linux 6.1 (4 KiB pages): 128 MiB sections.
 pub const SECTION_SIZE_BITS: u32 = 27;
@@ -156,6 +157,77 @@ pub fn node_section_runs(mb: &Memblock, nid: i32) -> impl Iterator<Item = Sectio
 /// without holes (the host tests' nodes).
 pub const fn dense(start: u64, frames: u64) -> [SectionRun; 1] {
     [SectionRun { start_pfn: start, end_pfn: start + frames, base: 0 }]
+}
+
+/// A node's memmap, placed: the node spans frames `[start_pfn, end_pfn)`, of which `frames`
+/// lie in its `runs` runs of present sections; one memmap byte per such frame at `pa`, and at
+/// `links_pa` their free-list links (`ArrayLinks::slots_for(frames)` entries of 8 bytes)
+/// followed by the table of runs ([`runs_pa`](Self::runs_pa)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeMemmap {
+    pub nid: i32,
+    pub start_pfn: Pfn,
+    pub end_pfn: Pfn,
+    pub frames: u64,
+    pub runs: usize,
+    pub pa: PhysAddr,
+    pub links_pa: PhysAddr,
+}
+
+impl NodeMemmap {
+    /// Bytes of memmap (one per frame of the present sections).
+    pub fn len(&self) -> usize {
+        self.frames as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames == 0
+    }
+
+    /// Entries of free-list links.
+    pub fn link_slots(&self) -> u64 {
+        ArrayLinks::slots_for(self.frames)
+    }
+
+    /// Where the table of section runs starts: right after the links (8-byte entries, so
+    /// the table is 8-byte aligned).
+    pub fn runs_pa(&self) -> PhysAddr {
+        PhysAddr(self.links_pa.0 + self.link_slots() * ArrayLinks::ENTRY_BYTES)
+    }
+
+    /// Where the table of section states (one byte per section of the memmap) starts: right
+    /// after the table of runs.
+    pub fn sections_pa(&self) -> PhysAddr {
+        PhysAddr(self.runs_pa().0 + self.runs as u64 * SectionRun::BYTES)
+    }
+
+    /// Entries of the table of section states.
+    pub fn sections(&self) -> u64 {
+        Memmap::sections_for(self.frames)
+    }
+
+    /// Bytes of memmap, links and tables: what the node's memmap costs.
+    pub fn bytes(&self) -> u64 {
+        memmap_bytes(self.frames, self.runs as u64)
+    }
+
+    /// The two allocations, at `pa` and `links_pa`, in bytes (whole pages): the memmap, and
+    /// the links with the tables of section runs and states.
+    pub fn allocations(&self) -> [u64; 2] {
+        allocations(self.frames, self.runs as u64)
+    }
+}
+
+/// The two allocations of a node with `frames` frames in `runs` runs of present sections:
+/// the memmap, and the links with the run table and the section states, each in whole pages.
+pub(crate) fn allocations(frames: u64, runs: u64) -> [u64; 2] {
+    let links = ArrayLinks::slots_for(frames) * ArrayLinks::ENTRY_BYTES + runs * SectionRun::BYTES + Memmap::sections_for(frames);
+    [frames.next_multiple_of(PAGE_SIZE), links.next_multiple_of(PAGE_SIZE)]
+}
+
+/// Bytes a node's memmap takes from memblock (see [`NodeMemmap`]).
+pub fn memmap_bytes(frames: u64, runs: u64) -> u64 {
+    allocations(frames, runs).iter().sum()
 }
 
 #[cfg(test)]

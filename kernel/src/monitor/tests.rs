@@ -186,9 +186,10 @@ impl HostMachine {
     fn new() -> HostMachine {
         let mut zones = std::boxed::Box::new(Zones::new(MapLinks::default()));
         let pages = std::boxed::Box::leak(vec![PageState::NORMAL; 2048].into_boxed_slice());
+        let sections = std::boxed::Box::leak(vec![crate::mm::buddy::SectionState::Blank; 1].into_boxed_slice());
         let data = std::boxed::Box::leak(std::boxed::Box::new(NodeData::new(0)));
         let dense = std::boxed::Box::leak(std::boxed::Box::new(crate::mm::sparse::dense(0, 2048)));
-        zones.add_node(0, data, Memmap::new(dense, pages).unwrap()).unwrap();
+        zones.add_node(0, data, Memmap::new(dense, pages, sections).unwrap()).unwrap();
         zones.init_zone(0, ZoneType::Dma, Pfn(0), 1024, 1024).unwrap();
         zones.init_zone(0, ZoneType::Normal, Pfn(1024), 1024, 1024).unwrap();
         zones.free_range(Pfn(0), Pfn(2048)).unwrap();

@@ -283,7 +283,7 @@ pub mod inputs;
 pub mod lint;
 
 #[cfg(test)]
-mod edge_tests;
+pub(crate) mod edge_tests;
 #[cfg(test)]
 mod totalram_tests;
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Memory memblock handed out, seen through the linear map as the Rust values it was reserved
-//! for: a node's memmap, its free-list links, its table of section runs and its `NODE_DATA` (what Linux reaches with
+//! for: a node's memmap, its free-list links, its tables of section runs and states and its `NODE_DATA` (what Linux reaches with
 //! `__va()` on the address `memblock_alloc` returned), and the words of a page block the
 //! buddy self-test owns.
 //!
@@ -7,7 +7,7 @@
 //! linear map (memory that is not NOMAP); it never checks memblock.
 
 use super::mmu::va;
-use kernel::mm::buddy::{NodeData, PageState};
+use kernel::mm::buddy::{NodeData, PageState, SectionState};
 use kernel::mm::init::NodeMemmap;
 use kernel::mm::sparse::SectionRun;
 use kernel::mm::PhysAddr;
@@ -52,13 +52,20 @@ pub fn node_data(nid: i32, pa: PhysAddr) -> &'static mut NodeData<'static> {
     }
 }
 
-/// Node memmap `m`'s bytes, one `PageState` per frame of its present sections, zeroed.
-pub fn memmap(m: &NodeMemmap) -> &'static mut [PageState] {
-    let ptr = va(m.pa) as *mut PageState;
-    super::mmu::zero(ptr as u64, m.len());
-    // PageState is one byte, and zero is its "ordinary page" value.
-    // SAFETY: memblock reserved these bytes for this memmap alone, mapped and now zeroed.
-    unsafe { core::slice::from_raw_parts_mut(ptr, m.len()) }
+/// Node memmap `m`'s bytes, one `PageState` per frame of its present sections, as memblock
+/// left them (the memmap writes a section's entries only once it needs them), and its table
+/// of section states at `m.sections_pa()`, all [`SectionState::Blank`].
+pub fn memmap(m: &NodeMemmap) -> (&'static mut [PageState], &'static mut [SectionState]) {
+    let pages = va(m.pa) as *mut PageState;
+    let sections = va(m.sections_pa()) as *mut SectionState;
+    let n = m.sections() as usize;
+    // SAFETY: memblock reserved these bytes, mapped, for this memmap alone: the table behind
+    // the run table, the entries at `m.pa`. A SectionState is one byte and 0 is Blank, so the
+    // table holds valid values once zeroed; any byte is a valid PageState.
+    unsafe {
+        core::ptr::write_bytes(sections, 0, n);
+        (core::slice::from_raw_parts_mut(pages, m.len()), core::slice::from_raw_parts_mut(sections, n))
+    }
 }
 
 /// Write `pattern(address)` into every 8-byte word of `[va, va + bytes)`, a block the page

@@ -231,30 +231,3 @@ impl RegionMapper for LinearMapper {
     }
 }
 
-/// Zero `[va, va + len)` of normal memory: `dc zva` a block at a time where aligned (one
-/// instruction per 64 bytes, which QEMU also runs far faster than stores), stores at the edges.
-pub fn zero(va: u64, len: usize) {
-    let dczid: u64;
-    // SAFETY: reading DCZID_EL0 has no side effect.
-    unsafe { core::arch::asm!("mrs {}, dczid_el0", out(reg) dczid) };
-    let end = va + len as u64;
-    if dczid & (1 << 4) != 0 {
-        // SAFETY: the caller owns the range; DC ZVA is prohibited, so plain stores.
-        unsafe { core::ptr::write_bytes(va as *mut u8, 0, len) };
-        return;
-    }
-    let block = 4u64 << (dczid & 0xf);
-    let first = va.next_multiple_of(block).min(end);
-    let last = (end & !(block - 1)).max(first);
-    // Each DC ZVA zeroes exactly one aligned block inside the range.
-    // SAFETY: the caller owns [va, end), mapped as normal memory.
-    unsafe {
-        core::ptr::write_bytes(va as *mut u8, 0, (first - va) as usize);
-        let mut at = first;
-        while at < last {
-            core::arch::asm!("dc zva, {}", in(reg) at);
-            at += block;
-        }
-        core::ptr::write_bytes(last as *mut u8, 0, (end - last) as usize);
-    }
-}

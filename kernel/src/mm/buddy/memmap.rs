@@ -5,13 +5,21 @@
 //! a page: whether it is reserved (`PG_reserved`), whether it heads a free block (`PageBuddy`)
 //! and that block's order (`buddy_order`, kept in `page->private`). One byte holds them all,
 //! so the memmap of 64 GiB is 16 MiB instead of 1 GiB. The free lists themselves are not
-//! here: they live in the free pages (see [`super::links`]).
+//! here: they live in side arrays (see [`super::links`]).
 //!
 //! A memmap has an entry for each valid frame of a node: the frames of its present sections
 //! (see [`crate::mm::sparse`]), holes inside those sections included; a frame of a section
-//! without RAM has none, and is never free. It is handed in zeroed by the caller, who then
-//! marks what is not RAM or already in use with [`Memmap::mark_reserved`] (Linux's
-//! `reserve_bootmem_region` and `init_unavailable_range`).
+//! without RAM has none, and is never free. The caller marks what is not RAM or already in
+//! use with [`Memmap::mark_reserved`] (Linux's `reserve_bootmem_region` and
+//! `init_unavailable_range`).
+//!
+//! The entries are handed in as memblock left them and written a section at a time, the first
+//! time something in the section changes ([`SectionState`]); until then a section reads as a
+//! zeroed memmap would, or, once handed over whole to the allocator, as free blocks of the top
+//! order. So the boot writes no entry of the sections that are wholly free: Linux 6.1 writes
+//! every `struct page` before `mem_init` (or, with `DEFERRED_STRUCT_PAGE_INIT`, those of the
+//! first section of each node, the rest in threads after); here the boot's memmap work is
+//! one state per section and one list link per 4 MiB block.
 
 use super::migrate::{MigrateType, PAGEBLOCK_NR_PAGES};
 use super::BuddyError;
@@ -44,6 +52,12 @@ impl PageState {
     /// The state of the head of a free block of `order` (Linux's `set_buddy_order`).
     pub const fn buddy(order: u32) -> PageState {
         PageState(Self::BUDDY | (order as u8 & Self::ORDER_MASK))
+    }
+
+    /// Any byte as an entry: what memory not yet written may hold (tests).
+    #[cfg(test)]
+    pub(crate) const fn from_raw(b: u8) -> PageState {
+        PageState(b)
     }
 
     /// The raw byte.
@@ -82,23 +96,61 @@ impl core::fmt::Debug for PageState {
     }
 }
 
+/// What a section's entries hold. The entries of a section are written only once something
+/// in it changes other than the whole section becoming free: until then they may hold
+/// anything, and the section's state says what they stand for. So a boot that hands whole
+/// free sections to the allocator touches no memmap byte of them (their list links are
+/// written, one entry per top-order block): its cost follows the sections, not the pages.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum SectionState {
+    /// Not written yet: every frame reads as an ordinary page ([`PageState::NORMAL`]), every
+    /// pageblock as movable, as a zeroed memmap would.
+    #[default]
+    Blank = 0,
+    /// Not written yet, and wholly free: the first frame of every block of the top order
+    /// heads a free block of that order, every other frame is ordinary, every pageblock
+    /// movable.
+    Free = 1,
+    /// Written: the entries hold the state.
+    Live = 2,
+}
+
+/// Memmap entries per [`SectionState`]: a section's frames (the memmap is packed by whole
+/// sections, so entry `i` is in section slot `i / SECTION_ENTRIES`).
+const SECTION_ENTRIES: usize = crate::mm::sparse::PAGES_PER_SECTION as usize;
+/// The order of the blocks a [`SectionState::Free`] section is made of.
+const TOP_ORDER: u32 = super::MAX_ORDER - 1;
+
 /// The memmap of one node: the state of every valid frame of the node (see [`ValidPfns`],
-/// whose first and last frames are the node's span), and the migrate type of every pageblock
-/// in the top bits of its first frame's byte. As small as a slice and a table (it lives in
-/// `NODE_DATA`).
+/// whose first and last frames are the node's span), the migrate type of every pageblock
+/// in the top bits of its first frame's byte, and the [`SectionState`] of each section. As
+/// small as two slices and a table (it lives in `NODE_DATA`).
 pub struct Memmap<'a> {
     valid: ValidPfns<'a>,
     pages: &'a mut [PageState],
+    sections: &'a mut [SectionState],
 }
 
 impl<'a> Memmap<'a> {
+    /// Entries of the section table a memmap of `frames` entries needs.
+    pub const fn sections_for(frames: u64) -> u64 {
+        frames.div_ceil(SECTION_ENTRIES as u64)
+    }
+
     /// A memmap for the valid frames `valid` (a node's present sections, or
-    /// [`crate::mm::sparse::dense`] for a node without holes), one entry each. `pages` must be
-    /// zeroed ([`PageState::NORMAL`]); it is not scanned, so that building a memmap costs
-    /// nothing. `None` when `pages` holds fewer entries than `valid` indexes.
-    pub fn new(valid: &'a [SectionRun], pages: &'a mut [PageState]) -> Option<Self> {
+    /// [`crate::mm::sparse::dense`] for a node without holes), one entry each in `pages`,
+    /// which may hold anything: every section starts [`SectionState::Blank`] in `sections`.
+    /// `None` when `pages` holds fewer entries than `valid` indexes, or `sections` fewer than
+    /// [`sections_for`](Self::sections_for) them.
+    pub fn new(valid: &'a [SectionRun], pages: &'a mut [PageState], sections: &'a mut [SectionState]) -> Option<Self> {
         let valid = ValidPfns::runs(valid)?;
-        (pages.len() as u64 >= valid.frames()).then_some(Memmap { valid, pages })
+        let frames = valid.frames();
+        if (pages.len() as u64) < frames || (sections.len() as u64) < Self::sections_for(frames) {
+            return None;
+        }
+        sections.fill(SectionState::Blank);
+        Some(Memmap { valid, pages, sections })
     }
 
     /// First frame of the node's span.
@@ -127,8 +179,37 @@ impl<'a> Memmap<'a> {
     }
 
     pub(super) fn state(&self, pfn: u64) -> Option<PageState> {
-        let p = self.pages[self.entry(pfn)?];
-        Some(PageState(p.0 & !PAGEBLOCK_BITS))
+        let i = self.entry(pfn)?;
+        Some(match self.sections[i / SECTION_ENTRIES] {
+            SectionState::Live => PageState(self.pages[i].0 & !PAGEBLOCK_BITS),
+            SectionState::Free if pfn.is_multiple_of(1 << TOP_ORDER) => PageState::buddy(TOP_ORDER),
+            SectionState::Free | SectionState::Blank => PageState::NORMAL,
+        })
+    }
+
+    /// The state of `pfn`'s section, `None` for an invalid frame.
+    pub fn section_state(&self, pfn: Pfn) -> Option<SectionState> {
+        Some(self.sections[self.entry(pfn.0)? / SECTION_ENTRIES])
+    }
+
+    /// Write the entries of entry `i`'s section, if they are not yet, with what its state
+    /// stands for; the section is [`SectionState::Live`] after.
+    fn materialize(&mut self, i: usize) {
+        let slot = i / SECTION_ENTRIES;
+        let state = self.sections[slot];
+        if state == SectionState::Live {
+            return;
+        }
+        let start = slot * SECTION_ENTRIES;
+        let end = (start + SECTION_ENTRIES).min(self.pages.len());
+        let entries = &mut self.pages[start..end];
+        entries.fill(PageState::NORMAL);
+        if state == SectionState::Free {
+            for p in entries.iter_mut().step_by(1 << TOP_ORDER) {
+                *p = PageState::buddy(TOP_ORDER);
+            }
+        }
+        self.sections[slot] = SectionState::Live;
     }
 
     /// The index of `pfn`'s entry, if it is valid.
@@ -140,6 +221,7 @@ impl<'a> Memmap<'a> {
     /// Set the state of a frame known to be covered (callers check the zone first).
     pub(super) fn set(&mut self, pfn: u64, state: PageState) {
         if let Some(i) = self.entry(pfn) {
+            self.materialize(i);
             let p = &mut self.pages[i];
             *p = PageState((p.0 & PAGEBLOCK_BITS) | (state.0 & !PAGEBLOCK_BITS));
         }
@@ -156,32 +238,49 @@ impl<'a> Memmap<'a> {
     /// The migrate type of `pfn`'s pageblock (Linux's `get_pfnblock_migratetype`); movable
     /// outside the span.
     pub fn pageblock_type(&self, pfn: u64) -> MigrateType {
-        self.pageblock_index(pfn).map_or(MigrateType::Movable, |i| {
-            MigrateType::from_bits(self.pages[i].0 >> PAGEBLOCK_SHIFT)
-        })
+        match self.pageblock_index(pfn) {
+            Some(i) if self.sections[i / SECTION_ENTRIES] == SectionState::Live => {
+                MigrateType::from_bits(self.pages[i].0 >> PAGEBLOCK_SHIFT)
+            }
+            _ => MigrateType::Movable,
+        }
     }
 
     /// Set the migrate type of `pfn`'s pageblock (Linux's `set_pageblock_migratetype`).
     pub(super) fn set_pageblock_type(&mut self, pfn: u64, mt: MigrateType) {
         if let Some(i) = self.pageblock_index(pfn) {
+            self.materialize(i);
             let p = &mut self.pages[i];
             p.0 = (p.0 & !PAGEBLOCK_BITS) | (mt.to_bits() << PAGEBLOCK_SHIFT);
         }
     }
 
     /// The valid parts of `[start_pfn, end_pfn)` (which must lie in the node's span, or an
-    /// error naming the range), each as its first frame and its entries.
-    fn parts_mut(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = (u64, &mut [PageState])>, BuddyError> {
+    /// error naming the range), each as its first frame and the index of its first entry.
+    fn parts(&self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = (u64, u64, usize)> + 'a, BuddyError> {
         let (start, end) = (start_pfn.0, end_pfn.0);
         let (span_start, span_end) = self.valid.span();
         if start > end || start < span_start || end > span_end {
             return Err(BuddyError::OutsideMemmap { start: start_pfn, end: end_pfn });
         }
+        Ok(self.valid.parts(start, end).map(|(s, e, i)| (s, e, i as usize)))
+    }
+
+    /// The entries of the valid parts of `[start_pfn, end_pfn)`, written first where they
+    /// were not ([`materialize`](Self::materialize)), each part as its first frame and its
+    /// entries.
+    fn parts_mut(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = (u64, &mut [PageState])>, BuddyError> {
+        let parts = self.parts(start_pfn, end_pfn)?;
+        for (s, e, i) in self.parts(start_pfn, end_pfn)? {
+            let last = i + (e - s) as usize - 1;
+            for slot in i / SECTION_ENTRIES..=last / SECTION_ENTRIES {
+                self.materialize(slot * SECTION_ENTRIES);
+            }
+        }
         let mut rest: &mut [PageState] = self.pages;
         let mut at = 0;
-        let parts = self.valid.parts(start, end);
         Ok(parts.map(move |(s, e, i)| {
-            let (i, n) = (i as usize, (e - s) as usize);
+            let n = (e - s) as usize;
             let taken = core::mem::take(&mut rest);
             let (_, tail) = taken.split_at_mut(i - at);
             let (part, tail) = tail.split_at_mut(n);
@@ -191,52 +290,63 @@ impl<'a> Memmap<'a> {
         }))
     }
 
-    /// Call `f` with each head of a block of `order` whose first frame lies in `[start_pfn,
-    /// end_pfn)` and is valid, in address order, with its frame and its entry; stops at the
-    /// first error `f` returns.
-    fn for_each_head(
-        &mut self,
-        start_pfn: Pfn,
-        end_pfn: Pfn,
-        order: u32,
-        f: &mut dyn FnMut(u64, &mut PageState) -> Result<(), BuddyError>,
-    ) -> Result<(), BuddyError> {
-        let step = 1u64 << order;
-        for (s, part) in self.parts_mut(start_pfn, end_pfn)? {
-            let mut k = s.next_multiple_of(step) - s;
-            while let Some(p) = part.get_mut(k as usize) {
-                f(s + k, p)?;
-                k += step;
+    /// Check that no head of a block of the top order in `[start_pfn, end_pfn)` is reserved
+    /// or heads a free block already (what freeing checks of each block's head).
+    pub(super) fn check_top_heads(&self, start_pfn: Pfn, end_pfn: Pfn) -> Result<(), BuddyError> {
+        const STEP: u64 = 1 << TOP_ORDER;
+        for (s, e, i0) in self.parts(start_pfn, end_pfn)? {
+            let mut pfn = s.next_multiple_of(STEP);
+            while pfn < e {
+                let i = i0 + (pfn - s) as usize;
+                let state = match self.sections[i / SECTION_ENTRIES] {
+                    SectionState::Blank => PageState::NORMAL,
+                    SectionState::Free => PageState::buddy(TOP_ORDER),
+                    SectionState::Live => PageState(self.pages[i].0 & !PAGEBLOCK_BITS),
+                };
+                if state.is_reserved() {
+                    return Err(BuddyError::Reserved { pfn: Pfn(pfn) });
+                }
+                if let Some(o) = state.buddy_order() {
+                    return Err(BuddyError::DoubleFree { pfn: Pfn(pfn), head: Pfn(pfn), order: o });
+                }
+                pfn += STEP;
             }
         }
         Ok(())
     }
 
-    /// Check that no head of a block of `order` in `[start_pfn, end_pfn)` is reserved or
-    /// heads a free block already (what freeing checks of each block's head).
-    pub(super) fn check_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, order: u32) -> Result<(), BuddyError> {
-        self.for_each_head(start_pfn, end_pfn, order, &mut |pfn, p| {
-            let p = PageState(p.0 & !PAGEBLOCK_BITS);
-            if p.is_reserved() {
-                return Err(BuddyError::Reserved { pfn: Pfn(pfn) });
+    /// Make every head of a block of the top order in `[start_pfn, end_pfn)` the head of a
+    /// free block, and call `f` with its frame and its pageblock's migrate type (the head is
+    /// its pageblock's first frame), in address order. A whole section not written yet
+    /// ([`SectionState::Blank`]) becomes [`SectionState::Free`] without a memmap write.
+    /// The caller checked the heads ([`check_top_heads`](Self::check_top_heads)).
+    pub(super) fn set_top_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, f: &mut dyn FnMut(u64, MigrateType)) -> Result<(), BuddyError> {
+        const STEP: u64 = 1 << TOP_ORDER;
+        let section = SECTION_ENTRIES as u64;
+        for (s, e, i0) in self.parts(start_pfn, end_pfn)? {
+            let mut pfn = s.next_multiple_of(STEP);
+            while pfn < e {
+                // A part's entries are side by side: a section starting at `pfn` and ending
+                // inside the part is a whole section of the memmap.
+                let i = i0 + (pfn - s) as usize;
+                let slot = i / SECTION_ENTRIES;
+                let whole = pfn.is_multiple_of(section) && i.is_multiple_of(SECTION_ENTRIES) && pfn + section <= e;
+                if whole && self.sections[slot] == SectionState::Blank {
+                    self.sections[slot] = SectionState::Free;
+                    for head in (pfn..pfn + section).step_by(STEP as usize) {
+                        f(head, MigrateType::Movable);
+                    }
+                    pfn += section;
+                    continue;
+                }
+                self.materialize(i);
+                let p = &mut self.pages[i];
+                p.0 = (p.0 & PAGEBLOCK_BITS) | PageState::buddy(TOP_ORDER).0;
+                f(pfn, MigrateType::from_bits(p.0 >> PAGEBLOCK_SHIFT));
+                pfn += STEP;
             }
-            match p.buddy_order() {
-                Some(o) => Err(BuddyError::DoubleFree { pfn: Pfn(pfn), head: Pfn(pfn), order: o }),
-                None => Ok(()),
-            }
-        })
-    }
-
-    /// Make every head of a block of `order` (at least pageblock order) in `[start_pfn,
-    /// end_pfn)` the head of a free block of that order, and call `f` with its frame and its
-    /// pageblock's migrate type (the head is its pageblock's first frame), in address order.
-    pub(super) fn set_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, order: u32, f: &mut dyn FnMut(u64, MigrateType)) -> Result<(), BuddyError> {
-        debug_assert!(order >= super::PAGEBLOCK_ORDER);
-        self.for_each_head(start_pfn, end_pfn, order, &mut |pfn, p| {
-            p.0 = (p.0 & PAGEBLOCK_BITS) | PageState::buddy(order).0;
-            f(pfn, MigrateType::from_bits(p.0 >> PAGEBLOCK_SHIFT));
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Set (`set`) or clear the reserved mark of every entry of `[start_pfn, end_pfn)`;
@@ -273,6 +383,10 @@ impl<'a> Memmap<'a> {
     pub fn reserved_pages(&self) -> u64 {
         let valid = self.valid;
         let (s, e) = valid.span();
-        valid.parts(s, e).map(|(s, e, i)| self.pages[i as usize..(i + e - s) as usize].iter().filter(|p| p.is_reserved()).count() as u64).sum()
+        let live = |i: usize| self.sections[i / SECTION_ENTRIES] == SectionState::Live;
+        valid
+            .parts(s, e)
+            .map(|(s, e, i)| (i as usize..(i + e - s) as usize).filter(|&i| live(i) && self.pages[i].is_reserved()).count() as u64)
+            .sum()
     }
 }

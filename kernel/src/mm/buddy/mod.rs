@@ -7,14 +7,16 @@
 //! large enough and puts the halves it does not need back on the lower lists.
 //!
 //! State lives in three places:
-//! - the [`Memmap`] of each node, one byte per frame: reserved, head of a free block, order;
+//! - the [`Memmap`] of each node, one byte per frame: reserved, head of a free block, order,
+//!   written a section at a time when first needed ([`SectionState`]);
 //! - the free lists, linked through side arrays of 8 bytes per frame ([`links`]), reached
 //!   through a [`FreePageLinks`] the caller provides;
 //! - the [`Zone`]s of each node, held in fixed arrays by [`Zones`]: spans, page counts and
 //!   the list heads.
 //!
 //! So handing a range over costs one memmap write and one link write per block, never a loop
-//! over its pages, and allocating or freeing costs O(order) memmap reads plus list updates.
+//! over its pages (a section handed over whole: one state and a link per block), and
+//! allocating or freeing costs O(order) memmap reads plus list updates.
 //!
 //! Linux functions and where they live here:
 //! - `__free_pages_memory` / `memblock_free_pages` / `__free_pages_core`:
@@ -50,7 +52,7 @@ pub mod zone;
 mod tests;
 
 pub use links::{ArrayLinks, FreeArea, FreePageLinks, Link};
-pub use memmap::{Memmap, PageState};
+pub use memmap::{Memmap, PageState, SectionState};
 pub use migrate::{MigrateType, MIGRATE_TYPES, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
 pub use zone::{Zone, ZoneType};
 
@@ -147,6 +149,10 @@ pub struct NodeData<'a> {
 }
 
 impl<'a> NodeData<'a> {
+    /// Bytes of a node's `NODE_DATA` allocation: a `NodeData`, rounded up to a cache line as
+    /// Linux rounds `pg_data_t`.
+    pub const ALLOC_BYTES: u64 = (core::mem::size_of::<NodeData>() as u64).next_multiple_of(crate::mm::memblock::SMP_CACHE_BYTES);
+
     /// Node `nid` with no memmap and empty zones.
     pub const fn new(nid: i32) -> NodeData<'a> {
         NodeData {
@@ -355,10 +361,8 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
         self.for_each_block(start, end, &mut |zones, block, zi| match block {
             Block::One(pfn, order) => zones.check_in_zone(zi, pfn, order),
             Block::Top(s, e) => zones
-                .nodes[zi.0]
-                .as_deref_mut()
-                .and_then(|n| n.memmap.as_mut())
-                .map_or(Err(BuddyError::NotInZone { pfn: Pfn(s) }), |mm| mm.check_heads(Pfn(s), Pfn(e), MAX_ORDER - 1)),
+                .memmap(zi.0 as i32)
+                .map_or(Err(BuddyError::NotInZone { pfn: Pfn(s) }), |mm| mm.check_top_heads(Pfn(s), Pfn(e))),
         })?;
         let mut total = 0;
         self.for_each_block(start, end, &mut |zones, block, zi| {
@@ -480,7 +484,7 @@ struct BuddyinfoLine<'z> {
 
 impl fmt::Display for BuddyinfoLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Node {}, zone {:>8} ", self.nid, self.zone.name)?;
+        write!(f, "Node {}, zone {:>8} ", self.nid, self.zone.name())?;
         for area in &self.zone.free_area {
             write!(f, "{:>6} ", area.nr_free())?;
         }

@@ -43,7 +43,7 @@ impl ZoneType {
 /// A zone of a node (Linux's `struct zone`, the parts the buddy allocator uses).
 #[derive(Clone, Copy, Debug)]
 pub struct Zone {
-    pub(super) name: &'static str,
+    pub(super) ty: ZoneType,
     pub(super) nid: i32,
     pub(super) zone_start_pfn: u64,
     pub(super) spanned_pages: u64,
@@ -57,7 +57,7 @@ pub struct Zone {
 impl Zone {
     pub(super) const fn empty(ty: ZoneType, nid: i32) -> Zone {
         Zone {
-            name: ty.name(),
+            ty,
             nid,
             zone_start_pfn: 0,
             spanned_pages: 0,
@@ -71,7 +71,7 @@ impl Zone {
 
     /// "DMA", "DMA32", "Normal" or "Movable".
     pub fn name(&self) -> &'static str {
-        self.name
+        self.ty.name()
     }
 
     /// Node the zone belongs to.
@@ -227,7 +227,7 @@ impl Zone {
             zone.account_free(mt, (count << TOP) as i64);
             zone.free_area[TOP as usize].append_run(links, first, count, mt);
         };
-        let set = mm.set_heads(super::Pfn(start), super::Pfn(end), TOP, &mut |pfn, mt| match &mut pending {
+        let set = mm.set_top_heads(super::Pfn(start), super::Pfn(end), &mut |pfn, mt| match &mut pending {
             Some((first, count, m)) if *m == mt && *first + (*count << TOP) == pfn => *count += 1,
             _ => {
                 if let Some(run) = pending.replace((pfn, 1, mt)) {

@@ -18,7 +18,7 @@ const OPTS: DryRun = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, p
 
 /// A two-cell root with memory nodes `banks` (one node each) and, when given, a PL011 whose
 /// `reg` is `console`.
-pub(super) fn tree(banks: &[(u64, u64)], console: Option<(u64, u64)>) -> Vec<u8> {
+pub(crate) fn tree(banks: &[(u64, u64)], console: Option<(u64, u64)>) -> Vec<u8> {
     let mut b = Builder::new();
     b.begin("");
     b.prop("#address-cells", &2u32.to_be_bytes());
@@ -141,8 +141,9 @@ fn a_tree_too_large_for_the_host_is_refused_before_allocating() {
     let (ending, _, _) = run(&blob, &OPTS, 1 << 30);
     let frames = (128u64 << 40) >> 12;
     // In memblock's whole pages: the memmap (2^35 bytes, whole already), then the links
-    // (8 * (2^36 - 2^25) bytes, whole too) with the table of one 24-byte run: one page more.
-    let need = frames + crate::mm::buddy::ArrayLinks::slots_for(frames) * 8 + 4096;
+    // (8 * (2^36 - 2^25) bytes, whole too) with the table of one 24-byte run and the 2^20
+    // section states (one byte per 128 MiB section): 2^20 bytes and one page more.
+    let need = frames + crate::mm::buddy::ArrayLinks::slots_for(frames) * 8 + (1 << 20) + 4096;
     assert_eq!(ending, Err(HostLimit::TooLarge { need, limit: 1 << 30 }));
     assert_eq!(need >> 30, 543, "17 bytes a frame, less the links' rounding");
 }
@@ -176,7 +177,8 @@ fn large_hole(high: u64) -> (Result<Ending, HostLimit>, Vec<std::string::String>
 /// The memmap covers the 64 present sections of 128 MiB, 2^21 frames, not the span:
 /// - memmap: 2^21 bytes = 512 pages;
 /// - links: sum over orders 0..10 of 2^21 / 2^o = 2^22 - 2^11 entries of 8 bytes = 8188
-///   pages exactly, and the table of 2 runs (48 bytes) behind them: 8189 pages;
+///   pages exactly, and the tables of 2 runs (48 bytes) and 64 section states behind them:
+///   8189 pages;
 ///   together 8701 pages, 34804K (a flat memmap over the span took 595950 pages, 2383800K,
 ///   and the boot reported 2451428K reserved).
 /// The rest of the reserved pages: the image [0x80200000, 0x80400000) 512, the blob 1,

@@ -8,7 +8,7 @@
 //! and an allocation the host refuses is an error too, never an abort.
 
 use super::{BootStop, DryRun, DryRunState};
-use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, Zones};
+use crate::mm::buddy::{ArrayLinks, Memmap, NodeData, PageState, SectionState, Zones};
 use crate::mm::memblock::Memblock;
 use crate::mm::PhysAddr;
 use crate::mm::sparse::{self, SectionRun};
@@ -112,7 +112,8 @@ fn simulate<R>(
     for m in &nodes {
         slots.push(vec_of::<[u32; 2]>(m.link_slots())?);
         let online = bootmem.node_data[m.nid as usize].is_some();
-        pages.push(if online { Some(vec_of::<PageState>(m.frames)?) } else { None });
+        let memmap = || Ok::<_, HostLimit>((vec_of::<PageState>(m.frames)?, vec_of::<SectionState>(Memmap::sections_for(m.frames))?));
+        pages.push(if online { Some(memmap()?) } else { None });
     }
     let mut data: Vec<NodeData> = nodes.iter().map(|m| NodeData::new(m.nid)).collect();
     let mut links = ArrayLinks::new();
@@ -122,7 +123,8 @@ fn simulate<R>(
         }
     }
     let memmaps = nodes.iter().zip(pages.iter_mut()).zip(data.iter_mut()).zip(&runs).filter_map(|(((m, p), d), r)| {
-        Some((m.nid, d, Memmap::new(r, p.as_mut()?)?))
+        let (pages, sections) = p.as_mut()?;
+        Some((m.nid, d, Memmap::new(r, pages, sections)?))
     });
     let cma = bootmem.cma.total_pages();
     let mut zones = std::boxed::Box::new(Zones::new(links));

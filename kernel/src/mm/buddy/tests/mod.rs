@@ -11,6 +11,7 @@ use super::*;
 use std::collections::HashMap;
 
 mod errors;
+mod lazy;
 mod migrate;
 mod props;
 mod reserved;
@@ -39,10 +40,12 @@ pub(super) fn node_data(nid: i32) -> &'static mut NodeData<'static> {
     Box::leak(Box::new(NodeData::new(nid)))
 }
 
-/// A zeroed memmap without holes over `[start, start + frames)`, leaked.
+/// A memmap without holes over `[start, start + frames)`, leaked. Its entries start as
+/// garbage, as memory not yet written does: nothing may read an entry before writing it.
 pub(super) fn dense_memmap(start: u64, frames: u64) -> Memmap<'static> {
-    let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
-    Memmap::new(Box::leak(Box::new(crate::mm::sparse::dense(start, frames))), pages).unwrap()
+    let pages = Box::leak(vec![PageState::from_raw(0xa5); frames as usize].into_boxed_slice());
+    let sections = Box::leak(vec![SectionState::Live; Memmap::sections_for(frames) as usize].into_boxed_slice());
+    Memmap::new(Box::leak(Box::new(crate::mm::sparse::dense(start, frames))), pages, sections).unwrap()
 }
 
 pub(super) fn add_node(z: &mut TestZones, nid: i32, start: u64, end: u64, reserved: &[(u64, u64)]) {

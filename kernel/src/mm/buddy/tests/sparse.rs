@@ -14,9 +14,11 @@ const RUNS: [SectionRun; 2] =
     [SectionRun { start_pfn: 0, end_pfn: 8, base: 0 }, SectionRun { start_pfn: 16, end_pfn: 32, base: 8 }];
 
 fn holed() -> Box<TestZones> {
-    let pages = Box::leak(vec![PageState::NORMAL; 24].into_boxed_slice());
-    assert!(Memmap::new(&RUNS, &mut [PageState::NORMAL; 23]).is_none(), "one entry short");
-    let mut mm = Memmap::new(&RUNS, pages).unwrap();
+    let pages = Box::leak(vec![PageState::from_raw(0xa5); 24].into_boxed_slice());
+    let sections = Box::leak(vec![SectionState::Live; 1].into_boxed_slice());
+    assert!(Memmap::new(&RUNS, &mut [PageState::NORMAL; 23], &mut [SectionState::Blank]).is_none(), "one entry short");
+    assert!(Memmap::new(&RUNS, &mut [PageState::NORMAL; 24], &mut []).is_none(), "no section state");
+    let mut mm = Memmap::new(&RUNS, pages, sections).unwrap();
     // Marking the whole span touches the 24 valid frames only; clear them again.
     assert_eq!(mm.mark_reserved(Pfn(0), Pfn(32)), Ok(24));
     assert_eq!(mm.clear_reserved(Pfn(4), Pfn(20)), Ok(8), "[4,8) and [16,20): the hole has no entries");
