@@ -32,7 +32,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
             return Err(BuddyError::CrossesZone { pfn: start, order: PAGEBLOCK_ORDER });
         }
         self.with_zone(zi, |zone, mm, links| {
-            if let Some(pfn) = (s..e).find(|&p| mm.state(p).is_some_and(|st| st.is_buddy())) {
+            if let Some(pfn) = mm.find(start, end, PageState::is_buddy)? {
                 return Err(BuddyError::DoubleFree { pfn: Pfn(pfn), head: Pfn(pfn), order: 0 });
             }
             mm.clear_reserved(Pfn(s), Pfn(e))?;

@@ -290,6 +290,31 @@ impl<'a> Memmap<'a> {
         }))
     }
 
+    /// The first valid frame of `[start_pfn, end_pfn)` whose state satisfies `pred`, found a
+    /// section's entries at a time (a section not written yet holds at most two states).
+    pub(super) fn find(&self, start_pfn: Pfn, end_pfn: Pfn, pred: impl Fn(PageState) -> bool) -> Result<Option<u64>, BuddyError> {
+        for (s, e, i0) in self.parts(start_pfn, end_pfn)? {
+            let mut pfn = s;
+            while pfn < e {
+                let i = i0 + (pfn - s) as usize;
+                let section_end = (pfn + (SECTION_ENTRIES - i % SECTION_ENTRIES) as u64).min(e);
+                let found = match self.sections[i / SECTION_ENTRIES] {
+                    SectionState::Live => {
+                        let n = (section_end - pfn) as usize;
+                        self.pages[i..i + n].iter().position(|p| pred(PageState(p.0 & !PAGEBLOCK_BITS))).map(|k| pfn + k as u64)
+                    }
+                    SectionState::Blank => pred(PageState::NORMAL).then_some(pfn),
+                    SectionState::Free => (pfn..section_end).find(|&p| self.state(p).is_some_and(&pred)),
+                };
+                if found.is_some() {
+                    return Ok(found);
+                }
+                pfn = section_end;
+            }
+        }
+        Ok(None)
+    }
+
     /// Check that no head of a block of the top order in `[start_pfn, end_pfn)` is reserved
     /// or heads a free block already (what freeing checks of each block's head).
     pub(super) fn check_top_heads(&self, start_pfn: Pfn, end_pfn: Pfn) -> Result<(), BuddyError> {

@@ -127,3 +127,31 @@ fn cma_alloc_fails_cleanly_when_movable_pages_fill_the_area() {
     assert_eq!(area.alloc(&mut z, 1, 0), None);
     assert_eq!(dma(&z).free_pages(), 0, "a failed cma_alloc changes nothing");
 }
+
+/// Activating a range that holds a free page fails at that page and changes nothing: a free
+/// page in a written section (pfn 700 of [512, 1024)), and a whole section that was handed
+/// over free and never written (the second section of a zone of two).
+#[test]
+fn cma_activation_refuses_a_range_holding_a_free_page() {
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 2048, &[(0, 2048)]);
+    z.init_zone(0, ZoneType::Dma, Pfn(0), 2048, 2048).unwrap();
+    z.nodes[0].as_deref_mut().unwrap().memmap.as_mut().unwrap().clear_reserved(Pfn(700), Pfn(701)).unwrap();
+    assert_eq!(z.free_range(Pfn(700), Pfn(701)), Ok(1));
+    assert_eq!(
+        z.init_cma_reserved_pageblocks(Pfn(512), Pfn(1024)),
+        Err(BuddyError::DoubleFree { pfn: Pfn(700), head: Pfn(700), order: 0 })
+    );
+    assert_eq!((dma(&z).managed_pages(), dma(&z).free_pages()), (1, 1));
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(512), MigrateType::Movable);
+
+    let s = crate::mm::sparse::PAGES_PER_SECTION;
+    let mut z = one_zone(ZoneType::Dma, 2 * s);
+    assert_eq!(z.free_range(Pfn(s), Pfn(2 * s)), Ok(s));
+    assert_eq!(z.memmap(0).unwrap().section_state(Pfn(s)), Some(SectionState::Free));
+    assert_eq!(
+        z.init_cma_reserved_pageblocks(Pfn(s), Pfn(s + 1024)),
+        Err(BuddyError::DoubleFree { pfn: Pfn(s), head: Pfn(s), order: 0 })
+    );
+    assert_eq!(z.memmap(0).unwrap().section_state(Pfn(s)), Some(SectionState::Free), "nothing written");
+}
