@@ -178,12 +178,17 @@ impl<'a> Memmap<'a> {
         self.state(pfn.0)
     }
 
+    #[inline]
     pub(super) fn state(&self, pfn: u64) -> Option<PageState> {
         let i = self.entry(pfn)?;
-        Some(match self.sections[i / SECTION_ENTRIES] {
-            SectionState::Live => PageState(self.pages[i].0 & !PAGEBLOCK_BITS),
-            SectionState::Free if pfn.is_multiple_of(1 << TOP_ORDER) => PageState::buddy(TOP_ORDER),
-            SectionState::Free | SectionState::Blank => PageState::NORMAL,
+        // Both loads at once: the byte is only used when the section is live.
+        let (byte, section) = (self.pages[i].0, self.sections[i / SECTION_ENTRIES]);
+        Some(if section == SectionState::Live {
+            PageState(byte & !PAGEBLOCK_BITS)
+        } else if section == SectionState::Free && pfn.is_multiple_of(1 << TOP_ORDER) {
+            PageState::buddy(TOP_ORDER)
+        } else {
+            PageState::NORMAL
         })
     }
 
@@ -194,12 +199,19 @@ impl<'a> Memmap<'a> {
 
     /// Write the entries of entry `i`'s section, if they are not yet, with what its state
     /// stands for; the section is [`SectionState::Live`] after.
+    #[inline]
     fn materialize(&mut self, i: usize) {
-        let slot = i / SECTION_ENTRIES;
-        let state = self.sections[slot];
-        if state == SectionState::Live {
-            return;
+        if self.sections[i / SECTION_ENTRIES] != SectionState::Live {
+            self.write_section(i / SECTION_ENTRIES);
         }
+    }
+
+    /// [`materialize`](Self::materialize) of section `slot`, which is not live: once per
+    /// section, off the allocator's fast path.
+    #[cold]
+    #[inline(never)]
+    fn write_section(&mut self, slot: usize) {
+        let state = self.sections[slot];
         let start = slot * SECTION_ENTRIES;
         let end = (start + SECTION_ENTRIES).min(self.pages.len());
         let entries = &mut self.pages[start..end];
@@ -238,11 +250,12 @@ impl<'a> Memmap<'a> {
     /// The migrate type of `pfn`'s pageblock (Linux's `get_pfnblock_migratetype`); movable
     /// outside the span.
     pub fn pageblock_type(&self, pfn: u64) -> MigrateType {
-        match self.pageblock_index(pfn) {
-            Some(i) if self.sections[i / SECTION_ENTRIES] == SectionState::Live => {
-                MigrateType::from_bits(self.pages[i].0 >> PAGEBLOCK_SHIFT)
-            }
-            _ => MigrateType::Movable,
+        let Some(i) = self.pageblock_index(pfn) else { return MigrateType::Movable };
+        let (byte, section) = (self.pages[i].0, self.sections[i / SECTION_ENTRIES]);
+        if section == SectionState::Live {
+            MigrateType::from_bits(byte >> PAGEBLOCK_SHIFT)
+        } else {
+            MigrateType::Movable
         }
     }
 
