@@ -97,10 +97,11 @@ impl core::fmt::Debug for PageState {
 }
 
 /// What a section's entries hold. The entries of a section are written only once something
-/// in it changes other than the whole section becoming free: until then they may hold
-/// anything, and the section's state says what they stand for. So a boot that hands whole
+/// in it changes other than the whole section becoming free or reserved: until then they may
+/// hold anything, and the section's state says what they stand for. So a boot that hands whole
 /// free sections to the allocator touches no memmap byte of them (their list links are
-/// written, one entry per top-order block): its cost follows the sections, not the pages.
+/// written, one entry per top-order block), nor of whole sections it reserves (the memmap's
+/// own links, 4 MiB per GiB): its cost follows the sections, not the pages.
 #[repr(u8)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum SectionState {
@@ -114,6 +115,20 @@ pub enum SectionState {
     Free = 1,
     /// Written: the entries hold the state.
     Live = 2,
+    /// Not written yet, and wholly reserved: every frame reads as reserved, every pageblock
+    /// as movable.
+    Reserved = 3,
+}
+
+impl SectionState {
+    /// What the entry of `pfn` stands for in a section in this state that is not written.
+    fn unwritten(self, pfn: u64) -> PageState {
+        match self {
+            SectionState::Free if pfn.is_multiple_of(1 << TOP_ORDER) => PageState::buddy(TOP_ORDER),
+            SectionState::Reserved => PageState(PageState::RESERVED),
+            _ => PageState::NORMAL,
+        }
+    }
 }
 
 /// Memmap entries per [`SectionState`]: a section's frames (the memmap is packed by whole
@@ -183,13 +198,7 @@ impl<'a> Memmap<'a> {
         let i = self.entry(pfn)?;
         // Both loads at once: the byte is only used when the section is live.
         let (byte, section) = (self.pages[i].0, self.sections[i / SECTION_ENTRIES]);
-        Some(if section == SectionState::Live {
-            PageState(byte & !PAGEBLOCK_BITS)
-        } else if section == SectionState::Free && pfn.is_multiple_of(1 << TOP_ORDER) {
-            PageState::buddy(TOP_ORDER)
-        } else {
-            PageState::NORMAL
-        })
+        Some(if section == SectionState::Live { PageState(byte & !PAGEBLOCK_BITS) } else { section.unwritten(pfn) })
     }
 
     /// The state of `pfn`'s section, `None` for an invalid frame.
@@ -215,7 +224,8 @@ impl<'a> Memmap<'a> {
         let start = slot * SECTION_ENTRIES;
         let end = (start + SECTION_ENTRIES).min(self.pages.len());
         let entries = &mut self.pages[start..end];
-        entries.fill(PageState::NORMAL);
+        let reserved = state == SectionState::Reserved;
+        entries.fill(if reserved { PageState(PageState::RESERVED) } else { PageState::NORMAL });
         if state == SectionState::Free {
             for p in entries.iter_mut().step_by(1 << TOP_ORDER) {
                 *p = PageState::buddy(TOP_ORDER);
@@ -279,30 +289,6 @@ impl<'a> Memmap<'a> {
         Ok(self.valid.parts(start, end).map(|(s, e, i)| (s, e, i as usize)))
     }
 
-    /// The entries of the valid parts of `[start_pfn, end_pfn)`, written first where they
-    /// were not ([`materialize`](Self::materialize)), each part as its first frame and its
-    /// entries.
-    fn parts_mut(&mut self, start_pfn: Pfn, end_pfn: Pfn) -> Result<impl Iterator<Item = (u64, &mut [PageState])>, BuddyError> {
-        let parts = self.parts(start_pfn, end_pfn)?;
-        for (s, e, i) in self.parts(start_pfn, end_pfn)? {
-            let last = i + (e - s) as usize - 1;
-            for slot in i / SECTION_ENTRIES..=last / SECTION_ENTRIES {
-                self.materialize(slot * SECTION_ENTRIES);
-            }
-        }
-        let mut rest: &mut [PageState] = self.pages;
-        let mut at = 0;
-        Ok(parts.map(move |(s, e, i)| {
-            let n = (e - s) as usize;
-            let taken = core::mem::take(&mut rest);
-            let (_, tail) = taken.split_at_mut(i - at);
-            let (part, tail) = tail.split_at_mut(n);
-            rest = tail;
-            at = i + n;
-            (s, part)
-        }))
-    }
-
     /// The first valid frame of `[start_pfn, end_pfn)` whose state satisfies `pred`, found a
     /// section's entries at a time (a section not written yet holds at most two states).
     pub(super) fn find(&self, start_pfn: Pfn, end_pfn: Pfn, pred: impl Fn(PageState) -> bool) -> Result<Option<u64>, BuddyError> {
@@ -316,8 +302,9 @@ impl<'a> Memmap<'a> {
                         let n = (section_end - pfn) as usize;
                         self.pages[i..i + n].iter().position(|p| pred(PageState(p.0 & !PAGEBLOCK_BITS))).map(|k| pfn + k as u64)
                     }
-                    SectionState::Blank => pred(PageState::NORMAL).then_some(pfn),
                     SectionState::Free => (pfn..section_end).find(|&p| self.state(p).is_some_and(&pred)),
+                    // One state for every frame.
+                    st @ (SectionState::Blank | SectionState::Reserved) => pred(st.unwritten(pfn)).then_some(pfn),
                 };
                 if found.is_some() {
                     return Ok(found);
@@ -336,10 +323,15 @@ impl<'a> Memmap<'a> {
             let mut pfn = s.next_multiple_of(STEP);
             while pfn < e {
                 let i = i0 + (pfn - s) as usize;
-                let state = match self.sections[i / SECTION_ENTRIES] {
-                    SectionState::Blank => PageState::NORMAL,
-                    SectionState::Free => PageState::buddy(TOP_ORDER),
+                let section = self.sections[i / SECTION_ENTRIES];
+                if section == SectionState::Blank {
+                    // Every head of the section is an ordinary page: on to the next section.
+                    pfn += (SECTION_ENTRIES - i % SECTION_ENTRIES) as u64;
+                    continue;
+                }
+                let state = match section {
                     SectionState::Live => PageState(self.pages[i].0 & !PAGEBLOCK_BITS),
+                    st => st.unwritten(pfn),
                 };
                 if state.is_reserved() {
                     return Err(BuddyError::Reserved { pfn: Pfn(pfn) });
@@ -354,11 +346,12 @@ impl<'a> Memmap<'a> {
     }
 
     /// Make every head of a block of the top order in `[start_pfn, end_pfn)` the head of a
-    /// free block, and call `f` with its frame and its pageblock's migrate type (the head is
-    /// its pageblock's first frame), in address order. A whole section not written yet
-    /// ([`SectionState::Blank`]) becomes [`SectionState::Free`] without a memmap write.
-    /// The caller checked the heads ([`check_top_heads`](Self::check_top_heads)).
-    pub(super) fn set_top_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, f: &mut dyn FnMut(u64, MigrateType)) -> Result<(), BuddyError> {
+    /// free block, and call `f` with runs of consecutive heads (the first, how many) and
+    /// their pageblocks' migrate type (a head is its pageblock's first frame), in address
+    /// order. A whole section not written yet ([`SectionState::Blank`]) becomes
+    /// [`SectionState::Free`] without a memmap write, one run. The caller checked the heads
+    /// ([`check_top_heads`](Self::check_top_heads)).
+    pub(super) fn set_top_heads(&mut self, start_pfn: Pfn, end_pfn: Pfn, f: &mut dyn FnMut(u64, u64, MigrateType)) -> Result<(), BuddyError> {
         const STEP: u64 = 1 << TOP_ORDER;
         let section = SECTION_ENTRIES as u64;
         for (s, e, i0) in self.parts(start_pfn, end_pfn)? {
@@ -371,16 +364,14 @@ impl<'a> Memmap<'a> {
                 let whole = pfn.is_multiple_of(section) && i.is_multiple_of(SECTION_ENTRIES) && pfn + section <= e;
                 if whole && self.sections[slot] == SectionState::Blank {
                     self.sections[slot] = SectionState::Free;
-                    for head in (pfn..pfn + section).step_by(STEP as usize) {
-                        f(head, MigrateType::Movable);
-                    }
+                    f(pfn, section / STEP, MigrateType::Movable);
                     pfn += section;
                     continue;
                 }
                 self.materialize(i);
                 let p = &mut self.pages[i];
                 p.0 = (p.0 & PAGEBLOCK_BITS) | PageState::buddy(TOP_ORDER).0;
-                f(pfn, MigrateType::from_bits(p.0 >> PAGEBLOCK_SHIFT));
+                f(pfn, 1, MigrateType::from_bits(p.0 >> PAGEBLOCK_SHIFT));
                 pfn += STEP;
             }
         }
@@ -388,13 +379,34 @@ impl<'a> Memmap<'a> {
     }
 
     /// Set (`set`) or clear the reserved mark of every entry of `[start_pfn, end_pfn)`;
-    /// returns how many entries changed.
+    /// returns how many entries changed. A whole section not written yet changes state
+    /// (blank and reserved) instead of being written.
     fn mark(&mut self, start_pfn: Pfn, end_pfn: Pfn, set: bool) -> Result<u64, BuddyError> {
+        let (was, now) = if set { (SectionState::Blank, SectionState::Reserved) } else { (SectionState::Reserved, SectionState::Blank) };
         let mut changed = 0;
-        for (_, part) in self.parts_mut(start_pfn, end_pfn)? {
-            changed += part.iter().filter(|p| p.is_reserved() != set).count() as u64;
-            for p in part {
-                p.0 = if set { p.0 | PageState::RESERVED } else { p.0 & !PageState::RESERVED };
+        for (s, e, i0) in self.parts(start_pfn, end_pfn)? {
+            let end = i0 + (e - s) as usize;
+            let mut a = i0;
+            while a < end {
+                let slot = a / SECTION_ENTRIES;
+                let b = ((slot + 1) * SECTION_ENTRIES).min(end);
+                let whole = a == slot * SECTION_ENTRIES && b == (slot + 1) * SECTION_ENTRIES;
+                match self.sections[slot] {
+                    st if whole && st == was => {
+                        self.sections[slot] = now;
+                        changed += SECTION_ENTRIES as u64;
+                    }
+                    st if whole && st == now => {}
+                    _ => {
+                        self.materialize(a);
+                        let part = &mut self.pages[a..b];
+                        changed += part.iter().filter(|p| p.is_reserved() != set).count() as u64;
+                        for p in part {
+                            p.0 = if set { p.0 | PageState::RESERVED } else { p.0 & !PageState::RESERVED };
+                        }
+                    }
+                }
+                a = b;
             }
         }
         Ok(changed)
@@ -421,10 +433,10 @@ impl<'a> Memmap<'a> {
     pub fn reserved_pages(&self) -> u64 {
         let valid = self.valid;
         let (s, e) = valid.span();
-        let live = |i: usize| self.sections[i / SECTION_ENTRIES] == SectionState::Live;
-        valid
-            .parts(s, e)
-            .map(|(s, e, i)| (i as usize..(i + e - s) as usize).filter(|&i| live(i) && self.pages[i].is_reserved()).count() as u64)
-            .sum()
+        let reserved = |i: usize| match self.sections[i / SECTION_ENTRIES] {
+            SectionState::Live => self.pages[i].is_reserved(),
+            st => st == SectionState::Reserved,
+        };
+        valid.parts(s, e).map(|(s, e, i)| (i as usize..(i + e - s) as usize).filter(|&i| reserved(i)).count() as u64).sum()
     }
 }

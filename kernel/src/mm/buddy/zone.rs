@@ -227,10 +227,10 @@ impl Zone {
             zone.account_free(mt, (count << TOP) as i64);
             zone.free_area[TOP as usize].append_run(links, first, count, mt);
         };
-        let set = mm.set_top_heads(super::Pfn(start), super::Pfn(end), &mut |pfn, mt| match &mut pending {
-            Some((first, count, m)) if *m == mt && *first + (*count << TOP) == pfn => *count += 1,
+        let set = mm.set_top_heads(super::Pfn(start), super::Pfn(end), &mut |pfn, n, mt| match &mut pending {
+            Some((first, count, m)) if *m == mt && *first + (*count << TOP) == pfn => *count += n,
             _ => {
-                if let Some(run) = pending.replace((pfn, 1, mt)) {
+                if let Some(run) = pending.replace((pfn, n, mt)) {
                     flush(self, links, run);
                 }
             }

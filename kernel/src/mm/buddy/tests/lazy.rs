@@ -79,3 +79,39 @@ fn writing_a_free_section_keeps_its_free_blocks() {
     assert_eq!(z.memmap(0).unwrap().reserved_pages(), 0x400);
     check_invariants(&z);
 }
+
+/// Reserving a whole section not written yet only changes its state; clearing it back does
+/// too; a part of it written first keeps the rest reserved. Zone over sections 0..3: the
+/// second section and the first 0x100 frames of the third are reserved (a reservation like
+/// the memmap's own links: 1.x sections).
+#[test]
+fn whole_reserved_sections_stay_unwritten() {
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 3 * S, &[]);
+    z.init_zone(0, ZoneType::Dma, Pfn(0), 3 * S, 3 * S).unwrap();
+    assert_eq!(mm(&mut z).mark_reserved(Pfn(S), Pfn(2 * S + 0x100)), Ok(S + 0x100));
+    assert_eq!([section(&z, 0), section(&z, S), section(&z, 2 * S)], [SectionState::Blank, SectionState::Reserved, SectionState::Live]);
+    let m = z.memmap(0).unwrap();
+    assert!(m.get(Pfn(S + 0x1234)).unwrap().is_reserved() && !m.get(Pfn(S - 1)).unwrap().is_reserved());
+    assert_eq!(m.reserved_pages(), S + 0x100);
+    // Marking again counts nothing new.
+    assert_eq!(mm(&mut z).mark_reserved(Pfn(S), Pfn(2 * S)), Ok(0));
+    // Freeing a reserved section fails at its first head, before anything is freed.
+    assert_eq!(z.free_range(Pfn(0), Pfn(2 * S)), Err(BuddyError::Reserved { pfn: Pfn(S) }));
+    assert_eq!(z.zone(0, ZoneType::Dma).unwrap().free_pages(), 0);
+
+    // Clearing part of it writes the section: the rest stays reserved.
+    assert_eq!(mm(&mut z).clear_reserved(Pfn(S), Pfn(S + 0x400)), Ok(0x400));
+    assert_eq!(section(&z, S), SectionState::Live);
+    assert_eq!(z.memmap(0).unwrap().reserved_pages(), S - 0x400 + 0x100);
+    assert_eq!(z.free_range(Pfn(S), Pfn(S + 0x400)), Ok(0x400));
+    check_invariants(&z);
+
+    // A whole reserved section cleared whole goes back to blank, unwritten.
+    let mut z = one_zone(ZoneType::Dma, 2 * S);
+    assert_eq!(mm(&mut z).mark_reserved(Pfn(S), Pfn(2 * S)), Ok(S));
+    assert_eq!(mm(&mut z).clear_reserved(Pfn(0), Pfn(2 * S)), Ok(S));
+    assert_eq!([section(&z, 0), section(&z, S)], [SectionState::Blank, SectionState::Blank]);
+    assert_eq!(z.free_range(Pfn(0), Pfn(2 * S)), Ok(2 * S));
+    assert_eq!([section(&z, 0), section(&z, S)], [SectionState::Free, SectionState::Free]);
+}
