@@ -8,7 +8,7 @@
 //! RAM), and the bytes of memmap and free-list links each GiB of RAM costs. From 8 GiB QEMU's
 //! RAM has no reservation (`memory-backend-ram,reserve=off`: see `qemu.rs`), so 128G and 255G
 //! boot on a smaller host. `--qemu-only` skips the host benches; arguments after `--` go to
-//! criterion.
+//! criterion. `--insns` counts instead of timing (`insns.rs`).
 
 use crate::qemu::{BootOptions, Guard, Machine};
 use crate::{build, root, tools, Result};
@@ -22,7 +22,12 @@ pub const RUNS: usize = 21;
 const SIZES: [&str; 6] = ["1G", "4G", "16G", "64G", "128G", "255G"];
 const CPUS: [&str; 2] = ["cortex-a57", "max"];
 
-pub fn run(qemu_only: bool, runs: usize, criterion: &[String]) -> Result<i32> {
+pub fn run(qemu_only: bool, runs: usize, insns: bool, criterion: &[String]) -> Result<i32> {
+    if insns {
+        tools::ensure(&[tools::QEMU])?;
+        crate::insns::run(&build::build(true)?)?;
+        return Ok(0);
+    }
     if !qemu_only {
         for bench in ["memblock", "buddy"] {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -10,6 +10,7 @@ mod fuzz;
 mod gdb;
 mod gdb_test;
 mod initcheck;
+mod insns;
 mod linux;
 mod memmap;
 mod memmap_inputs;
@@ -96,6 +97,11 @@ enum Command {
         /// Boots per cell of the QEMU table (the median is reported).
         #[arg(long, default_value_t = bench::RUNS)]
         runs: usize,
+        /// Instead of the tables: count the guest instructions one boot executes and the code
+        /// QEMU translates for it, at 1, 64 and 255 GiB, with the functions that execute most
+        /// (the same on every run, unlike times).
+        #[arg(long)]
+        insns: bool,
         /// Extra arguments for criterion (e.g. a filter, --warm-up-time 1).
         #[arg(last = true)]
         args: Vec<String>,
@@ -157,7 +163,7 @@ fn main() -> ExitCode {
         Command::Gdb { breakpoint, batch, opts } => gdb::run(&opts, &breakpoint, batch.as_deref()),
         Command::Memmap { args } => memmap::run(&args),
         Command::VendorTrees { package } => vendor_trees::run(package.as_deref()).map(|_| 0),
-        Command::Bench { qemu_only, runs, args } => bench::run(qemu_only, runs, &args),
+        Command::Bench { qemu_only, runs, insns, args } => bench::run(qemu_only, runs, insns, &args),
         Command::Mutants { args } => mutants::run(&args),
         Command::LinuxLogs { package, only, check: Some(dir) } => {
             let _ = package;
