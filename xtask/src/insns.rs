@@ -37,7 +37,7 @@ fn parse(log: impl BufRead) -> Result<Counts> {
     let mut c = Counts::default();
     let mut size: HashMap<u64, u64> = HashMap::new();
     let mut block: Option<(u64, u64)> = None;
-    let mut close = |block: &mut Option<(u64, u64)>, size: &mut HashMap<u64, u64>, c: &mut Counts| {
+    let close = |block: &mut Option<(u64, u64)>, size: &mut HashMap<u64, u64>, c: &mut Counts| {
         if let Some((pc, n)) = block.take() {
             size.insert(pc, n);
             c.translated_blocks += 1;

@@ -189,25 +189,36 @@ impl<'a> Fdt<'a> {
         Some(node)
     }
 
-    /// Every node, depth first, root included.
+    /// Every node, depth first, root included, in one pass over the tokens: up to the
+    /// root's end, or the first token that does not read. A node nested deeper than
+    /// `MAX_DEPTH` is listed without its subtree.
     pub fn all_nodes(&self) -> impl Iterator<Item = Node<'a>> + 'a {
-        let mut stack: [Option<ChildIter<'a>>; MAX_DEPTH] = [None; MAX_DEPTH];
+        let fdt = *self;
+        // The cells of the children of each open node.
+        let mut cells = [Cells::ROOT_DEFAULT; MAX_DEPTH];
         let mut depth = 0usize;
-        let mut pending = self.root();
+        let mut at = Some(0usize);
         core::iter::from_fn(move || loop {
-            if let Some(node) = pending.take() {
-                if depth < MAX_DEPTH {
-                    stack[depth] = Some(node.children());
-                    depth += 1;
+            match fdt.skip_token(at?) {
+                Some((RawToken::Begin(offset), body)) => {
+                    let bus = if depth == 0 { Cells::ROOT_DEFAULT } else { cells[depth - 1] };
+                    let node = Node { fdt, name: cstr(fdt.structs(), offset + 4)?, at: NodeOffset { offset: offset as u32, bus }, body };
+                    if depth < MAX_DEPTH {
+                        cells[depth] = node.child_cells();
+                        depth += 1;
+                        at = Some(body);
+                    } else {
+                        at = skip_subtree(&fdt, body);
+                    }
+                    return Some(node);
                 }
-                return Some(node);
-            }
-            if depth == 0 {
-                return None;
-            }
-            match stack[depth - 1].as_mut().and_then(|it| it.next()) {
-                Some(child) => pending = Some(child),
-                None => depth -= 1,
+                Some((RawToken::Prop { .. }, next)) => at = Some(next),
+                Some((RawToken::End, next)) if depth > 1 => {
+                    depth -= 1;
+                    at = Some(next);
+                }
+                // The root's end, or no more tokens.
+                _ => at = None,
             }
         })
     }
@@ -487,6 +498,38 @@ mod tests {
         let a = fdt.find_node("/a").unwrap();
         assert!(a.property("reg").is_none(), "the lookup stops at the bad name before reg");
         assert_eq!(a.properties().count(), 0);
+    }
+
+    /// The walk of every node lists a node nested 64 deep without its subtree, then goes on
+    /// with the siblings of its ancestors: root, a chain of 70 nodes `n` (levels 1..=70), then
+    /// `b` beside the chain's top: root, levels 1..=64, b. Each node's cells come from its
+    /// parent: `c` under a node of `#address-cells = <1>` reads one-cell addresses.
+    #[test]
+    fn every_node_once_in_order_with_its_parents_cells() {
+        let mut b = Builder::new();
+        b.begin("");
+        for _ in 0..70 {
+            b.begin("n");
+        }
+        for _ in 0..70 {
+            b.end();
+        }
+        b.begin("b");
+        b.prop("#address-cells", &1u32.to_be_bytes());
+        b.prop("#size-cells", &1u32.to_be_bytes());
+        b.begin("c@10");
+        b.prop("reg", &[0, 0, 0, 0x10, 0, 0, 0, 0x20]);
+        b.end();
+        b.end();
+        b.end();
+        let blob = b.finish(&[]);
+        let fdt = Fdt::new(&blob).unwrap();
+        let names: Vec<&str> = fdt.all_nodes().map(|n| n.name).collect();
+        assert_eq!(names.len(), 1 + 64 + 2, "{names:?}");
+        assert_eq!((names[0], names[64], names[65], names[66]), ("", "n", "b", "c@10"));
+        let c = fdt.all_nodes().last().unwrap();
+        assert_eq!(c.reg().unwrap().unwrap().collect::<Vec<_>>(), [(0x10, 0x20)]);
+        assert_eq!(c.offset(), fdt.find_node("/b/c@10").unwrap().offset());
     }
 
     #[test]
