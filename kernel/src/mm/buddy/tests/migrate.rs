@@ -115,6 +115,26 @@ fn cma_alloc_takes_aligned_free_ranges_and_release_returns_them() {
 }
 
 #[test]
+fn cma_alloc_may_take_the_whole_area() {
+    // 1024 free CMA frames, asked for all 1024: the one candidate, frame 0, fits exactly.
+    let mut z = with_cma(1024);
+    let area = CmaArea { base: PhysAddr(0), size: 1024 * 4096 };
+    assert_eq!(area.alloc(&mut z, 1024, 0), Some(Pfn(0)));
+    assert_eq!(dma(&z).free_cma_pages(), 0);
+}
+
+#[test]
+fn an_area_holds_only_ranges_wholly_inside_it() {
+    // Frames [256, 768): 256 pages at 1 MiB, 512 pages long.
+    let area = CmaArea { base: PhysAddr(256 * 4096), size: 512 * 4096 };
+    assert!(area.holds(Pfn(256), 512), "the whole area");
+    assert!(area.holds(Pfn(767), 1), "its last frame");
+    assert!(!area.holds(Pfn(255), 1), "the frame below it, although it ends inside");
+    assert!(!area.holds(Pfn(767), 2), "starting inside, ending past it");
+    assert!(!area.holds(Pfn(300), u64::MAX), "an end that overflows");
+}
+
+#[test]
 fn cma_alloc_fails_cleanly_when_movable_pages_fill_the_area() {
     let mut z = with_cma(1024);
     let mut taken = 0;
