@@ -193,3 +193,21 @@ fn a_hole_of_whole_sections_has_no_memmap_and_is_never_free() {
     assert_eq!(counts, [33, 2]);
     assert_eq!(zones.nr_free_pages(), 35840);
 }
+
+/// `free_pfn_ranges` hands over whole frames only and leaves out a range with none left.
+//  memory [0x40000000, 0x40004000): frames 0x40000..0x40004
+//  reserved [0x40000000, 0x40000800) and [0x40001000, 0x40002000)
+//  free [0x40000800, 0x40001000): PFN_UP 0x40001, PFN_DOWN 0x40001 -> empty, left out;
+//  free [0x40002000, 0x40004000): frames [0x40002, 0x40004), cut at max_low_pfn when lower.
+#[test]
+fn free_pfn_ranges_leave_out_ranges_without_a_whole_frame() {
+    let mut mb = Box::new(Memblock::new());
+    mb.add(PhysAddr(0x4000_0000), 4 * PAGE).unwrap();
+    mb.reserve(PhysAddr(0x4000_0000), 0x800).unwrap();
+    mb.reserve(PhysAddr(0x4000_1000), PAGE).unwrap();
+    let ranges = |max_low| free_pfn_ranges(&mb, max_low).map(|(s, e)| (s.0, e.0)).collect::<Vec<_>>();
+    assert_eq!(ranges(u64::MAX), [(0x40002, 0x40004)]);
+    assert_eq!(ranges(0x40003), [(0x40002, 0x40003)]);
+    // Cut at its start, the second range is empty too.
+    assert_eq!(ranges(0x40002), []);
+}
