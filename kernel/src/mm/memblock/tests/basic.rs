@@ -580,6 +580,20 @@ fn overflow_before_allow_resize_is_an_error_and_changes_nothing() {
 }
 
 #[test]
+fn two_spare_slots_are_enough_to_isolate() {
+    // 126 reserved pages in an array of 128 (resizing not allowed): memblock_isolate_range
+    // doubles only while cnt + 2 > max, and 126 + 2 = 128 is not, so freeing the middle 2 KiB
+    // of the first page splits it in place: [0x8000_0000, +1K) and [0x8000_0c00, +1K) stay,
+    // 127 regions.
+    let mut m = mb();
+    m.add(pa(0x8000_0000), 0x4000_0000).unwrap();
+    reserve_many(&mut m, 0x8000_0000, 126).unwrap();
+    m.phys_free(pa(0x8000_0400), 0x800).unwrap();
+    assert_eq!((m.reserved.cnt(), m.reserved.max()), (127, 128));
+    assert_eq!(layout(&m.reserved)[..3], [(0x8000_0000, 0x400), (0x8000_0c00, 0x400), (0x8000_2000, 0x1000)]);
+}
+
+#[test]
 fn reserved_array_doubles_and_reserves_itself() {
     // memory [0x8000_0000, 0xc000_0000); 128 pages reserved, then a 129th.
     // Doubling: 256 regions * 24 bytes = 6144 bytes, page aligned to 8 KiB, searched
