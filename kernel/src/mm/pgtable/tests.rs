@@ -683,3 +683,22 @@ fn unmap_refuses_a_block_reaching_outside_and_writes_nothing() {
     assert_eq!(translate(&mem, root, va), None);
     assert_eq!(translate(&mem, root, va + SZ_2M).unwrap().pa, pa(0x4000_0000 + SZ_2M));
 }
+
+/// Each error names what was wrong and where, in hex (the dry-run prints it after
+/// `paging_init: `, the boot in its panic).
+#[test]
+fn errors_say_what_was_refused() {
+    let said = |e: PgtableError| e.to_string();
+    assert_eq!(
+        said(PgtableError::Misaligned { va: 0x1000, pa: pa(0x4000_0800), size: 0x1000 }),
+        "unaligned mapping va 0x1000 pa 0x40000800 size 0x1000"
+    );
+    assert_eq!(said(PgtableError::VaOutOfRange { va: 1 << 48, size: SZ_4K }), "virtual range 0x1000000000000+0x1000 is not canonical");
+    assert_eq!(said(PgtableError::PaOutOfRange { pa: pa(1 << 48), size: SZ_4K }), "physical range 0x1000000000000+0x1000 exceeds 48 bits");
+    assert_eq!(said(PgtableError::TableAlloc { level: 2 }), "out of memory for a level 2 table");
+    assert_eq!(
+        said(PgtableError::Conflict { va: 0xffff_0000_0000_0000, level: 3, old: 0x403, new: 0x483 }),
+        "va 0xffff000000000000: level 3 entry 0x0000000000000403 would be overwritten by 0x0000000000000483"
+    );
+    assert_eq!(said(PgtableError::NotMapped { va: 0x2000 }), "va 0x2000 is not mapped");
+}
