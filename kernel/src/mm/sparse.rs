@@ -228,6 +228,12 @@ mod tests {
         assert_eq!(valid.frames(), 2 * S + 0x100, "entries up to the last frame's, inside the 3 sections");
         assert_eq!(valid.parts(0, 3 * S).collect::<Vec<_>>(), [(0x100, 0x101, 0x100), (2 * S + 1, 3 * S, S + 1)]);
         assert_eq!((valid.index(0xff), valid.index(0x101), valid.index(2 * S)), (None, None, None));
+        // [0x101, 2 * S + 1) runs from the first run's end to the second's start: no valid
+        // frame, so no part, not two empty ones.
+        assert_eq!(valid.parts(0x101, 2 * S + 1).count(), 0);
+        // A frame's run starts at the run's first memory frame, not at its section's start.
+        assert_eq!((valid.run_start(0x100), valid.run_start(3 * S + 0xff)), (Some(0x100), Some(2 * S + 1)));
+        assert_eq!((valid.run_start(0xff), valid.run_start(2 * S)), (None, None));
     }
 
     #[test]
