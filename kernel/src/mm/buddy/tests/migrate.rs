@@ -135,6 +135,32 @@ fn an_area_holds_only_ranges_wholly_inside_it() {
 }
 
 #[test]
+fn cma_pageblocks_must_start_and_end_on_pageblocks() {
+    // All 2048 frames reserved. [1, 513) is one pageblock long but starts (and ends) one frame
+    // past a pageblock boundary; [0, 513) ends one past. Both refused, the first misaligned
+    // frame named, nothing handed over; [0, 512) is one whole pageblock.
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 2048, &[(0, 2048)]);
+    z.init_zone(0, ZoneType::Dma, Pfn(0), 2048, 2048).unwrap();
+    let misaligned = |pfn| Err(BuddyError::Misaligned { pfn: Pfn(pfn), order: PAGEBLOCK_ORDER });
+    assert_eq!(z.init_cma_reserved_pageblocks(Pfn(1), Pfn(513)), misaligned(1));
+    assert_eq!(z.init_cma_reserved_pageblocks(Pfn(0), Pfn(513)), misaligned(513));
+    assert_eq!(dma(&z).free_pages(), 0);
+    assert_eq!(z.init_cma_reserved_pageblocks(Pfn(0), Pfn(512)), Ok(512));
+}
+
+#[test]
+fn free_contig_range_may_end_at_the_zone_end() {
+    // The zone's last pageblock [1536, 2048), taken and given back: its last frame, 2047, is
+    // in the zone, so the range does not cross it; all 1024 movable frames are free again.
+    let mut z = with_cma(1024);
+    z.take_free_range(Pfn(1536), Pfn(2048)).unwrap();
+    assert_eq!(dma(&z).free_pages(), 2048 - 512);
+    assert_eq!(z.free_contig_range(Pfn(1536), Pfn(2048)), Ok(()));
+    assert_eq!(dma(&z).free_pages(), 2048);
+}
+
+#[test]
 fn cma_alloc_fails_cleanly_when_movable_pages_fill_the_area() {
     let mut z = with_cma(1024);
     let mut taken = 0;

@@ -64,3 +64,15 @@ fn a_range_without_a_whole_page_frees_nothing_and_prints_nothing() {
     assert_eq!(r, Ok(0));
     assert!(lines.is_empty());
 }
+
+/// The memmap byte of a frame: the order in the low four bits, `PageBuddy` 0x10, `PG_reserved`
+/// 0x20 (the pageblock's migrate type, in the top two bits, is not part of a page's state).
+#[test]
+fn page_state_bytes() {
+    assert_eq!(PageState::NORMAL.bits(), 0);
+    assert_eq!(PageState::buddy(3).bits(), 0x10 | 3);
+    assert_eq!(PageState::buddy(10).bits(), 0x10 | 10);
+    let mut mm = dense_memmap(0, 4);
+    mm.mark_reserved(Pfn(1), Pfn(2)).unwrap();
+    assert_eq!((mm.get(Pfn(0)).map(PageState::bits), mm.get(Pfn(1)).map(PageState::bits)), (Some(0), Some(0x20)));
+}
