@@ -97,6 +97,46 @@ fn a_small_steal_claims_the_pageblock_when_half_of_it_is_free() {
 }
 
 #[test]
+fn a_movable_allocation_takes_the_smallest_block_it_may_not_claim() {
+    // One pageblock [0, 512), made unmovable by 64 unmovable order-3 allocations (the first
+    // steals the order-9 block whole). Then every other order-3 block is freed (0, 16, ...,
+    // 496: 32 blocks, none with a free buddy) and frames [10, 12) of the busy block [8, 16):
+    // an order-1 block. 258 free pages, all on the unmovable lists.
+    let mut z = one_zone(ZoneType::Dma, 512);
+    z.free_range(Pfn(0), Pfn(512)).unwrap();
+    for _ in 0..64 {
+        z.alloc_pages_type(0, 3, ZoneType::Dma, MigrateType::Unmovable).unwrap();
+    }
+    for i in 0..32 {
+        z.free_pages(Pfn(i * 16), 3).unwrap();
+    }
+    z.free_pages(Pfn(10), 1).unwrap();
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    // A movable order-0 request: the largest fallback block is of order 3, below
+    // pageblock_order / 2 = 4, so a movable allocation may not claim its pageblock
+    // (can_steal_fallback) and __rmqueue_fallback takes the smallest fallback block instead:
+    // [10, 12). Only that block moves; it is split, 10 returned. The pageblock stays
+    // unmovable (claiming it would have moved all 258 free pages, over half of 512).
+    assert_eq!(z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Movable), Ok(Pfn(10)));
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    assert_eq!(dma(&z).free_pages(), 257);
+}
+
+#[test]
+fn a_claimed_pageblock_moves_only_its_own_free_blocks() {
+    // [256, 520) handed over: [256, 512) of order 8 in pageblock 0, [512, 520) of order 3
+    // heading pageblock 1; both movable. An unmovable order-0 request steals the largest
+    // block, [256, 512), and claims pageblock 0 (256 free + 256 in use, alike): the free
+    // blocks of [0, 512) move, not the one at 512. The request is served from [256, 512).
+    let mut z = one_zone(ZoneType::Dma, 1024);
+    z.free_range(Pfn(256), Pfn(520)).unwrap();
+    assert_eq!(z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Unmovable), Ok(Pfn(256)));
+    let mm = z.memmap(0).unwrap();
+    assert_eq!((mm.pageblock_type(0), mm.pageblock_type(512)), (MigrateType::Unmovable, MigrateType::Movable));
+    assert_eq!(dma(&z).free_area(3).unwrap().first(MigrateType::Movable), Some(512));
+}
+
+#[test]
 fn cma_alloc_takes_aligned_free_ranges_and_release_returns_them() {
     let mut z = with_cma(1024);
     let area = CmaArea { base: PhysAddr(0), size: 1024 * 4096 };
