@@ -279,6 +279,22 @@ fn iterators() {
     assert_eq!(m.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::HOTPLUG).count(), 4);
 }
 
+/// Two reservations that touch but do not merge (their nodes differ) leave an empty gap
+/// between them, [BASE + 0x2000, BASE + 0x2000): Linux's __next_mem_range yields it as an
+/// empty range; the iterators leave it out, in both directions.
+#[test]
+fn touching_unmerged_reservations_leave_no_empty_free_range() {
+    let mut m = with_memory();
+    m.reserve(pa(BASE + 0x1000), 0x2000).unwrap();
+    m.set_node(pa(BASE + 0x1000), 0x1000, MemblockKind::Reserved, 0).unwrap();
+    assert_eq!(m.reserved.cnt(), 2);
+    let free: Vec<_> = m.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE).map(|(s, e, _)| (s.0, e.0)).collect();
+    assert_eq!(free, [(BASE, BASE + 0x1000), (BASE + 0x3000, BASE + SIZE)]);
+    let mut rev: Vec<_> = m.free_mem_ranges_rev(NUMA_NO_NODE, MemblockFlags::NONE).map(|(s, e, _)| (s.0, e.0)).collect();
+    rev.reverse();
+    assert_eq!(rev, free);
+}
+
 #[test]
 fn pfn_ranges_trim_partial_pages() {
     //  [0x1800, 0x5800)  ->  pfns 2..5 ; [0x10_0100, 0x10_0f00) has no whole page  ->  skipped
