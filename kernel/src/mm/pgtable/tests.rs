@@ -702,3 +702,27 @@ fn errors_say_what_was_refused() {
     );
     assert_eq!(said(PgtableError::NotMapped { va: 0x2000 }), "va 0x2000 is not mapped");
 }
+
+/// With a 4 KiB granule a level-0 descriptor is a table or invalid: one with the block type
+/// (bits [1:0] = 0b01) translates nothing, while the same at level 1 is a 1 GiB block.
+#[test]
+fn a_level_0_block_is_not_a_mapping() {
+    let (mut mem, root) = HostTables::with_root();
+    let block = Prot::PAGE_KERNEL.block_desc(0x4000_0000);
+    mem.write(root, table_index(0, 0), block);
+    assert_eq!(translate(&mem, root, 0x1234), None);
+    // Level 1 under a real table: [1 GiB, 2 GiB) -> 0x4000_0000, offset kept.
+    let pud = mem.alloc_table().unwrap();
+    mem.write(root, table_index(0, 0), table_desc(pud.0));
+    mem.write(pud, table_index(SZ_1G, 1), block);
+    let t = translate(&mem, root, SZ_1G + 0x1234).unwrap();
+    assert_eq!((t.pa, t.level), (pa(0x4000_1234), 1));
+}
+
+/// A table descriptor (ARM ARM, VMSAv8-64 table descriptor): the next table's address, bits
+/// [1:0] = 0b11, and UXNTable, bit 60, so nothing below is executable at EL0 (Linux's
+/// PMD_TABLE_UXN); PXNTable (bit 59) stays clear.
+#[test]
+fn table_descriptor_bits() {
+    assert_eq!(table_desc(0x4000_1000), (1 << 60) | 0x4000_1000 | 0b11);
+}
