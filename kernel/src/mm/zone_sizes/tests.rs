@@ -492,6 +492,14 @@ fn an_empty_dma_zone_reserves_nothing() {
     );
 }
 
+/// Without a distance-map, arm64's numa_distance is LOCAL_DISTANCE (10) from a node to itself
+/// and REMOTE_DISTANCE (20) to any other (include/linux/topology.h). The zonelists cannot tell
+/// (every remote node is equally far either way), so it is read directly.
+#[test]
+fn default_distances_are_linuxs() {
+    assert_eq!([(0, 0), (3, 3), (0, 1), (1, 0), (2, 15)].map(|(a, b)| default_distance(a, b)), [10, 10, 20, 20, 20]);
+}
+
 /// zone_batchsize at its edges: under 1024 managed pages the batch is 1, and 1 + 0 rounds to
 /// 1, less 1: 0; 4096 pages: 4 / 4 = 1, likewise 0; 8192: 8 / 4 = 2, 2 + 1 = 3 → 2 - 1 = 1;
 /// 1 GiB or more: capped at 256 / 4 = 64 → 63.
