@@ -211,3 +211,21 @@ fn free_pfn_ranges_leave_out_ranges_without_a_whole_frame() {
     // Cut at its start, the second range is empty too.
     assert_eq!(ranges(0x40002), []);
 }
+
+/// A node's memmap allocation: the memmap, then the links, then the run table right after the
+/// links. 262144 frames (1 GiB) have sum_{o=0..10} 262144 / 2^o = 524032 link entries of 8
+/// bytes: 0x3ff800 bytes, so the table starts 0x3ff800 past the links.
+#[test]
+fn the_run_table_follows_the_links() {
+    let m = NodeMemmap {
+        nid: 0,
+        start_pfn: Pfn(0x40000),
+        end_pfn: Pfn(0x80000),
+        frames: 262144,
+        runs: 1,
+        pa: PhysAddr(0x7000_0000),
+        links_pa: PhysAddr(0x7100_0000),
+    };
+    assert_eq!(m.link_slots(), 524032);
+    assert_eq!(m.runs_pa(), PhysAddr(0x713f_f800));
+}

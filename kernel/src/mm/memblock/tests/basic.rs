@@ -277,6 +277,10 @@ fn settings_read_back() {
     m.set_bottom_up(false);
     m.set_movable_node(false);
     assert!(!m.bottom_up() && !m.movable_node());
+    // current_limit starts at MEMBLOCK_ALLOC_ANYWHERE (all ones), as Linux's static memblock.
+    assert_eq!(mb().current_limit(), pa(u64::MAX));
+    m.set_current_limit(pa(0x4000_0000));
+    assert_eq!(m.current_limit(), pa(0x4000_0000));
 }
 
 #[test]
