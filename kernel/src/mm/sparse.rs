@@ -236,6 +236,21 @@ mod tests {
         assert_eq!((valid.run_start(0xff), valid.run_start(2 * S)), (None, None));
     }
 
+    //  section 0            section 1
+    //  | r1 (4 KiB at +1M)  | r2 (4 KiB at +4K)  |
+    //  r1 ends in section 0, r2 starts in section 1, the next one: both sections are present
+    //  and consecutive, so one run from r1's first frame to r2's last, the frames between
+    //  them holes inside it.
+    #[test]
+    fn regions_in_consecutive_sections_are_one_run() {
+        let mut mb = Box::new(Memblock::new());
+        let sec = S << PAGE_SHIFT;
+        mb.add_node(PhysAddr(0x10_0000), 0x1000, 0, MemblockFlags::NONE).unwrap();
+        mb.add_node(PhysAddr(sec + 0x1000), 0x1000, 0, MemblockFlags::NONE).unwrap();
+        let runs: Vec<_> = node_section_runs(&mb, 0).collect();
+        assert_eq!(runs, [SectionRun { start_pfn: 0x100, end_pfn: S + 2, base: 0x100 }]);
+    }
+
     #[test]
     fn a_table_out_of_order_is_refused() {
         let run = |s: u64, e: u64, base: u64| SectionRun { start_pfn: s, end_pfn: e, base };
