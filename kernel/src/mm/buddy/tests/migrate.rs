@@ -123,6 +123,27 @@ fn a_movable_allocation_takes_the_smallest_block_it_may_not_claim() {
 }
 
 #[test]
+fn a_movable_allocation_claims_the_pageblock_from_order_four() {
+    // One pageblock [0, 512), made unmovable by 32 unmovable order-4 allocations; every other
+    // order-4 block freed again (0, 32, ..., 480: 16 blocks, 256 pages, none with a free
+    // buddy). A movable order-0 request: the fallback block is of order 4 =
+    // pageblock_order / 2, so it may claim the pageblock (can_steal_fallback): all 16 blocks
+    // move, 256 free pages are half the pageblock, which becomes movable.
+    let mut z = one_zone(ZoneType::Dma, 512);
+    z.free_range(Pfn(0), Pfn(512)).unwrap();
+    for _ in 0..32 {
+        z.alloc_pages_type(0, 4, ZoneType::Dma, MigrateType::Unmovable).unwrap();
+    }
+    for i in 0..16 {
+        z.free_pages(Pfn(i * 32), 4).unwrap();
+    }
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    let pfn = z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Movable).unwrap().0;
+    assert_eq!(pfn % 32 / 16, 0, "from a freed block: {pfn}");
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Movable);
+}
+
+#[test]
 fn a_claimed_pageblock_moves_only_its_own_free_blocks() {
     // [256, 520) handed over: [256, 512) of order 8 in pageblock 0, [512, 520) of order 3
     // heading pageblock 1; both movable. An unmovable order-0 request steals the largest
