@@ -726,3 +726,16 @@ fn a_level_0_block_is_not_a_mapping() {
 fn table_descriptor_bits() {
     assert_eq!(table_desc(0x4000_1000), (1 << 60) | 0x4000_1000 | 0b11);
 }
+
+/// The kernel's protections as raw page-descriptor bits (ARM ARM VMSAv8-64 stage 1: bits [1:0]
+/// 0b11 page, AttrIndx [4:2], AP[2] bit 7 read-only, SH [9:8] 0b11 inner shareable, AF bit
+/// 10, PXN bit 53, UXN bit 54), with this kernel's MAIR indices (Normal 1, Device 0):
+/// PAGE_KERNEL = 0x3 | 1 << 2 | 0x300 | 0x400 | PXN | UXN = 0x0060_0000_0000_0707; RO adds
+/// 0x80; ROX is RO without PXN; PROT_DEVICE_nGnRE has AttrIndx 0.
+#[test]
+fn protections_are_the_architectures_bits() {
+    assert_eq!(Prot::PAGE_KERNEL.0, 0x0060_0000_0000_0707);
+    assert_eq!(Prot::PAGE_KERNEL_RO.0, 0x0060_0000_0000_0787);
+    assert_eq!(Prot::PAGE_KERNEL_ROX.0, 0x0040_0000_0000_0787);
+    assert_eq!(Prot::PROT_DEVICE_NGNRE.0, 0x0060_0000_0000_0703);
+}

@@ -428,6 +428,13 @@ fn trim_memory_cases() {
     m.trim_memory(SZ_4K);
     assert_eq!(m.memory.cnt(), 0);
     assert_eq!(m.phys_mem_size(), 0);
+    // Rounding that meets in the middle: [0x2000_0800, 0x2000_1800) becomes [0x2000_1000,
+    // 0x2000_1000), empty: removed too, not kept as a region of size 0.
+    let mut m = mb();
+    m.add(pa(0x1000_0000), 0x1000).unwrap();
+    m.add(pa(0x2000_0800), 0x1000).unwrap();
+    m.trim_memory(SZ_4K);
+    assert_eq!(layout(&m.memory), [(0x1000_0000, 0x1000)]);
 }
 
 #[test]
