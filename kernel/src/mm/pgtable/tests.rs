@@ -739,3 +739,14 @@ fn protections_are_the_architectures_bits() {
     assert_eq!(Prot::PAGE_KERNEL_ROX.0, 0x0040_0000_0000_0787);
     assert_eq!(Prot::PROT_DEVICE_NGNRE.0, 0x0060_0000_0000_0703);
 }
+
+/// ptdump, like translate, takes a level-0 descriptor of the block type for no mapping: no
+/// line of the dump shows its attributes.
+#[test]
+fn ptdump_shows_no_level_0_block() {
+    let (mut mem, root) = HostTables::with_root();
+    mem.write(root, table_index(PAGE_OFFSET, 0), Prot::PAGE_KERNEL.block_desc(0));
+    let lines = dump_lines(&mem, root, &[(PAGE_OFFSET, "Linear Mapping start"), (PAGE_END, "Linear Mapping end")]);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| !l.contains(NORMAL_BLK)), "{lines:#?}");
+}
