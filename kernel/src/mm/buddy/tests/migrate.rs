@@ -96,22 +96,29 @@ fn a_small_steal_claims_the_pageblock_when_half_of_it_is_free() {
     assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
 }
 
-#[test]
-fn a_movable_allocation_takes_the_smallest_block_it_may_not_claim() {
-    // One pageblock [0, 512), made unmovable by 64 unmovable order-3 allocations (the first
-    // steals the order-9 block whole). Then every other order-3 block is freed (0, 16, ...,
-    // 496: 32 blocks, none with a free buddy) and frames [10, 12) of the busy block [8, 16):
-    // an order-1 block. 258 free pages, all on the unmovable lists.
+/// One DMA pageblock [0, 512) taken whole by unmovable allocations of `order` (the first
+/// steals the order-9 block and makes the pageblock unmovable), then every other one of those
+/// blocks freed again (0, 2^(order+1), ...: 256 pages, none with a free buddy), all on the
+/// unmovable lists.
+fn unmovable_pageblock_half_free(order: u32) -> Box<TestZones> {
     let mut z = one_zone(ZoneType::Dma, 512);
     z.free_range(Pfn(0), Pfn(512)).unwrap();
-    for _ in 0..64 {
-        z.alloc_pages_type(0, 3, ZoneType::Dma, MigrateType::Unmovable).unwrap();
+    for _ in 0..512 >> order {
+        z.alloc_pages_type(0, order, ZoneType::Dma, MigrateType::Unmovable).unwrap();
     }
-    for i in 0..32 {
-        z.free_pages(Pfn(i * 16), 3).unwrap();
+    for i in 0..256 >> order {
+        z.free_pages(Pfn(i << (order + 1)), order).unwrap();
     }
-    z.free_pages(Pfn(10), 1).unwrap();
     assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    z
+}
+
+#[test]
+fn a_movable_allocation_takes_the_smallest_block_it_may_not_claim() {
+    // 32 free order-3 blocks (0, 16, ..., 496), and frames [10, 12) of the busy block [8, 16)
+    // freed as an order-1 block: 258 free pages.
+    let mut z = unmovable_pageblock_half_free(3);
+    z.free_pages(Pfn(10), 1).unwrap();
     // A movable order-0 request: the largest fallback block is of order 3, below
     // pageblock_order / 2 = 4, so a movable allocation may not claim its pageblock
     // (can_steal_fallback) and __rmqueue_fallback takes the smallest fallback block instead:
@@ -124,20 +131,11 @@ fn a_movable_allocation_takes_the_smallest_block_it_may_not_claim() {
 
 #[test]
 fn a_movable_allocation_claims_the_pageblock_from_order_four() {
-    // One pageblock [0, 512), made unmovable by 32 unmovable order-4 allocations; every other
-    // order-4 block freed again (0, 32, ..., 480: 16 blocks, 256 pages, none with a free
-    // buddy). A movable order-0 request: the fallback block is of order 4 =
-    // pageblock_order / 2, so it may claim the pageblock (can_steal_fallback): all 16 blocks
-    // move, 256 free pages are half the pageblock, which becomes movable.
-    let mut z = one_zone(ZoneType::Dma, 512);
-    z.free_range(Pfn(0), Pfn(512)).unwrap();
-    for _ in 0..32 {
-        z.alloc_pages_type(0, 4, ZoneType::Dma, MigrateType::Unmovable).unwrap();
-    }
-    for i in 0..16 {
-        z.free_pages(Pfn(i * 32), 4).unwrap();
-    }
-    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    // 16 free order-4 blocks (0, 32, ..., 480). A movable order-0 request: the fallback block
+    // is of order 4 = pageblock_order / 2, so it may claim the pageblock
+    // (can_steal_fallback): all 16 blocks move, 256 free pages are half the pageblock, which
+    // becomes movable.
+    let mut z = unmovable_pageblock_half_free(4);
     let pfn = z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Movable).unwrap().0;
     assert_eq!(pfn % 32 / 16, 0, "from a freed block: {pfn}");
     assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Movable);
