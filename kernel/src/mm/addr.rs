@@ -153,4 +153,10 @@ mod tests {
         assert_eq!(PhysAddr(0x2000).pfn_up(), Pfn(2));
         assert_eq!(Pfn(3).addr(), PhysAddr(0x3000));
     }
+
+    #[test]
+    fn as_u64_is_the_address_itself() {
+        assert_eq!(PhysAddr(0x4000_0000).as_u64(), 0x4000_0000);
+        assert_eq!(PhysAddr::MAX.as_u64(), u64::MAX);
+    }
 }

@@ -116,6 +116,21 @@ fn a_window_bounds_the_search_and_a_full_one_fails() {
 }
 
 #[test]
+fn an_alignment_must_be_a_power_of_two_and_raises_the_pageblock_one() {
+    let mut mb = one_gig();
+    let mut areas = CmaAreas::default();
+    // 3 MiB is not a power of two: -EINVAL before anything is reserved.
+    let before = mb.reserved_size();
+    let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 3 * SZ_1M, false, NUMA_NO_NODE);
+    assert_eq!((e, mb.reserved_size()), (Err(CmaError::Inval), before));
+    // 4 MiB is; the size rounds up to it too (ALIGN(size, alignment)): 4 MiB top-down below
+    // the free end 0x7fd00000: 0x7fd00000 - 0x400000 = 0x7f900000, aligned down to 4 MiB ->
+    // 0x7f800000 (with the default 2 MiB alignment, 2 MiB would go at 0x7fb00000).
+    let a = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 4 * SZ_1M, false, NUMA_NO_NODE).unwrap();
+    assert_eq!(a, CmaArea { base: PhysAddr(0x7f80_0000), size: 4 * SZ_1M });
+}
+
+#[test]
 fn slots_run_out_at_max_cma_areas() {
     let mut mb = one_gig();
     let mut areas = CmaAreas::default();

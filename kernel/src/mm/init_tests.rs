@@ -196,3 +196,39 @@ fn a_hole_of_whole_sections_has_no_memmap_and_is_never_free() {
     assert_eq!(counts, [33, 2]);
     assert_eq!(zones.nr_free_pages(), 35840);
 }
+
+/// `free_pfn_ranges` hands over whole frames only and leaves out a range with none left.
+//  memory [0x40000000, 0x40004000): frames 0x40000..0x40004
+//  reserved [0x40000000, 0x40000800) and [0x40001000, 0x40002000)
+//  free [0x40000800, 0x40001000): PFN_UP 0x40001, PFN_DOWN 0x40001 -> empty, left out;
+//  free [0x40002000, 0x40004000): frames [0x40002, 0x40004), cut at max_low_pfn when lower.
+#[test]
+fn free_pfn_ranges_leave_out_ranges_without_a_whole_frame() {
+    let mut mb = Box::new(Memblock::new());
+    mb.add(PhysAddr(0x4000_0000), 4 * PAGE).unwrap();
+    mb.reserve(PhysAddr(0x4000_0000), 0x800).unwrap();
+    mb.reserve(PhysAddr(0x4000_1000), PAGE).unwrap();
+    let ranges = |max_low| free_pfn_ranges(&mb, max_low).map(|(s, e)| (s.0, e.0)).collect::<Vec<_>>();
+    assert_eq!(ranges(u64::MAX), [(0x40002, 0x40004)]);
+    assert_eq!(ranges(0x40003), [(0x40002, 0x40003)]);
+    // Cut at its start, the second range is empty too.
+    assert_eq!(ranges(0x40002), []);
+}
+
+/// A node's memmap allocation: the memmap, then the links, then the run table right after the
+/// links. 262144 frames (1 GiB) have sum_{o=0..10} 262144 / 2^o = 524032 link entries of 8
+/// bytes: 0x3ff800 bytes, so the table starts 0x3ff800 past the links.
+#[test]
+fn the_run_table_follows_the_links() {
+    let m = NodeMemmap {
+        nid: 0,
+        start_pfn: Pfn(0x40000),
+        end_pfn: Pfn(0x80000),
+        frames: 262144,
+        runs: 1,
+        pa: PhysAddr(0x7000_0000),
+        links_pa: PhysAddr(0x7100_0000),
+    };
+    assert_eq!(m.link_slots(), 524032);
+    assert_eq!(m.runs_pa(), PhysAddr(0x713f_f800));
+}

@@ -175,4 +175,71 @@ mod tests {
         assert_eq!(memstart(&mb, &params(1 << 30)), PhysAddr(0x4000_0000));
         assert_eq!(memstart(&mb, &params(2 << 20)), PhysAddr(0x4020_0000));
     }
+
+    use crate::mm::pgtable::desc::{PTE_ADDR_MASK, PTE_RDONLY, PTE_TABLE_BIT, PTE_VALID};
+    use crate::mm::pgtable::{table_index, PAGE_OFFSET};
+    use crate::mm::zone_sizes::tests::ARM64;
+    use std::collections::BTreeMap;
+
+    /// Tables kept in a map from the table's address to its 512 descriptors.
+    struct Tables<'t>(&'t mut BTreeMap<u64, [u64; 512]>);
+
+    impl TableAccess for Tables<'_> {
+        fn zero(&mut self, pa: PhysAddr) {
+            self.0.insert(pa.0, [0; 512]);
+        }
+        fn read(&self, table: PhysAddr, index: usize) -> u64 {
+            self.0.get(&table.0).map_or(0, |t| t[index])
+        }
+        fn write(&mut self, table: PhysAddr, index: usize, desc: u64) {
+            self.0.entry(table.0).or_insert([0; 512])[index] = desc;
+        }
+    }
+
+    /// The block or page descriptor that maps `va`, if any.
+    fn leaf(tables: &BTreeMap<u64, [u64; 512]>, root: PhysAddr, va: u64) -> Option<u64> {
+        let mut table = root.0;
+        for level in 0..4 {
+            let d = tables.get(&table)?[table_index(va, level)];
+            if d & PTE_VALID == 0 {
+                return None;
+            }
+            if level == 3 || d & PTE_TABLE_BIT == 0 {
+                return Some(d);
+            }
+            table = d & PTE_ADDR_MASK;
+        }
+        None
+    }
+
+    /// RAM [0x4000_0000, 0x4800_0000) whose first 2 KiB are NOMAP, the kernel's text and
+    /// rodata at [0x4000_0000, 0x4008_0000), a console at 0x0900_0010.
+    ///
+    /// The linear map starts at 0x4000_0800, inside the read-only range: the read-write part
+    /// below it, [0x4000_0800, 0x4000_0800), is empty and must map nothing, or its page
+    /// (widened to [0x4000_0000, 0x4000_1000)) would be mapped read-write and then clash with
+    /// the read-only mapping of the same page. memstart is 0x4000_0000 (1 GiB aligned), so the
+    /// page's alias is PAGE_OFFSET. Past 0x4008_0000 the map is read-write again.
+    /// The console's page goes to the fixmap slot; its registers sit 0x10 into it.
+    #[test]
+    fn an_empty_part_of_a_linear_range_maps_nothing() {
+        let mut mb = std::boxed::Box::new(Memblock::new());
+        mb.add(PhysAddr(0x4000_0000), 0x800_0000).unwrap();
+        mb.mark_nomap(PhysAddr(0x4000_0000), 0x800).unwrap();
+        let inputs = PagingInputs {
+            image: &[],
+            image_ro: (PhysAddr(0x4000_0000), PhysAddr(0x4008_0000)),
+            console: Some((PhysAddr(0x0900_0010), 0x1000)),
+            fdt: (PhysAddr(0x4400_0000), 0x1000),
+        };
+        let mut tables = BTreeMap::new();
+        let k = paging_init(&mut mb, Tables(&mut tables), &inputs, &ARM64).unwrap();
+        assert_eq!(k.memstart, PhysAddr(0x4000_0000));
+        assert_eq!((k.console_va, k.fdt_va), (Some(ARM64.fixmap_console + 0x10), ARM64.fixmap_fdt));
+        let rdonly = |va| leaf(&tables, k.root, va).map(|d| d & PTE_RDONLY != 0);
+        assert_eq!(rdonly(PAGE_OFFSET), Some(true));
+        assert_eq!(rdonly(PAGE_OFFSET + 0x7_f000), Some(true));
+        assert_eq!(rdonly(PAGE_OFFSET + 0x8_0000), Some(false));
+        assert_eq!(rdonly(PAGE_OFFSET + 0x800_0000), None, "past the end of RAM");
+    }
 }

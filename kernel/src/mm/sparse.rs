@@ -300,6 +300,27 @@ mod tests {
         assert_eq!(valid.frames(), 2 * S + 0x100, "entries up to the last frame's, inside the 3 sections");
         assert_eq!(valid.parts(0, 3 * S).collect::<Vec<_>>(), [(0x100, 0x101, 0x100), (2 * S + 1, 3 * S, S + 1)]);
         assert_eq!((valid.index(0xff), valid.index(0x101), valid.index(2 * S)), (None, None, None));
+        // [0x101, 2 * S + 1) runs from the first run's end to the second's start: no valid
+        // frame, so no part, not two empty ones.
+        assert_eq!(valid.parts(0x101, 2 * S + 1).count(), 0);
+        // A frame's run starts at the run's first memory frame, not at its section's start.
+        assert_eq!((valid.run_start(0x100), valid.run_start(3 * S + 0xff)), (Some(0x100), Some(2 * S + 1)));
+        assert_eq!((valid.run_start(0xff), valid.run_start(2 * S)), (None, None));
+    }
+
+    //  section 0            section 1
+    //  | r1 (4 KiB at +1M)  | r2 (4 KiB at +4K)  |
+    //  r1 ends in section 0, r2 starts in section 1, the next one: both sections are present
+    //  and consecutive, so one run from r1's first frame to r2's last, the frames between
+    //  them holes inside it.
+    #[test]
+    fn regions_in_consecutive_sections_are_one_run() {
+        let mut mb = Box::new(Memblock::new());
+        let sec = S << PAGE_SHIFT;
+        mb.add_node(PhysAddr(0x10_0000), 0x1000, 0, MemblockFlags::NONE).unwrap();
+        mb.add_node(PhysAddr(sec + 0x1000), 0x1000, 0, MemblockFlags::NONE).unwrap();
+        let runs: Vec<_> = node_section_runs(&mb, 0).collect();
+        assert_eq!(runs, [SectionRun { start_pfn: 0x100, end_pfn: S + 2, base: 0x100 }]);
     }
 
     #[test]

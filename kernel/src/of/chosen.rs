@@ -167,3 +167,78 @@ pub fn usable_memory_ranges(fdt: &Fdt, cells: Cells) -> [(u64, u64); MAX_USABLE_
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::of::testblob::{cells, Builder};
+    use std::vec::Vec;
+
+    /// A root (2/2 cells) with `/chosen` (its `stdout-path` when given), `/aliases` with
+    /// `serial0 = "/pl011@9000000"`, an enabled PL011 at 0x0900_0000 (4 KiB), a disabled one
+    /// at 0x0a00_0000 ahead of it, a `/virtio` that is not a PL011 and a `/noreg` PL011
+    /// without `reg`.
+    fn tree(stdout_path: Option<&str>) -> Vec<u8> {
+        let mut b = Builder::new();
+        b.begin("");
+        b.prop("#address-cells", &2u32.to_be_bytes());
+        b.prop("#size-cells", &2u32.to_be_bytes());
+        b.begin("chosen");
+        if let Some(p) = stdout_path {
+            b.prop("stdout-path", &[p.as_bytes(), b"\0"].concat());
+        }
+        b.end();
+        b.begin("aliases");
+        b.prop("serial0", b"/pl011@9000000\0");
+        b.end();
+        for (name, base, status) in [("pl011@a000000", 0x0a00_0000, Some("disabled")), ("pl011@9000000", 0x0900_0000, None)] {
+            b.begin(name);
+            b.prop("compatible", b"arm,pl011\0arm,primecell\0");
+            b.prop("reg", &cells(base, 0x1000));
+            if let Some(s) = status {
+                b.prop("status", &[s.as_bytes(), b"\0"].concat());
+            }
+            b.end();
+        }
+        b.begin("virtio");
+        b.prop("compatible", b"virtio,mmio\0");
+        b.prop("reg", &cells(0x0a00_3000, 0x200));
+        b.end();
+        b.begin("noreg");
+        b.prop("compatible", b"arm,pl011\0");
+        b.end();
+        b.end();
+        b.finish(&[])
+    }
+
+    fn console(stdout_path: Option<&str>) -> Result<(&'static str, u64, u64, Option<&'static str>), std::string::String> {
+        let blob = std::boxed::Box::leak(tree(stdout_path).into_boxed_slice());
+        let fdt = Fdt::new(blob).unwrap();
+        stdout_console(&fdt).map(|c| (c.path, c.base.0, c.size, c.options)).map_err(|e| std::string::ToString::to_string(&e))
+    }
+
+    /// `stdout-path` is a path or an alias, then options after ':'; the node must be a PL011
+    /// with a `reg`.
+    #[test]
+    fn stdout_path_names_the_console_by_path_or_alias() {
+        let pl011 = Ok(("/pl011@9000000", 0x0900_0000, 0x1000, Some("115200n8")));
+        assert_eq!(console(Some("/pl011@9000000:115200n8")), pl011);
+        assert_eq!(console(Some("serial0:115200n8")), pl011);
+        assert_eq!(console(Some("serial0")), Ok(("/pl011@9000000", 0x0900_0000, 0x1000, None)));
+        assert_eq!(console(None), Err("no /chosen/stdout-path".into()));
+        assert_eq!(console(Some("serial1")), Err("stdout-path 'serial1' names no node".into()));
+        assert_eq!(console(Some("/uart@1000")), Err("stdout-path '/uart@1000' names no node".into()));
+        assert_eq!(console(Some("/virtio")), Err("stdout-path node '/virtio' is not compatible with \"arm,pl011\"".into()));
+        assert_eq!(console(Some("/noreg")), Err("stdout-path node '/noreg' has no usable reg property".into()));
+    }
+
+    /// Without `stdout-path`, the first PL011 that is available: the disabled one at
+    /// 0x0a00_0000 comes first in the tree and is skipped.
+    #[test]
+    fn the_fallback_is_the_first_enabled_pl011() {
+        let blob = tree(None);
+        let fdt = Fdt::new(&blob).unwrap();
+        let c = first_pl011(&fdt).unwrap();
+        assert_eq!((c.base, c.size, c.options), (PhysAddr(0x0900_0000), 0x1000, None));
+    }
+}

@@ -44,3 +44,42 @@ pub fn psci_conduit(fdt: &fdt::Fdt) -> Option<PsciConduit> {
 pub fn memory_regs<'a>(fdt: &fdt::Fdt<'a>) -> impl Iterator<Item = Result<cells::Reg<'a>, cells::RegError>> + 'a {
     fdt_scan::memory_nodes(fdt).filter_map(|n| n.reg())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::of::testblob::Builder;
+    use std::vec::Vec;
+
+    /// A root with one memory node and, when `method` is given, a `/psci` node; `Some(None)`
+    /// makes the node without a `method` property.
+    fn blob(psci: Option<Option<&[u8]>>) -> Vec<u8> {
+        let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 0x800_0000);
+        if let Some(method) = psci {
+            b.begin("psci");
+            b.prop("compatible", b"arm,psci-1.0\0");
+            if let Some(m) = method {
+                b.prop("method", m);
+            }
+            b.end();
+        }
+        b.end();
+        b.finish(&[])
+    }
+
+    fn conduit(psci: Option<Option<&[u8]>>) -> Option<PsciConduit> {
+        let dtb = blob(psci);
+        psci_conduit(&fdt::Fdt::new(&dtb).unwrap())
+    }
+
+    /// `get_set_conduit_method` knows exactly the two strings "hvc" and "smc"; anything else,
+    /// a missing property or a missing node leaves no conduit.
+    #[test]
+    fn psci_method_names_the_conduit() {
+        assert_eq!(conduit(Some(Some(b"hvc\0"))), Some(PsciConduit::Hvc));
+        assert_eq!(conduit(Some(Some(b"smc\0"))), Some(PsciConduit::Smc));
+        assert_eq!(conduit(Some(Some(b"svc\0"))), None);
+        assert_eq!(conduit(Some(None)), None);
+        assert_eq!(conduit(None), None);
+    }
+}

@@ -1,12 +1,15 @@
 //! Host tests of the `/reserved-memory` table's counting (`ReservedMemTable::len` and
 //! `is_empty`), which nothing else in the kernel reads: what `fdt_reserved_mem_save_node`
-//! saves, one entry per available child with `reg` or `size`.
+//! saves, one entry per available child with `reg` or `size`; and of what
+//! `fdt_init_reserved_mem` says: overlaps, and the `shared-dma-pool` hook's CMA alignment.
 
 use crate::mm::memblock::Memblock;
 use crate::mm::PhysAddr;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::scan_root;
-use crate::of::reserved_mem::{init, scan, MAX_RESERVED_REGIONS};
+use crate::of::reserved_mem::{init, scan, shared_dma_pool_setup, ReservedMemOfId, MAX_RESERVED_REGIONS};
+use crate::testlog::capture;
+use std::string::String;
 use crate::of::testblob::{cells, with_reserved_memory as blob, Builder};
 use std::boxed::Box;
 use std::format;
@@ -147,4 +150,61 @@ fn only_a_reusable_mappable_shared_dma_pool_gets_cma_alignment() {
         let r = table.iter().next().unwrap();
         assert_eq!((r.base, r.size), (PhysAddr(base), 0x1000), "{what}");
     }
+}
+
+/// The children `(name, base, size, reusable shared-dma-pool)` as static regions, scanned, then
+/// `fdt_init_reserved_mem` with the shared-dma-pool hook; returns what init says.
+fn init_lines(children: &[(&str, u64, u64, bool)]) -> Vec<String> {
+    let blob = blob(|b| {
+        for &(name, base, size, pool) in children {
+            b.begin(name);
+            b.prop("reg", &cells(base, size));
+            if pool {
+                b.prop("compatible", b"shared-dma-pool\0");
+                b.prop("reusable", b"");
+            }
+            b.end();
+        }
+    });
+    let fdt = Fdt::new(&blob).unwrap();
+    let cells = scan_root(&fdt);
+    let mut mb = memblock();
+    let mut table = scan(&fdt, cells, &mut mb);
+    let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
+    capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks)).1
+}
+
+/// `__rmem_check_for_overlap` runs from two regions on: two that overlap by 1 MiB are
+/// reported, with each end as base + size (pr_err, `%pa` as 0x and 16 digits).
+#[test]
+fn two_overlapping_regions_are_reported() {
+    let lines = init_lines(&[("a@48000000", 0x4800_0000, 0x20_0000, false), ("b@48100000", 0x4810_0000, 0x20_0000, false)]);
+    assert_eq!(
+        lines,
+        [
+            "OF: reserved mem: OVERLAP DETECTED!",
+            "a@48000000 (0x0000000048000000--0x0000000048200000) overlaps with b@48100000 (0x0000000048100000--0x0000000048300000)",
+        ]
+    );
+    // Touching is not overlapping: [0x48000000, 0x48200000) then [0x48200000, ...).
+    assert_eq!(init_lines(&[("a@48000000", 0x4800_0000, 0x20_0000, false), ("c@48200000", 0x4820_0000, 0x20_0000, false)]), [] as [&str; 0]);
+}
+
+/// `rmem_cma_setup` wants base and size both multiples of CMA_MIN_ALIGNMENT_BYTES (2 MiB):
+/// a 4 MiB pool at 0x48100000 (1 MiB aligned only) is refused; `rmem_dma_setup` then refuses
+/// it too (reusable), and `fdt_init_reserved_mem` says the match failed and frees it. The same
+/// pool at 0x48200000 becomes a CMA pool.
+#[test]
+fn a_cma_pool_must_be_pageblock_aligned() {
+    assert_eq!(
+        init_lines(&[("pool@48100000", 0x4810_0000, 0x40_0000, true)]),
+        ["Reserved memory: incorrect alignment of CMA region", "OF: reserved mem: node pool@48100000 compatible matching fail"]
+    );
+    assert_eq!(
+        init_lines(&[("pool@48200000", 0x4820_0000, 0x40_0000, true)]),
+        [
+            "Reserved memory: created CMA memory pool at 0x0000000048200000, size 4 MiB",
+            "OF: reserved mem: initialized node pool@48200000, compatible id shared-dma-pool",
+        ]
+    );
 }

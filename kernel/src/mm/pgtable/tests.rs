@@ -683,3 +683,70 @@ fn unmap_refuses_a_block_reaching_outside_and_writes_nothing() {
     assert_eq!(translate(&mem, root, va), None);
     assert_eq!(translate(&mem, root, va + SZ_2M).unwrap().pa, pa(0x4000_0000 + SZ_2M));
 }
+
+/// Each error names what was wrong and where, in hex (the dry-run prints it after
+/// `paging_init: `, the boot in its panic).
+#[test]
+fn errors_say_what_was_refused() {
+    let said = |e: PgtableError| e.to_string();
+    assert_eq!(
+        said(PgtableError::Misaligned { va: 0x1000, pa: pa(0x4000_0800), size: 0x1000 }),
+        "unaligned mapping va 0x1000 pa 0x40000800 size 0x1000"
+    );
+    assert_eq!(said(PgtableError::VaOutOfRange { va: 1 << 48, size: SZ_4K }), "virtual range 0x1000000000000+0x1000 is not canonical");
+    assert_eq!(said(PgtableError::PaOutOfRange { pa: pa(1 << 48), size: SZ_4K }), "physical range 0x1000000000000+0x1000 exceeds 48 bits");
+    assert_eq!(said(PgtableError::TableAlloc { level: 2 }), "out of memory for a level 2 table");
+    assert_eq!(
+        said(PgtableError::Conflict { va: 0xffff_0000_0000_0000, level: 3, old: 0x403, new: 0x483 }),
+        "va 0xffff000000000000: level 3 entry 0x0000000000000403 would be overwritten by 0x0000000000000483"
+    );
+    assert_eq!(said(PgtableError::NotMapped { va: 0x2000 }), "va 0x2000 is not mapped");
+}
+
+/// With a 4 KiB granule a level-0 descriptor is a table or invalid: one with the block type
+/// (bits [1:0] = 0b01) translates nothing, while the same at level 1 is a 1 GiB block.
+#[test]
+fn a_level_0_block_is_not_a_mapping() {
+    let (mut mem, root) = HostTables::with_root();
+    let block = Prot::PAGE_KERNEL.block_desc(0x4000_0000);
+    mem.write(root, table_index(0, 0), block);
+    assert_eq!(translate(&mem, root, 0x1234), None);
+    // Level 1 under a real table: [1 GiB, 2 GiB) -> 0x4000_0000, offset kept.
+    let pud = mem.alloc_table().unwrap();
+    mem.write(root, table_index(0, 0), table_desc(pud.0));
+    mem.write(pud, table_index(SZ_1G, 1), block);
+    let t = translate(&mem, root, SZ_1G + 0x1234).unwrap();
+    assert_eq!((t.pa, t.level), (pa(0x4000_1234), 1));
+}
+
+/// A table descriptor (ARM ARM, VMSAv8-64 table descriptor): the next table's address, bits
+/// [1:0] = 0b11, and UXNTable, bit 60, so nothing below is executable at EL0 (Linux's
+/// PMD_TABLE_UXN); PXNTable (bit 59) stays clear.
+#[test]
+fn table_descriptor_bits() {
+    assert_eq!(table_desc(0x4000_1000), (1 << 60) | 0x4000_1000 | 0b11);
+}
+
+/// The kernel's protections as raw page-descriptor bits (ARM ARM VMSAv8-64 stage 1: bits [1:0]
+/// 0b11 page, AttrIndx [4:2], AP[2] bit 7 read-only, SH [9:8] 0b11 inner shareable, AF bit
+/// 10, PXN bit 53, UXN bit 54), with this kernel's MAIR indices (Normal 1, Device 0):
+/// PAGE_KERNEL = 0x3 | 1 << 2 | 0x300 | 0x400 | PXN | UXN = 0x0060_0000_0000_0707; RO adds
+/// 0x80; ROX is RO without PXN; PROT_DEVICE_nGnRE has AttrIndx 0.
+#[test]
+fn protections_are_the_architectures_bits() {
+    assert_eq!(Prot::PAGE_KERNEL.0, 0x0060_0000_0000_0707);
+    assert_eq!(Prot::PAGE_KERNEL_RO.0, 0x0060_0000_0000_0787);
+    assert_eq!(Prot::PAGE_KERNEL_ROX.0, 0x0040_0000_0000_0787);
+    assert_eq!(Prot::PROT_DEVICE_NGNRE.0, 0x0060_0000_0000_0703);
+}
+
+/// ptdump, like translate, takes a level-0 descriptor of the block type for no mapping: no
+/// line of the dump shows its attributes.
+#[test]
+fn ptdump_shows_no_level_0_block() {
+    let (mut mem, root) = HostTables::with_root();
+    mem.write(root, table_index(PAGE_OFFSET, 0), Prot::PAGE_KERNEL.block_desc(0));
+    let lines = dump_lines(&mem, root, &[(PAGE_OFFSET, "Linear Mapping start"), (PAGE_END, "Linear Mapping end")]);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| !l.contains(NORMAL_BLK)), "{lines:#?}");
+}

@@ -473,6 +473,33 @@ fn zone_debug_lines_follow_initmem_setup() {
     );
 }
 
+/// free_area_init_core says "pages reserved" for a node's first zone only when that zone has
+/// pages left (freesize > dma_reserve = 0): node 1 lies wholly above the 4 GiB DMA limit, so
+/// its DMA zone is empty and it says nothing of it.
+#[test]
+fn an_empty_dma_zone_reserves_nothing() {
+    // Node 0 [1 GiB, 2 GiB): as -m 1G above. Node 1 [4 GiB, 5 GiB): 262144 pages, all
+    // Normal, the same memmap (1088 pages) and batch (63).
+    let lines = boot_with_debug(&memory(&[(GIB, GIB, 0), (4 * GIB, GIB, 1)]));
+    let at = lines.iter().position(|l| l.starts_with("Initmem setup node 1")).unwrap();
+    assert_eq!(
+        lines[at + 1..],
+        [
+            "DOn node 1 totalpages: 262144",
+            "D  Normal zone: 1088 pages used for memmap",
+            "D  Normal zone: 262144 pages, LIFO batch:63",
+        ]
+    );
+}
+
+/// Without a distance-map, arm64's numa_distance is LOCAL_DISTANCE (10) from a node to itself
+/// and REMOTE_DISTANCE (20) to any other (include/linux/topology.h). The zonelists cannot tell
+/// (every remote node is equally far either way), so it is read directly.
+#[test]
+fn default_distances_are_linuxs() {
+    assert_eq!([(0, 0), (3, 3), (0, 1), (1, 0), (2, 15)].map(|(a, b)| default_distance(a, b)), [10, 10, 20, 20, 20]);
+}
+
 /// zone_batchsize at its edges: under 1024 managed pages the batch is 1, and 1 + 0 rounds to
 /// 1, less 1: 0; 4096 pages: 4 / 4 = 1, likewise 0; 8192: 8 / 4 = 2, 2 + 1 = 3 → 2 - 1 = 1;
 /// 1 GiB or more: capped at 256 / 4 = 64 → 63.

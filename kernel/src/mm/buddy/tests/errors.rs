@@ -141,3 +141,18 @@ fn setup_errors() {
     assert_eq!(mm.mark_reserved(Pfn(101), Pfn(104)), Ok(2));
     assert_eq!(mm.reserved_pages(), 4);
 }
+
+/// Spans are half-open: a node that ends where another begins does not overlap it, in either
+/// order of bringing them online.
+#[test]
+fn adjacent_nodes_do_not_overlap() {
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 64, &[]);
+    // Node 1 [64,96) starts at node 0's end (64): no page in common.
+    assert_eq!(z.add_node(1, node_data(1), dense_memmap(64, 32)), Ok(()));
+    // Node 2 [200,232) first, then node 3 [168,200) ending at node 2's start.
+    assert_eq!(z.add_node(2, node_data(2), dense_memmap(200, 32)), Ok(()));
+    assert_eq!(z.add_node(3, node_data(3), dense_memmap(168, 32)), Ok(()));
+    // One page more at either end is an overlap: [95,96) is node 1's last page.
+    assert_eq!(z.add_node(4, node_data(4), dense_memmap(95, 8)), Err(BuddyError::NodeOverlap { nid: 4 }));
+}

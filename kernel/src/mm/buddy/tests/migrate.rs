@@ -96,6 +96,65 @@ fn a_small_steal_claims_the_pageblock_when_half_of_it_is_free() {
     assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
 }
 
+/// One DMA pageblock [0, 512) taken whole by unmovable allocations of `order` (the first
+/// steals the order-9 block and makes the pageblock unmovable), then every other one of those
+/// blocks freed again (0, 2^(order+1), ...: 256 pages, none with a free buddy), all on the
+/// unmovable lists.
+fn unmovable_pageblock_half_free(order: u32) -> Box<TestZones> {
+    let mut z = one_zone(ZoneType::Dma, 512);
+    z.free_range(Pfn(0), Pfn(512)).unwrap();
+    for _ in 0..512 >> order {
+        z.alloc_pages_type(0, order, ZoneType::Dma, MigrateType::Unmovable).unwrap();
+    }
+    for i in 0..256 >> order {
+        z.free_pages(Pfn(i << (order + 1)), order).unwrap();
+    }
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    z
+}
+
+#[test]
+fn a_movable_allocation_takes_the_smallest_block_it_may_not_claim() {
+    // 32 free order-3 blocks (0, 16, ..., 496), and frames [10, 12) of the busy block [8, 16)
+    // freed as an order-1 block: 258 free pages.
+    let mut z = unmovable_pageblock_half_free(3);
+    z.free_pages(Pfn(10), 1).unwrap();
+    // A movable order-0 request: the largest fallback block is of order 3, below
+    // pageblock_order / 2 = 4, so a movable allocation may not claim its pageblock
+    // (can_steal_fallback) and __rmqueue_fallback takes the smallest fallback block instead:
+    // [10, 12). Only that block moves; it is split, 10 returned. The pageblock stays
+    // unmovable (claiming it would have moved all 258 free pages, over half of 512).
+    assert_eq!(z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Movable), Ok(Pfn(10)));
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Unmovable);
+    assert_eq!(dma(&z).free_pages(), 257);
+}
+
+#[test]
+fn a_movable_allocation_claims_the_pageblock_from_order_four() {
+    // 16 free order-4 blocks (0, 32, ..., 480). A movable order-0 request: the fallback block
+    // is of order 4 = pageblock_order / 2, so it may claim the pageblock
+    // (can_steal_fallback): all 16 blocks move, 256 free pages are half the pageblock, which
+    // becomes movable.
+    let mut z = unmovable_pageblock_half_free(4);
+    let pfn = z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Movable).unwrap().0;
+    assert_eq!(pfn % 32 / 16, 0, "from a freed block: {pfn}");
+    assert_eq!(z.memmap(0).unwrap().pageblock_type(0), MigrateType::Movable);
+}
+
+#[test]
+fn a_claimed_pageblock_moves_only_its_own_free_blocks() {
+    // [256, 520) handed over: [256, 512) of order 8 in pageblock 0, [512, 520) of order 3
+    // heading pageblock 1; both movable. An unmovable order-0 request steals the largest
+    // block, [256, 512), and claims pageblock 0 (256 free + 256 in use, alike): the free
+    // blocks of [0, 512) move, not the one at 512. The request is served from [256, 512).
+    let mut z = one_zone(ZoneType::Dma, 1024);
+    z.free_range(Pfn(256), Pfn(520)).unwrap();
+    assert_eq!(z.alloc_pages_type(0, 0, ZoneType::Dma, MigrateType::Unmovable), Ok(Pfn(256)));
+    let mm = z.memmap(0).unwrap();
+    assert_eq!((mm.pageblock_type(0), mm.pageblock_type(512)), (MigrateType::Unmovable, MigrateType::Movable));
+    assert_eq!(dma(&z).free_area(3).unwrap().first(MigrateType::Movable), Some(512));
+}
+
 #[test]
 fn cma_alloc_takes_aligned_free_ranges_and_release_returns_them() {
     let mut z = with_cma(1024);
@@ -112,6 +171,52 @@ fn cma_alloc_takes_aligned_free_ranges_and_release_returns_them() {
     assert_eq!((dma(&z).free_cma_pages(), dma(&z).nr_free(10)), (1024, 2));
     // Larger than the area: no.
     assert_eq!(area.alloc(&mut z, 1025, 0), None);
+}
+
+#[test]
+fn cma_alloc_may_take_the_whole_area() {
+    // 1024 free CMA frames, asked for all 1024: the one candidate, frame 0, fits exactly.
+    let mut z = with_cma(1024);
+    let area = CmaArea { base: PhysAddr(0), size: 1024 * 4096 };
+    assert_eq!(area.alloc(&mut z, 1024, 0), Some(Pfn(0)));
+    assert_eq!(dma(&z).free_cma_pages(), 0);
+}
+
+#[test]
+fn an_area_holds_only_ranges_wholly_inside_it() {
+    // Frames [256, 768): 256 pages at 1 MiB, 512 pages long.
+    let area = CmaArea { base: PhysAddr(256 * 4096), size: 512 * 4096 };
+    assert!(area.holds(Pfn(256), 512), "the whole area");
+    assert!(area.holds(Pfn(767), 1), "its last frame");
+    assert!(!area.holds(Pfn(255), 1), "the frame below it, although it ends inside");
+    assert!(!area.holds(Pfn(767), 2), "starting inside, ending past it");
+    assert!(!area.holds(Pfn(300), u64::MAX), "an end that overflows");
+}
+
+#[test]
+fn cma_pageblocks_must_start_and_end_on_pageblocks() {
+    // All 2048 frames reserved. [1, 513) is one pageblock long but starts (and ends) one frame
+    // past a pageblock boundary; [0, 513) ends one past. Both refused, the first misaligned
+    // frame named, nothing handed over; [0, 512) is one whole pageblock.
+    let mut z = zones();
+    add_node(&mut z, 0, 0, 2048, &[(0, 2048)]);
+    z.init_zone(0, ZoneType::Dma, Pfn(0), 2048, 2048).unwrap();
+    let misaligned = |pfn| Err(BuddyError::Misaligned { pfn: Pfn(pfn), order: PAGEBLOCK_ORDER });
+    assert_eq!(z.init_cma_reserved_pageblocks(Pfn(1), Pfn(513)), misaligned(1));
+    assert_eq!(z.init_cma_reserved_pageblocks(Pfn(0), Pfn(513)), misaligned(513));
+    assert_eq!(dma(&z).free_pages(), 0);
+    assert_eq!(z.init_cma_reserved_pageblocks(Pfn(0), Pfn(512)), Ok(512));
+}
+
+#[test]
+fn free_contig_range_may_end_at_the_zone_end() {
+    // The zone's last pageblock [1536, 2048), taken and given back: its last frame, 2047, is
+    // in the zone, so the range does not cross it; all 1024 movable frames are free again.
+    let mut z = with_cma(1024);
+    z.take_free_range(Pfn(1536), Pfn(2048)).unwrap();
+    assert_eq!(dma(&z).free_pages(), 2048 - 512);
+    assert_eq!(z.free_contig_range(Pfn(1536), Pfn(2048)), Ok(()));
+    assert_eq!(dma(&z).free_pages(), 2048);
 }
 
 #[test]

@@ -64,3 +64,34 @@ fn a_range_without_a_whole_page_frees_nothing_and_prints_nothing() {
     assert_eq!(r, Ok(0));
     assert!(lines.is_empty());
 }
+
+/// The memmap byte of a frame: the order in the low four bits, `PageBuddy` 0x10, `PG_reserved`
+/// 0x20 (the pageblock's migrate type, in the top two bits, is not part of a page's state).
+#[test]
+fn page_state_bytes() {
+    assert_eq!(PageState::NORMAL.bits(), 0);
+    assert_eq!(PageState::buddy(3).bits(), 0x10 | 3);
+    assert_eq!(PageState::buddy(10).bits(), 0x10 | 10);
+    let mut mm = dense_memmap(0, 4);
+    mm.mark_reserved(Pfn(1), Pfn(2)).unwrap();
+    assert_eq!((mm.get(Pfn(0)).map(PageState::bits), mm.get(Pfn(1)).map(PageState::bits)), (Some(0), Some(0x20)));
+}
+
+/// How a page's state reads in a debug dump or an assertion message.
+#[test]
+fn page_states_debug_as_their_names() {
+    let mut mm = dense_memmap(0, 4);
+    mm.mark_reserved(Pfn(1), Pfn(2)).unwrap();
+    let shown = |s: Option<PageState>| std::format!("{s:?}");
+    assert_eq!(shown(Some(PageState::buddy(3))), "Some(Buddy(3))");
+    assert_eq!((shown(mm.get(Pfn(0))), shown(mm.get(Pfn(1)))), ("Some(Normal)".into(), "Some(Reserved)".into()));
+}
+
+/// A range is `[start, end)`: an empty one marks nothing, a reversed one is refused.
+#[test]
+fn an_empty_range_marks_nothing_and_a_reversed_one_is_refused() {
+    let mut mm = dense_memmap(0, 16);
+    assert_eq!(mm.mark_reserved(Pfn(5), Pfn(5)), Ok(0));
+    assert_eq!(mm.mark_reserved(Pfn(6), Pfn(5)), Err(BuddyError::OutsideMemmap { start: Pfn(6), end: Pfn(5) }));
+    assert_eq!(mm.reserved_pages(), 0);
+}

@@ -77,3 +77,21 @@ fn array_links_of_a_hole_frame_are_a_setup_error() {
     assert!(links.add_node(&RUNS, slots));
     links.get(8, 0);
 }
+
+/// Each order has its own entries: the head of every block of every order of a 16-frame node
+/// (16 + 8 + 4 + 2 + 1 + 6 * 1 = 37 entries) keeps what was stored for it.
+#[test]
+fn array_links_keep_every_order_apart() {
+    let runs = crate::mm::sparse::dense(0, 16);
+    assert_eq!(ArrayLinks::slots_for(16), 37);
+    let slots = Box::leak(vec![[0u32; 2]; 37].into_boxed_slice());
+    let mut links = ArrayLinks::new();
+    assert!(links.add_node(Box::leak(Box::new(runs)), slots));
+    let heads = || (0..=10u32).flat_map(|o| (0..16u64).step_by(1 << o.min(4)).map(move |p| (p, o)));
+    for (pfn, order) in heads() {
+        links.set(pfn, order, Link { prev: pfn, next: order.into() });
+    }
+    for (pfn, order) in heads() {
+        assert_eq!(links.get(pfn, order), Link { prev: pfn, next: order.into() }, "pfn {pfn} order {order}");
+    }
+}

@@ -225,3 +225,31 @@ fn a_reserved_top_block_head_frees_nothing() {
         Err(BuddyError::DoubleFree { pfn: Pfn(0), head: Pfn(0), order: 10 })
     );
 }
+
+/// Linux's buddy_merge_likely looks one order up for every order below MAX_ORDER - 2 = 9: an
+/// order-8 block is put at the tail when its order-9 neighbour is free, an order-9 block
+/// always at the front.
+#[test]
+fn merge_likely_stops_below_order_nine() {
+    // Nothing handed over. free 1536 (o8): buddy 1792 busy; the order-9 buddy of [1536,2048)
+    // is 1024, not free: front.                                       o8: [1536]
+    // free 512 (o9): buddy 0 busy; order 9 is not looked at: front.  o9: [512]
+    // free 0 (o8): buddy 256 busy; the order-9 buddy of [0,512) is 512, free: tail.
+    //                                                                 o8: [1536, 0]
+    let mut z = one_zone(ZoneType::Normal, 2048);
+    z.free_pages(Pfn(1536), 8).unwrap();
+    z.free_pages(Pfn(512), 9).unwrap();
+    z.free_pages(Pfn(0), 8).unwrap();
+    assert_eq!(lists(&z, 0, ZoneType::Normal), vec![(8, vec![1536, 0]), (9, vec![512])]);
+
+    // Nothing handed over. free 2048 (o9): buddy 2560 busy: front.    o9: [2048]
+    // free 1024 (o10).                                                o10: [1024]
+    // free 0 (o9): buddy 512 busy; its order-10 buddy 1024 is free, but order 9 is not
+    // looked at: front.                                               o9: [0, 2048]
+    let mut z = one_zone(ZoneType::Normal, 4096);
+    z.free_pages(Pfn(2048), 9).unwrap();
+    z.free_pages(Pfn(1024), 10).unwrap();
+    z.free_pages(Pfn(0), 9).unwrap();
+    assert_eq!(lists(&z, 0, ZoneType::Normal), vec![(9, vec![0, 2048]), (10, vec![1024])]);
+    check_invariants(&z);
+}

@@ -181,6 +181,22 @@ fn align_zero_uses_cache_line() {
     assert_eq!(m.phys_alloc(100, 0), Ok(pa(0x4fff_ff80)));
 }
 
+/// memblock_alloc_internal retries without the lower limit only when there was one: a
+/// request that fails from 0 is not tried again. Each try of memblock_alloc_range_nid with
+/// alignment 0 says so once, which counts the tries (debug is off: no other line).
+#[test]
+fn only_a_lower_limit_earns_a_second_try() {
+    let mut m = with_memory();
+    // 512 MiB in 256 MiB of memory: fails whatever the limits.
+    let tries = |m: &mut Memblock, min| {
+        let (r, lines) = crate::testlog::capture(|| m.alloc_try_nid_raw(2 * SIZE, 0, pa(min), MEMBLOCK_ALLOC_ANYWHERE, NUMA_NO_NODE));
+        assert!(r.is_err());
+        lines.iter().filter(|l| *l == "memblock: alignment 0 requested, using 64").count()
+    };
+    assert_eq!(tries(&mut m, 0), 1);
+    assert_eq!(tries(&mut m, BASE), 2);
+}
+
 /// An alignment that is not a power of two is used as Linux 6.1's round_down/round_up use it
 /// (include/linux/math.h: the mask `align - 1`), not refused and not as a true multiple.
 #[test]
@@ -261,6 +277,22 @@ fn iterators() {
     m.set_movable_node(true);
     assert_eq!(m.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE).count(), 1);
     assert_eq!(m.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::HOTPLUG).count(), 4);
+}
+
+/// Two reservations that touch but do not merge (their nodes differ) leave an empty gap
+/// between them, [BASE + 0x2000, BASE + 0x2000): Linux's __next_mem_range yields it as an
+/// empty range; the iterators leave it out, in both directions.
+#[test]
+fn touching_unmerged_reservations_leave_no_empty_free_range() {
+    let mut m = with_memory();
+    m.reserve(pa(BASE + 0x1000), 0x2000).unwrap();
+    m.set_node(pa(BASE + 0x1000), 0x1000, MemblockKind::Reserved, 0).unwrap();
+    assert_eq!(m.reserved.cnt(), 2);
+    let free: Vec<_> = m.free_mem_ranges(NUMA_NO_NODE, MemblockFlags::NONE).map(|(s, e, _)| (s.0, e.0)).collect();
+    assert_eq!(free, [(BASE, BASE + 0x1000), (BASE + 0x3000, BASE + SIZE)]);
+    let mut rev: Vec<_> = m.free_mem_ranges_rev(NUMA_NO_NODE, MemblockFlags::NONE).map(|(s, e, _)| (s.0, e.0)).collect();
+    rev.reverse();
+    assert_eq!(rev, free);
 }
 
 #[test]

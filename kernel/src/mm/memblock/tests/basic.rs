@@ -277,6 +277,10 @@ fn settings_read_back() {
     m.set_bottom_up(false);
     m.set_movable_node(false);
     assert!(!m.bottom_up() && !m.movable_node());
+    // current_limit starts at MEMBLOCK_ALLOC_ANYWHERE (all ones), as Linux's static memblock.
+    assert_eq!(mb().current_limit(), pa(u64::MAX));
+    m.set_current_limit(pa(0x4000_0000));
+    assert_eq!(m.current_limit(), pa(0x4000_0000));
 }
 
 #[test]
@@ -424,6 +428,13 @@ fn trim_memory_cases() {
     m.trim_memory(SZ_4K);
     assert_eq!(m.memory.cnt(), 0);
     assert_eq!(m.phys_mem_size(), 0);
+    // Rounding that meets in the middle: [0x2000_0800, 0x2000_1800) becomes [0x2000_1000,
+    // 0x2000_1000), empty: removed too, not kept as a region of size 0.
+    let mut m = mb();
+    m.add(pa(0x1000_0000), 0x1000).unwrap();
+    m.add(pa(0x2000_0800), 0x1000).unwrap();
+    m.trim_memory(SZ_4K);
+    assert_eq!(layout(&m.memory), [(0x1000_0000, 0x1000)]);
 }
 
 #[test]
@@ -577,6 +588,20 @@ fn overflow_before_allow_resize_is_an_error_and_changes_nothing() {
     assert!(m.reserve(pa(0x8000_1000), 0x1000).is_err());
     m.reserve(pa(0x8000_0000), 0x800).unwrap();
     assert_eq!(layout(&m.reserved), before);
+}
+
+#[test]
+fn two_spare_slots_are_enough_to_isolate() {
+    // 126 reserved pages in an array of 128 (resizing not allowed): memblock_isolate_range
+    // doubles only while cnt + 2 > max, and 126 + 2 = 128 is not, so freeing the middle 2 KiB
+    // of the first page splits it in place: [0x8000_0000, +1K) and [0x8000_0c00, +1K) stay,
+    // 127 regions.
+    let mut m = mb();
+    m.add(pa(0x8000_0000), 0x4000_0000).unwrap();
+    reserve_many(&mut m, 0x8000_0000, 126).unwrap();
+    m.phys_free(pa(0x8000_0400), 0x800).unwrap();
+    assert_eq!((m.reserved.cnt(), m.reserved.max()), (127, 128));
+    assert_eq!(layout(&m.reserved)[..3], [(0x8000_0000, 0x400), (0x8000_0c00, 0x400), (0x8000_2000, 0x1000)]);
 }
 
 #[test]
