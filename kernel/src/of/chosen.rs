@@ -50,7 +50,7 @@ impl fmt::Display for ConsoleError<'_> {
 
 /// The raw `stdout-path` value split into (path or alias, options).
 pub fn stdout_path<'a>(fdt: &Fdt<'a>) -> Option<(&'a str, Option<&'a str>)> {
-    let value = fdt.find_node("/chosen")?.property("stdout-path")?.as_str()?;
+    let value = fdt.chosen()?.property("stdout-path")?.as_str()?;
     Some(match value.split_once(':') {
         Some((path, opts)) => (path, Some(opts)),
         None => (value, None),
@@ -107,7 +107,7 @@ pub fn is_available(node: &Node) -> bool {
 
 /// `/chosen/bootargs`, empty when absent (Linux then prints an empty command line).
 pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
-    fdt.find_node("/chosen")
+    fdt.chosen()
         .and_then(|c| c.property("bootargs"))
         .and_then(|p| p.as_str())
         .unwrap_or("")
@@ -116,7 +116,7 @@ pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
 /// Whether the loader passed a UEFI system table (`/chosen/linux,uefi-system-table`, the first
 /// property Linux's `efi_get_fdt_params` looks for; without it there is no UEFI to use).
 pub fn has_uefi_system_table(fdt: &Fdt) -> bool {
-    fdt.find_node("/chosen").and_then(|c| c.property("linux,uefi-system-table")).is_some()
+    fdt.chosen().and_then(|c| c.property("linux,uefi-system-table")).is_some()
 }
 
 /// The root `model`, or failing that the first root `compatible` (Linux's
@@ -135,7 +135,7 @@ pub fn machine_name<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
 /// the start is no initrd (Linux returns before setting `phys_initrd_size`). Returns
 /// `[start, end)`.
 pub fn initrd(fdt: &Fdt) -> Option<(PhysAddr, PhysAddr)> {
-    let chosen = fdt.find_node("/chosen")?;
+    let chosen = fdt.chosen()?;
     let number = |name| chosen.property(name).map(|p| of_read_number(p.value));
     let (start, end) = (number("linux,initrd-start")?, number("linux,initrd-end")?);
     (start <= end).then_some((PhysAddr(start), PhysAddr(end)))
@@ -158,7 +158,7 @@ pub const MAX_USABLE_RANGES: usize = 2;
 /// with a line saying why.
 pub fn usable_memory_ranges(fdt: &Fdt, cells: Cells) -> [(u64, u64); MAX_USABLE_RANGES] {
     let mut out = [(0, 0); MAX_USABLE_RANGES];
-    let Some(prop) = fdt.find_node("/chosen").and_then(|c| c.property("linux,usable-memory-range")) else {
+    let Some(prop) = fdt.chosen().and_then(|c| c.property("linux,usable-memory-range")) else {
         return out;
     };
     match cells.reg(prop.value) {

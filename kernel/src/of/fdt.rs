@@ -28,6 +28,9 @@ pub struct Fdt<'a> {
     /// looked for) need not decode names: decoding could not fail and stop them. A blob that
     /// is not clean is walked decoding every name, so that a bad one ends the walk there.
     clean: bool,
+    /// Where `/chosen` begins, found by the same walk (Linux keeps `of_chosen`): the boot asks
+    /// for it often, and it is often the root's last child.
+    chosen: Option<u32>,
 }
 
 /// A node: its name and where its properties start.
@@ -94,12 +97,23 @@ impl<'a> Fdt<'a> {
         if header.magic != crate::of::header::FDT_MAGIC || (header.totalsize as usize) > data.len() {
             return Err(DtbError::Unparsable);
         }
-        let mut fdt = Fdt { data: &data[..header.totalsize as usize], header, clean: false };
+        let mut fdt = Fdt { data: &data[..header.totalsize as usize], header, clean: false, chosen: None };
         if !matches!(fdt.token(0), Some((Token::Begin(..), _))) {
             return Err(DtbError::Unparsable);
         }
-        let mut at = 0;
-        while let Some((_, next)) = fdt.token(at) {
+        // `depth` counts the open nodes of the root's subtree; `None` once the root closed.
+        let (mut at, mut depth) = (0, Some(0usize));
+        while let Some((token, next)) = fdt.token(at) {
+            match (token, depth) {
+                (Token::Begin(name, offset), Some(d)) => {
+                    if d == 1 && fdt.chosen.is_none() && matches_path_part(name.as_bytes(), b"chosen") {
+                        fdt.chosen = u32::try_from(offset).ok();
+                    }
+                    depth = Some(d + 1);
+                }
+                (Token::End, Some(d)) => depth = d.checked_sub(1).filter(|&d| d > 0),
+                _ => {}
+            }
             at = next;
         }
         fdt.clean = be32(fdt.structs(), at) == Some(FDT_END);
@@ -177,6 +191,11 @@ impl<'a> Fdt<'a> {
             (Token::Begin(name, offset), body) => Some(Node { fdt: *self, name, at: NodeOffset { offset: offset as u32, ..at }, body }),
             _ => None,
         }
+    }
+
+    /// `/chosen`, as [`find_node`](Self::find_node) finds it, in one step.
+    pub fn chosen(&self) -> Option<Node<'a>> {
+        self.node_at(NodeOffset { offset: self.chosen?, bus: self.root()?.child_cells() })
     }
 
     /// A node by absolute path; path components without a unit address match any unit
@@ -267,6 +286,12 @@ impl<'a> Iterator for ChildIter<'a> {
     }
 }
 
+/// Whether a node called `name` is what the path component `part` names: the same name, or,
+/// when `part` has no unit address, the same name before the unit address (libfdt's rule).
+fn matches_path_part(name: &[u8], part: &[u8]) -> bool {
+    name == part || (!part.contains(&b'@') && name.split(|&c| c == b'@').next() == Some(part))
+}
+
 /// The offset after the END_NODE closing a node whose body starts at `at`.
 fn skip_subtree(fdt: &Fdt, mut at: usize) -> Option<usize> {
     let mut depth = 1usize;
@@ -338,7 +363,7 @@ impl<'a> Node<'a> {
                 (RawToken::Prop { .. }, next) => at = next,
                 (RawToken::Begin(begin), body) => {
                     let name = fdt.structs().get(begin + 4..)?.split(|&c| c == 0).next()?;
-                    if name == part || (!part.contains(&b'@') && name.split(|&c| c == b'@').next() == Some(part)) {
+                    if matches_path_part(name, part) {
                         return fdt.node_at(NodeOffset { offset: begin as u32, bus: self.child_cells() });
                     }
                     at = skip_subtree(&fdt, body)?;
@@ -530,6 +555,65 @@ mod tests {
         let c = fdt.all_nodes().last().unwrap();
         assert_eq!(c.reg().unwrap().unwrap().collect::<Vec<_>>(), [(0x10, 0x20)]);
         assert_eq!(c.offset(), fdt.find_node("/b/c@10").unwrap().offset());
+    }
+
+    /// `chosen()` is `find_node("/chosen")` in one step: the first child of the root called
+    /// `chosen` or `chosen@…`, never a deeper one nor one outside the root, and none past a
+    /// token that does not read.
+    #[test]
+    fn chosen_is_what_find_node_finds() {
+        let tree = |names: &[(&str, u32)], bad_before: bool| {
+            let mut b = Builder::new();
+            b.begin("");
+            if bad_before {
+                b.prop("xbad", b"\0");
+            }
+            for &(name, depth) in names {
+                for _ in 0..depth {
+                    b.begin("bus");
+                }
+                b.begin(name);
+                b.prop("bootargs", name.as_bytes());
+                b.end();
+                for _ in 0..depth {
+                    b.end();
+                }
+            }
+            b.end();
+            let mut blob = b.finish(&[]);
+            if bad_before {
+                let at = blob.windows(5).position(|w| w == b"xbad\0").unwrap();
+                blob[at] = 0xff;
+            }
+            blob
+        };
+        let cases: [(&[(&str, u32)], bool, Option<&str>); 6] = [
+            (&[("a", 0), ("chosen", 0)], false, Some("chosen")),
+            (&[("chosen@0", 0), ("chosen", 0)], false, Some("chosen@0")),
+            (&[("chosen", 1), ("chosenx", 0)], false, None),
+            (&[("a", 0)], false, None),
+            (&[("chosen", 0)], true, None),
+            (&[("chosen", 2), ("chosen", 0)], false, Some("chosen")),
+        ];
+        for (names, bad, want) in cases {
+            let blob = tree(names, bad);
+            let fdt = Fdt::new(&blob).unwrap();
+            let found = fdt.find_node("/chosen");
+            assert_eq!(found.map(|n| n.name), want, "{names:?}");
+            assert_eq!(fdt.chosen().map(|n| n.offset()), found.map(|n| n.offset()), "{names:?}");
+            assert_eq!(fdt.chosen().and_then(|n| n.property("bootargs")).map(|p| p.value), found.and_then(|n| n.property("bootargs")).map(|p| p.value));
+        }
+        // A second top-level node's child called chosen is not the root's.
+        let mut b = Builder::new();
+        b.begin("");
+        b.end();
+        b.begin("x");
+        b.begin("chosen");
+        b.end();
+        b.end();
+        let blob = b.finish(&[]);
+        let fdt = Fdt::new(&blob).unwrap();
+        assert!(fdt.find_node("/chosen").is_none() && fdt.chosen().is_none());
     }
 
     #[test]
