@@ -616,6 +616,28 @@ mod tests {
         assert!(fdt.find_node("/chosen").is_none() && fdt.chosen().is_none());
     }
 
+    /// A node found from an offset that points at NOPs before it has its own offset, the
+    /// BEGIN_NODE token's, as every walk gives it: QEMU leaves NOPs, also before the root.
+    #[test]
+    fn a_node_found_past_nops_has_its_own_offset() {
+        let mut b = Builder::new();
+        b.nop();
+        b.nop();
+        b.begin("");
+        b.nop();
+        b.begin("a");
+        b.end();
+        b.end();
+        let blob = b.finish(&[]);
+        let fdt = Fdt::new(&blob).unwrap();
+        let root = fdt.root().unwrap();
+        assert_eq!(root.offset(), fdt.all_nodes().next().unwrap().offset());
+        assert_eq!(root.offset().offset, 8, "past the two NOPs");
+        let a = fdt.find_node("/a").unwrap();
+        let before_a = NodeOffset { offset: a.offset().offset - 4, ..a.offset() };
+        assert_eq!(fdt.node_at(before_a).map(|n| n.offset()), Some(a.offset()));
+    }
+
     #[test]
     fn malformed_blobs_are_values_not_panics() {
         let blob = qemu_like_blob();

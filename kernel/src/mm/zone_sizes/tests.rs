@@ -232,6 +232,20 @@ fn holes_inside_a_section_and_at_the_end() {
 }
 
 #[test]
+fn a_hole_across_a_zone_boundary_is_one_range_of_the_higher_zone() {
+    // RAM [0x4000_0000, 0xfff0_0000) and [0x1_0010_0000, 0x1_4000_0000): the hole is pfn
+    // 0xfff00..0x100100, across DMA's end at 4 GiB (pfn 0x100000). Linux's memmap_init walks
+    // each memory range over every populated zone: the first range clipped to Normal is empty
+    // (start == end), which memmap_init_zone_range skips without touching hole_pfn, so the
+    // whole hole is initialised once, when the second range reaches Normal: one call for
+    // 0xfff00..0x100100, in zone Normal, 256 + 256 pages (both sections hold memory).
+    let m = memory(&[(GIB, 0xfff0_0000 - GIB, 0), (0x1_0010_0000, 0x1_4000_0000 - 0x1_0010_0000, 0)]);
+    let (lines, _) = boot(&m);
+    let unavailable: Vec<&String> = lines.iter().filter(|l| l.contains("unavailable")).collect();
+    assert_eq!(unavailable, ["On node 0, zone Normal: 512 pages in unavailable ranges"], "{lines:#?}");
+}
+
+#[test]
 fn hole_over_an_empty_section_counts_only_the_populated_one() {
     // RAM [0x4000_0000, 0x4800_0000) and [0x5010_0000, 0x8000_0000): the hole is pfn
     // 0x48000..0x50100. Section 9 (0x48000..0x50000) holds no memory and is skipped
