@@ -231,4 +231,22 @@ fn the_run_table_follows_the_links() {
     };
     assert_eq!(m.link_slots(), 524032);
     assert_eq!(m.runs_pa(), PhysAddr(0x713f_f800));
+    // Then the section states: one run of 24 bytes, then 8 states (1 GiB of 128 MiB
+    // sections), ending 0x3ff820 past the links, inside the links allocation's 0x400000.
+    let three = NodeMemmap { runs: 3, ..m };
+    assert_eq!(three.sections_pa(), PhysAddr(0x713f_f800 + 3 * 24));
+    assert_eq!((m.sections_pa(), m.sections()), (PhysAddr(0x713f_f818), 8));
+    assert_eq!(m.allocations(), [0x40000, 0x400000]);
+}
+
+/// The links allocation holds the links, the run table and the state table in whole pages.
+/// 64 sections (8 GiB): 64 * 524032 bytes of links = 8188 pages exactly, then 2 runs (48
+/// bytes) and 64 states: 8189 pages. 512 sections (64 GiB): 65504 pages of links exactly, then
+/// 150 runs (3600 bytes) and 512 states, 4112 bytes: two pages more, 65506.
+#[test]
+fn the_links_allocation_holds_both_tables() {
+    let s = PAGES_PER_SECTION;
+    assert_eq!(sparse::allocations(64 * s, 2), [64 * s, 8189 * 4096]);
+    assert_eq!(sparse::allocations(512 * s, 150), [512 * s, 65506 * 4096]);
+    assert_eq!(memmap_bytes(512 * s, 150), 512 * s + 65506 * 4096);
 }

@@ -175,15 +175,6 @@ pub struct NodeMemmap {
 }
 
 impl NodeMemmap {
-    /// Bytes of memmap (one per frame of the present sections).
-    pub fn len(&self) -> usize {
-        self.frames as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.frames == 0
-    }
-
     /// Entries of free-list links.
     pub fn link_slots(&self) -> u64 {
         ArrayLinks::slots_for(self.frames)

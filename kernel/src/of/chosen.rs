@@ -232,6 +232,30 @@ mod tests {
         assert_eq!(console(Some("/noreg")), Err("stdout-path node '/noreg' has no usable reg property".into()));
     }
 
+    /// `bootargs` is `/chosen/bootargs` without its NUL, empty when `/chosen` has none or
+    /// there is no `/chosen`.
+    #[test]
+    fn bootargs_is_the_chosen_property_or_empty() {
+        let with = |chosen: Option<&[u8]>| {
+            let mut b = Builder::new();
+            b.begin("");
+            if let Some(args) = chosen {
+                b.begin("chosen");
+                if !args.is_empty() {
+                    b.prop("bootargs", args);
+                }
+                b.end();
+            }
+            b.end();
+            b.finish(&[])
+        };
+        let args = |blob: &[u8]| bootargs(&Fdt::new(blob).unwrap()).to_string();
+        assert_eq!(args(&with(Some(b"console=ttyAMA0 mem=512M\0"))), "console=ttyAMA0 mem=512M");
+        assert_eq!(args(&with(Some(b""))), "");
+        assert_eq!(args(&with(None)), "");
+        assert_eq!(args(&tree(None)), "");
+    }
+
     /// Without `stdout-path`, the first PL011 that is available: the disabled one at
     /// 0x0a00_0000 comes first in the tree and is skipped.
     #[test]

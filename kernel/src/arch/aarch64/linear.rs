@@ -64,7 +64,7 @@ pub fn memmap(m: &NodeMemmap) -> (&'static mut [PageState], &'static mut [Sectio
     // table holds valid values once zeroed; any byte is a valid PageState.
     unsafe {
         core::ptr::write_bytes(sections, 0, n);
-        (core::slice::from_raw_parts_mut(pages, m.len()), core::slice::from_raw_parts_mut(sections, n))
+        (core::slice::from_raw_parts_mut(pages, m.frames as usize), core::slice::from_raw_parts_mut(sections, n))
     }
 }
 
