@@ -553,6 +553,14 @@ mod tests {
         assert_eq!(names.len(), 1 + 64 + 2, "{names:?}");
         assert_eq!((names[0], names[64], names[65], names[66]), ("", "n", "b", "c@10"));
         let c = fdt.all_nodes().last().unwrap();
+        // Tokens after the root's end (a second top-level node) are no part of the tree.
+        let mut two = Builder::new();
+        two.begin("");
+        two.end();
+        two.begin("x");
+        two.end();
+        let two = two.finish(&[]);
+        assert_eq!(Fdt::new(&two).unwrap().all_nodes().count(), 1);
         assert_eq!(c.reg().unwrap().unwrap().collect::<Vec<_>>(), [(0x10, 0x20)]);
         assert_eq!(c.offset(), fdt.find_node("/b/c@10").unwrap().offset());
     }

@@ -80,6 +80,31 @@ fn writing_a_free_section_keeps_its_free_blocks() {
     check_invariants(&z);
 }
 
+/// Finding a page by its state crosses sections, each read by its own state: the search for a
+/// free page from pfn 0x200 passes section 0 (written, no free page) and stops at section
+/// 1's first block (handed over whole, unwritten), S, not at a frame found by reading section
+/// 1's unwritten bytes or by indexing past section 0.
+#[test]
+fn a_search_by_state_crosses_sections() {
+    let mut z = one_zone(ZoneType::Dma, 2 * S);
+    assert_eq!(z.free_range(Pfn(S), Pfn(2 * S)), Ok(S));
+    assert_eq!(mm(&mut z).mark_reserved(Pfn(0), Pfn(S - 1)), Ok(S - 1));
+    assert_eq!([section(&z, 0), section(&z, S)], [SectionState::Live, SectionState::Free]);
+    assert_eq!(
+        z.init_cma_reserved_pageblocks(Pfn(0x200), Pfn(2 * S)),
+        Err(BuddyError::DoubleFree { pfn: Pfn(S), head: Pfn(S), order: 0 })
+    );
+    // A free page in section 1 after it is written is found as well.
+    let mut z = one_zone(ZoneType::Dma, 2 * S);
+    assert_eq!(mm(&mut z).mark_reserved(Pfn(1), Pfn(2 * S)), Ok(2 * S - 1));
+    assert_eq!(mm(&mut z).clear_reserved(Pfn(S + 5), Pfn(S + 6)), Ok(1));
+    assert_eq!(z.free_range(Pfn(S + 5), Pfn(S + 6)), Ok(1));
+    assert_eq!(
+        z.init_cma_reserved_pageblocks(Pfn(0), Pfn(2 * S)),
+        Err(BuddyError::DoubleFree { pfn: Pfn(S + 5), head: Pfn(S + 5), order: 0 })
+    );
+}
+
 /// Reserving a whole section not written yet only changes its state; clearing it back does
 /// too; a part of it written first keeps the rest reserved. Zone over sections 0..3: the
 /// second section and the first 0x100 frames of the third are reserved (a reservation like
