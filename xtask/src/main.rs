@@ -99,7 +99,7 @@ enum Command {
         runs: usize,
         /// Instead of the tables: count the guest instructions one boot executes and the code
         /// QEMU translates for it, at 1, 64 and 255 GiB, with the functions that execute most
-        /// (the same on every run, unlike times).
+        /// (the same from run to run within a few hundred instructions, unlike times).
         #[arg(long)]
         insns: bool,
         /// Extra arguments for criterion (e.g. a filter, --warm-up-time 1).
