@@ -226,7 +226,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const UNITS: &[u8] = b"KMGTPE";
         if self.0 == 0 || self.0 & 1023 != 0 {
-            return f.pad(&Buf::of(format_args!("{}B", self.0)).as_str());
+            return f.pad(Buf::of(format_args!("{}B", self.0)).as_str());
         }
         let mut n = self.0 >> 10;
         let mut unit = 0;

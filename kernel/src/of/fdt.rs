@@ -82,10 +82,14 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn cstr(b: &[u8], at: usize) -> Option<&str> {
+/// The bytes of the NUL-terminated string at `at`, without the NUL; `None` without one.
+fn c_bytes(b: &[u8], at: usize) -> Option<&[u8]> {
     let rest = b.get(at..)?;
-    let len = rest.iter().position(|&c| c == 0)?;
-    core::str::from_utf8(&rest[..len]).ok()
+    rest.get(..rest.iter().position(|&c| c == 0)?)
+}
+
+fn cstr(b: &[u8], at: usize) -> Option<&str> {
+    core::str::from_utf8(c_bytes(b, at)?).ok()
 }
 
 impl<'a> Fdt<'a> {
@@ -137,7 +141,7 @@ impl<'a> Fdt<'a> {
             match be32(s, at)? {
                 FDT_NOP => at += 4,
                 FDT_BEGIN_NODE => {
-                    let len = s.get(at + 4..)?.iter().position(|&c| c == 0)?;
+                    let len = c_bytes(s, at + 4)?.len();
                     return Some((RawToken::Begin(at), (at + 4 + len + 1 + 3) & !3));
                 }
                 FDT_END_NODE => return Some((RawToken::End, at + 4)),
@@ -326,6 +330,8 @@ impl<'a> Node<'a> {
         let (fdt, strings) = (self.fdt, self.fdt.strings());
         let mut at = self.body;
         while let Some((RawToken::Prop { nameoff, value }, next)) = fdt.skip_token(at) {
+            // `name` and its NUL compared in place: finding each name's end first
+            // (`c_bytes`) costs a twentieth of a boot's instructions.
             let here = strings.get(nameoff..nameoff.checked_add(name.len() + 1)?);
             if here.is_some_and(|b| b[..name.len()] == *name.as_bytes() && b[name.len()] == 0) {
                 return Some(Property { name: cstr(strings, nameoff)?, value });
@@ -362,8 +368,7 @@ impl<'a> Node<'a> {
             match fdt.skip_token(at)? {
                 (RawToken::Prop { .. }, next) => at = next,
                 (RawToken::Begin(begin), body) => {
-                    let name = fdt.structs().get(begin + 4..)?.split(|&c| c == 0).next()?;
-                    if matches_path_part(name, part) {
+                    if matches_path_part(c_bytes(fdt.structs(), begin + 4)?, part) {
                         return fdt.node_at(NodeOffset { offset: begin as u32, bus: self.child_cells() });
                     }
                     at = skip_subtree(&fdt, body)?;
@@ -595,7 +600,10 @@ mod tests {
             }
             blob
         };
-        let cases: [(&[(&str, u32)], bool, Option<&str>); 6] = [
+        // (root children as (name, depth below a chain of `bus` nodes), a bad token first,
+        // the node `/chosen` names)
+        type Case<'c> = (&'c [(&'c str, u32)], bool, Option<&'c str>);
+        let cases: [Case; 6] = [
             (&[("a", 0), ("chosen", 0)], false, Some("chosen")),
             (&[("chosen@0", 0), ("chosen", 0)], false, Some("chosen@0")),
             (&[("chosen", 1), ("chosenx", 0)], false, None),

@@ -59,9 +59,10 @@ pub fn memmap(m: &NodeMemmap) -> (&'static mut [PageState], &'static mut [Sectio
     let pages = va(m.pa) as *mut PageState;
     let sections = va(m.sections_pa()) as *mut SectionState;
     let n = m.sections() as usize;
-    // SAFETY: memblock reserved these bytes, mapped, for this memmap alone: the table behind
-    // the run table, the entries at `m.pa`. A SectionState is one byte and 0 is Blank, so the
-    // table holds valid values once zeroed; any byte is a valid PageState.
+    // memblock reserved these bytes, mapped, for this memmap alone: the table behind the run
+    // table, the entries at `m.pa`. A SectionState is one byte and 0 is Blank, so the table
+    // holds valid values once zeroed; any byte is a valid PageState.
+    // SAFETY: so both slices are ours, mapped, and hold valid values.
     unsafe {
         core::ptr::write_bytes(sections, 0, n);
         (core::slice::from_raw_parts_mut(pages, m.frames as usize), core::slice::from_raw_parts_mut(sections, n))

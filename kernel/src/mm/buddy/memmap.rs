@@ -195,10 +195,20 @@ impl<'a> Memmap<'a> {
 
     #[inline]
     pub(super) fn state(&self, pfn: u64) -> Option<PageState> {
-        let i = self.entry(pfn)?;
+        Some(self.state_at(self.entry(pfn)?, pfn))
+    }
+
+    /// The state of entry `i`, the entry of frame `pfn`: its byte in a live section, else
+    /// what the section's state stands for.
+    #[inline]
+    fn state_at(&self, i: usize, pfn: u64) -> PageState {
         // Both loads at once: the byte is only used when the section is live.
         let (byte, section) = (self.pages[i].0, self.sections[i / SECTION_ENTRIES]);
-        Some(if section == SectionState::Live { PageState(byte & !PAGEBLOCK_BITS) } else { section.unwritten(pfn) })
+        if section == SectionState::Live {
+            PageState(byte & !PAGEBLOCK_BITS)
+        } else {
+            section.unwritten(pfn)
+        }
     }
 
     /// The state of `pfn`'s section, `None` for an invalid frame.
@@ -302,7 +312,7 @@ impl<'a> Memmap<'a> {
                         let n = (section_end - pfn) as usize;
                         self.pages[i..i + n].iter().position(|p| pred(PageState(p.0 & !PAGEBLOCK_BITS))).map(|k| pfn + k as u64)
                     }
-                    SectionState::Free => (pfn..section_end).find(|&p| self.state(p).is_some_and(&pred)),
+                    SectionState::Free => (pfn..section_end).find(|&p| pred(self.state_at(i + (p - pfn) as usize, p))),
                     // One state for every frame.
                     st @ (SectionState::Blank | SectionState::Reserved) => pred(st.unwritten(pfn)).then_some(pfn),
                 };
@@ -323,16 +333,12 @@ impl<'a> Memmap<'a> {
             let mut pfn = s.next_multiple_of(STEP);
             while pfn < e {
                 let i = i0 + (pfn - s) as usize;
-                let section = self.sections[i / SECTION_ENTRIES];
-                if section == SectionState::Blank {
+                if self.sections[i / SECTION_ENTRIES] == SectionState::Blank {
                     // Every head of the section is an ordinary page: on to the next section.
                     pfn += (SECTION_ENTRIES - i % SECTION_ENTRIES) as u64;
                     continue;
                 }
-                let state = match section {
-                    SectionState::Live => PageState(self.pages[i].0 & !PAGEBLOCK_BITS),
-                    st => st.unwritten(pfn),
-                };
+                let state = self.state_at(i, pfn);
                 if state.is_reserved() {
                     return Err(BuddyError::Reserved { pfn: Pfn(pfn) });
                 }
@@ -433,10 +439,6 @@ impl<'a> Memmap<'a> {
     pub fn reserved_pages(&self) -> u64 {
         let valid = self.valid;
         let (s, e) = valid.span();
-        let reserved = |i: usize| match self.sections[i / SECTION_ENTRIES] {
-            SectionState::Live => self.pages[i].is_reserved(),
-            st => st == SectionState::Reserved,
-        };
-        valid.parts(s, e).map(|(s, e, i)| (i as usize..(i + e - s) as usize).filter(|&i| reserved(i)).count() as u64).sum()
+        valid.parts(s, e).map(|(s, e, i)| (s..e).filter(|&p| self.state_at((i + p - s) as usize, p).is_reserved()).count() as u64).sum()
     }
 }
