@@ -403,12 +403,19 @@ impl<'a> Memmap<'a> {
                         changed += SECTION_ENTRIES as u64;
                     }
                     st if whole && st == now => {}
-                    _ => {
+                    st => {
                         self.materialize(a);
                         let part = &mut self.pages[a..b];
-                        changed += part.iter().filter(|p| p.is_reserved() != set).count() as u64;
-                        for p in part {
-                            p.0 = if set { p.0 | PageState::RESERVED } else { p.0 & !PageState::RESERVED };
+                        if st == was {
+                            // Just written from a uniform state: every entry changes, to the
+                            // one value that state's opposite stands for.
+                            changed += part.len() as u64;
+                            part.fill(if set { PageState(PageState::RESERVED) } else { PageState::NORMAL });
+                        } else {
+                            changed += part.iter().filter(|p| p.is_reserved() != set).count() as u64;
+                            for p in part {
+                                p.0 = if set { p.0 | PageState::RESERVED } else { p.0 & !PageState::RESERVED };
+                            }
                         }
                     }
                 }
