@@ -102,15 +102,20 @@ el1_entry:
     add     x0, x0, :lo12:boot_stack_top
     mov     sp, x0
 
-    /* Clear BSS (16-byte aligned, asserted in linker.ld). */
+    /* Clear BSS, 64 bytes a turn (both ends 64-byte aligned, asserted in linker.ld): under
+       QEMU each turn of the loop is a block run. */
     adrp    x0, __bss_start
     add     x0, x0, :lo12:__bss_start
     adrp    x1, __bss_stop
     add     x1, x1, :lo12:__bss_stop
-1:  cmp     x0, x1
+    cmp     x0, x1
     b.hs    2f
+1:  stp     xzr, xzr, [x0], #16
     stp     xzr, xzr, [x0], #16
-    b       1b
+    stp     xzr, xzr, [x0], #16
+    stp     xzr, xzr, [x0], #16
+    cmp     x0, x1
+    b.lo    1b
 2:
     /* The early maps, from the pool of tables in BSS (the pool is addressed physically
        here, x8 = 0): slot 0 is the identity map's root (TTBR0), slot 1 the kernel's (TTBR1).
