@@ -152,5 +152,7 @@ pub fn init_log(loglevel: u8, dyndbg: bool) {
     CONSOLE_LOGLEVEL.store(loglevel, Ordering::Relaxed);
     DYNDBG.store(dyndbg, Ordering::Relaxed);
     let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Trace);
+    // Without dynamic debug a `pr_debug` line (`trace`) is neither printed nor logged: the
+    // macro's own level check then skips it before its arguments are built.
+    log::set_max_level(if dyndbg { log::LevelFilter::Trace } else { log::LevelFilter::Debug });
 }
