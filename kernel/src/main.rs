@@ -110,8 +110,8 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     };
     arch::mmu::install(&tables);
     console::relocate(&tables);
-    let moved = kernel::of::fdt::Fdt::new(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size()))
-        .expect("the blob reads the same through its new mapping");
+    let moved =
+        fdt.remap(arch::mmu::fdt_at(tables.fdt_va, fdt.total_size())).expect("the blob reads the same through its new mapping");
     arch::exception::note_fdt(tables.fdt_va, fdt.total_size());
     // Everything borrowed from the blob is taken again from its new mapping.
     let reserved = reserved.rebase(&moved);

@@ -124,6 +124,19 @@ impl<'a> Fdt<'a> {
         Ok(fdt)
     }
 
+    /// This blob read through another mapping of the same bytes (the kernel's, once the early
+    /// identity map is retired): what [`new`](Self::new) learnt from its walk is kept, not
+    /// walked again. `data` must start with the same header and hold the whole blob.
+    pub fn remap(&self, data: &'a [u8]) -> Result<Fdt<'a>, DtbError> {
+        let head: &[u8; FDT_HEADER_SIZE] =
+            data.get(..FDT_HEADER_SIZE).and_then(|h| h.try_into().ok()).ok_or(DtbError::Unparsable)?;
+        if FdtHeader::parse(head) != self.header {
+            return Err(DtbError::Unparsable);
+        }
+        let data = data.get(..self.header.totalsize as usize).ok_or(DtbError::Unparsable)?;
+        Ok(Fdt { data, ..*self })
+    }
+
     pub fn total_size(&self) -> usize {
         self.header.totalsize as usize
     }
@@ -630,6 +643,28 @@ mod tests {
         let blob = b.finish(&[]);
         let fdt = Fdt::new(&blob).unwrap();
         assert!(fdt.find_node("/chosen").is_none() && fdt.chosen().is_none());
+    }
+
+    /// A copy of the blob at another address reads as the original, its `/chosen` included,
+    /// without a new walk; a copy whose header differs, or that is cut short, is refused.
+    #[test]
+    fn remap_reads_a_copy_and_refuses_another_blob() {
+        let blob = qemu_like_blob();
+        let fdt = Fdt::new(&blob).unwrap();
+        let mut copy = blob.clone();
+        copy.extend_from_slice(&[0xaa; 64]); // more mapped than the blob holds
+        let moved = fdt.remap(&copy).unwrap();
+        assert_eq!(moved.total_size(), blob.len());
+        assert_eq!(moved.data.as_ptr(), copy.as_ptr());
+        assert_eq!(moved.chosen().map(|n| n.name), Some("chosen"));
+        assert_eq!(moved.chosen().and_then(|n| n.property("bootargs")).map(|p| p.value), Some(&b"loglevel=8\0"[..]));
+        let names: Vec<_> = moved.all_nodes().map(|n| n.name).collect();
+        assert_eq!(names, ["", "memory@40000000", "chosen", "pl011@9000000"]);
+        assert!(matches!(fdt.remap(&copy[..blob.len() - 1]), Err(DtbError::Unparsable)));
+        assert!(matches!(fdt.remap(&copy[..FDT_HEADER_SIZE - 1]), Err(DtbError::Unparsable)));
+        let mut other = blob.clone();
+        other[4..8].copy_from_slice(&(blob.len() as u32 - 4).to_be_bytes()); // totalsize
+        assert!(matches!(fdt.remap(&other), Err(DtbError::Unparsable)));
     }
 
     /// A node found from an offset that points at NOPs before it has its own offset, the
