@@ -1,11 +1,14 @@
 //! Free lists: the links of each free block, kept in side arrays.
 //!
 //! Linux links a free block into its `free_area` list through `page->buddy_list` in the
-//! block's `struct page`. Here the two pointers live in [`ArrayLinks`]: per node and per
-//! order, one 8-byte entry for each possible block of the node's present sections (prev and
-//! next as 32-bit memmap indices), about 16 bytes per frame in all. Only heads of listed blocks are ever
-//! read, so the arrays need no initialisation; handing a large range over writes one entry
-//! per block, and the entries of the largest blocks sit side by side.
+//! block's `struct page`. Here the two pointers live in [`ArrayLinks`]: per node, one 8-byte
+//! entry for each possible block of each order in the node's present sections (prev and next
+//! as 32-bit memmap indices), about 16 bytes per frame in all. Only heads of listed blocks are
+//! ever read, so the arrays need no initialisation; handing a large range over writes one
+//! entry per block. The entries of the largest blocks sit side by side after all the others,
+//! and those of the smaller orders section by section, so that the few blocks smaller than
+//! the largest that a boot frees (at the edges of reserved ranges) write entries near each
+//! other, not one in each order's stretch of the array.
 //!
 //! Why not inside the free pages, which would cost no memory at all: on QEMU every guest page
 //! touched for the first time makes the host commit (and zero) memory, with transparent huge
@@ -74,9 +77,14 @@ fn set_each<L: FreePageLinks + ?Sized>(links: &mut L, first: u64, count: u64, or
 
 /// Links in side arrays, one per node (see the module documentation): for each order `o`,
 /// one entry per `2^o` valid frames of the node (its present sections, packed as its memmap
-/// is), so the heads of large blocks, which are few and far apart in memory, have their links
-/// next to each other. The kernel gives it memblock memory seen through the linear map; the
-/// host gives it vectors.
+/// is). The entries of the top order come last, side by side: the heads of the largest
+/// blocks are few and far apart in memory, and a boot writes one for every 4 MiB. Before
+/// them, section by section (memmap indices `[s * PAGES_PER_SECTION, (s + 1) * ..)`), the
+/// entries of the lower orders, order after order: a section's are 512 KiB, so the blocks a
+/// boot frees around one reservation write in one or two host pages of 2 MiB, not in one per
+/// order (under QEMU, each 2 MiB a guest touches first costs the host a zeroed huge page).
+/// The kernel gives it memblock memory seen through the linear map; the host gives it
+/// vectors.
 ///
 /// # Panics
 /// `get` and `set` panic for a pfn no node array covers: the arrays must cover every zone
@@ -89,11 +97,38 @@ pub struct ArrayLinks<'a> {
 /// entries (prev and next as memmap indices of the node).
 struct NodeLinks<'a> {
     valid: ValidPfns<'a>,
-    order_base: [u64; super::MAX_ORDER as usize],
+    /// Whole sections of the node's memmap; the frames after them (fewer than a section, on
+    /// the host) form a last, partial one.
+    full: u64,
+    /// Where each lower order's entries begin within a whole section's, and within the partial
+    /// section's.
+    low_base: [u64; TOP],
+    last_base: [u64; TOP],
+    /// Where the top order's entries begin.
+    top_base: u64,
     slots: &'a mut [[u32; 2]],
 }
 
 const NIL32: u32 = u32::MAX;
+/// The top order, whose entries are kept apart; the lower orders are `0..TOP`.
+const TOP: usize = super::MAX_ORDER as usize - 1;
+const PPS: u64 = crate::mm::sparse::PAGES_PER_SECTION;
+/// Entries of the lower orders in a whole section: 65472, 512 KiB.
+const PER_SECTION: u64 = low_layout(PPS).1;
+
+/// Where the entries of orders `0..TOP` begin among those of `frames` frames, and how many
+/// there are in all.
+const fn low_layout(frames: u64) -> ([u64; TOP], u64) {
+    let mut base = [0; TOP];
+    let mut total = 0;
+    let mut o = 0;
+    while o < TOP {
+        base[o] = total;
+        total += frames.div_ceil(1 << o);
+        o += 1;
+    }
+    (base, total)
+}
 
 impl<'a> ArrayLinks<'a> {
     /// Entries a node of `frames` valid frames needs: `ceil(frames / 2^o)` for every order.
@@ -125,28 +160,41 @@ impl<'a> ArrayLinks<'a> {
         if frames >= NIL32 as u64 || (slots.len() as u64) < Self::slots_for(frames) {
             return false;
         }
-        let mut order_base = [0; super::MAX_ORDER as usize];
-        for o in 1..order_base.len() {
-            order_base[o] = order_base[o - 1] + frames.div_ceil(1 << (o - 1));
-        }
+        let (full, rem) = (frames / PPS, frames % PPS);
+        let low_base = low_layout(PPS).0;
+        let (last_base, last) = low_layout(rem);
+        let top_base = full * PER_SECTION + last;
         match self.nodes.iter_mut().find(|n| n.is_none()) {
             Some(slot) => {
-                *slot = Some(NodeLinks { valid, order_base, slots });
+                *slot = Some(NodeLinks { valid, full, low_base, last_base, top_base, slots });
                 true
             }
             None => false,
         }
     }
 
-    /// (node, memmap index of `pfn`, entry index) for the block of `order` at `pfn`.
+    /// (node, entry index) for the block of `order` at `pfn`.
     fn locate(&self, pfn: u64, order: u32) -> (usize, usize) {
         for (n, node) in self.nodes.iter().enumerate() {
             let Some(node) = node else { break };
             if let Some(i) = node.valid.index(pfn) {
-                return (n, (node.order_base[order as usize] + (i >> order)) as usize);
+                return (n, node.entry(i, order) as usize);
             }
         }
         panic!("ArrayLinks: pfn {pfn:#x} is in no node's array")
+    }
+}
+
+impl NodeLinks<'_> {
+    /// The entry of the block of `order` whose head has memmap index `i`.
+    fn entry(&self, i: u64, order: u32) -> u64 {
+        let o = order as usize;
+        if o >= TOP {
+            return self.top_base + (i >> order);
+        }
+        let (section, within) = (i / PPS, i % PPS);
+        let base = if section < self.full { self.low_base[o] } else { self.last_base[o] };
+        section * PER_SECTION + base + (within >> order)
     }
 }
 
@@ -185,8 +233,10 @@ impl FreePageLinks for ArrayLinks<'_> {
         let index = |p: u64| self.nodes[n].as_ref().and_then(|node| node.valid.index(p));
         let (Some(i0), Some(il)) = (index(first), index(last)) else { return set_each(self, first, count, order, prev, next) };
         let (rel_prev, rel_next) = (index(prev).map_or(NIL32, |i| i as u32), index(next).map_or(NIL32, |i| i as u32));
-        let Some(node) = self.nodes[n].as_mut().filter(|_| il - i0 == last - first) else {
-            // Not in one run of sections: block by block.
+        // Side by side: the top order's entries always, a lower order's within a section.
+        let side_by_side = order as usize >= TOP || i0 / PPS == il / PPS;
+        let Some(node) = self.nodes[n].as_mut().filter(|_| il - i0 == last - first && side_by_side) else {
+            // Not in one run of sections, or across sections: block by block.
             return set_each(self, first, count, order, prev, next);
         };
         let i0 = i0 as u32;
@@ -400,6 +450,58 @@ mod array_tests {
         assert_eq!(one.get(48, 3), Link { prev: 40, next: Link::NIL });
         assert_eq!(one.get(80, 4), Link { prev: 64, next: 0 });
         assert_eq!(bulk.get(96, 5), Link { prev: 0, next: 64 });
+    }
+
+    /// Every block of every order of a node of two whole sections and part of a third has an
+    /// entry of its own among `slots_for` entries; the top order's come last, side by side,
+    /// and a section's lower-order entries lie within its own 512 KiB.
+    #[test]
+    fn each_block_has_its_own_entry_and_a_sections_lie_together() {
+        let frames = 2 * PPS + 1000;
+        let node = dense(0, frames);
+        let total = ArrayLinks::slots_for(frames);
+        let mut slots = vec![[0u32; 2]; total as usize];
+        let mut links = ArrayLinks::new();
+        assert!(links.add_node(&node, &mut slots));
+        let mut seen = vec![false; total as usize];
+        for order in 0..super::super::MAX_ORDER {
+            for pfn in (0..frames).step_by(1 << order) {
+                let (_, at) = links.locate(pfn, order);
+                assert!(!std::mem::replace(&mut seen[at], true), "entry {at} twice (order {order}, pfn {pfn})");
+                let at = at as u64;
+                if order as usize == TOP {
+                    assert_eq!(at, total - frames.div_ceil(1 << TOP) + (pfn >> TOP));
+                } else if pfn < 2 * PPS {
+                    let section = pfn / PPS;
+                    assert!((section * PER_SECTION..(section + 1) * PER_SECTION).contains(&at), "order {order} pfn {pfn}");
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "every entry is some block's");
+        assert_eq!(PER_SECTION * ArrayLinks::ENTRY_BYTES, 65472 * 8);
+    }
+
+    /// A run of lower-order blocks across a section boundary is not side by side in the
+    /// array: `set_run` writes it as `set` would, and so it does for a top-order run across.
+    #[test]
+    fn set_run_across_sections_writes_what_set_would() {
+        let frames = 3 * PPS;
+        let node = dense(0, frames);
+        let slots = ArrayLinks::slots_for(frames) as usize;
+        let (mut a, mut b) = (vec![[0u32; 2]; slots], vec![[0u32; 2]; slots]);
+        let (mut bulk, mut one) = (ArrayLinks::new(), ArrayLinks::new());
+        assert!(bulk.add_node(&node, &mut a) && one.add_node(&node, &mut b));
+        let top = 1u64 << TOP;
+        let cases = [(PPS - 4 * 16, 8, 4, Link::NIL, 0), (PPS - 2 * top, 5, TOP as u32, 0, 2 * PPS)];
+        for (first, count, order, prev, next) in cases {
+            bulk.set_run(first, count, order, prev, next);
+            set_each(&mut one, first, count, order, prev, next);
+            for k in 0..count {
+                let pfn = first + k * (1 << order);
+                assert_eq!(bulk.get(pfn, order), one.get(pfn, order), "block {pfn} of order {order}");
+            }
+        }
+        assert_eq!(bulk.get(PPS, 4), Link { prev: PPS - 16, next: PPS + 16 });
     }
 
     #[test]
