@@ -11,7 +11,7 @@
 
 use super::desc::{table_desc, Prot, PMD_TYPE_MASK, PMD_TYPE_SECT, PMD_TYPE_TABLE, PTE_ADDR_MASK};
 use super::desc::PTE_VALID;
-use super::{level_size, plan, table_index, PgtableError, TableMem, LEVELS, PAGE_OFFSET, PA_BITS};
+use super::{level_size, plan, table_index, PgtableError, TableMem, LEVELS, PAGE_OFFSET, PA_BITS, PTRS_PER_TABLE};
 use super::TTBR0_TOP;
 use crate::mm::addr::{PhysAddr, PAGE_SIZE};
 
@@ -33,10 +33,20 @@ pub fn map_range(
     for dry_run in [true, false] {
         for chunk in plan(va, pa, size) {
             let step = chunk.entry_size();
-            for i in 0..chunk.count() {
-                let off = i * step;
-                let desc = prot.leaf_desc(chunk.pa.0 + off, chunk.level);
-                set_leaf(mem, root, chunk.va.wrapping_add(off), chunk.level, desc, dry_run)?;
+            let mut i = 0;
+            while i < chunk.count() {
+                // Entry `i` and those after it in the same table: one walk down for all.
+                let at = chunk.va.wrapping_add(i * step);
+                let first = table_index(at, chunk.level);
+                let n = ((PTRS_PER_TABLE - first) as u64).min(chunk.count() - i);
+                let desc = |k: u64| prot.leaf_desc(chunk.pa.0 + (i + k) * step, chunk.level);
+                if let Some(table) = leaf_table(mem, root, at, chunk.level, desc(0), dry_run)? {
+                    for k in 0..n {
+                        let desc = desc(k);
+                        set_entry(mem, table, first + k as usize, at.wrapping_add(k * step), chunk.level, desc, dry_run)?;
+                    }
+                }
+                i += n;
             }
         }
     }
@@ -62,24 +72,25 @@ fn check_range(va: u64, pa: PhysAddr, size: u64) -> Result<(), PgtableError> {
     }
 }
 
-/// Store the leaf `desc` for `va` at `level`, creating the tables above it. With `dry_run`,
-/// only report the conflict the write would meet, allocating and writing nothing.
-fn set_leaf(
+/// The table at `level` that holds the entry for `va`, creating the tables above it; a block
+/// where a table is needed is a conflict with `desc`, the leaf meant for `va`. With
+/// `dry_run`, only report the conflict creating them would meet, allocating and writing
+/// nothing: `None` when a table is missing (nothing below it to conflict with).
+fn leaf_table(
     mem: &mut impl TableMem,
     root: PhysAddr,
     va: u64,
     level: usize,
     desc: u64,
     dry_run: bool,
-) -> Result<(), PgtableError> {
+) -> Result<Option<PhysAddr>, PgtableError> {
     let mut table = root;
     for l in 0..level {
         let idx = table_index(va, l);
         let entry = mem.read(table, idx);
         table = if entry == 0 {
             if dry_run {
-                // Nothing below yet: nothing to conflict with.
-                return Ok(());
+                return Ok(None);
             }
             let next = mem.alloc_table().ok_or(PgtableError::TableAlloc { level: l + 1 })?;
             mem.write(table, idx, table_desc(next.0));
@@ -91,7 +102,12 @@ fn set_leaf(
             return Err(PgtableError::Conflict { va, level: l, old: entry, new: desc });
         };
     }
-    let idx = table_index(va, level);
+    Ok(Some(table))
+}
+
+/// Store the leaf `desc` for `va` at entry `idx` of `table` (at `level`): refused when a
+/// different descriptor is there; with `dry_run`, only checked.
+fn set_entry(mem: &mut impl TableMem, table: PhysAddr, idx: usize, va: u64, level: usize, desc: u64, dry_run: bool) -> Result<(), PgtableError> {
     let old = mem.read(table, idx);
     if old != 0 && old != desc {
         return Err(PgtableError::Conflict { va, level, old, new: desc });

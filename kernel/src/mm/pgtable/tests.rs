@@ -311,6 +311,30 @@ fn map_then_translate_round_trips() {
     assert_eq!(pgd_entry & !PTE_ADDR_MASK, PMD_TYPE_TABLE | PMD_TABLE_UXN);
 }
 
+/// Pages across tables: 1100 pages from 8 pages before a PTE table's end, with VA and PA
+/// not 2 MiB congruent so that no block fits, fill the last 8 entries of one table, all 512
+/// of the next two, then 68 of a fourth: every page where it belongs, four PTE tables under
+/// one PMD table, and a second call over the same range and one more page writes one page.
+#[test]
+fn pages_across_pte_tables_each_land_in_place() {
+    let (mut mem, root) = HostTables::with_root();
+    let va = PAGE_OFFSET + SZ_2M - 8 * SZ_4K;
+    let start = pa(0x4000_0000 + 5 * SZ_4K);
+    let pages = 1100;
+    map_range(&mut mem, root, va, start, pages * SZ_4K, Prot::PAGE_KERNEL).unwrap();
+    for k in 0..pages {
+        let t = translate(&mem, root, va + k * SZ_4K).unwrap();
+        assert_eq!((t.pa, t.level), (start + k * SZ_4K, 3), "page {k}");
+    }
+    assert_eq!(translate(&mem, root, va - SZ_4K), None);
+    assert_eq!(translate(&mem, root, va + pages * SZ_4K), None);
+    // The root, one PUD, one PMD and four PTE tables.
+    assert_eq!(mem.count(), 7);
+    map_range(&mut mem, root, va, start, (pages + 1) * SZ_4K, Prot::PAGE_KERNEL).unwrap();
+    assert_eq!(translate(&mem, root, va + pages * SZ_4K).map(|t| t.pa), Some(start + pages * SZ_4K));
+    assert_eq!(mem.count(), 7);
+}
+
 #[test]
 fn linear_map_arithmetic() {
     assert_eq!(phys_to_virt(pa(0x4000_0000), PHYS_OFFSET), PAGE_OFFSET);
