@@ -15,6 +15,8 @@ pub mod timer;
 
 // The Image header, EL2 -> EL1, BSS, identity map, MMU on, exception vectors.
 global_asm!(include_str!("../../../../boot/head.S"));
+// memset and memcpy, 64 bytes a turn.
+global_asm!(include_str!("../../../../boot/string.S"));
 
 /// Where `boot/head.S` calls into Rust: `start_kernel` with the DTB's physical address (`x0`
 /// at entry) and the exception level the loader entered at.
