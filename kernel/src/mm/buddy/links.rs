@@ -422,6 +422,26 @@ mod array_tests {
         assert_eq!(links.get(0x404, 0), Link { prev: 0x405, next: 0x406 });
     }
 
+    /// Two link arrays over `runs` (of `frames` frames): each case `(first, count, order,
+    /// prev, next)` written into one by `set_run` and into the other block by block, and
+    /// every block of it read back the same from both. Returns (set_run's, set's).
+    fn set_run_and_set(runs: &[SectionRun], frames: u64, cases: &[(u64, u64, u32, u64, u64)]) -> (ArrayLinks<'static>, ArrayLinks<'static>) {
+        let runs: &'static [SectionRun] = Vec::leak(runs.to_vec());
+        let slots = ArrayLinks::slots_for(frames) as usize;
+        let (a, b) = (Vec::leak(vec![[0u32; 2]; slots]), Vec::leak(vec![[0u32; 2]; slots]));
+        let (mut bulk, mut one) = (ArrayLinks::new(), ArrayLinks::new());
+        assert!(bulk.add_node(runs, a) && one.add_node(runs, b));
+        for &(first, count, order, prev, next) in cases {
+            bulk.set_run(first, count, order, prev, next);
+            set_each(&mut one, first, count, order, prev, next);
+            for k in 0..count {
+                let pfn = first + k * (1 << order);
+                assert_eq!(bulk.get(pfn, order), one.get(pfn, order), "block {pfn} of order {order}");
+            }
+        }
+        (bulk, one)
+    }
+
     /// `set_run` writes exactly the links `set` block by block would, inside one run of
     /// sections (the side-by-side path) and across two runs whose memmap indices are not
     /// consecutive (the fallback), with list ends and NIL at either end.
@@ -430,21 +450,9 @@ mod array_tests {
         // Frames 0..64 in one run; frames 64..128 in a second run whose entries start 8
         // further on (base 72), so a run of blocks crossing pfn 64 is not side by side.
         let runs = [SectionRun { start_pfn: 0, end_pfn: 64, base: 0 }, SectionRun { start_pfn: 64, end_pfn: 128, base: 72 }];
-        let slots = ArrayLinks::slots_for(136) as usize;
-        let (mut a, mut b) = (vec![[0u32; 2]; slots], vec![[0u32; 2]; slots]);
-        let (mut bulk, mut one) = (ArrayLinks::new(), ArrayLinks::new());
-        assert!(bulk.add_node(&runs, &mut a) && one.add_node(&runs, &mut b));
         // (first, count, order, prev, next): inside the first run, order 3, after pfn 120 and
         // before NIL; across the two runs, order 4, from NIL to pfn 0; one block alone.
-        let cases = [(8, 6, 3, 120, Link::NIL), (32, 4, 4, Link::NIL, 0), (96, 1, 5, 0, 64)];
-        for (first, count, order, prev, next) in cases {
-            bulk.set_run(first, count, order, prev, next);
-            set_each(&mut one, first, count, order, prev, next);
-            for k in 0..count {
-                let pfn = first + k * (1 << order);
-                assert_eq!(bulk.get(pfn, order), one.get(pfn, order), "block {pfn} of order {order}");
-            }
-        }
+        let (bulk, one) = set_run_and_set(&runs, 136, &[(8, 6, 3, 120, Link::NIL), (32, 4, 4, Link::NIL, 0), (96, 1, 5, 0, 64)]);
         // And what `set_each` wrote is the chain: first back to prev, each to its neighbours.
         assert_eq!(one.get(8, 3), Link { prev: 120, next: 16 });
         assert_eq!(one.get(48, 3), Link { prev: 40, next: Link::NIL });
@@ -485,22 +493,9 @@ mod array_tests {
     /// array: `set_run` writes it as `set` would, and so it does for a top-order run across.
     #[test]
     fn set_run_across_sections_writes_what_set_would() {
-        let frames = 3 * PPS;
-        let node = dense(0, frames);
-        let slots = ArrayLinks::slots_for(frames) as usize;
-        let (mut a, mut b) = (vec![[0u32; 2]; slots], vec![[0u32; 2]; slots]);
-        let (mut bulk, mut one) = (ArrayLinks::new(), ArrayLinks::new());
-        assert!(bulk.add_node(&node, &mut a) && one.add_node(&node, &mut b));
         let top = 1u64 << TOP;
         let cases = [(PPS - 4 * 16, 8, 4, Link::NIL, 0), (PPS - 2 * top, 5, TOP as u32, 0, 2 * PPS)];
-        for (first, count, order, prev, next) in cases {
-            bulk.set_run(first, count, order, prev, next);
-            set_each(&mut one, first, count, order, prev, next);
-            for k in 0..count {
-                let pfn = first + k * (1 << order);
-                assert_eq!(bulk.get(pfn, order), one.get(pfn, order), "block {pfn} of order {order}");
-            }
-        }
+        let (bulk, _) = set_run_and_set(&dense(0, 3 * PPS), 3 * PPS, &cases);
         assert_eq!(bulk.get(PPS, 4), Link { prev: PPS - 16, next: PPS + 16 });
     }
 
