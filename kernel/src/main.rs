@@ -45,7 +45,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     use kernel::mm::PhysAddr;
     use kernel::of::{self, chosen};
     use kernel::setup;
-    use log::{info, warn};
+    use kernel::{info, warn};
 
     // The device tree first: without it there is no console to speak through.
     let fdt = match arch::early_fdt(PhysAddr(dtb_pa)) {
@@ -124,7 +124,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     for &(start, end) in &ranges[..n] {
         arch::mmu::touch(start, end);
     }
-    log::debug!("paging: linear map of {n} ranges live, first and last byte of each read back");
+    kernel::debug!("paging: linear map of {n} ranges live, first and last byte of each read back");
     if params.ptdump {
         kernel::mm::pgtable::dump(&arch::mmu::LinearTables, tables.root, &kernel::arm64::PTDUMP_MARKERS, &mut |a| {
             info!("{a}")
@@ -225,7 +225,7 @@ fn kernel_init(
         selftest::run(test, facts.memblock, cma);
     }
 
-    log::info!("boot: complete");
+    kernel::info!("boot: complete");
     if params.monitor {
         console_monitor::run(facts, root);
     }
@@ -247,7 +247,7 @@ fn invalid_dtb(dtb_pa: u64, entry_el: u64, e: kernel::of::DtbError) -> ! {
 /// Linux's `kernel_power_off`: say so, drain the console, PSCI SYSTEM_OFF.
 #[cfg(target_os = "none")]
 pub fn power_off() -> ! {
-    log::info!("reboot: Power down");
+    kernel::info!("reboot: Power down");
     console::Console::flush();
     arch::psci::system_off()
 }

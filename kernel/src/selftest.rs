@@ -29,7 +29,7 @@
 use crate::arch::provoke;
 use kernel::mm::cma::CmaAreas;
 use kernel::mm::memblock::{Memblock, MemblockKind};
-use log::{info, warn};
+use kernel::{info, warn};
 
 /// An address inside the 48-bit space that no early mapping covers (the early identity map
 /// holds only the kernel, the DTB and the console, all far below).

@@ -22,7 +22,7 @@ use crate::of::{self, chosen};
 use crate::of::fdt::Fdt;
 use crate::of::{cells::Cells, fdt_scan};
 use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
-use log::{info, trace, warn};
+use crate::{info, trace, warn};
 
 /// The architecture's memory parameters, which this file hands to `mm`.
 const ARCH: &MemoryParams = &ARM64_4K_48;
@@ -89,7 +89,7 @@ pub fn setup_arch_memory<'a>(
         info!("Machine model: {model}");
     }
     for line in early_lines.iter().flatten() {
-        log::log!(line.level(), "{line}");
+        crate::printk!(line.level(), "{line}");
     }
     mb.set_debug(params.memblock_debug);
     // efi_init, between parse_early_param and arm64_memblock_init. This kernel boots from a

@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::mm::PhysAddr;
 use kernel::of::fdt::{Fdt, Node};
 use kernel::of::reserved_mem::{HookError, ReservedMem, ReservedMemTable};
-use log::{info, warn};
+use kernel::{info, warn};
 
 pub const CARVEOUT_COMPATIBLE: &str = "memboot,demo-carveout";
 pub const DEVICE_COMPATIBLE: &str = "memboot,demo-device";

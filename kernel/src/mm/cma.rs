@@ -13,7 +13,7 @@
 //! ranges back out and return them. Nothing migrates: a range with a page in use is skipped.
 //! This module never touches the memory of an area itself.
 
-use log::{error, info};
+use crate::{error, info};
 
 use crate::mm::addr::{Pfn, PhysAddr, PAGE_SIZE};
 use crate::mm::buddy::{FreePageLinks, Zones};

@@ -35,7 +35,7 @@ pub fn alloc_memmaps(mb: &mut Memblock) -> [Option<NodeMemmap>; MAX_NUMNODES as 
             |size: u64| mb.alloc_try_nid_raw(size, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, MEMBLOCK_ALLOC_ACCESSIBLE, nid);
         match alloc(memmap).and_then(|pa| Ok((pa, alloc(links)?))) {
             Ok((pa, links_pa)) => *slot = Some(NodeMemmap { nid, start_pfn, end_pfn, frames, runs, pa, links_pa }),
-            Err(e) => log::error!("Failed to allocate memmap for node {nid}: {e}"),
+            Err(e) => crate::error!("Failed to allocate memmap for node {nid}: {e}"),
         }
     }
     out
@@ -100,7 +100,7 @@ pub fn memblock_free_all<'a, L: FreePageLinks>(
         freed += zones.free_range(s, e)?;
     }
     mb.close();
-    log::trace!("totalram_pages: {} after memblock_free_all", zones.totalram_pages());
+    crate::trace!("totalram_pages: {} after memblock_free_all", zones.totalram_pages());
     Ok(freed)
 }
 

@@ -13,7 +13,7 @@ use crate::mm::buddy::NodeData;
 use crate::mm::memblock::{Memblock, MemblockError, MemblockKind, MAX_NUMNODES, SMP_CACHE_BYTES};
 use crate::mm::{Pfn, PhysAddr};
 use core::fmt;
-use log::{error, info, warn};
+use crate::{error, info, warn};
 
 /// Linux's `numa_nodes_parsed`: the nodes the firmware named.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

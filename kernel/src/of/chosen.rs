@@ -163,7 +163,7 @@ pub fn usable_memory_ranges(fdt: &Fdt, cells: Cells) -> [(u64, u64); MAX_USABLE_
     };
     match cells.reg(prop.value) {
         Ok(entries) => out.iter_mut().zip(entries).for_each(|(slot, entry)| *slot = entry),
-        Err(e) => log::warn!("OF: fdt: invalid {} property in '/chosen', ignoring it: {e}", prop.name),
+        Err(e) => crate::warn!("OF: fdt: invalid {} property in '/chosen', ignoring it: {e}", prop.name),
     }
     out
 }

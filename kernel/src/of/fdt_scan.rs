@@ -10,7 +10,7 @@ use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::cells::{self, number, Cells};
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node};
-use log::{trace, warn};
+use crate::{trace, warn};
 
 /// `early_init_dt_scan_root`: the root's cells (`cells::dt_root`), with Linux's debug lines.
 pub fn scan_root(fdt: &Fdt) -> Cells {

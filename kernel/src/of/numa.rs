@@ -12,7 +12,7 @@
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 use crate::mm::numa::{numa_add_memblk, NodeMask, NumaError};
 use crate::of::fdt::{Fdt, Node};
-use log::{error, warn};
+use crate::{error, warn};
 
 /// `of_numa_init`. Like Linux's `for_each_node_by_type(np, "memory")`, it walks every node
 /// of the tree, wherever it sits and whatever its `status` (the memory scan only takes the

@@ -14,7 +14,7 @@ use crate::mm::PhysAddr;
 use crate::of::cells::{cell_count, read_number, Cells};
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node, NodeOffset};
-use log::{error, info, trace};
+use crate::{error, info, trace};
 
 /// Linux's `MAX_RESERVED_REGIONS`.
 pub const MAX_RESERVED_REGIONS: usize = 64;

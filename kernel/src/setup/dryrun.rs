@@ -81,7 +81,7 @@ pub fn dry_run<'a>(
         Ok(t) => {
             if params.ptdump {
                 let read = crate::memmap::ReadOnly(&tables.inner);
-                crate::mm::pgtable::dump(&read, t.root, &crate::arm64::PTDUMP_MARKERS, &mut |a| log::info!("{a}"));
+                crate::mm::pgtable::dump(&read, t.root, &crate::arm64::PTDUMP_MARKERS, &mut |a| crate::info!("{a}"));
             }
             Ok(bootmem_init(&fdt, mb, &reserved, params.cma))
         }
@@ -126,7 +126,7 @@ impl core::fmt::Display for BootStop {
 impl BootStop {
     /// Print the panic line the boot would print, and hand the reason on.
     fn report(self) -> BootStop {
-        log::error!("Kernel panic - not syncing: {self}");
+        crate::error!("Kernel panic - not syncing: {self}");
         self
     }
 }

@@ -47,7 +47,7 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
 /// sections `[start, end)` (physical): `free_reserved_area(…, "unused kernel")`, then the
 /// debug line with `totalram_pages` after it. Returns the pages freed.
 pub fn free_initmem<L: FreePageLinks>(zones: &mut Zones<'_, L>, start: PhysAddr, end: PhysAddr) -> Result<u64, BuddyError> {
-    let freed = zones.free_reserved_area(start, end, Some("unused kernel"), &mut |a| log::info!("{a}"))?;
-    log::trace!("totalram_pages: {} after free_initmem (+{freed} init pages)", zones.totalram_pages());
+    let freed = zones.free_reserved_area(start, end, Some("unused kernel"), &mut |a| crate::info!("{a}"))?;
+    crate::trace!("totalram_pages: {} after free_initmem (+{freed} init pages)", zones.totalram_pages());
     Ok(freed)
 }

@@ -95,7 +95,7 @@ impl Memblock {
             if found.is_some() || !flags.contains(MemblockFlags::MIRROR) {
                 return found;
             }
-            log::warn!("Could not allocate {} bytes of mirrored memory", Pa(size));
+            crate::warn!("Could not allocate {} bytes of mirrored memory", Pa(size));
             flags = flags.difference(MemblockFlags::MIRROR);
         }
     }
@@ -113,19 +113,19 @@ impl Memblock {
         let here = Location::caller();
         if self.closed {
             let e = MemblockError::Closed { size };
-            log::error!("{e} ({}:{})", here.file(), here.line());
+            crate::error!("{e} ({}:{})", here.file(), here.line());
             return Err(e);
         }
         let mut nid = nid;
         if nid == MAX_NUMNODES {
             if !self.warned_max_numnodes {
                 self.warned_max_numnodes = true;
-                log::warn!("Usage of MAX_NUMNODES is deprecated. Use NUMA_NO_NODE instead");
+                crate::warn!("Usage of MAX_NUMNODES is deprecated. Use NUMA_NO_NODE instead");
             }
             nid = NUMA_NO_NODE;
         }
         let align = if align == 0 {
-            log::warn!("memblock: alignment 0 requested, using {}", SMP_CACHE_BYTES);
+            crate::warn!("memblock: alignment 0 requested, using {}", SMP_CACHE_BYTES);
             SMP_CACHE_BYTES
         } else {
             align
@@ -149,7 +149,7 @@ impl Memblock {
                 return Err(MemblockError::NoMemory { size, align, start, end, nid });
             }
             flags = flags.difference(MemblockFlags::MIRROR);
-            log::warn!("Could not allocate {} bytes of mirrored memory", Pa(size));
+            crate::warn!("Could not allocate {} bytes of mirrored memory", Pa(size));
         }
     }
 
@@ -164,7 +164,7 @@ impl Memblock {
     ) -> Result<PhysAddr, MemblockError> {
         if self.debug() {
             let caller = Location::caller();
-            log::info!("{}", fmt_alloc("memblock_phys_alloc_range", size, align, None, (start, end), caller));
+            crate::info!("{}", fmt_alloc("memblock_phys_alloc_range", size, align, None, (start, end), caller));
         }
         self.alloc_range_nid(size, align, start, end, NUMA_NO_NODE, false)
     }
@@ -228,7 +228,7 @@ impl Memblock {
         exact_nid: bool,
     ) -> Result<PhysAddr, MemblockError> {
         if self.debug() {
-            log::info!("{}", fmt_alloc(func, size, align, Some(nid), (min_addr, max_addr), caller));
+            crate::info!("{}", fmt_alloc(func, size, align, Some(nid), (min_addr, max_addr), caller));
         }
         self.alloc_internal(size, align, min_addr, max_addr, nid, exact_nid)
     }

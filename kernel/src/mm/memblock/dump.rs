@@ -44,7 +44,7 @@ pub(super) fn dbg_range(
     node: Option<(i32, MemblockFlags)>,
     caller: &Location<'_>,
 ) {
-    log::info!("{}", fmt_range(func, base, size, node, caller));
+    crate::info!("{}", fmt_range(func, base, size, node, caller));
 }
 
 /// The range trace line of [`dbg_range`].
@@ -66,7 +66,7 @@ pub fn fmt_range<'a>(
 
 /// `memblock: %s is doubled to %ld at [%pa-%pa]` (memblock_double_array).
 pub(super) fn dbg_doubled(name: &str, new_max: usize, addr: PhysAddr, new_size: u64) {
-    log::info!("memblock: {} is doubled to {} at [{}-{}]", name, new_max, Pa(addr.0), last(addr, new_size));
+    crate::info!("memblock: {} is doubled to {} at [{}-{}]", name, new_max, Pa(addr.0), last(addr, new_size));
 }
 
 /// The allocation trace line: `%s: %llu bytes align=0x%llx from=%pa max_addr=%pa %pS` for
@@ -143,9 +143,9 @@ impl Memblock {
         dump_type(&self.reserved, out);
     }
 
-    /// Print the configuration through `log::info!`, whatever the debug setting.
+    /// Print the configuration through `info!`, whatever the debug setting.
     pub fn dump(&self) {
-        self.dump_to(&mut |args| log::info!("{}", args));
+        self.dump_to(&mut |args| crate::info!("{}", args));
     }
 
     /// Print the configuration only under `memblock=debug` (Linux's `memblock_dump_all`).

@@ -27,7 +27,7 @@ impl Memblock {
         let Some(mapper) = self.mapper else {
             // Linux 6.1 fails silently here (6.5 panics with these words); the caller loses
             // the range, so name it.
-            log::error!(
+            crate::error!(
                 "memblock: cannot resize {} array to add [{:#018x}-{:#018x}]",
                 name,
                 new_area_start.0,
@@ -60,7 +60,7 @@ impl Memblock {
             );
         }
         let Some(addr) = addr else {
-            log::error!("memblock: Failed to double {} array from {} to {} entries !", name, max, max * 2);
+            crate::error!("memblock: Failed to double {} array from {} to {} entries !", name, max, max * 2);
             return Err(MemblockError::ResizeFailed { type_name: name, from: max, to: max * 2 });
         };
         if self.debug {

@@ -115,7 +115,7 @@ impl Memblock {
             return;
         }
         if self.memory.total_size == 0 {
-            log::warn!("memblock_cap_memory_range: No memory registered yet");
+            crate::warn!("memblock_cap_memory_range: No memory registered yet");
             return;
         }
         let Ok(range) = self.isolate_range(MemblockKind::Memory, base, size) else { return };

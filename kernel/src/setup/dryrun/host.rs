@@ -135,12 +135,12 @@ fn simulate<R>(
     let checked = after(mb, &zones);
     super::super::cma_init_reserved_areas(&bootmem.cma, &mut zones);
     if state.buddyinfo {
-        zones.fmt_buddyinfo(&mut |line| log::info!("{line}"));
+        zones.fmt_buddyinfo(&mut |line| crate::info!("{line}"));
     }
     drivers();
     let (init_start, init_end) = opts.kernel_sections().init;
     if let Err(e) = crate::mm::buddy::reserved::free_initmem(&mut zones, PhysAddr(init_start), PhysAddr(init_end)) {
-        log::error!("free_initmem: {e}");
+        crate::error!("free_initmem: {e}");
     }
     Ok(Ok(checked))
 }
