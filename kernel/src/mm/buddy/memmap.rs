@@ -402,7 +402,8 @@ impl<'a> Memmap<'a> {
                         self.sections[slot] = now;
                         changed += SECTION_ENTRIES as u64;
                     }
-                    st if whole && st == now => {}
+                    // Wholly marked, or wholly not, already: any part of it is as asked.
+                    st if st == now => {}
                     st => {
                         self.materialize(a);
                         let part = &mut self.pages[a..b];

@@ -333,6 +333,11 @@ fn pages_across_pte_tables_each_land_in_place() {
     map_range(&mut mem, root, va, start, (pages + 1) * SZ_4K, Prot::PAGE_KERNEL).unwrap();
     assert_eq!(translate(&mem, root, va + pages * SZ_4K).map(|t| t.pa), Some(start + pages * SZ_4K));
     assert_eq!(mem.count(), 7);
+    // A range that fills one PTE table exactly allocates that table and nothing past it.
+    let (mut mem, root) = HostTables::with_root();
+    map_range(&mut mem, root, PAGE_OFFSET + SZ_2M, start, 512 * SZ_4K, Prot::PAGE_KERNEL).unwrap();
+    assert_eq!(mem.count(), 4, "the root, a PUD, a PMD and one PTE table");
+    assert_eq!(translate(&mem, root, PAGE_OFFSET + 2 * SZ_2M), None);
 }
 
 #[test]
