@@ -265,4 +265,27 @@ mod tests {
         let c = first_pl011(&fdt).unwrap();
         assert_eq!((c.base, c.size, c.options), (PhysAddr(0x0900_0000), 0x1000, None));
     }
+
+    /// `linux,usable-memory-range` in the root's cells: its first two entries; nothing when it
+    /// is absent or its length is not a whole number of entries.
+    #[test]
+    fn usable_memory_ranges_are_the_first_two_entries() {
+        let with = |value: Option<&[u8]>| {
+            let mut b = Builder::new();
+            b.begin("");
+            b.begin("chosen");
+            if let Some(v) = value {
+                b.prop("linux,usable-memory-range", v);
+            }
+            b.end();
+            b.end();
+            b.finish(&[])
+        };
+        let ranges = |blob: &[u8]| usable_memory_ranges(&Fdt::new(blob).unwrap(), Cells { addr: 2, size: 2 });
+        let three = [cells(0x4000_0000, 0x1000_0000), cells(0x5040_0000, 0x2000), cells(0x6000_0000, 0x1000)].concat();
+        assert_eq!(ranges(&with(Some(&three))), [(0x4000_0000, 0x1000_0000), (0x5040_0000, 0x2000)]);
+        assert_eq!(ranges(&with(Some(&three[..16]))), [(0x4000_0000, 0x1000_0000), (0, 0)]);
+        assert_eq!(ranges(&with(Some(&three[..20]))), [(0, 0); MAX_USABLE_RANGES], "not a whole entry");
+        assert_eq!(ranges(&with(None)), [(0, 0); MAX_USABLE_RANGES]);
+    }
 }
