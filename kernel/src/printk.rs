@@ -61,7 +61,7 @@ impl fmt::Display for Timestamp {
 /// is built and handed to the logger, so that a call site of [`info!`](crate::info) and the
 /// others only checks the level and builds its arguments. Under QEMU every distinct piece of
 /// code costs its translation the first time it runs: the `log` crate's macros build the
-/// record at each site, 800 instructions of a boot's 12400.
+/// record at each site (888 of the 13486 guest instructions a 1 GiB boot translated).
 #[inline(never)]
 pub fn printk(level: log::Level, args: fmt::Arguments<'_>) {
     log::log!(level, "{args}");

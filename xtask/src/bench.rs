@@ -81,8 +81,9 @@ fn table(image: &std::path::Path, floor_image: &std::path::Path, cpu: &str, runs
             }
         }
         let (f, m, d) = (median(&mut floor), median(&mut memory), median(&mut done));
-        let k = if mem_init.is_empty() { f64::NAN } else { ms(median(&mut mem_init)) };
-        let st = if stamp.is_empty() { f64::NAN } else { ms(median(&mut stamp)) };
+        // The kernel's clock, when its lines carried stamps.
+        let kernel_ms = |v: &mut Vec<Duration>| if v.is_empty() { f64::NAN } else { ms(median(v)) };
+        let (k, st) = (kernel_ms(&mut mem_init), kernel_ms(&mut stamp));
         let bytes = crate::qemu::parse_size(mem)?;
         let gib = bytes as f64 / (1u64 << 30) as f64;
         let per_gib = crate::footprint::memmap_bytes(bytes / 4096) as f64 / gib;

@@ -88,6 +88,12 @@ fn c_bytes(b: &[u8], at: usize) -> Option<&[u8]> {
     rest.get(..rest.iter().position(|&c| c == 0)?)
 }
 
+/// The header at the start of `data`, parsed (not validated).
+fn read_header(data: &[u8]) -> Result<FdtHeader, DtbError> {
+    let head: &[u8; FDT_HEADER_SIZE] = data.get(..FDT_HEADER_SIZE).and_then(|h| h.try_into().ok()).ok_or(DtbError::Unparsable)?;
+    Ok(FdtHeader::parse(head))
+}
+
 fn cstr(b: &[u8], at: usize) -> Option<&str> {
     core::str::from_utf8(c_bytes(b, at)?).ok()
 }
@@ -95,9 +101,7 @@ fn cstr(b: &[u8], at: usize) -> Option<&str> {
 impl<'a> Fdt<'a> {
     /// Parse a blob whose header `FdtHeader::validate` accepted (checked again here).
     pub fn new(data: &'a [u8]) -> Result<Fdt<'a>, DtbError> {
-        let head: &[u8; FDT_HEADER_SIZE] =
-            data.get(..FDT_HEADER_SIZE).and_then(|h| h.try_into().ok()).ok_or(DtbError::Unparsable)?;
-        let header = FdtHeader::parse(head);
+        let header = read_header(data)?;
         if header.magic != crate::of::header::FDT_MAGIC || (header.totalsize as usize) > data.len() {
             return Err(DtbError::Unparsable);
         }
@@ -128,9 +132,7 @@ impl<'a> Fdt<'a> {
     /// identity map is retired): what [`new`](Self::new) learnt from its walk is kept, not
     /// walked again. `data` must start with the same header and hold the whole blob.
     pub fn remap(&self, data: &'a [u8]) -> Result<Fdt<'a>, DtbError> {
-        let head: &[u8; FDT_HEADER_SIZE] =
-            data.get(..FDT_HEADER_SIZE).and_then(|h| h.try_into().ok()).ok_or(DtbError::Unparsable)?;
-        if FdtHeader::parse(head) != self.header {
+        if read_header(data)? != self.header {
             return Err(DtbError::Unparsable);
         }
         let data = data.get(..self.header.totalsize as usize).ok_or(DtbError::Unparsable)?;

@@ -100,9 +100,8 @@ struct NodeLinks<'a> {
     /// Whole sections of the node's memmap; the frames after them (fewer than a section, on
     /// the host) form a last, partial one.
     full: u64,
-    /// Where each lower order's entries begin within a whole section's, and within the partial
-    /// section's.
-    low_base: [u64; TOP],
+    /// Where each lower order's entries begin within the partial section's (within a whole
+    /// section's: [`LOW_BASE`]).
     last_base: [u64; TOP],
     /// Where the top order's entries begin.
     top_base: u64,
@@ -113,7 +112,9 @@ const NIL32: u32 = u32::MAX;
 /// The top order, whose entries are kept apart; the lower orders are `0..TOP`.
 const TOP: usize = super::MAX_ORDER as usize - 1;
 const PPS: u64 = crate::mm::sparse::PAGES_PER_SECTION;
-/// Entries of the lower orders in a whole section: 65472, 512 KiB.
+/// Where each lower order's entries begin within a whole section's, and how many there are:
+/// 65472, 512 KiB.
+const LOW_BASE: [u64; TOP] = low_layout(PPS).0;
 const PER_SECTION: u64 = low_layout(PPS).1;
 
 /// Where the entries of orders `0..TOP` begin among those of `frames` frames, and how many
@@ -161,12 +162,11 @@ impl<'a> ArrayLinks<'a> {
             return false;
         }
         let (full, rem) = (frames / PPS, frames % PPS);
-        let low_base = low_layout(PPS).0;
         let (last_base, last) = low_layout(rem);
         let top_base = full * PER_SECTION + last;
         match self.nodes.iter_mut().find(|n| n.is_none()) {
             Some(slot) => {
-                *slot = Some(NodeLinks { valid, full, low_base, last_base, top_base, slots });
+                *slot = Some(NodeLinks { valid, full, last_base, top_base, slots });
                 true
             }
             None => false,
@@ -193,7 +193,7 @@ impl NodeLinks<'_> {
             return self.top_base + (i >> order);
         }
         let (section, within) = (i / PPS, i % PPS);
-        let base = if section < self.full { self.low_base[o] } else { self.last_base[o] };
+        let base = if section < self.full { LOW_BASE[o] } else { self.last_base[o] };
         section * PER_SECTION + base + (within >> order)
     }
 }
