@@ -1,6 +1,6 @@
 //! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
 //! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`, `cma=`,
-//! `swiotlb=`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
+//! `swiotlb=`, `numa=off`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
@@ -128,6 +128,8 @@ pub struct EarlyParams<'a> {
     pub swiotlb: crate::mm::swiotlb::SwiotlbParams,
     /// `cma=`: the default CMA area's size, base and limit (`early_cma`).
     pub cma: Option<crate::mm::cma::CmaCmdline>,
+    /// `numa=off` (any value starting with `off`): one fake node, whatever the firmware says.
+    pub numa_off: bool,
 }
 
 impl Default for EarlyParams<'_> {
@@ -143,6 +145,7 @@ impl Default for EarlyParams<'_> {
             dyndbg: false,
             swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
             cma: None,
+            numa_off: false,
         }
     }
 }
@@ -264,6 +267,10 @@ impl<'a> EarlyParams<'a> {
                     report(EarlyLine::CmaNoConfig);
                     bad(report);
                 }
+                // arch_numa's numa_parse_early_param: a value starting with `off` turns NUMA
+                // off for good; other values are accepted and do nothing.
+                ("numa", Some(v)) => p.numa_off |= v.starts_with("off"),
+                ("numa", None) => bad(report),
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
@@ -408,6 +415,23 @@ mod tests {
         assert!(!debug("memblock"));
         assert!(!debug("memblock="));
         assert!(!debug("memblock=Debug"), "strstr is case-sensitive");
+    }
+
+    #[test]
+    fn numa_off_is_any_value_starting_with_off() {
+        // numa_parse_early_param: str_has_prefix(opt, "off"); no value is -EINVAL (booted on
+        // Linux 6.1: `numa` alone says "Malformed early option 'numa'" and keeps NUMA on).
+        let off = |cmdline| {
+            let mut said = Vec::new();
+            let p = EarlyParams::parse(cmdline, &mut |l| said.push(l.to_string()));
+            (p.numa_off, said)
+        };
+        assert_eq!(off("numa=off"), (true, Vec::<String>::new()));
+        assert_eq!(off("numa=offline").0, true);
+        assert_eq!(off("numa=on").0, false);
+        assert_eq!(off("numa=Off").0, false);
+        assert_eq!(off("numa=off numa=on").0, true, "nothing turns it back on");
+        assert_eq!(off("numa"), (false, std::vec!["Malformed early option 'numa'".to_string()]));
     }
 
     #[test]

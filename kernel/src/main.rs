@@ -131,7 +131,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         });
     }
 
-    let bootmem = setup::bootmem_init(&fdt, mb, &reserved, params.cma);
+    let bootmem = setup::bootmem_init(&fdt, mb, &reserved, &params);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {
@@ -151,7 +151,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
     let valid = page_alloc::sections(mb, &bootmem.memmaps);
     let memmaps = bootmem.memmaps.iter().flatten().filter_map(|m| {
-        let data = bootmem.node_data[m.nid as usize]?;
+        let data = bootmem.numa.node_data[m.nid as usize]?;
         Some((m.nid, arch::linear::node_data(m.nid, data), page_alloc::memmap(m, valid[m.nid as usize]?)))
     });
     let sections = arch::mmu::kernel_sections();

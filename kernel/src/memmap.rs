@@ -297,7 +297,7 @@ impl<'f, 'a> MapFacts<'f, 'a> {
             ]
         });
         let node_data_size = crate::mm::buddy::NodeData::ALLOC_BYTES;
-        let node_data = self.bootmem.node_data.iter().enumerate().filter_map(move |(nid, pa)| {
+        let node_data = self.bootmem.numa.node_data.iter().enumerate().filter_map(move |(nid, pa)| {
             pa.map(|pa| Claim { start: pa.0, end: pa.0 + node_data_size, owner: Owner::NodeData(nid as i32) })
         });
         let cma = self.bootmem.cma.iter().map(|a| Claim {

@@ -9,11 +9,11 @@
 
 use crate::arm64::ARM64_4K_48;
 use crate::cmdline::{EarlyLine, EarlyParams};
-use crate::mm::cma::{CmaAreas, CmaCmdline, CMA_SIZE_MBYTES};
+use crate::mm::cma::{CmaAreas, CMA_SIZE_MBYTES};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
-use crate::mm::numa::{self, NodeDataTable};
+use crate::mm::numa::{self, NumaNodes};
 use crate::mm::params::MemoryParams;
 use crate::mm::swiotlb::{swiotlb_init, SwiotlbParams};
 use crate::mm::zone_sizes::{self, KernelSections, MemCounts, NodeZones};
@@ -108,8 +108,8 @@ pub struct Bootmem {
     pub zones: NodeZones,
     /// Each node's memmap, placed in memblock (not yet mapped or zeroed).
     pub memmaps: [Option<NodeMemmap>; MAX_NUMNODES as usize],
-    /// Each node's `NODE_DATA`, placed in memblock.
-    pub node_data: NodeDataTable,
+    /// Each registered node's `NODE_DATA`, placed in memblock, and the node distances.
+    pub numa: NumaNodes,
     /// `arm64_dma_phys_limit` (exclusive), which swiotlb stays below.
     pub dma_phys_limit: u64,
     /// `num_possible_cpus()`: the tree's `/cpus` nodes of `device_type = "cpu"` (at least 1).
@@ -123,24 +123,26 @@ pub struct Bootmem {
 /// limit (`dma_contiguous_reserve`, of `cma=` or [`CMA_SIZE_MBYTES`]), then `memblock_dump_all`
 /// (which prints with `memblock=debug`). `reserved` holds the CMA pools `/reserved-memory`
 /// declared, which take their `cma_areas[]` slots first, as `rmem_cma_setup` runs earlier.
-pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, cma: Option<CmaCmdline>) -> Bootmem {
-    let node_data = numa::arch_numa_init(mb, &mut |mb, parsed| of::numa::of_numa_init(fdt, mb, parsed));
+pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, params: &EarlyParams) -> Bootmem {
+    let numa = numa::arch_numa_init(mb, params.numa_off, &mut |mb, desc| of::numa::of_numa_init(fdt, mb, desc));
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
-    let zones = zone_sizes::free_area_init(mb, &limits, &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
+    let zones =
+        zone_sizes::free_area_init(mb, &limits, numa.online(), &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
     let mut areas = CmaAreas::default();
     for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
         let _ = areas.init_reserved_mem(mb, r.base, r.size);
     }
-    areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, cma, CMA_SIZE_MBYTES << 20);
+    areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, params.cma, CMA_SIZE_MBYTES << 20);
     mb.dump_all();
     let nr_cpus = fdt_scan::possible_cpus(fdt);
-    Bootmem { zones, memmaps, node_data, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas }
+    Bootmem { zones, memmaps, numa, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.
 pub fn build_all_zonelists(bootmem: &Bootmem) {
-    zone_sizes::build_all_zonelists(&bootmem.zones, &zone_sizes::default_distance, &mut |line| info!("{line}"));
+    let distance = |a, b| bootmem.numa.distance.get(a, b);
+    zone_sizes::build_all_zonelists(&bootmem.zones, &distance, &mut |line| info!("{line}"));
 }
 
 /// `mem_init`: hand the free memory to the buddy allocator over the nodes' memmaps

@@ -151,6 +151,9 @@ impl Machine {
         if let Some(append) = &append {
             m.push(["-append", append]);
         }
+        // Before the tree: an option that changes the machine (`-numa dist`) changes the tree
+        // QEMU dumps for an overlay too.
+        m.args.extend(opts.extra.iter().cloned());
         let dtb = opts.dtb.as_deref().map(absolute).transpose()?;
         match (&opts.overlay, dtb) {
             (Some(name), base) => {
@@ -160,7 +163,6 @@ impl Machine {
             (None, Some(dtb)) => m.push(["-dtb", &dtb.display().to_string()]),
             (None, None) => {}
         }
-        m.args.extend(opts.extra.iter().cloned());
         Ok(m)
     }
 

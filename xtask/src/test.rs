@@ -596,6 +596,57 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["NUMA: Faking*", "Kernel panic*", "Unable to handle*"],
     });
 
+    // Three nodes of 1 GiB with QEMU's -numa dist, and a CPU on a fourth node without memory:
+    // the CPUs' numa-node-id and the distance map, read as Linux 6.1 reads them (see
+    // dts/numa-memoryless.dts for each line). 3 GiB is 786432 pages, less 12288 of memmap in
+    // Linux's count: Total pages 774144.
+    let mut o = opts("3G");
+    o.numa = 3;
+    o.smp = 3;
+    o.overlay = Some("numa-memoryless".into());
+    o.extra = ["dist,src=0,dst=1,val=40", "dist,src=0,dst=2,val=15", "dist,src=1,dst=2,val=25"]
+        .iter()
+        .flat_map(|d| ["-numa".to_string(), d.to_string()])
+        .collect();
+    list.push(Scenario {
+        name: "numa-distance",
+        opts: o,
+        expect: [
+            "OF: NUMA: parsing numa-distance-map-v1",
+            "NUMA: Initmem setup node 3 [<memory-less node>]",
+            "NUMA: NODE_DATA(3) on node 2",
+            "Initmem setup node 3 as memoryless",
+            "Fallback order for Node 0: 0 2 1 ",
+            "Fallback order for Node 1: 1 2 0 ",
+            "Fallback order for Node 2: 2 0 1 ",
+            "Fallback order for Node 3: 3 0 1 2 ",
+            "Built 4 zonelists, mobility grouping on.  Total pages: 774144",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: [&NO_FAILURE[..], &["NUMA: Faking*", "NUMA: Warning*"]].concat(),
+    });
+
+    // numa=off on the two-node machine: dummy_numa_init says why, and fakes one node.
+    let mut o = opts("1G");
+    o.numa = 2;
+    o.smp = 2;
+    o.append = Some("numa=off".into());
+    list.push(Scenario {
+        name: "numa-off",
+        opts: o,
+        expect: [
+            "NUMA: NUMA disabled",
+            "NUMA: Faking a node at [mem 0x0000000040000000-0x000000007fffffff]",
+            "Built 1 zonelists, mobility grouping on.  Total pages: 258048",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: [&NO_FAILURE[..], &["OF: NUMA*", "Fallback order for Node 1*"]].concat(),
+    });
+
     // A NUMA description Linux 6.1 refuses, and its fallback to one fake node: see
     // dts/numa-partial.dts (numa-node-id on only one of two memory nodes) and
     // dts/numa-bad-id.dts (numa-node-id 16 = MAX_NUMNODES) for the derivation of the

@@ -116,7 +116,7 @@ fn every_free_block_lands_in_its_zone_node_and_order() {
     let mut mb = layout();
     let limits = arm64_zone_limits(&mb, &ARM64, None);
     assert_eq!(limits.dma, G4 / PAGE, "ZONE_DMA ends at 4 GiB");
-    let layout_zones = free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
+    let layout_zones = free_area_init(&mb, &limits, crate::mm::numa::NodeMask::default(), &mut |_| {}, &mut |_| {});
 
     // Node 0 has sections 31 and 32, node 1 shares section 32 (its own copy of it).
     let (links, memmaps) = sparse_memmaps(&mb, &[0, 1]);
@@ -178,7 +178,7 @@ fn a_hole_of_whole_sections_has_no_memmap_and_is_never_free() {
     mb.add_node(PhysAddr(0x4000_0000), 0x840_0000, 0, MemblockFlags::NONE).unwrap();
     mb.add_node(PhysAddr(0x10_0000_0000), 0x80_0000, 0, MemblockFlags::NONE).unwrap();
     let limits = arm64_zone_limits(&mb, &ARM64, None);
-    let layout_zones = free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
+    let layout_zones = free_area_init(&mb, &limits, crate::mm::numa::NodeMask::default(), &mut |_| {}, &mut |_| {});
     let normal = &layout_zones.nodes[0].zones[ZoneType::Normal.index()];
     assert_eq!((normal.spanned_pages, normal.present_pages), (0xf00800, 2048));
     let (links, memmaps) = sparse_memmaps(&mb, &[0]);

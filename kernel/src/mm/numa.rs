@@ -4,10 +4,12 @@
 //! the memmap and `NODE_DATA` all read.
 //!
 //! The firmware's description is read elsewhere (`of::numa::of_numa_init` for the device tree)
-//! and comes in through [`numa_add_memblk`]. When it is missing, invalid or covers only part
-//! of memory, [`arch_numa_init`] falls back to one fake node over all memory, as Linux does, so
-//! after it every memory region carries a node in `0..MAX_NUMNODES`. This module never reads
-//! the device tree and never touches the memory it places.
+//! and comes in through [`NumaDesc`]: memory through [`numa_add_memblk`], nodes named without
+//! memory (a CPU's node) in its mask, distances through [`NumaDistance::set`]. When it is
+//! missing, invalid or covers only part of memory, or `numa=off` asks, [`arch_numa_init`]
+//! falls back to one fake node over all memory, as Linux does, so after it every memory region
+//! carries a node in `0..MAX_NUMNODES`. This module never reads the device tree and never
+//! touches the memory it places.
 
 use crate::mm::buddy::NodeData;
 use crate::mm::memblock::{Memblock, MemblockError, MemblockKind, MAX_NUMNODES, SMP_CACHE_BYTES};
@@ -39,6 +41,78 @@ impl NodeMask {
     pub fn iter(self) -> impl Iterator<Item = i32> {
         (0..MAX_NUMNODES).filter(move |&nid| self.contains(nid))
     }
+}
+
+/// Linux's `LOCAL_DISTANCE`: a node's distance to itself.
+pub const LOCAL_DISTANCE: u8 = 10;
+/// Linux's `REMOTE_DISTANCE`: the distance between two nodes nobody described.
+pub const REMOTE_DISTANCE: u8 = 20;
+
+const NODES: usize = MAX_NUMNODES as usize;
+
+/// `numa_distance`: the table `numa_alloc_distance` fills with the defaults (arm64 sizes it
+/// `nr_node_ids` square, `MAX_NUMNODES` at this point) and `numa_set_distance` changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NumaDistance {
+    table: [[u8; NODES]; NODES],
+    /// The `pr_warn_once` state of `numa_set_distance`'s two warnings.
+    warned_bounds: bool,
+    warned_value: bool,
+}
+
+impl Default for NumaDistance {
+    fn default() -> Self {
+        let mut table = [[REMOTE_DISTANCE; NODES]; NODES];
+        for (i, row) in table.iter_mut().enumerate() {
+            row[i] = LOCAL_DISTANCE;
+        }
+        NumaDistance { table, warned_bounds: false, warned_value: false }
+    }
+}
+
+impl NumaDistance {
+    /// `__node_distance`: the table's entry; outside it, local or remote.
+    pub fn get(&self, from: usize, to: usize) -> u32 {
+        match self.table.get(from).and_then(|row| row.get(to)) {
+            Some(&d) => d.into(),
+            None if from == to => LOCAL_DISTANCE.into(),
+            None => REMOTE_DISTANCE.into(),
+        }
+    }
+
+    /// `numa_set_distance`: node ids outside the table, a distance that does not fit in a
+    /// byte, or a node's distance to itself other than `LOCAL_DISTANCE` are refused with
+    /// Linux's warning, each kind once a boot.
+    pub fn set(&mut self, from: i32, to: i32, distance: i32) {
+        let (Ok(f), Ok(t)) = (usize::try_from(from), usize::try_from(to)) else {
+            return self.out_of_bound(from, to, distance);
+        };
+        if f >= NODES || t >= NODES {
+            return self.out_of_bound(from, to, distance);
+        }
+        match u8::try_from(distance) {
+            Ok(d) if from != to || d == LOCAL_DISTANCE => self.table[f][t] = d,
+            _ => {
+                if !core::mem::replace(&mut self.warned_value, true) {
+                    warn!("NUMA: Warning: invalid distance parameter, from={from} to={to} distance={distance}");
+                }
+            }
+        }
+    }
+
+    fn out_of_bound(&mut self, from: i32, to: i32, distance: i32) {
+        if !core::mem::replace(&mut self.warned_bounds, true) {
+            warn!("NUMA: Warning: node ids are out of bound, from={from} to={to} distance={distance}");
+        }
+    }
+}
+
+/// What a firmware description hands `numa_init`: Linux's `numa_nodes_parsed` and
+/// `numa_distance`, fresh for each attempt (a refused description's distances go with it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NumaDesc {
+    pub parsed: NodeMask,
+    pub distance: NumaDistance,
 }
 
 /// Why a NUMA description was refused (each is reported where it is found, with Linux's line).
@@ -123,35 +197,61 @@ pub fn numa_add_memblk(
 /// Each node's `NODE_DATA`, `None` for a node that was not registered.
 pub type NodeDataTable = [Option<PhysAddr>; MAX_NUMNODES as usize];
 
-/// `arch_numa_init`: the firmware's description through `firmware` (`of_numa_init`), else one
-/// fake node over all memory (`dummy_numa_init`). Returns each registered node's `NODE_DATA`.
-pub fn arch_numa_init(mb: &mut Memblock, firmware: &mut NumaInitFn) -> NodeDataTable {
-    if let Ok(table) = numa_init(mb, firmware) {
-        return table;
+/// The nodes `arch_numa_init` registered: each one's `NODE_DATA` (a registered node is
+/// online, with or without memory) and the distances between them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NumaNodes {
+    pub node_data: NodeDataTable,
+    pub distance: NumaDistance,
+}
+
+impl NumaNodes {
+    /// `node_online_map`: the nodes with a `NODE_DATA`.
+    pub fn online(&self) -> NodeMask {
+        let mut mask = NodeMask::default();
+        for (nid, _) in self.node_data.iter().enumerate().filter(|(_, d)| d.is_some()) {
+            mask.set(nid as i32);
+        }
+        mask
     }
-    numa_init(mb, &mut dummy_numa_init).unwrap_or([None; MAX_NUMNODES as usize])
+}
+
+/// `arch_numa_init`: the firmware's description through `firmware` (`of_numa_init`) unless
+/// `numa_off` (`numa=off`), else one fake node over all memory (`dummy_numa_init`).
+pub fn arch_numa_init(mb: &mut Memblock, numa_off: bool, firmware: &mut NumaInitFn) -> NumaNodes {
+    if !numa_off {
+        if let Ok(nodes) = numa_init(mb, firmware) {
+            return nodes;
+        }
+    }
+    numa_init(mb, &mut |mb, desc| dummy_numa_init(mb, desc, numa_off)).unwrap_or_default()
 }
 
 /// A way to learn the nodes (`of_numa_init`, `dummy_numa_init`): it puts memory on nodes with
-/// [`numa_add_memblk`], which notes each node in the mask.
-pub type NumaInitFn<'f> = dyn FnMut(&mut Memblock, &mut NodeMask) -> Result<(), NumaError> + 'f;
+/// [`numa_add_memblk`], which notes each node in the mask, and may name nodes and distances.
+pub type NumaInitFn<'f> = dyn FnMut(&mut Memblock, &mut NumaDesc) -> Result<(), NumaError> + 'f;
 
 /// `numa_init`: run `init_func`, refuse an empty description, then register the nodes.
-fn numa_init(mb: &mut Memblock, init_func: &mut NumaInitFn) -> Result<NodeDataTable, NumaError> {
-    let mut parsed = NodeMask::default();
-    init_func(mb, &mut parsed)?;
-    if parsed.is_empty() {
+fn numa_init(mb: &mut Memblock, init_func: &mut NumaInitFn) -> Result<NumaNodes, NumaError> {
+    let mut desc = NumaDesc::default();
+    init_func(mb, &mut desc)?;
+    if desc.parsed.is_empty() {
         info!("NUMA: No NUMA configuration found");
         return Err(NumaError::NoConfiguration);
     }
-    numa_register_nodes(mb, parsed)
+    let node_data = numa_register_nodes(mb, desc.parsed)?;
+    Ok(NumaNodes { node_data, distance: desc.distance })
 }
 
-/// `dummy_numa_init`: node 0 over `[start_of_DRAM, end_of_DRAM)`.
-fn dummy_numa_init(mb: &mut Memblock, parsed: &mut NodeMask) -> Result<(), NumaError> {
+/// `dummy_numa_init`: node 0 over `[start_of_DRAM, end_of_DRAM)`, after saying why when
+/// `numa=off` asked for it.
+fn dummy_numa_init(mb: &mut Memblock, desc: &mut NumaDesc, numa_off: bool) -> Result<(), NumaError> {
     let (start, end) = (mb.start_of_dram(), mb.end_of_dram());
+    if numa_off {
+        info!("NUMA: NUMA disabled");
+    }
     info!("NUMA: Faking a node at [mem {:#018x}-{:#018x}]", start.0, end.0.wrapping_sub(1));
-    numa_add_memblk(mb, parsed, 0, start.0, end.0 - start.0).inspect_err(|_| error!("NUMA: NUMA init failed"))
+    numa_add_memblk(mb, &mut desc.parsed, 0, start.0, end.0 - start.0).inspect_err(|_| error!("NUMA: NUMA init failed"))
 }
 
 /// `numa_register_nodes`: every memory region must have a node (the first that has none is

@@ -25,7 +25,7 @@ fn nids(mb: &Memblock) -> Vec<(u64, u64, i32)> {
 
 /// `NODE_DATA`'s size: `sizeof(pg_data_t)` (here the buddy's `NodeData`) rounded up to a
 /// cache line.
-fn nd_size() -> u64 {
+pub(crate) fn nd_size() -> u64 {
     (core::mem::size_of::<NodeData>() as u64).next_multiple_of(SMP_CACHE_BYTES)
 }
 
@@ -51,7 +51,7 @@ fn an_unconfigured_nid_gets_one_span_from_zones_and_memmap() {
     assert_eq!(node_span(&mb, 1), None);
 
     let limits = crate::mm::zone_sizes::arm64_zone_limits(&mb, &crate::mm::zone_sizes::tests::ARM64, None);
-    let zones = crate::mm::zone_sizes::free_area_init(&mb, &limits, &mut |_| {}, &mut |_| {});
+    let zones = crate::mm::zone_sizes::free_area_init(&mb, &limits, NodeMask::default(), &mut |_| {}, &mut |_| {});
     let node0 = zones.nodes[0];
     assert_eq!((node0.node_start_pfn, node0.node_end_pfn), (0x40000, 0x80000));
 
@@ -68,7 +68,7 @@ fn an_unconfigured_nid_gets_one_span_from_zones_and_memmap() {
 fn no_configuration_fakes_one_node() {
     let mut mb = one_gib();
     let mut table = None;
-    let (_, lines) = capture(|| table = Some(arch_numa_init(&mut mb, &mut |_, _| Ok(()))));
+    let (_, lines) = capture(|| table = Some(arch_numa_init(&mut mb, false, &mut |_, _| Ok(()))));
     assert_eq!(
         lines,
         [
@@ -79,8 +79,8 @@ fn no_configuration_fakes_one_node() {
     );
     assert_eq!(nids(&mb), [(0x4000_0000, 1024 * MIB, 0)]);
     let table = table.unwrap();
-    assert_eq!(table[0], Some(PhysAddr(0x8000_0000 - nd_size())));
-    assert!(table[1..].iter().all(Option::is_none));
+    assert_eq!(table.node_data[0], Some(PhysAddr(0x8000_0000 - nd_size())));
+    assert!(table.node_data[1..].iter().all(Option::is_none));
 }
 
 /// The firmware names node 0 for the upper half only. numa_nodes_parsed is not empty, so
@@ -97,7 +97,7 @@ fn partial_description_warns_and_fakes_one_node() {
     let mut mb = one_gib();
     let mut table = None;
     let (_, lines) = capture(|| {
-        table = Some(arch_numa_init(&mut mb, &mut |mb, parsed| numa_add_memblk(mb, parsed, 0, 0x6000_0000, 512 * MIB)))
+        table = Some(arch_numa_init(&mut mb, false, &mut |mb, d| numa_add_memblk(mb, &mut d.parsed, 0, 0x6000_0000, 512 * MIB)))
     });
     assert_eq!(
         lines,
@@ -108,7 +108,7 @@ fn partial_description_warns_and_fakes_one_node() {
         ]
     );
     assert_eq!(nids(&mb), [(0x4000_0000, 1024 * MIB, 0)]);
-    assert!(table.unwrap()[1..].iter().all(Option::is_none));
+    assert!(table.unwrap().node_data[1..].iter().all(Option::is_none));
 }
 
 /// A description refused while parsing (of_numa_init's error): numa_init returns before its
@@ -118,8 +118,8 @@ fn partial_description_warns_and_fakes_one_node() {
 fn refused_description_fakes_one_node_without_no_configuration_line() {
     let mut mb = one_gib();
     let (_, lines) = capture(|| {
-        arch_numa_init(&mut mb, &mut |mb, parsed| {
-            numa_add_memblk(mb, parsed, 3, 0x4000_0000, 512 * MIB)?;
+        arch_numa_init(&mut mb, false, &mut |mb, d| {
+            numa_add_memblk(mb, &mut d.parsed, 3, 0x4000_0000, 512 * MIB)?;
             Err(NumaError::BadProperty)
         });
     });
@@ -137,15 +137,15 @@ fn complete_description_registers_every_node() {
     let mut mb = one_gib();
     let mut table = None;
     let (_, lines) = capture(|| {
-        table = Some(arch_numa_init(&mut mb, &mut |mb, parsed| {
-            numa_add_memblk(mb, parsed, 0, 0x4000_0000, 512 * MIB)?;
-            numa_add_memblk(mb, parsed, 1, 0x6000_0000, 512 * MIB)
+        table = Some(arch_numa_init(&mut mb, false, &mut |mb, d| {
+            numa_add_memblk(mb, &mut d.parsed, 0, 0x4000_0000, 512 * MIB)?;
+            numa_add_memblk(mb, &mut d.parsed, 1, 0x6000_0000, 512 * MIB)
         }))
     });
     assert_eq!(lines, [node_data_line(0x6000_0000), node_data_line(0x8000_0000)]);
     assert_eq!(nids(&mb), [(0x4000_0000, 512 * MIB, 0), (0x6000_0000, 512 * MIB, 1)]);
     let table = table.unwrap();
-    assert_eq!(table[..2], [Some(PhysAddr(0x6000_0000 - nd_size())), Some(PhysAddr(0x8000_0000 - nd_size()))]);
+    assert_eq!(table.node_data[..2], [Some(PhysAddr(0x6000_0000 - nd_size())), Some(PhysAddr(0x8000_0000 - nd_size()))]);
 }
 
 /// A parsed node whose memory memblock does not hold (e.g. cut off by `mem=`) is registered
@@ -155,9 +155,9 @@ fn complete_description_registers_every_node() {
 fn node_without_memory_is_registered_memoryless() {
     let mut mb = one_gib();
     let (_, lines) = capture(|| {
-        arch_numa_init(&mut mb, &mut |mb, parsed| {
-            numa_add_memblk(mb, parsed, 0, 0x4000_0000, 1024 * MIB)?;
-            numa_add_memblk(mb, parsed, 2, 0x1_0000_0000, 512 * MIB)
+        arch_numa_init(&mut mb, false, &mut |mb, d| {
+            numa_add_memblk(mb, &mut d.parsed, 0, 0x4000_0000, 1024 * MIB)?;
+            numa_add_memblk(mb, &mut d.parsed, 2, 0x1_0000_0000, 512 * MIB)
         });
     });
     let second = 0x8000_0000 - nd_size();

@@ -139,11 +139,14 @@ pub fn dma_max_cpu_address(fdt: &Fdt) -> Option<u64> {
     best
 }
 
-/// `num_possible_cpus()` as the tree gives it: the `/cpus` children with
-/// `device_type = "cpu"`, at least one (the CPU running this).
+/// `for_each_of_cpu_node`: the `/cpus` children with `device_type = "cpu"`.
+pub fn cpu_nodes<'f>(fdt: &Fdt<'f>) -> impl Iterator<Item = Node<'f>> {
+    let cpus = fdt.find_node("/cpus");
+    cpus.into_iter().flat_map(|c| c.children()).filter(|c| c.property("device_type").and_then(|p| p.as_str()) == Some("cpu"))
+}
+
+/// `num_possible_cpus()` as the tree gives it: the CPU nodes ([`cpu_nodes`]), at least one
+/// (the CPU running this).
 pub fn possible_cpus(fdt: &Fdt) -> u32 {
-    let n = fdt
-        .find_node("/cpus")
-        .map_or(0, |cpus| cpus.children().filter(|c| c.property("device_type").and_then(|p| p.as_str()) == Some("cpu")).count());
-    (n as u32).max(1)
+    (cpu_nodes(fdt).count() as u32).max(1)
 }

@@ -83,7 +83,7 @@ pub fn dry_run<'a>(
                 let read = crate::memmap::ReadOnly(&tables.inner);
                 crate::mm::pgtable::dump(&read, t.root, &crate::arm64::PTDUMP_MARKERS, &mut |a| crate::info!("{a}"));
             }
-            Ok(bootmem_init(&fdt, mb, &reserved, params.cma))
+            Ok(bootmem_init(&fdt, mb, &reserved, &params))
         }
         Err(e) => Err(BootStop::PagingInit(e).report()),
     };

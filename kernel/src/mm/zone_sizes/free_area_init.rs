@@ -8,7 +8,7 @@ use core::fmt;
 use crate::mm::addr::{align_up, PAGE_SHIFT};
 use crate::mm::buddy::ArrayLinks;
 use crate::mm::memblock::Memblock;
-use crate::mm::numa::{self, node_of};
+use crate::mm::numa::{self, node_of, NodeMask};
 
 use super::limits::ZoneLimits;
 use super::memmap_init::memmap_init;
@@ -48,7 +48,8 @@ impl ZoneInfo {
 /// One node (`pg_data_t`) after `free_area_init_node`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeInfo {
-    /// Whether the node is online: it owns at least one memblock memory region.
+    /// Whether the node is online: it owns at least one memblock memory region, or NUMA
+    /// registered it without memory.
     pub online: bool,
     /// `node_start_pfn` (from `get_pfn_range_for_nid`).
     pub node_start_pfn: u64,
@@ -131,6 +132,9 @@ fn absent_pages(mb: &Memblock, node: usize, start: u64, end: u64) -> u64 {
 /// On node 0, zone DMA: 1 pages in unavailable ranges      (only where there are holes)
 /// ```
 ///
+/// The online nodes are those with memory and those the NUMA step registered without any
+/// (`registered`, Linux's memory-less nodes: "as memoryless").
+///
 /// All "Initmem setup" lines come first, one per online node; the unavailable-range lines
 /// follow from `memmap_init`, which walks the memory ranges after every node is set up. The
 /// `pr_debug` lines of `calculate_node_totalpages` and `free_area_init_core` go to `dbg`
@@ -139,6 +143,7 @@ fn absent_pages(mb: &Memblock, node: usize, start: u64, end: u64) -> u64 {
 pub fn free_area_init(
     mb: &Memblock,
     limits: &ZoneLimits,
+    registered: NodeMask,
     out: &mut dyn FnMut(fmt::Arguments<'_>),
     dbg: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> NodeZones {
@@ -188,6 +193,9 @@ pub fn free_area_init(
     };
     for r in mb.memory.regions() {
         nz.nodes[node_of(r.nid)].online = true;
+    }
+    for nid in registered.iter() {
+        nz.nodes[nid as usize].online = true;
     }
     for nid in 0..NR_NODES {
         if nz.nodes[nid].online {

@@ -5,6 +5,7 @@ use super::*;
 use crate::mm::memblock::{Memblock, MemblockKind};
 use crate::mm::params::MemoryParams;
 use core::fmt;
+use crate::mm::numa::NodeMask;
 use crate::mm::PhysAddr;
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -48,7 +49,7 @@ fn collect(f: impl FnOnce(&mut dyn FnMut(fmt::Arguments<'_>))) -> Vec<String> {
 fn boot(m: &Memblock) -> (Vec<String>, NodeZones) {
     let limits = arm64_zone_limits(m, &ARM64, None);
     let mut nz = None;
-    let lines = collect(|out| nz = Some(free_area_init(m, &limits, out, &mut |_| {})));
+    let lines = collect(|out| nz = Some(free_area_init(m, &limits, NodeMask::default(), out, &mut |_| {})));
     (lines, nz.unwrap())
 }
 
@@ -327,7 +328,7 @@ fn zone_limits_follow_max_zone_phys() {
     let l = arm64_zone_limits(&m, &ARM64, Some(0x3fff_ffff));
     assert_eq!((l.dma, l.dma32, l.normal, l.dma_phys_limit), (0x40000, 0x100000, 0x100000, GIB));
     let mut lines = Vec::new();
-    free_area_init(&m, &l, &mut |a| lines.push(a.to_string()), &mut |_| {});
+    free_area_init(&m, &l, NodeMask::default(), &mut |a| lines.push(a.to_string()), &mut |_| {});
     assert_eq!(
         lines[1..4],
         [
@@ -439,7 +440,7 @@ fn memory_line_overlap_adjustments() {
 fn boot_with_debug(m: &Memblock) -> Vec<String> {
     let limits = arm64_zone_limits(m, &ARM64, None);
     let lines = core::cell::RefCell::new(Vec::new());
-    free_area_init(m, &limits, &mut |a| lines.borrow_mut().push(a.to_string()), &mut |a| {
+    free_area_init(m, &limits, NodeMask::default(), &mut |a| lines.borrow_mut().push(a.to_string()), &mut |a| {
         lines.borrow_mut().push(std::format!("D{a}"))
     });
     lines.into_inner()

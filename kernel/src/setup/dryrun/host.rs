@@ -111,7 +111,7 @@ fn simulate<R>(
     let mut pages = Vec::new();
     for m in &nodes {
         slots.push(vec_of::<[u32; 2]>(m.link_slots())?);
-        let online = bootmem.node_data[m.nid as usize].is_some();
+        let online = bootmem.numa.node_data[m.nid as usize].is_some();
         let memmap = || Ok::<_, HostLimit>((vec_of::<PageState>(m.frames)?, vec_of::<SectionState>(Memmap::sections_for(m.frames))?));
         pages.push(if online { Some(memmap()?) } else { None });
     }
