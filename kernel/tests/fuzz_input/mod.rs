@@ -261,9 +261,20 @@ fn check_buddy(mb: &Memblock, zones: &Zones<'_, ArrayLinks<'_>>) -> Result<(), S
         }
         let valid = |s: u64, e: u64| memmap.valid().parts(s, e).map(|(s, e, _)| e - s).sum::<u64>();
         let mut usable = 0;
-        for r in memory.iter().filter(|r| kernel::mm::numa::node_of(r.nid) == nid as usize) {
-            let (s, e) = (r.base.0 / PAGE_SIZE, (r.base.0 + r.size).div_ceil(PAGE_SIZE));
-            if valid(s, e) != e - s {
+        // The node's span, as get_pfn_range_for_nid has it: its memory's whole pages. A frame
+        // only partly memory at either end lies outside it, as in Linux.
+        let node_memory = || memory.iter().filter(|r| kernel::mm::numa::node_of(r.nid) == nid as usize);
+        let whole = node_memory().map(|r| (r.base.0.div_ceil(PAGE_SIZE), (r.base.0 + r.size) / PAGE_SIZE));
+        let span = whole.filter(|(s, e)| s < e).fold(None, |span, (s, e)| match span {
+            None => Some((s, e)),
+            Some((a, b)) => Some((s.min(a), e.max(b))),
+        });
+        if span != Some((start, end)) {
+            return Err(format!("node {nid}: memmap over [{start:#x}, {end:#x}), memory's whole pages over {span:x?}"));
+        }
+        for r in node_memory() {
+            let (s, e) = ((r.base.0 / PAGE_SIZE).max(start), (r.base.0 + r.size).div_ceil(PAGE_SIZE).min(end));
+            if s < e && valid(s, e) != e - s {
                 return Err(format!("node {nid}: memory {} has frames without a memmap entry", show(r)));
             }
         }
