@@ -628,6 +628,34 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: [&NO_FAILURE[..], &["NUMA: Faking*", "NUMA: Warning*"]].concat(),
     });
 
+    // Node spans that interleave (dts/numa-interleaved.dts): node 1 around node 0. Each frame
+    // keeps its node; the self-test allocates and frees on both.
+    let mut o = opts("2G");
+    o.numa = 2;
+    o.smp = 2;
+    o.overlay = Some("numa-interleaved".into());
+    o.append = Some("selftest=buddy".into());
+    list.push(Scenario {
+        name: "numa-interleaved",
+        opts: o,
+        expect: [
+            "  node   1: [mem 0x0000000040000000-0x000000005fffffff]",
+            "  node   0: [mem 0x0000000060000000-0x000000007fffffff]",
+            "  node   1: [mem 0x0000000080000000-0x00000000bfffffff]",
+            "Initmem setup node 0 [mem 0x0000000060000000-0x000000007fffffff]",
+            "Initmem setup node 1 [mem 0x0000000040000000-0x00000000bfffffff]",
+            "Built 2 zonelists, mobility grouping on.  Total pages: 516096",
+            "Memory: *K/2097152K available *",
+            "selftest: buddy: Node 0, zone      DMA: * free pages in * blocks, each inside the zone",
+            "selftest: buddy: Node 1, zone      DMA: * free pages in * blocks, each inside the zone",
+            "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: [&NO_FAILURE[..], &["NUMA: Faking*"]].concat(),
+    });
+
     // numa=off on the two-node machine: dummy_numa_init says why, and fakes one node.
     let mut o = opts("1G");
     o.numa = 2;

@@ -93,7 +93,7 @@ pub enum BuddyError {
     OutsideMemmap { start: Pfn, end: Pfn },
     /// A node id outside `0..MAX_NUMNODES`, or a node without a memmap.
     BadNode { nid: i32 },
-    /// The node already has a memmap, or its memmap overlaps another node's.
+    /// The node already has a memmap, or its memmap covers a frame another node's covers.
     NodeOverlap { nid: i32 },
     /// The zone is already set up, overlaps another zone of the node, or has more present
     /// than spanned pages.
@@ -131,7 +131,7 @@ impl fmt::Display for BuddyError {
             }
             BuddyError::BadNode { nid } => write!(f, "buddy: node {nid} is not set up"),
             BuddyError::NodeOverlap { nid } => {
-                write!(f, "buddy: memmap of node {nid} is already set or overlaps another node")
+                write!(f, "buddy: memmap of node {nid} is already set or covers frames of another node")
             }
             BuddyError::BadZone { nid, zone } => {
                 write!(f, "buddy: zone {} of node {nid} is set twice, overlaps or is inconsistent", zone.name())
@@ -204,10 +204,13 @@ impl<'a, L: FreePageLinks> Zones<'a, L> {
     /// `alloc_node_mem_map`). Spans of different nodes must not overlap.
     pub fn add_node(&mut self, nid: i32, data: &'a mut NodeData<'a>, memmap: Memmap<'a>) -> Result<(), BuddyError> {
         let n = Self::node_index(nid)?;
+        // Node spans may interleave (Linux allows it: a node's memory on both sides of
+        // another's), so what may not overlap is the frames the memmaps cover: each valid frame
+        // has one node, the one `zone_of` finds.
         let (s, e) = (memmap.start_pfn().0, memmap.end_pfn().0);
         let clash = self.nodes.iter().flatten().filter_map(|n| n.memmap.as_ref()).any(|m| {
-            let (os, oe) = (m.start_pfn().0, m.end_pfn().0);
-            s < oe && os < e
+            let mine = memmap.valid();
+            m.valid().parts(s, e).any(|(os, oe, _)| mine.parts(os, oe).next().is_some())
         });
         if self.nodes[n].is_some() || clash {
             return Err(BuddyError::NodeOverlap { nid });

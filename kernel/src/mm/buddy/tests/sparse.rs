@@ -95,3 +95,27 @@ fn array_links_keep_every_order_apart() {
         assert_eq!(links.get(pfn, order), Link { prev: pfn, next: order.into() }, "pfn {pfn} order {order}");
     }
 }
+
+/// Node spans may interleave, as Linux allows: node 0's valid frames [0,8) and [16,32) lie on
+/// both sides of node 1's [8,16). Each frame has one node (the one whose memmap covers it):
+/// node 1's block is freed into node 1's zone, and node 0's order-3 block at 0 does not merge
+/// with it. A node whose valid frames meet another's is refused.
+#[test]
+fn interleaved_nodes_share_no_frame() {
+    let mut z = holed();
+    let inner = |start, frames| {
+        let pages = Box::leak(vec![PageState::NORMAL; frames as usize].into_boxed_slice());
+        let runs = Box::leak(Box::new([SectionRun { start_pfn: start, end_pfn: start + frames, base: 0 }]));
+        Memmap::new(&runs[..], pages, Box::leak(Box::new([SectionState::Blank]))).unwrap()
+    };
+    assert_eq!(z.add_node(2, node_data(2), inner(12, 8)), Err(BuddyError::NodeOverlap { nid: 2 }), "[16,20) is node 0's");
+    assert_eq!(z.add_node(1, node_data(1), inner(8, 8)), Ok(()));
+    z.init_zone(1, ZoneType::Normal, Pfn(8), 8, 8).unwrap();
+    // memblock_free_all's ranges never cross a memory region, so never a node: one each.
+    assert_eq!(z.free_range(Pfn(8), Pfn(16)), Ok(8));
+    assert_eq!(z.free_range(Pfn(0), Pfn(8)), Ok(8), "its buddy at 8 is free, in node 1");
+    assert_eq!(z.free_range(Pfn(16), Pfn(32)), Ok(16));
+    assert_eq!(lists(&z, 0, ZoneType::Normal), [(3, vec![0]), (4, vec![16])]);
+    assert_eq!(lists(&z, 1, ZoneType::Normal), [(3, vec![8])]);
+    check_invariants(&z);
+}
