@@ -21,7 +21,7 @@ use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::of::{self, chosen};
 use crate::of::fdt::Fdt;
 use crate::of::{cells::Cells, fdt_scan};
-use crate::of::reserved_mem::{self, ReservedMemOfId, ReservedMemTable};
+use crate::of::reserved_mem::{self, HookEnv, ReservedMemOfId, ReservedMemTable};
 use crate::{info, trace, warn};
 
 /// The architecture's memory parameters, which this file hands to `mm`.
@@ -97,7 +97,8 @@ pub fn setup_arch_memory<'a>(
     if !chosen::has_uefi_system_table(fdt) {
         info!("efi: UEFI not found.");
     }
-    let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks);
+    let env = HookEnv { cma_cmdline: params.cma.is_some() };
+    let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks, &env);
     (machine, reserved)
 }
 
@@ -130,10 +131,13 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
     let zones =
         zone_sizes::free_area_init(mb, &limits, numa.online(), &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
     let mut areas = CmaAreas::default();
+    let mut default_area = false;
     for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
-        let _ = areas.init_reserved_mem(mb, r.base, r.size);
+        default_area |= areas.init_reserved_mem(mb, r.base, r.size).is_ok() && r.cma_default;
     }
-    areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, params.cma, CMA_SIZE_MBYTES << 20);
+    if !default_area {
+        areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, params.cma, CMA_SIZE_MBYTES << 20);
+    }
     mb.dump_all();
     let nr_cpus = fdt_scan::possible_cpus(fdt);
     Bootmem { zones, memmaps, numa, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas }
@@ -182,6 +186,7 @@ pub fn arm64_memblock_init<'a>(
     machine: &MachineFdt,
     memory_limit: Option<u64>,
     hooks: &[ReservedMemOfId],
+    env: &HookEnv,
 ) -> ReservedMemTable<'a> {
     // Memory beyond what the kernel's page tables (PHYS_MASK_SHIFT) can address, silently as
     // Linux does; and beyond what the CPU can, which Linux 6.1 keeps (and would fault on).
@@ -220,7 +225,7 @@ pub fn arm64_memblock_init<'a>(
     let _ = mb.reserve(text, end - text);
 
     let mut table = reserved_mem::scan(fdt, machine.cells, mb);
-    reserved_mem::init(fdt, machine.cells, mb, &mut table, hooks);
+    reserved_mem::init(fdt, machine.cells, mb, &mut table, hooks, env);
     table
 }
 

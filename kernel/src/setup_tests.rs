@@ -4,7 +4,7 @@
 use super::*;
 use super::dryrun::{dry_run, DryRun, HostTables};
 use crate::mm::memblock::{MemblockFlags, MemblockKind, Region};
-use crate::of::reserved_mem::{HookError, ReservedMem, ReservedMemOfId};
+use crate::of::reserved_mem::{HookEnv, HookError, ReservedMem, ReservedMemOfId};
 use crate::of::testblob::{cells, Builder};
 use std::vec::Vec;
 
@@ -89,12 +89,12 @@ std::thread_local! {
     static RECORDED: core::cell::RefCell<Vec<(std::string::String, u64, u64)>> = const { core::cell::RefCell::new(Vec::new()) };
 }
 
-fn record(rmem: &mut ReservedMem, _node: &crate::of::fdt::Node) -> Result<(), HookError> {
+fn record(rmem: &mut ReservedMem, _node: &crate::of::fdt::Node, _env: &HookEnv) -> Result<(), HookError> {
     RECORDED.with(|r| r.borrow_mut().push((rmem.name.into(), rmem.base.0, rmem.size)));
     Ok(())
 }
 
-fn refuse(_rmem: &mut ReservedMem, _node: &crate::of::fdt::Node) -> Result<(), HookError> {
+fn refuse(_rmem: &mut ReservedMem, _node: &crate::of::fdt::Node, _env: &HookEnv) -> Result<(), HookError> {
     Err(HookError::Inval)
 }
 

@@ -401,10 +401,34 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         &["Memory: *K/1048576K available (* 0K cma-reserved)"],
         &["cma: *"],
     ));
+    // A default CMA pool in the tree (dts/cma-default-node.dts): it is the default area, so
+    // no 64 MiB area is added; with cma=, the pool steps aside and is freed.
+    let mut default_node = cma(
+        "cma-default-node",
+        "1G",
+        "",
+        &["Memory: *K/1048576K available (* 32768K cma-reserved)"],
+        &["cma: Reserved *"],
+    );
+    default_node.opts.overlay = Some("cma-default-node".into());
+    list.push(default_node);
+    let mut bypassed = cma(
+        "cma-default-node-cmdline",
+        "1G",
+        "cma=16M@0x60000000",
+        &["Memory: *K/1048576K available (* 16384K cma-reserved)"],
+        &["Reserved memory: created CMA memory pool *"],
+    );
+    bypassed.opts.overlay = Some("cma-default-node".into());
+    list.push(bypassed);
     // Each line before the first psci line (bootmem_init runs before psci_dt_init).
     for (name, line) in [
         ("cma-default-6G", "cma: Reserved 64 MiB at 0x00000000fc000000"),
         ("cma-fixed", "cma: Reserved 16 MiB at 0x0000000060000000"),
+        ("cma-default-node", "Reserved memory: created CMA memory pool at 0x000000007e000000, size 32 MiB"),
+        ("cma-default-node-cmdline", "Reserved memory: bypass linux,cma node, using cmdline CMA params instead"),
+        ("cma-default-node-cmdline", "OF: reserved mem: node linux,cma compatible matching fail"),
+        ("cma-default-node-cmdline", "cma: Reserved 16 MiB at 0x0000000060000000"),
         ("cma-window", "cma: Reserved 32 MiB at 0x000000004e000000"),
         ("cma-busy", "cma: Failed to reserve 16 MiB"),
         ("cma-too-large", "cma: Size (0x0000000100000000) of region at 0x0000000000000000 exceeds limit (0x0000000080000000)"),

@@ -12,7 +12,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::mm::PhysAddr;
 use kernel::of::fdt::{Fdt, Node};
-use kernel::of::reserved_mem::{HookError, ReservedMem, ReservedMemTable};
+use kernel::of::reserved_mem::{HookEnv, HookError, ReservedMem, ReservedMemTable};
 use kernel::{info, warn};
 
 pub const CARVEOUT_COMPATIBLE: &str = "memboot,demo-carveout";
@@ -21,7 +21,7 @@ pub const DEVICE_COMPATIBLE: &str = "memboot,demo-device";
 static CARVEOUT_BASE: AtomicU64 = AtomicU64::new(0);
 static CARVEOUT_SIZE: AtomicU64 = AtomicU64::new(0);
 
-fn carveout_setup(rmem: &mut ReservedMem, _node: &Node) -> Result<(), HookError> {
+fn carveout_setup(rmem: &mut ReservedMem, _node: &Node, _env: &HookEnv) -> Result<(), HookError> {
     if rmem.size == 0 {
         return Err(HookError::Inval);
     }

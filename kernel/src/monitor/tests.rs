@@ -248,7 +248,7 @@ fn session(machine: &mut HostMachine, lines: &[&str]) -> Vec<String> {
     let fdt = Fdt::new(&blob).unwrap();
     let cells = crate::of::fdt_scan::scan_root(&fdt);
     let mut table = reserved_mem::scan(&fdt, cells, &mut mb);
-    reserved_mem::init(&fdt, cells, &mut mb, &mut table, &HOOKS);
+    reserved_mem::init(&fdt, cells, &mut mb, &mut table, &HOOKS, &Default::default());
     let facts = Facts { map: None, memblock: &mb, rmem: &table, fdt: &fdt, kernel_code: KERNEL_CODE, kernel_data: KERNEL_DATA };
     let mut mon = Monitor::new();
     lines

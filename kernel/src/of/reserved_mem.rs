@@ -35,6 +35,9 @@ pub struct ReservedMem<'a> {
     pub reusable: bool,
     /// The compatible whose hook initialised the region.
     pub owner: Option<&'static str>,
+    /// A CMA pool with `linux,cma-default`: the default area (`dma_contiguous_default_area`),
+    /// so `dma_contiguous_reserve` reserves none of its own.
+    pub cma_default: bool,
 }
 
 /// Why a hook refused a region (Linux's errno values, by meaning).
@@ -50,8 +53,16 @@ pub enum HookError {
     NoMem,
 }
 
-/// An init hook: gets the region and its node.
-pub type InitFn = fn(&mut ReservedMem, &Node) -> Result<(), HookError>;
+/// What the hooks may read besides their region: the state Linux keeps in globals by the
+/// time `fdt_init_reserved_mem` runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HookEnv {
+    /// `cma=` was on the command line (`size_cmdline != -1`).
+    pub cma_cmdline: bool,
+}
+
+/// An init hook: gets the region, its node and the [`HookEnv`].
+pub type InitFn = fn(&mut ReservedMem, &Node, &HookEnv) -> Result<(), HookError>;
 
 /// One `RESERVEDMEM_OF_DECLARE` entry.
 #[repr(C)]
@@ -187,7 +198,7 @@ pub fn scan<'a>(fdt: &Fdt<'a>, cells: Cells, mb: &mut Memblock) -> ReservedMemTa
         let uname = child.name;
         let reusable = child.property("reusable").is_some();
         let node = child.offset();
-        let saved = |base, size| ReservedMem { name: uname, node, phandle: None, base, size, reusable, owner: None };
+        let saved = |base, size| ReservedMem { name: uname, node, phandle: None, base, size, reusable, owner: None, cma_default: false };
         match child.property("reg") {
             Some(reg) => {
                 // Linux's line for a partial entry, here for all `cells` refuses (see of::cells).
@@ -357,10 +368,10 @@ fn check_for_overlap(table: &mut ReservedMemTable) {
 }
 
 /// `__reserved_mem_init_node`: run the hooks whose compatible the node lists, in table order.
-fn init_node(rmem: &mut ReservedMem, node: &Node, hooks: &[ReservedMemOfId]) -> Result<(), HookError> {
+fn init_node(rmem: &mut ReservedMem, node: &Node, hooks: &[ReservedMemOfId], env: &HookEnv) -> Result<(), HookError> {
     let mut ret = Err(HookError::NoEnt);
     for hook in hooks.iter().filter(|h| node.is_compatible(h.compatible)) {
-        ret = (hook.init)(rmem, node);
+        ret = (hook.init)(rmem, node, env);
         if ret.is_ok() {
             rmem.owner = Some(hook.compatible);
             info!("OF: reserved mem: initialized node {}, compatible id {}", rmem.name, hook.compatible);
@@ -378,6 +389,7 @@ pub fn init<'a>(
     mb: &mut Memblock,
     table: &mut ReservedMemTable<'a>,
     hooks: &[ReservedMemOfId],
+    env: &HookEnv,
 ) {
     check_for_overlap(table);
     for rmem in table.entries[..table.count].iter_mut().flatten() {
@@ -392,7 +404,7 @@ pub fn init<'a>(
             }
         }
         if err.is_ok() {
-            match init_node(rmem, &node, hooks) {
+            match init_node(rmem, &node, hooks, env) {
                 Ok(()) | Err(HookError::NoEnt) => {}
                 Err(_) => {
                     info!("OF: reserved mem: node {} compatible matching fail", rmem.name);
@@ -404,14 +416,19 @@ pub fn init<'a>(
 }
 
 /// `rmem_cma_setup` then `rmem_dma_setup`, the two "shared-dma-pool" hooks in Linux's link
-/// order: a reusable region without `no-map`, suitably aligned, becomes a CMA pool; any other
-/// non-reusable region a coherent DMA pool.
-pub fn shared_dma_pool_setup(rmem: &mut ReservedMem, node: &Node) -> Result<(), HookError> {
+/// order: a reusable region without `no-map`, suitably aligned, becomes a CMA pool (the
+/// default area with `linux,cma-default`, unless `cma=` on the command line takes its place:
+/// then it is bypassed); any other non-reusable region a coherent DMA pool.
+pub fn shared_dma_pool_setup(rmem: &mut ReservedMem, node: &Node, env: &HookEnv) -> Result<(), HookError> {
     let reusable = rmem.reusable;
-    if reusable && node.property("no-map").is_none() {
+    let default_cma = node.property("linux,cma-default").is_some();
+    if env.cma_cmdline && default_cma {
+        info!("Reserved memory: bypass {} node, using cmdline CMA params instead", rmem.name);
+    } else if reusable && node.property("no-map").is_none() {
         if (rmem.base.0 | rmem.size) & (CMA_MIN_ALIGNMENT_BYTES - 1) != 0 {
             error!("Reserved memory: incorrect alignment of CMA region");
         } else {
+            rmem.cma_default = default_cma;
             info!(
                 "Reserved memory: created CMA memory pool at 0x{:016x}, size {} MiB",
                 rmem.base.0,

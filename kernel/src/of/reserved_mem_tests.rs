@@ -7,7 +7,7 @@ use crate::mm::memblock::Memblock;
 use crate::mm::PhysAddr;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::scan_root;
-use crate::of::reserved_mem::{init, scan, shared_dma_pool_setup, ReservedMemOfId, MAX_RESERVED_REGIONS};
+use crate::of::reserved_mem::{init, scan, shared_dma_pool_setup, HookEnv, ReservedMemOfId, MAX_RESERVED_REGIONS};
 use crate::testlog::capture;
 use std::string::String;
 use crate::of::testblob::{cells, with_reserved_memory as blob, Builder};
@@ -146,7 +146,7 @@ fn only_a_reusable_mappable_shared_dma_pool_gets_cma_alignment() {
         let cells = scan_root(&fdt);
         let mut mb = memblock();
         let mut table = scan(&fdt, cells, &mut mb);
-        init(&fdt, cells, &mut mb, &mut table, &[]);
+        init(&fdt, cells, &mut mb, &mut table, &[], &Default::default());
         let r = table.iter().next().unwrap();
         assert_eq!((r.base, r.size), (PhysAddr(base), 0x1000), "{what}");
     }
@@ -171,7 +171,7 @@ fn init_lines(children: &[(&str, u64, u64, bool)]) -> Vec<String> {
     let mut mb = memblock();
     let mut table = scan(&fdt, cells, &mut mb);
     let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
-    capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks)).1
+    capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &Default::default())).1
 }
 
 /// `__rmem_check_for_overlap` runs from two regions on: two that overlap by 1 MiB are
@@ -207,4 +207,46 @@ fn a_cma_pool_must_be_pageblock_aligned() {
             "OF: reserved mem: initialized node pool@48200000, compatible id shared-dma-pool",
         ]
     );
+}
+
+/// `linux,cma-default` on a CMA pool: the pool becomes the default area (so
+/// `dma_contiguous_reserve` adds none). With `cma=` on the command line, rmem_cma_setup bypasses
+/// the node (-EBUSY), rmem_dma_setup refuses it (reusable), and fdt_init_reserved_mem frees it.
+/// (Both booted on Linux 6.1: the lines and the freed range are its.) A pool without the
+/// property is not the default either way.
+#[test]
+fn a_default_cma_pool_is_the_default_area_unless_cma_is_given() {
+    let run = |default: bool, cma_cmdline: bool| {
+        let blob = blob(|b| {
+            b.begin("linux,cma");
+            b.prop("compatible", b"shared-dma-pool\0");
+            b.prop("reusable", b"");
+            b.prop("reg", &cells(0x4820_0000, 0x40_0000));
+            if default {
+                b.prop("linux,cma-default", b"");
+            }
+            b.end();
+        });
+        let fdt = Fdt::new(&blob).unwrap();
+        let cells = scan_root(&fdt);
+        let mut mb = memblock();
+        let mut table = scan(&fdt, cells, &mut mb);
+        let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
+        let env = HookEnv { cma_cmdline };
+        let lines = capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &env)).1;
+        let r = table.iter().next().copied().unwrap();
+        (lines, r.cma_default, r.owner, mb.is_region_reserved(PhysAddr(0x4820_0000), 0x40_0000))
+    };
+    let created = [
+        "Reserved memory: created CMA memory pool at 0x0000000048200000, size 4 MiB",
+        "OF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool",
+    ];
+    assert_eq!(run(true, false), (created.map(String::from).to_vec(), true, Some("shared-dma-pool"), true));
+    assert_eq!(run(false, false), (created.map(String::from).to_vec(), false, Some("shared-dma-pool"), true));
+    assert_eq!(run(false, true), (created.map(String::from).to_vec(), false, Some("shared-dma-pool"), true));
+    let bypassed = [
+        "Reserved memory: bypass linux,cma node, using cmdline CMA params instead",
+        "OF: reserved mem: node linux,cma compatible matching fail",
+    ];
+    assert_eq!(run(true, true), (bypassed.map(String::from).to_vec(), false, None, false));
 }
