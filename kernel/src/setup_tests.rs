@@ -69,6 +69,15 @@ fn memory_scan_takes_every_memory_node_and_clips_to_the_cpu() {
     memory(&mut b, "memory@10000000000", &[(0x100_0000_0000, 0x1000_0000)], &[]);
     // An unaligned bank shrinks to whole pages: [0x3000_0800, 0x3000_5800) -> [0x3000_1000, 0x3000_5000).
     memory(&mut b, "memory@30000800", &[(0x3000_0800, 0x5000)], &[]);
+    // A reg ending in a partial entry (one cell more): the whole entry is added, the rest
+    // ignored (booted on Linux 6.1: its memory[] has the bank, HOTPLUG).
+    let mut partial = cells(0x7000_0000, 0x100_0000);
+    partial.extend_from_slice(&[0, 0, 0, 0]);
+    b.begin("ram@70000000");
+    b.prop("device_type", b"memory\0");
+    b.prop("reg", &partial);
+    b.prop("hotpluggable", b"");
+    b.end();
     b.end();
     let blob = b.finish(&[]);
     let mb = run(&blob, "");
@@ -77,6 +86,7 @@ fn memory_scan_takes_every_memory_node_and_clips_to_the_cpu() {
         [
             (0x3000_1000, 0x4000, 0),
             (0x4000_0000, 0x2000_0000, 0),
+            (0x7000_0000, 0x100_0000, MemblockFlags::HOTPLUG.0),
             (0x1_0000_0000, 0x1000_0000, MemblockFlags::HOTPLUG.0),
             (0x2_0000_0000, 0x800_0000, 0),
             (0xff_f000_0000, 0x1000_0000, 0),

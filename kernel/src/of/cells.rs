@@ -65,6 +65,15 @@ impl Cells {
     pub fn reg(self, value: &[u8]) -> Result<Reg<'_>, RegError> {
         Ok(Reg { entries: entries(value, &[self.addr, self.size])?, addr_bytes: self.addr as usize * 4 })
     }
+
+    /// [`reg`](Self::reg) as `early_init_dt_scan_memory` reads a memory node: whole entries
+    /// while they last, a partial one at the end ignored.
+    pub fn reg_whole_entries(self, value: &[u8]) -> Result<Reg<'_>, RegError> {
+        match self.reg(value) {
+            Err(RegError::Partial { len, entry }) => self.reg(&value[..len - len % entry]),
+            r => r,
+        }
+    }
 }
 
 /// Linux's `dt_root_addr_cells` / `dt_root_size_cells`: the root's own cells, default 1, which

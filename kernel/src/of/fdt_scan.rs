@@ -68,11 +68,13 @@ pub fn memory_nodes<'a>(fdt: &Fdt<'a>) -> impl Iterator<Item = Node<'a>> + 'a {
 }
 
 /// `early_init_dt_scan_memory`: every `memory_nodes` entry; `linux,usable-memory` replaces
-/// `reg`; zero sizes are skipped; `hotpluggable` marks the bank HOTPLUG. Every bank is added
-/// up to the top of the space (arm64's `MAX_MEMBLOCK_ADDR` is `U64_MAX`): memory above what
-/// the CPU and the page tables address is removed later, silently, by `arm64_memblock_init`. A value
-/// the root's cells cannot decode (`cells::RegError`) skips the node with a line saying why,
-/// where Linux would loop forever (no cells) or read the low bits of wider numbers.
+/// `reg`, read in whole entries (a partial one at the end is ignored, silently, as Linux does;
+/// `memmap --lint` names it); zero sizes are skipped; `hotpluggable` marks the bank HOTPLUG.
+/// Every bank is added up to the top of the space (arm64's `MAX_MEMBLOCK_ADDR` is `U64_MAX`):
+/// memory above what the CPU and the page tables address is removed later, silently, by
+/// `arm64_memblock_init`. Root cells that cannot decode any value (`cells::RegError`) skip the
+/// node with a line saying why, where Linux would loop forever (no cells) or read the low bits
+/// of wider numbers.
 /// (`numa-node-id` is not read here, as in Linux 6.1: the NUMA step applies it later.)
 pub fn scan_memory(fdt: &Fdt, cells: Cells, mb: &mut Memblock) {
     for node in memory_nodes(fdt) {
@@ -81,7 +83,7 @@ pub fn scan_memory(fdt: &Fdt, cells: Cells, mb: &mut Memblock) {
         };
         let hotpluggable = node.property("hotpluggable").is_some();
         trace!("OF: fdt: memory scan node {}, reg size {},", node.name, reg.value.len());
-        let entries = match cells.reg(reg.value) {
+        let entries = match cells.reg_whole_entries(reg.value) {
             Ok(entries) => entries,
             Err(e) => {
                 warn!("OF: fdt: invalid {} property in '{}', skipping node: {e}", reg.name, node.name);

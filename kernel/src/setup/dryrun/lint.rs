@@ -18,6 +18,7 @@
 //! | `no-hook` | info | a `compatible` that no reserved-memory init hook claims |
 //! | `cma-above-dma-limit` | warning | a CMA region above ZONE_DMA's end when the tree limits DMA |
 //! | `rmem-cells` | error | `/reserved-memory` without the root's `#address-cells`/`#size-cells` |
+//! | `memory-reg-partial` | warning | a memory node's `reg` ending in a partial entry |
 //!
 //! It reads the tree and the dry-run's results (memblock's memory, the reserved-memory table);
 //! it changes nothing and never panics on what a blob holds.
@@ -136,6 +137,14 @@ pub fn lint(fdt: &Fdt, placed: &Placed) -> Vec<Finding> {
         .take_while(|&(_, size)| size != 0)
         .map(|(base, size)| Region { node: "/memreserve/".into(), base, size, memreserve: true })
         .collect();
+    for node in crate::of::fdt_scan::memory_nodes(fdt) {
+        let Some(reg) = node.property("linux,usable-memory").or_else(|| node.property("reg")) else { continue };
+        let entry = (root.addr + root.size) as usize * 4;
+        if entry > 0 && reg.value.len() % entry != 0 {
+            let values = format!("{} of {} bytes, {}-byte entries", reg.name, reg.value.len(), entry);
+            add("memory-reg-partial", Severity::Warning, &format!("/{}", node.name), values, "Linux adds the whole entries and ignores the bytes after them, silently.");
+        }
+    }
     let rmem = fdt.find_node("/reserved-memory");
     let cells_ok = rmem.is_some_and(|n| {
         cell_count(n.property("#address-cells")) == Some(root.addr) && cell_count(n.property("#size-cells")) == Some(root.size)

@@ -25,6 +25,8 @@ struct Tree {
     dma_limited: bool,
     /// `/reserved-memory`'s own `#address-cells` (the root's is 2).
     rmem_addr_cells: Option<u32>,
+    /// The `reg` of a second memory node, `memory@100000000`.
+    memory_reg: Option<Vec<u8>>,
 }
 
 fn reg(base: u64, size: u64) -> (&'static str, Vec<u8>) {
@@ -55,6 +57,12 @@ fn blob(t: &Tree) -> Vec<u8> {
         b.prop("#size-cells", &2u32.to_be_bytes());
         b.prop("ranges", b"");
         b.prop("dma-ranges", &[cells(0, 0x4000_0000), 0x2000_0000u64.to_be_bytes().to_vec()].concat());
+        b.end();
+    }
+    if let Some(reg) = &t.memory_reg {
+        b.begin("memory@100000000");
+        b.prop("device_type", b"memory\0");
+        b.prop("reg", reg);
         b.end();
     }
     b.begin("reserved-memory");
@@ -161,6 +169,12 @@ fn cases() -> Vec<(&'static str, Tree, Tree)> {
             Tree { rmem_addr_cells: Some(1), ..one("fw@50000000", vec![("reg", [0x5000_0000u32.to_be_bytes(), [0; 4], 0x1000u32.to_be_bytes()].concat())]) },
             one("fw@50000000", vec![reg(0x5000_0000, 0x1000)]),
         ),
+        // 256 MiB at 4 GiB, then one cell more.
+        (
+            "memory-reg-partial",
+            Tree { memory_reg: Some([cells(0x1_0000_0000, 0x1000_0000), vec![0; 4]].concat()), ..Tree::default() },
+            Tree { memory_reg: Some(cells(0x1_0000_0000, 0x1000_0000)), ..Tree::default() },
+        ),
     ]
 }
 
@@ -168,7 +182,7 @@ fn cases() -> Vec<(&'static str, Tree, Tree)> {
 fn each_lint_fires_on_its_tree_and_not_on_the_near_miss() {
     let cases = cases();
     // Every ID of the module's table has its case.
-    assert_eq!(cases.len(), 14);
+    assert_eq!(cases.len(), 15);
     for (id, trigger, near) in cases {
         assert!(ids(&trigger).contains(&id), "{id}: not reported on its tree: {:?}", ids(&trigger));
         assert_eq!(ids(&near), Vec::<&str>::new(), "{id}: the near miss is not clean");
