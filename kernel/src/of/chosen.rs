@@ -119,13 +119,15 @@ pub fn has_uefi_system_table(fdt: &Fdt) -> bool {
     fdt.chosen().and_then(|c| c.property("linux,uefi-system-table")).is_some()
 }
 
-/// The root `model`, or failing that the first root `compatible` (Linux's
-/// `of_flat_dt_get_machine_name`).
+/// The root `model`, or failing that the root `compatible`, as the C string Linux's
+/// `of_flat_dt_get_machine_name` prints: up to the first NUL, so an empty `model = ""` is an
+/// empty name (not the compatible), and a list gives its first string. `None` when neither is
+/// there, or the name is not UTF-8.
 pub fn machine_name<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
     let root = fdt.root()?;
-    root.property("model")
-        .and_then(|p| p.as_str())
-        .or_else(|| root.compatible().next())
+    let value = root.property("model").or_else(|| root.property("compatible"))?.value;
+    let name = value.split(|&c| c == 0).next().unwrap_or(value);
+    core::str::from_utf8(name).ok()
 }
 
 /// `/chosen/linux,initrd-start` and `-end`, as Linux's `early_init_dt_check_for_initrd`:

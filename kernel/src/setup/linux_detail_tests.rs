@@ -32,8 +32,8 @@ fn tree(props: &[(&str, &[u8])], more: impl FnOnce(&mut Builder)) -> Vec<u8> {
 }
 
 /// arm64's setup_machine_fdt: `of_flat_dt_get_machine_name` (the root's `model`, else its
-/// `compatible`, whose first string prints), and when it finds neither it returns without a
-/// line.
+/// `compatible`, printed as a C string: the first string), and when it finds neither it
+/// returns without a line.
 #[test]
 fn the_machine_model_line_is_the_model_or_compatible_or_nothing() {
     let model = |lines: &[String]| lines.iter().filter(|l| l.starts_with("Machine model")).cloned().collect::<Vec<_>>();
@@ -43,6 +43,9 @@ fn the_machine_model_line_is_the_model_or_compatible_or_nothing() {
     assert_eq!(model(&lines), ["Machine model: acme,board"]);
     let (_, lines) = setup(&tree(&[("compatible", b"acme,board\0"), ("model", b"Acme Board\0")], |_| {}), "");
     assert_eq!(model(&lines), ["Machine model: Acme Board"]);
+    // An empty model is a name: Linux prints it empty rather than the compatible (booted).
+    let (_, lines) = setup(&tree(&[("compatible", b"acme,board\0"), ("model", b"\0")], |_| {}), "");
+    assert_eq!(model(&lines), ["Machine model: "]);
 }
 
 /// of_fdt_device_is_available: no `status` is available; a present one must `strcmp` equal
