@@ -45,6 +45,8 @@ pub struct BootInputs {
 pub struct MachineFdt {
     pub cells: Cells,
     pub initrd: Option<(PhysAddr, PhysAddr)>,
+    /// `/chosen/linux,elfcorehdr`: `(address, size)`.
+    pub elfcorehdr: Option<(u64, u64)>,
 }
 
 /// `setup_machine_fdt` + `early_init_dt_scan_nodes` (root cells, /chosen, memory nodes,
@@ -56,6 +58,10 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
     let initrd = inputs.initrd_override.or_else(|| chosen::initrd(fdt)).filter(|(s, e)| s <= e);
     if let Some((start, end)) = initrd {
         trace!("OF: fdt: initrd_start=0x{:x}  initrd_end=0x{:x}", start.0, end.0);
+    }
+    let elfcorehdr = chosen::elfcorehdr(fdt, cells);
+    if let Some((addr, size)) = elfcorehdr {
+        trace!("OF: fdt: elfcorehdr_start=0x{addr:x} elfcorehdr_size=0x{size:x}");
     }
     fdt_scan::scan_memory(fdt, cells, mb);
     // early_init_dt_check_for_usable_mem_range: keep the first range, add the others.
@@ -69,7 +75,7 @@ pub fn setup_machine_fdt(fdt: &Fdt, mb: &mut Memblock, inputs: &BootInputs) -> M
             let _ = mb.add(PhysAddr(base), size);
         }
     }
-    MachineFdt { cells, initrd }
+    MachineFdt { cells, initrd, elfcorehdr }
 }
 
 /// `setup_arch` up to `paging_init`: `setup_machine_fdt` and the machine model line,
@@ -225,6 +231,15 @@ pub fn arm64_memblock_init<'a>(
     let _ = mb.reserve(text, end - text);
 
     let mut table = reserved_mem::scan(fdt, machine.cells, mb);
+    // fdt_reserve_elfcorehdr, between the scan and the hooks.
+    if let Some((addr, size)) = machine.elfcorehdr.filter(|&(_, size)| size != 0) {
+        if mb.is_region_reserved(PhysAddr(addr), size) {
+            warn!("OF: fdt: elfcorehdr is overlapped");
+        } else {
+            let _ = mb.reserve(PhysAddr(addr), size);
+            info!("OF: fdt: Reserving {} KiB of memory at 0x{addr:x} for elfcorehdr", size >> 10);
+        }
+    }
     reserved_mem::init(fdt, machine.cells, mb, &mut table, hooks, env);
     table
 }

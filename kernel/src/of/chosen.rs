@@ -170,6 +170,35 @@ pub fn usable_memory_ranges(fdt: &Fdt, cells: Cells) -> [(u64, u64); MAX_USABLE_
     out
 }
 
+/// `/chosen/linux,elfcorehdr` (the crash dump's ELF header, given to a crash kernel), as
+/// Linux's `early_init_dt_check_for_elfcorehdr` reads it: the first `(address, size)` entry in
+/// the root's cells. Linux checks the length against the number of cells, not bytes, and reads
+/// past a shorter value; here a value shorter than one entry (or that the cells cannot decode)
+/// is refused with a line saying why.
+pub fn elfcorehdr(fdt: &Fdt, cells: Cells) -> Option<(u64, u64)> {
+    let prop = fdt.chosen()?.property("linux,elfcorehdr")?;
+    if prop.value.len() < ((cells.addr + cells.size) as usize) {
+        return None;
+    }
+    let entry = (cells.addr + cells.size) as usize * 4;
+    let first = prop.value.get(..entry).map(|v| cells.reg(v));
+    match first {
+        Some(Ok(mut reg)) => reg.next(),
+        Some(Err(e)) => {
+            crate::warn!("OF: fdt: invalid {} property in '/chosen', ignoring it: {e}", prop.name);
+            None
+        }
+        None => {
+            crate::warn!(
+                "OF: fdt: invalid {} property in '/chosen', ignoring it: its {} bytes are less than one {entry}-byte entry (Linux reads past it)",
+                prop.name,
+                prop.value.len()
+            );
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,3 +180,39 @@ fn the_image_is_added_back_after_the_memory_limit() {
     let (mb, _) = setup(&tree(&[], |_| {}), "mem=1M");
     assert_eq!(regions(&mb, MemblockKind::Memory), [(0x4000_0000, 0x10_0000, 0), (0x4020_0000, 0x20_0000, 0)]);
 }
+
+/// `/chosen/linux,elfcorehdr`: early_init_dt_check_for_elfcorehdr reads it with the chosen
+/// node; fdt_reserve_elfcorehdr reserves it after the /reserved-memory scan, unless something
+/// is reserved there already (6.1 reserves /memreserve/ first). Both cases booted on Debian's
+/// Linux 6.1 in QEMU, whose lines these are.
+#[test]
+fn the_elfcorehdr_is_reserved_unless_already_reserved() {
+    let blob = |memreserve: &[(u64, u64)], value: &[u8]| {
+        let mut b = Builder::new();
+        b.begin("");
+        b.prop("#address-cells", &be32(2));
+        b.prop("#size-cells", &be32(2));
+        memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+        b.begin("chosen");
+        b.prop("linux,elfcorehdr", value);
+        b.end();
+        b.end();
+        b.finish(memreserve)
+    };
+    let hdr = cells(0x5000_0000, 0x1_0000);
+    let has = |lines: &[String], line: &str| lines.iter().any(|l| l == line);
+    let at = |mb: &Memblock| regions(mb, MemblockKind::Reserved).into_iter().find(|r| r.0 == 0x5000_0000).map(|r| r.1);
+
+    let (mb, lines) = setup(&blob(&[], &hdr), "");
+    assert!(has(&lines, "OF: fdt: Reserving 64 KiB of memory at 0x50000000 for elfcorehdr"), "{lines:?}");
+    assert_eq!(at(&mb), Some(0x1_0000));
+
+    let (mb, lines) = setup(&blob(&[(0x5000_0000, 0x1000)], &hdr), "");
+    assert!(has(&lines, "OF: fdt: elfcorehdr is overlapped"), "{lines:?}");
+    assert_eq!(at(&mb), Some(0x1000), "only the /memreserve/ entry");
+
+    // 8 bytes: not one 16-byte entry (Linux compares with the cell count and reads past it).
+    let (mb, lines) = setup(&blob(&[], &hdr[..8]), "");
+    assert!(lines.iter().any(|l| l.starts_with("OF: fdt: invalid linux,elfcorehdr property in '/chosen'")), "{lines:?}");
+    assert_eq!(at(&mb), None);
+}
