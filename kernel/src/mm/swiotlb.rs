@@ -16,6 +16,8 @@ use crate::mm::{PhysAddr, PAGE_SIZE};
 pub const IO_TLB_SHIFT: u32 = 11;
 /// `IO_TLB_SEGSIZE`: `swiotlb=N` is rounded up to a multiple of this many slabs.
 pub const IO_TLB_SEGSIZE: u64 = 128;
+/// `IO_TLB_MIN_SLABS`: 1 MiB of slabs, the smallest buffer a failed allocation halves to.
+pub const IO_TLB_MIN_SLABS: u64 = (1 << 20) >> IO_TLB_SHIFT;
 /// `IO_TLB_DEFAULT_SIZE`: 64 MiB.
 pub const IO_TLB_DEFAULT_SIZE: u64 = 64 << 20;
 
@@ -76,7 +78,7 @@ pub struct IoTlb {
 /// `dma_phys_limit` (exclusive; `ARCH_LOW_ADDRESS_LIMIT` is one less) when `addressing_limit`
 /// or `force`, unless `noforce`; print Linux's lines (`area num` from
 /// `swiotlb_adjust_nareas` for `nr_cpus` possible CPUs, rounded up to a power of two; then
-/// `mapped [mem ...] (NMB)` or the allocation failure).
+/// `mapped [mem ...] (NMB)` or the allocation failures, each halving the buffer).
 pub fn swiotlb_init(
     mb: &mut Memblock,
     addressing_limit: bool,
@@ -96,25 +98,35 @@ pub fn swiotlb_init(
         nslabs = u64::from(nareas) * IO_TLB_SEGSIZE;
         out(format_args!("software IO TLB: SWIOTLB bounce buffer size roundup to {}MB", (nslabs << IO_TLB_SHIFT) >> 20));
     }
-    let bytes = (nslabs << IO_TLB_SHIFT).next_multiple_of(PAGE_SIZE);
-    // memblock_alloc_low: zeroed in Linux; nothing here reads or writes it, so it is left as is.
+    // swiotlb_memblock_alloc, halving the buffer on failure down to IO_TLB_MIN_SLABS (6.1.y
+    // has this from "swiotlb: reduce the swiotlb buffer size on allocation failure").
+    let default_nslabs = nslabs;
     let low_limit = PhysAddr(dma_phys_limit.saturating_sub(1));
-    match mb.alloc_try_nid(bytes, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, low_limit, NUMA_NO_NODE, |_, _| {}) {
-        Ok(start) => {
-            let tlb = IoTlb { start, end: start + bytes, nslabs };
-            out(format_args!(
-                "software IO TLB: mapped [mem {:#018x}-{:#018x}] ({}MB)",
-                tlb.start.0,
-                tlb.end.0,
-                (nslabs << IO_TLB_SHIFT) >> 20
-            ));
-            Some(tlb)
+    let (start, bytes) = loop {
+        let bytes = (nslabs << IO_TLB_SHIFT).next_multiple_of(PAGE_SIZE);
+        // memblock_alloc_low: zeroed in Linux; nothing here reads or writes it, so it is left as is.
+        match mb.alloc_try_nid(bytes, PAGE_SIZE, MEMBLOCK_LOW_LIMIT, low_limit, NUMA_NO_NODE, |_, _| {}) {
+            Ok(start) => break (start, bytes),
+            Err(_) => {
+                out(format_args!("software IO TLB: swiotlb_memblock_alloc: Failed to allocate {bytes} bytes tlb structure"));
+                if nslabs <= IO_TLB_MIN_SLABS {
+                    return None;
+                }
+                nslabs = (nslabs >> 1).next_multiple_of(IO_TLB_SEGSIZE);
+            }
         }
-        Err(_) => {
-            out(format_args!("software IO TLB: swiotlb_init_remap: Failed to allocate {bytes} bytes tlb structure"));
-            None
-        }
+    };
+    if nslabs != default_nslabs {
+        out(format_args!("software IO TLB: SWIOTLB bounce buffer size adjusted {default_nslabs} -> {nslabs} slabs"));
     }
+    let tlb = IoTlb { start, end: start + bytes, nslabs };
+    out(format_args!(
+        "software IO TLB: mapped [mem {:#018x}-{:#018x}] ({}MB)",
+        tlb.start.0,
+        tlb.end.0,
+        (nslabs << IO_TLB_SHIFT) >> 20
+    ));
+    Some(tlb)
 }
 
 #[cfg(test)]

@@ -57,14 +57,40 @@ fn slabs_areas_and_roundup() {
     assert_eq!(lines[1], "software IO TLB: SWIOTLB bounce buffer size roundup to 0MB");
 }
 
-/// Memory too small below the limit: Linux's warning, nothing reserved.
+/// Memory too small below the limit: each failed attempt is said and halves the buffer (6.1.y's
+/// swiotlb_init_remap), down to 1 MiB. 32 MiB of free RAM: 64 MiB fails, 32 MiB fills it,
+/// and the size is said to be adjusted (Debian's 6.1 printed the same three lines at -m 128M
+/// swiotlb=force).
 #[test]
-fn failure_is_a_warning() {
+fn failure_halves_the_buffer() {
     let mut mb = std::boxed::Box::new(Memblock::new());
     mb.add(PhysAddr(GIB), 32 << 20).unwrap();
     let mut lines = Vec::new();
     let tlb = swiotlb_init(&mut mb, true, &SwiotlbParams::default(), 1, 4 * GIB, &mut |a| lines.push(a.to_string()));
+    assert_eq!(tlb.map(|t| (t.end.0 - t.start.0, t.nslabs)), Some((32 << 20, 16384)));
+    assert_eq!(
+        lines,
+        [
+            "software IO TLB: area num 1.",
+            "software IO TLB: swiotlb_memblock_alloc: Failed to allocate 67108864 bytes tlb structure",
+            "software IO TLB: SWIOTLB bounce buffer size adjusted 32768 -> 16384 slabs",
+            "software IO TLB: mapped [mem 0x0000000040000000-0x0000000042000000] (32MB)",
+        ]
+    );
+    assert_eq!(mb.ty(MemblockKind::Reserved).total_size(), 32 << 20);
+}
+
+/// Not even 1 MiB below the limit: seven failures (64 MiB down to 1 MiB), nothing reserved.
+#[test]
+fn failure_down_to_one_mib_is_a_warning_each() {
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    mb.add(PhysAddr(GIB), 512 << 10).unwrap();
+    let mut lines = Vec::new();
+    let tlb = swiotlb_init(&mut mb, true, &SwiotlbParams::default(), 1, 4 * GIB, &mut |a| lines.push(a.to_string()));
     assert_eq!(tlb, None);
-    assert_eq!(lines[1], "software IO TLB: swiotlb_init_remap: Failed to allocate 67108864 bytes tlb structure");
+    let sizes: Vec<u64> = (0..7).map(|i| (64 << 20) >> i).collect();
+    let want: Vec<String> =
+        sizes.iter().map(|b| std::format!("software IO TLB: swiotlb_memblock_alloc: Failed to allocate {b} bytes tlb structure")).collect();
+    assert_eq!(lines[1..], want[..]);
     assert_eq!(mb.ty(MemblockKind::Reserved).total_size(), 0);
 }
