@@ -130,6 +130,9 @@ pub struct EarlyParams<'a> {
     pub cma: Option<crate::mm::cma::CmaCmdline>,
     /// `numa=off` (any value starting with `off`): one fake node, whatever the firmware says.
     pub numa_off: bool,
+    /// The whole command line, for what Linux reads as a string rather than as a parameter
+    /// (`crashkernel=`, searched for anywhere in it).
+    pub cmdline: &'a str,
 }
 
 impl Default for EarlyParams<'_> {
@@ -146,6 +149,7 @@ impl Default for EarlyParams<'_> {
             swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
             cma: None,
             numa_off: false,
+            cmdline: "",
         }
     }
 }
@@ -224,7 +228,7 @@ impl<'a> EarlyParams<'a> {
     /// Decode the early parameters of `cmdline`, left to right as `parse_early_param` does;
     /// each line that would print on the way is passed to `report`.
     pub fn parse(cmdline: &'a str, report: &mut dyn FnMut(EarlyLine<'a>)) -> EarlyParams<'a> {
-        let mut p = EarlyParams::default();
+        let mut p = EarlyParams { cmdline, ..EarlyParams::default() };
         for (name, value) in params(cmdline) {
             let bad = |report: &mut dyn FnMut(EarlyLine<'a>)| report(EarlyLine::Malformed(Malformed { name, value }));
             match (name, value) {

@@ -10,6 +10,7 @@
 use crate::arm64::ARM64_4K_48;
 use crate::cmdline::{EarlyLine, EarlyParams};
 use crate::mm::cma::{CmaAreas, CMA_SIZE_MBYTES};
+use crate::mm::crashkernel::{self, Crashkernel};
 use crate::mm::buddy::{BuddyError, FreePageLinks, Memmap, NodeData, Zones};
 use crate::mm::init::{alloc_memmaps, memblock_free_all, NodeMemmap};
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
@@ -123,12 +124,14 @@ pub struct Bootmem {
     pub nr_cpus: u32,
     /// The CMA areas: the reusable `shared-dma-pool` regions, then the default area.
     pub cma: CmaAreas,
+    /// What `crashkernel=` reserved.
+    pub crashkernel: Crashkernel,
 }
 
 /// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
 /// with its `Zone ranges` .. `Initmem setup node` lines), the default CMA area below the DMA
-/// limit (`dma_contiguous_reserve`, of `cma=` or [`CMA_SIZE_MBYTES`]), then `memblock_dump_all`
-/// (which prints with `memblock=debug`). `reserved` holds the CMA pools `/reserved-memory`
+/// limit (`dma_contiguous_reserve`, of `cma=` or [`CMA_SIZE_MBYTES`]), `crashkernel=`'s
+/// reservation, then `memblock_dump_all` (which prints with `memblock=debug`). `reserved` holds the CMA pools `/reserved-memory`
 /// declared, which take their `cma_areas[]` slots first, as `rmem_cma_setup` runs earlier.
 pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, params: &EarlyParams) -> Bootmem {
     let numa = numa::arch_numa_init(mb, params.numa_off, &mut |mb, desc| of::numa::of_numa_init(fdt, mb, desc));
@@ -144,9 +147,11 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
     if !default_area {
         areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, params.cma, CMA_SIZE_MBYTES << 20);
     }
+    let crashkernel =
+        crashkernel::reserve_crashkernel(mb, params.cmdline, limits.dma_phys_limit, 1 << ARCH.phys_mask_shift);
     mb.dump_all();
     let nr_cpus = fdt_scan::possible_cpus(fdt);
-    Bootmem { zones, memmaps, numa, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas }
+    Bootmem { zones, memmaps, numa, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas, crashkernel }
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.

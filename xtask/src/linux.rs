@@ -41,10 +41,10 @@ pub fn compared(s: &Scenario) -> bool {
 }
 
 /// A line of Linux's memory path: from `Machine model` through `Memory:`, what setup_arch
-/// (with efi_init's verdict), the reserved-memory scan, NUMA, the zones, the memblock dump and mm_init
-/// print (swiotlb's lines among them).
+/// (with efi_init's verdict), the reserved-memory scan, NUMA, the zones, crashkernel=, the
+/// memblock dump and mm_init print (swiotlb's lines among them).
 pub fn memory_path(line: &str) -> bool {
-    const PREFIXES: [&str; 28] = [
+    const PREFIXES: [&str; 30] = [
         "Machine model: ",
         "efi: ",
         "OF: fdt: ",
@@ -72,6 +72,8 @@ pub fn memory_path(line: &str) -> bool {
         "Built ",
         "Policy zone: ",
         "software IO TLB: ",
+        "crashkernel",
+        "cannot allocate crashkernel",
         "Memory: ",
     ];
     PREFIXES.iter().any(|p| line.starts_with(p))
@@ -113,6 +115,10 @@ fn common(name: &str) -> Vec<Difference> {
             "the kernel image [_stext, _end): Debian's is 30 MiB, ours a few hundred KiB",
         ),
     ];
+    // crashkernel= without a base goes top-down, below each kernel's own allocations: where
+    // it lands differs as the default CMA area's does. Scenarios pin ours.
+    v.push(same("crashkernel reserved: 0x* - 0x* (* MB)", "placed top-down below each kernel's own allocations (Linux's memmap, percpu and page tables differ from ours)"));
+    v.push(same("crashkernel low memory reserved: 0x* - 0x* (* MB)", "placed top-down below the DMA limit, under each kernel's own allocations"));
     // The default CMA area goes top-down below the DMA limit, under each kernel's own
     // allocations at the top of RAM when RAM ends below 4 GiB: there its place differs. Where
     // the limit is 4 GiB and RAM passes it (4G, 6G), or `cma=` places it, it is compared.
@@ -177,6 +183,9 @@ fn differences(name: &str) -> Vec<Difference> {
             linux_allocations("000000007a"),
             linux_allocations("000000007f"),
         ],
+        // 2 GiB from 0x40000000: Linux's allocations (memmap, percpu, page tables) at the top,
+        // from 0xbfbcc000, and the default CMA area below them, merged with its memmap.
+        "crashkernel-fixed" => vec![linux_allocations("00000000b9"), linux_allocations("00000000bf")],
         // mem=768M: memory ends at 0x70000000, inside `cut` [0x6ff00000, 0x70100000): Linux's
         // allocations below it merge with it, as ours do (the scenario pins ours).
         "reserved-memory-edge-mem-limit" => vec![linux_allocations("000000006b"), linux_allocations("000000006f")],

@@ -421,6 +421,24 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     );
     bypassed.opts.overlay = Some("cma-default-node".into());
     list.push(bypassed);
+    // crashkernel= (mm/crashkernel.rs): at a base, in reserved[] beside the other
+    // reservations; and ,high with ,low on 6 GiB, the low part below the DMA limit (4 GiB).
+    let mut fixed = cma("crashkernel-fixed", "2G", "crashkernel=64M@0x60000000 memblock=debug", &[], &[]);
+    fixed.expect.splice(
+        2..2,
+        [
+            "crashkernel reserved: 0x0000000060000000 - 0x0000000064000000 (64 MB)",
+            " reserved[0x2]\t[0x0000000060000000-0x0000000063ffffff], 0x0000000004000000 bytes flags: 0x0",
+        ]
+        .map(String::from),
+    );
+    list.push(fixed);
+    let mut high = cma("crashkernel-high", "6G", "crashkernel=512M,high crashkernel=64M,low", &[], &[]);
+    high.expect.splice(
+        2..2,
+        ["crashkernel low memory reserved: 0x* - 0x* (64 MB)", "crashkernel reserved: 0x00000001* - 0x00000001* (512 MB)"].map(String::from),
+    );
+    list.push(high);
     // Each line before the first psci line (bootmem_init runs before psci_dt_init).
     for (name, line) in [
         ("cma-default-6G", "cma: Reserved 64 MiB at 0x00000000fc000000"),

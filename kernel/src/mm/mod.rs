@@ -6,6 +6,7 @@
 pub mod addr;
 pub mod buddy;
 pub mod cma;
+pub mod crashkernel;
 pub mod init;
 pub mod memblock;
 pub mod numa;
