@@ -10,7 +10,7 @@
 //! reports. A panic or fault report on a console quieter than the default (`quiet`,
 //! `loglevel=` below 7) replays the last lines the console may have hidden.
 
-use crate::arch::{idmap, timer};
+use crate::arch::timer;
 use crate::drivers::pl011;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -35,7 +35,7 @@ static DYNDBG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::
 static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(kernel::cmdline::CONSOLE_LOGLEVEL_DEFAULT);
 
 /// Map the PL011 at `base` and make it the console.
-pub fn init(base: PhysAddr, size: u64) -> Result<(), idmap::PoolExhausted> {
+pub fn init(base: PhysAddr, size: u64) -> Result<(), pl011::ConsoleError> {
     pl011::console_init(base, size)
 }
 
@@ -70,7 +70,7 @@ impl Console {
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         match pl011::console() {
-            Some(mut u) => u.write_str(s),
+            Some(mut u) => u.write_str(s).inspect_err(|_| pl011::console_lost()),
             None => Ok(()),
         }
     }

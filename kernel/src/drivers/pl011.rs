@@ -8,6 +8,7 @@
 //! they are mapped, so handing out a `Pl011` for it needs no trust from the caller.
 
 use crate::arch::idmap::{self, PoolExhausted};
+use crate::arch::timer;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::mm::paging::KernelTables;
 use kernel::mm::PhysAddr;
@@ -77,7 +78,9 @@ register_structs! {
         (0x30 => cr: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
         (0x44 => icr: WriteOnly<u32, ICR::Register>),
-        (0x48 => @END),
+        (0x48 => _reserved3),
+        (0xff0 => cid: [ReadOnly<u32>; 4]),
+        (0x1000 => @END),
     }
 }
 
@@ -95,9 +98,32 @@ impl Pl011 {
         Pl011 { regs: unsafe { &*(base as *const Registers) } }
     }
 
+    /// The PrimeCell component ID in the block's last four registers (one byte each):
+    /// [`AMBA_CID`] on a PL011.
+    pub fn component_id(&self) -> u32 {
+        self.regs.cid.iter().enumerate().fold(0, |id, (i, r)| id | (r.get() & 0xff) << (8 * i))
+    }
+
+    /// Poll until `done` holds, for at most [`WAIT_LIMIT_MS`]: `false` when it never did (a
+    /// UART that stopped, or something else at its address), so that nothing hangs on it.
+    fn wait(&self, done: impl Fn(&Registers) -> bool) -> bool {
+        if done(self.regs) {
+            return true;
+        }
+        let limit = timer::frequency() / 1000 * WAIT_LIMIT_MS;
+        let start = timer::ticks();
+        while !done(self.regs) {
+            if timer::ticks().wrapping_sub(start) > limit {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+        true
+    }
+
     /// Enable the UART for 8-bit transmission with FIFOs, draining what is in flight first.
     pub fn init(&self) {
-        while self.regs.fr.is_set(FR::BUSY) {}
+        self.wait(|r| !r.fr.is_set(FR::BUSY));
         self.regs.cr.set(0);
         self.regs.icr.write(ICR::ALL::SET);
         self.regs.lcr_h.write(LCR_H::WLEN::EightBit + LCR_H::FEN::SET);
@@ -125,9 +151,16 @@ impl Pl011 {
 
     /// Wait until the last byte has left the shift register (before power-off).
     pub fn flush(&self) {
-        while self.regs.fr.is_set(FR::BUSY) {}
+        self.wait(|r| !r.fr.is_set(FR::BUSY));
     }
 }
+
+/// The PrimeCell component ID of every PL011 (Linux's `AMBA_CID`).
+pub const AMBA_CID: u32 = 0xb105_f00d;
+
+/// How long a wait on the UART's flags may take before the UART counts as gone: 16 bytes at
+/// 2400 baud drain in about 67 ms.
+const WAIT_LIMIT_MS: u64 = 100;
 
 /// Transmit FIFO depth of the smallest PL011 revision (r1p4 and earlier have 16).
 const FIFO_DEPTH: usize = 16;
@@ -140,7 +173,9 @@ impl core::fmt::Write for Pl011 {
         for b in s.bytes() {
             for byte in if b == b'\n' { [Some(b'\r'), Some(b)] } else { [Some(b), None] }.into_iter().flatten() {
                 if room == 0 {
-                    while !self.regs.fr.is_set(FR::TXFE) {}
+                    if !self.wait(|r| r.fr.is_set(FR::TXFE)) {
+                        return Err(core::fmt::Error);
+                    }
                     room = FIFO_DEPTH;
                 }
                 self.regs.dr.set(byte as u32);
@@ -154,15 +189,49 @@ impl core::fmt::Write for Pl011 {
 /// The console UART's register block, mapped (0 while there is none).
 static CONSOLE: AtomicU64 = AtomicU64::new(0);
 
-/// Identity-map the PL011 at `base` as device memory, enable it and make it the console.
-pub fn console_init(base: PhysAddr, size: u64) -> Result<(), PoolExhausted> {
+/// Why the console could not be brought up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleError {
+    /// No page-table page left to map its registers.
+    NoPageTable,
+    /// What answers at its address has this component ID, not [`AMBA_CID`]: not a PL011 (a
+    /// `reg` read with the wrong cells, say). Writing to it would wait forever. `None`: the
+    /// address is 0, which is not probed (no Rust reference may point there).
+    NotPl011 { cid: Option<u32> },
+}
+
+impl From<PoolExhausted> for ConsoleError {
+    fn from(_: PoolExhausted) -> Self {
+        ConsoleError::NoPageTable
+    }
+}
+
+/// Identity-map the PL011 at `base` as device memory, check that it is one (when `size`
+/// covers the ID registers), enable it and make it the console.
+pub fn console_init(base: PhysAddr, size: u64) -> Result<(), ConsoleError> {
+    if base.0 == 0 {
+        return Err(ConsoleError::NotPl011 { cid: None });
+    }
     idmap::map_device(base, size)?;
     // The kernel runs on one CPU with interrupts masked.
-    // SAFETY: the block was just identity-mapped as device memory; this is the only console.
+    // SAFETY: the block (not at address 0) was just identity-mapped as device memory; this is
+    // the only console.
     let uart = unsafe { Pl011::new(base.0 as usize) };
+    if size >= 0x1000 {
+        let cid = uart.component_id();
+        if cid != AMBA_CID {
+            return Err(ConsoleError::NotPl011 { cid: Some(cid) });
+        }
+    }
     uart.init();
     CONSOLE.store(base.0, Ordering::Release);
     Ok(())
+}
+
+/// The console stopped answering (a wait on its flags ran out): drop it, so that the boot
+/// goes on (its lines still reach the log buffer) and reports go to the fallback UART.
+pub fn console_lost() {
+    CONSOLE.store(0, Ordering::Release);
 }
 
 /// When there is no console yet, identity-map the PL011 at `base` and make it the console as
