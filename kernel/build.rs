@@ -31,7 +31,7 @@ const INIT_TEXT: &[&str] = &[
     "kernel::of::chosen::first_pl011",
     "kernel::of::chosen::console_from_node",
     "kernel::of::chosen::bootargs",
-    "kernel::of::chosen::has_uefi_system_table",
+    "kernel::of::chosen::uefi_params",
     "kernel::of::chosen::machine_name",
     "kernel::of::chosen::initrd",
     "kernel::of::chosen::usable_memory_ranges",

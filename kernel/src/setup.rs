@@ -23,7 +23,7 @@ use crate::of::{self, chosen};
 use crate::of::fdt::Fdt;
 use crate::of::{cells::Cells, fdt_scan};
 use crate::of::reserved_mem::{self, HookEnv, ReservedMemOfId, ReservedMemTable};
-use crate::{info, trace, warn};
+use crate::{error, info, trace, warn};
 
 /// The architecture's memory parameters, which this file hands to `mm`.
 const ARCH: &MemoryParams = &ARM64_4K_48;
@@ -100,9 +100,13 @@ pub fn setup_arch_memory<'a>(
     }
     mb.set_debug(params.memblock_debug);
     // efi_init, between parse_early_param and arm64_memblock_init. This kernel boots from a
-    // device tree only; a tree that names a UEFI system table gets no line.
-    if !chosen::has_uefi_system_table(fdt) {
-        info!("efi: UEFI not found.");
+    // device tree only: where Linux would go on through UEFI, it says that it does not.
+    match chosen::uefi_params(fdt) {
+        chosen::UefiParams::NotFound => info!("efi: UEFI not found."),
+        chosen::UefiParams::Missing(p) => error!("efi: Can't find property '{p}' in DT!"),
+        chosen::UefiParams::Found => {
+            warn!("efi: /chosen describes a UEFI boot; this kernel takes memory from the device tree's memory nodes, not the UEFI memory map")
+        }
     }
     let env = HookEnv { cma_cmdline: params.cma.is_some() };
     let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks, &env);

@@ -388,14 +388,15 @@ fn a_zero_width_reg_is_refused_with_a_message() {
     );
 }
 
-/// A small tree with one memory bank, with or without `/chosen/linux,uefi-system-table`.
-fn efi_blob(uefi: bool) -> Vec<u8> {
+/// A small tree with one memory bank and the first `uefi` of Linux's UEFI properties in
+/// `/chosen`.
+fn efi_blob(uefi: usize) -> Vec<u8> {
     let mut b = Builder::new();
     root(&mut b);
     memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
     b.begin("chosen");
-    if uefi {
-        b.prop("linux,uefi-system-table", &cells(0x4100_0000, 0)[..8]);
+    for name in &crate::of::chosen::UEFI_PARAMS[..uefi] {
+        b.prop(name, &cells(0x4100_0000, 0)[..8]);
     }
     b.end();
     b.end();
@@ -404,23 +405,28 @@ fn efi_blob(uefi: bool) -> Vec<u8> {
 
 /// Linux's efi_init runs after parse_early_param (so after `Memory limited to`) and before
 /// arm64_memblock_init (so before any reserved-memory line); without a UEFI system table in
-/// /chosen it says `efi: UEFI not found.`, with one it goes on to use UEFI (no such line).
+/// /chosen it says `efi: UEFI not found.`; with one but not the rest, it names the first
+/// missing property (Debian's 6.1, booted with 1, 2 and 5 of them) and boots without UEFI.
 #[test]
 fn uefi_not_found_is_said_between_the_early_params_and_memblock_init() {
-    let lines_of = |uefi: bool| {
+    let lines_of = |uefi: usize| {
         let blob = efi_blob(uefi);
         let mut mb = std::boxed::Box::new(Memblock::new());
         let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some("mem=512M memblock=debug"), sections: None };
         crate::testlog::capture(|| dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).map(|_| ())).1
     };
-    let lines = lines_of(false);
+    let lines = lines_of(0);
     let at = |want: &str| lines.iter().position(|l| l.starts_with(want)).unwrap_or_else(|| panic!("{want:?} not in {lines:#?}"));
     let efi = at("efi: UEFI not found.");
     assert_eq!(lines[efi], "efi: UEFI not found.");
     assert!(at("Memory limited to 512MB") < efi);
     // memblock=debug: arm64_memblock_init's first reservation (the kernel image) comes after.
     assert!(efi < at("memblock_reserve: "), "{lines:#?}");
-    assert!(!lines_of(true).iter().any(|l| l.starts_with("efi: ")));
+    let efi_lines = |uefi| lines_of(uefi).into_iter().filter(|l| l.starts_with("efi: ")).collect::<Vec<_>>();
+    assert_eq!(efi_lines(1), ["efi: Can't find property 'linux,uefi-mmap-start' in DT!"]);
+    assert_eq!(efi_lines(2), ["efi: Can't find property 'linux,uefi-mmap-size' in DT!"]);
+    assert_eq!(efi_lines(5), ["efi: Can't find property 'linux,uefi-secure-boot' in DT!"]);
+    assert_eq!(efi_lines(6).len(), 1, "all of them: one line saying UEFI is not used");
 }
 
 /// A `no-map` region that is not page aligned: `reg = <0x0 0x50000800 0x0 0x1000>` splits

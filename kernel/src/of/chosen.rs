@@ -113,10 +113,38 @@ pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
         .unwrap_or("")
 }
 
-/// Whether the loader passed a UEFI system table (`/chosen/linux,uefi-system-table`, the first
-/// property Linux's `efi_get_fdt_params` looks for; without it there is no UEFI to use).
-pub fn has_uefi_system_table(fdt: &Fdt) -> bool {
-    fdt.chosen().and_then(|c| c.property("linux,uefi-system-table")).is_some()
+/// The `/chosen` properties Debian's Linux 6.1 `efi_get_fdt_params` reads, in its order: the
+/// system table, the memory map (start, size, descriptor size and version), and the secure
+/// boot state (Debian's kernel asks for it too: booted, it names it when it is missing).
+pub const UEFI_PARAMS: [&str; 6] = [
+    "linux,uefi-system-table",
+    "linux,uefi-mmap-start",
+    "linux,uefi-mmap-size",
+    "linux,uefi-mmap-desc-size",
+    "linux,uefi-mmap-desc-ver",
+    "linux,uefi-secure-boot",
+];
+
+/// What `efi_get_fdt_params` makes of `/chosen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UefiParams {
+    /// No system table (or no `/chosen`): "UEFI not found."
+    NotFound,
+    /// A system table, but this later property is missing: Linux says so and boots without
+    /// UEFI.
+    Missing(&'static str),
+    /// All of them: Linux boots through UEFI (its memory map, not the memory nodes).
+    Found,
+}
+
+/// [`UefiParams`] for this tree.
+pub fn uefi_params(fdt: &Fdt) -> UefiParams {
+    let Some(chosen) = fdt.chosen() else { return UefiParams::NotFound };
+    match UEFI_PARAMS.iter().position(|p| chosen.property(p).is_none()) {
+        Some(0) => UefiParams::NotFound,
+        Some(i) => UefiParams::Missing(UEFI_PARAMS[i]),
+        None => UefiParams::Found,
+    }
 }
 
 /// The root `model`, or failing that the root `compatible`, as the C string Linux's
