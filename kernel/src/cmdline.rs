@@ -1,6 +1,6 @@
 //! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
 //! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`, `cma=`,
-//! `swiotlb=`, `numa=off`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
+//! `swiotlb=`, `numa=off`, `cma_pernuma=`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
@@ -130,6 +130,8 @@ pub struct EarlyParams<'a> {
     pub cma: Option<crate::mm::cma::CmaCmdline>,
     /// `numa=off` (any value starting with `off`): one fake node, whatever the firmware says.
     pub numa_off: bool,
+    /// `cma_pernuma=SIZE`: a CMA area of SIZE on every online node (0: none).
+    pub cma_pernuma: u64,
     /// The whole command line, for what Linux reads as a string rather than as a parameter
     /// (`crashkernel=`, searched for anywhere in it).
     pub cmdline: &'a str,
@@ -149,6 +151,7 @@ impl Default for EarlyParams<'_> {
             swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
             cma: None,
             numa_off: false,
+            cma_pernuma: 0,
             cmdline: "",
         }
     }
@@ -275,6 +278,16 @@ impl<'a> EarlyParams<'a> {
                 // off for good; other values are accepted and do nothing.
                 ("numa", Some(v)) => p.numa_off |= v.starts_with("off"),
                 ("numa", None) => bad(report),
+                // early_cma_pernuma: memparse, whatever follows (Linux 6.1 dereferences a
+                // missing value; here it is malformed).
+                ("cma_pernuma", Some(v)) => {
+                    let m = memparse(v);
+                    if m.overflowed {
+                        report(EarlyLine::Wrapped { name, value: v });
+                    }
+                    p.cma_pernuma = m.value;
+                }
+                ("cma_pernuma", None) => bad(report),
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }

@@ -132,22 +132,24 @@ pub struct Bootmem {
     pub crashkernel: Crashkernel,
 }
 
-/// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
+/// `bootmem_init`: the NUMA step with each node's `NODE_DATA`, `cma_pernuma=`'s areas, the memmap (`sparse_init`), the zones (`zone_sizes_init`,
 /// with its `Zone ranges` .. `Initmem setup node` lines), the default CMA area below the DMA
 /// limit (`dma_contiguous_reserve`, of `cma=` or [`CMA_SIZE_MBYTES`]), `crashkernel=`'s
 /// reservation, then `memblock_dump_all` (which prints with `memblock=debug`). `reserved` holds the CMA pools `/reserved-memory`
 /// declared, which take their `cma_areas[]` slots first, as `rmem_cma_setup` runs earlier.
 pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, params: &EarlyParams) -> Bootmem {
     let numa = numa::arch_numa_init(mb, params.numa_off, &mut |mb, desc| of::numa::of_numa_init(fdt, mb, desc));
-    let memmaps = alloc_memmaps(mb);
-    let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
-    let zones =
-        zone_sizes::free_area_init(mb, &limits, numa.online(), &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
+    // The /reserved-memory pools took their cma_areas[] slots in rmem_cma_setup, earlier.
     let mut areas = CmaAreas::default();
     let mut default_area = false;
     for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
         default_area |= areas.init_reserved_mem(mb, r.base, r.size).is_ok() && r.cma_default;
     }
+    areas.dma_pernuma_cma_reserve(mb, params.cma_pernuma, numa.online().iter());
+    let memmaps = alloc_memmaps(mb);
+    let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
+    let zones =
+        zone_sizes::free_area_init(mb, &limits, numa.online(), &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
     if !default_area {
         areas.dma_contiguous_reserve(mb, limits.dma_phys_limit, params.cma, CMA_SIZE_MBYTES << 20);
     }

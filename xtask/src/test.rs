@@ -742,6 +742,28 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: [&NO_FAILURE[..], &["NUMA: Faking*"]].concat(),
     });
 
+    // cma_pernuma=16M on two nodes of 1 GiB: an area on each node, before the zones, each
+    // at the top of its node below what is allocated there (NODE_DATA), in node order.
+    let mut o = opts("2G");
+    o.numa = 2;
+    o.smp = 2;
+    o.append = Some("cma_pernuma=16M".into());
+    list.push(Scenario {
+        name: "numa-cma-pernuma",
+        opts: o,
+        expect: [
+            "cma: Reserved 16 MiB at 0x000000007*",
+            "cma: Reserved 16 MiB at 0x00000000b*",
+            "Zone ranges:",
+            "cma: Reserved 64 MiB at 0x*",
+            "Memory: *K/2097152K available (* 98304K cma-reserved)",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: [&NO_FAILURE[..], &["cma: Failed*", "cma: dma_pernuma_cma_reserve*"]].concat(),
+    });
+
     // numa=off on the two-node machine: dummy_numa_init says why, and fakes one node.
     let mut o = opts("1G");
     o.numa = 2;

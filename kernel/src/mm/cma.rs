@@ -13,7 +13,7 @@
 //! ranges back out and return them. Nothing migrates: a range with a page in use is skipped.
 //! This module never touches the memory of an area itself.
 
-use crate::{error, info};
+use crate::{error, info, trace, warn};
 
 use crate::mm::addr::{Pfn, PhysAddr, PAGE_SIZE};
 use crate::mm::buddy::{FreePageLinks, Zones};
@@ -97,6 +97,18 @@ pub enum CmaError {
     Busy,
     /// `-ENOMEM`: no free range fits.
     NoMemory,
+}
+
+impl CmaError {
+    /// The errno Linux returns for it.
+    pub fn errno(self) -> i32 {
+        match self {
+            CmaError::NoSlots => -28,
+            CmaError::Inval => -22,
+            CmaError::Busy => -16,
+            CmaError::NoMemory => -12,
+        }
+    }
 }
 
 /// The CMA areas declared so far (Linux's `cma_areas[]` and `cma_area_count`).
@@ -218,6 +230,20 @@ impl CmaAreas {
             Err(e) => {
                 let _ = mb.phys_free(PhysAddr(base), size);
                 failed(size, e)
+            }
+        }
+    }
+
+    /// `dma_pernuma_cma_reserve`: with `cma_pernuma=SIZE`, an area of SIZE on each online node
+    /// of `nodes` (anywhere on the node); a node where it does not fit is said and skipped.
+    pub fn dma_pernuma_cma_reserve(&mut self, mb: &mut Memblock, size: u64, nodes: impl Iterator<Item = i32>) {
+        if size == 0 {
+            return;
+        }
+        for nid in nodes {
+            match self.declare_contiguous_nid(mb, 0, size, 0, 0, false, nid) {
+                Ok(_) => trace!("cma: dma_pernuma_cma_reserve: reserved {} MiB on node {nid}", size / SZ_1M),
+                Err(e) => warn!("cma: dma_pernuma_cma_reserve: reservation failed: err {}, node {nid}", e.errno()),
             }
         }
     }

@@ -177,3 +177,27 @@ fn failures_are_worded_as_linux_words_them() {
     crate::cmdline::EarlyParams::parse("cma", &mut |l| lines.push(std::string::ToString::to_string(&l)));
     assert_eq!(lines, ["cma: Config string not provided", "Malformed early option 'cma'"]);
 }
+
+/// cma_pernuma=: an area on each online node, on that node (top-down within it), in node
+/// order; none for 0; a node too small for it is said and skipped (after
+/// cma_declare_contiguous_nid's own line), with Linux's errno.
+#[test]
+fn an_area_per_node() {
+    let mut mb = Box::new(Memblock::new());
+    mb.add(PhysAddr(0x4000_0000), 0x8000_0000).unwrap();
+    mb.set_node(PhysAddr(0x4000_0000), 0x4000_0000, crate::mm::memblock::MemblockKind::Memory, 0).unwrap();
+    mb.set_node(PhysAddr(0x8000_0000), 0x4000_0000, crate::mm::memblock::MemblockKind::Memory, 1).unwrap();
+    let mut areas = CmaAreas::default();
+    let (_, lines) = crate::testlog::capture(|| areas.dma_pernuma_cma_reserve(&mut mb, 16 << 20, [0, 1].into_iter()));
+    assert_eq!(lines, ["cma: Reserved 16 MiB at 0x000000007f000000", "cma: Reserved 16 MiB at 0x00000000bf000000"]
+        .iter().flat_map(|l| [String::from(*l), std::format!("cma: dma_pernuma_cma_reserve: reserved 16 MiB on node {}", if l.contains("7f") { 0 } else { 1 })])
+        .collect::<Vec<_>>());
+    assert_eq!(areas.total_pages(), 2 * 4096);
+
+    let mut none = CmaAreas::default();
+    let (_, lines) = crate::testlog::capture(|| none.dma_pernuma_cma_reserve(&mut mb, 0, [0, 1].into_iter()));
+    assert_eq!((lines.len(), none.total_pages()), (0, 0));
+
+    let (_, lines) = crate::testlog::capture(|| areas.dma_pernuma_cma_reserve(&mut mb, 2 << 30, [1].into_iter()));
+    assert_eq!(lines, ["cma: Failed to reserve 2048 MiB", "cma: dma_pernuma_cma_reserve: reservation failed: err -12, node 1"]);
+}
