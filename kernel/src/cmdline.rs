@@ -1,6 +1,6 @@
 //! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
 //! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`, `cma=`,
-//! `swiotlb=`, `numa=off`, `cma_pernuma=`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
+//! `swiotlb=`, `numa=off`, `cma_pernuma=`, `hugetlb_cma=`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
@@ -132,6 +132,8 @@ pub struct EarlyParams<'a> {
     pub numa_off: bool,
     /// `cma_pernuma=SIZE`: a CMA area of SIZE on every online node (0: none).
     pub cma_pernuma: u64,
+    /// `hugetlb_cma=`: CMA for gigantic huge pages.
+    pub hugetlb_cma: crate::mm::cma::HugetlbCma,
     /// The whole command line, for what Linux reads as a string rather than as a parameter
     /// (`crashkernel=`, searched for anywhere in it).
     pub cmdline: &'a str,
@@ -152,6 +154,7 @@ impl Default for EarlyParams<'_> {
             cma: None,
             numa_off: false,
             cma_pernuma: 0,
+            hugetlb_cma: crate::mm::cma::HugetlbCma { size: 0, in_node: [0; 16] },
             cmdline: "",
         }
     }
@@ -288,6 +291,9 @@ impl<'a> EarlyParams<'a> {
                     p.cma_pernuma = m.value;
                 }
                 ("cma_pernuma", None) => bad(report),
+                // cmdline_parse_hugetlb_cma (Linux 6.1 dereferences a missing value).
+                ("hugetlb_cma", Some(v)) => p.hugetlb_cma = crate::mm::cma::HugetlbCma::parse(v),
+                ("hugetlb_cma", None) => bad(report),
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }

@@ -145,6 +145,8 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
     for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
         default_area |= areas.init_reserved_mem(mb, r.base, r.size).is_ok() && r.cma_default;
     }
+    // arm64_hugetlb_cma_reserve: gigantic pages are PUD-sized, 1 GiB with 4 KiB pages.
+    areas.hugetlb_cma_reserve(mb, &params.hugetlb_cma, numa.online(), 1 << 30);
     areas.dma_pernuma_cma_reserve(mb, params.cma_pernuma, numa.online().iter());
     let memmaps = alloc_memmaps(mb);
     let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));

@@ -44,7 +44,7 @@ pub fn compared(s: &Scenario) -> bool {
 /// (with efi_init's verdict), the reserved-memory scan, NUMA, the zones, crashkernel=, the
 /// memblock dump and mm_init print (swiotlb's lines among them).
 pub fn memory_path(line: &str) -> bool {
-    const PREFIXES: [&str; 30] = [
+    const PREFIXES: [&str; 31] = [
         "Machine model: ",
         "efi: ",
         "OF: fdt: ",
@@ -74,6 +74,7 @@ pub fn memory_path(line: &str) -> bool {
         "software IO TLB: ",
         "crashkernel",
         "cannot allocate crashkernel",
+        "hugetlb_cma: ",
         "Memory: ",
     ];
     PREFIXES.iter().any(|p| line.starts_with(p))
@@ -182,6 +183,17 @@ fn differences(name: &str) -> Vec<Difference> {
             ),
             linux_allocations("000000007a"),
             linux_allocations("000000007f"),
+        ],
+        // Node 1's area goes top-down below what each kernel allocated at the node's top.
+        "numa-hugetlb-cma" => vec![
+            same(
+                "cma: Reserved 1024 MiB at 0x00000000f*",
+                "top-down on node 1 below each kernel's own allocations there (Linux's page tables and NODE_DATA take 10 MiB)",
+            ),
+            same(
+                "software IO TLB: mapped [mem 0x*-0x*] (64MB)",
+                "top-down below 4 GiB, under the CMA areas, whose places differ (above)",
+            ),
         ],
         // Each node's area goes top-down below what that kernel allocated there first.
         "numa-cma-pernuma" => vec![same(

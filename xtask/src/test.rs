@@ -764,6 +764,35 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: [&NO_FAILURE[..], &["cma: Failed*", "cma: dma_pernuma_cma_reserve*"]].concat(),
     });
 
+    // hugetlb_cma=1500M on two nodes of 2 GiB: 750M a node, each rounded up to a 1 GiB
+    // gigantic page (see the host test hugetlb_cma_per_node). Each area sits below what is
+    // allocated at the top of its node, 2 MiB aligned (node 1's [4 GiB, 5 GiB) is not wholly
+    // free, so bottom-up from 4 GiB fails). Node 1's area crosses into ZONE_NORMAL, so
+    // cma_init_reserved_areas cannot activate it (after the Memory: line; Linux's does the
+    // same) and its pages go to the buddy allocator as any.
+    let mut o = opts("4G");
+    o.numa = 2;
+    o.smp = 2;
+    o.append = Some("hugetlb_cma=1500M".into());
+    list.push(Scenario {
+        name: "numa-hugetlb-cma",
+        opts: o,
+        expect: [
+            "hugetlb_cma: reserve 1500 MiB, up to 1024 MiB per node",
+            "cma: Reserved 1024 MiB at 0x000000007fe00000",
+            "hugetlb_cma: reserved 1024 MiB on node 0",
+            "cma: Reserved 1024 MiB at 0x00000000ffe00000",
+            "hugetlb_cma: reserved 1024 MiB on node 1",
+            "Zone ranges:",
+            "Memory: *K/4194304K available (* 2162688K cma-reserved)",
+            "cma: CMA area at 0x00000000ffe00000 could not be activated",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: NO_FAILURE.to_vec(),
+    });
+
     // numa=off on the two-node machine: dummy_numa_init says why, and fakes one node.
     let mut o = opts("1G");
     o.numa = 2;

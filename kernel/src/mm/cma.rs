@@ -17,7 +17,8 @@ use crate::{error, info, trace, warn};
 
 use crate::mm::addr::{Pfn, PhysAddr, PAGE_SIZE};
 use crate::mm::buddy::{FreePageLinks, Zones};
-use crate::mm::memblock::{Memblock, NUMA_NO_NODE};
+use crate::mm::memblock::{Memblock, MAX_NUMNODES, NUMA_NO_NODE};
+use crate::mm::numa::NodeMask;
 
 const SZ_1M: u64 = 1 << 20;
 const SZ_4G: u64 = 1 << 32;
@@ -108,6 +109,47 @@ impl CmaError {
             CmaError::Busy => -16,
             CmaError::NoMemory => -12,
         }
+    }
+}
+
+/// `hugetlb_cma=`: CMA for gigantic (1 GiB) huge pages, as `cmdline_parse_hugetlb_cma` reads
+/// it: `SIZE` spread over the online nodes, or `NID:SIZE[,NID:SIZE...]` per node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HugetlbCma {
+    /// `hugetlb_cma_size`: the total.
+    pub size: u64,
+    /// `hugetlb_cma_size_in_node[]`.
+    pub in_node: [u64; MAX_NUMNODES as usize],
+}
+
+impl HugetlbCma {
+    /// `cmdline_parse_hugetlb_cma`: while a decimal number followed by `:` starts the text,
+    /// that node's size is the `memparse` after it (a number over the last node stops the
+    /// list, and so does anything but `,` after a size); a number not followed by `:` makes
+    /// the whole value one total, read from its start (even after node entries).
+    pub fn parse(value: &str) -> HugetlbCma {
+        let mut h = HugetlbCma::default();
+        let mut s = value;
+        while !s.is_empty() {
+            let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let Ok(nid) = s[..digits].parse::<u64>() else { break };
+            if s[digits..].starts_with(':') {
+                if nid >= MAX_NUMNODES as u64 {
+                    break;
+                }
+                let m = crate::cmdline::memparse(&s[digits + 1..]);
+                h.in_node[nid as usize] = m.value;
+                h.size = h.size.wrapping_add(m.value);
+                match m.rest.strip_prefix(',') {
+                    Some(rest) => s = rest,
+                    None => break,
+                }
+            } else {
+                h.size = crate::cmdline::memparse(value).value;
+                break;
+            }
+        }
+        h
     }
 }
 
@@ -230,6 +272,62 @@ impl CmaAreas {
             Err(e) => {
                 let _ = mb.phys_free(PhysAddr(base), size);
                 failed(size, e)
+            }
+        }
+    }
+
+    /// `hugetlb_cma_reserve(order)` as arm64 calls it (gigantic pages of `gigantic` bytes,
+    /// 1 GiB with 4 KiB pages): per node as asked, or the total spread over the online nodes
+    /// (`online`, in order) in whole gigantic pages, 2 MiB aligned, until it is reserved.
+    pub fn hugetlb_cma_reserve(&mut self, mb: &mut Memblock, ask: &HugetlbCma, online: NodeMask, gigantic: u64) {
+        let mut total = ask.size;
+        if total == 0 {
+            return;
+        }
+        let mut in_node = ask.in_node;
+        let mut node_specific = false;
+        for (nid, size) in in_node.iter_mut().enumerate().filter(|(_, s)| **s != 0) {
+            if !online.contains(nid as i32) {
+                warn!("hugetlb_cma: invalid node {nid} specified");
+            } else if *size < gigantic {
+                warn!("hugetlb_cma: cma area of node {nid} should be at least {} MiB", gigantic / SZ_1M);
+            } else {
+                node_specific = true;
+                continue;
+            }
+            total = total.wrapping_sub(*size);
+            *size = 0;
+        }
+        if total == 0 {
+            return;
+        }
+        if total < gigantic {
+            warn!("hugetlb_cma: cma area should be at least {} MiB", gigantic / SZ_1M);
+            return;
+        }
+        // Rounded up before it is said (6.1.y has "mm: hugetlb_cma: round up per_node before
+        // logging it"); each node's size is rounded up again below, as before.
+        let per_node = total.div_ceil(online.iter().count().max(1) as u64).next_multiple_of(gigantic);
+        if !node_specific {
+            info!("hugetlb_cma: reserve {} MiB, up to {} MiB per node", total / SZ_1M, per_node / SZ_1M);
+        }
+        let mut reserved = 0u64;
+        for nid in online.iter() {
+            let size = match node_specific {
+                true if in_node[nid as usize] == 0 => continue,
+                true => in_node[nid as usize],
+                false => per_node.min(total - reserved),
+            };
+            let size = size.next_multiple_of(gigantic);
+            // HUGETLB_PAGE_ORDER's pages (2 MiB) are the alignment.
+            if let Err(e) = self.declare_contiguous_nid(mb, 0, size, 0, 2 << 20, false, nid) {
+                warn!("hugetlb_cma: reservation failed: err {}, node {nid}", e.errno());
+                continue;
+            }
+            reserved += size;
+            info!("hugetlb_cma: reserved {} MiB on node {nid}", size / SZ_1M);
+            if reserved >= total {
+                break;
             }
         }
     }

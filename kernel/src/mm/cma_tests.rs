@@ -201,3 +201,77 @@ fn an_area_per_node() {
     let (_, lines) = crate::testlog::capture(|| areas.dma_pernuma_cma_reserve(&mut mb, 2 << 30, [1].into_iter()));
     assert_eq!(lines, ["cma: Failed to reserve 2048 MiB", "cma: dma_pernuma_cma_reserve: reservation failed: err -12, node 1"]);
 }
+
+/// cmdline_parse_hugetlb_cma's forms, read as 6.1 reads them.
+#[test]
+fn hugetlb_cma_values() {
+    let node = |pairs: &[(usize, u64)]| {
+        let mut h = HugetlbCma::default();
+        for &(n, s) in pairs {
+            h.in_node[n] = s;
+            h.size += s;
+        }
+        h
+    };
+    assert_eq!(HugetlbCma::parse("2G"), HugetlbCma { size: 2 << 30, ..Default::default() });
+    assert_eq!(HugetlbCma::parse("0:1G,1:2G"), node(&[(0, 1 << 30), (1, 2 << 30)]));
+    // A node past MAX_NUMNODES ends the list; anything but ',' after a size too.
+    assert_eq!(HugetlbCma::parse("0:1G,16:1G"), node(&[(0, 1 << 30)]));
+    assert_eq!(HugetlbCma::parse("0:1G;1:1G"), node(&[(0, 1 << 30)]));
+    // A bare number after node entries makes the whole value one total, from its start: "0:..."
+    // reads as 0.
+    assert_eq!(HugetlbCma::parse("0:1G,2G"), HugetlbCma { size: 0, in_node: node(&[(0, 1 << 30)]).in_node });
+    assert_eq!(HugetlbCma::parse("x"), HugetlbCma::default());
+}
+
+/// hugetlb_cma_reserve on two nodes of 2 GiB (1 GiB gigantic pages): the total spread in whole
+/// gigantic pages, node by node until reserved; per-node sizes as given; too small or offline
+/// nodes said and dropped.
+#[test]
+fn hugetlb_cma_per_node() {
+    let setup = || {
+        let mut mb = Box::new(Memblock::new());
+        mb.add(PhysAddr(0x4000_0000), 0x1_0000_0000).unwrap();
+        mb.set_node(PhysAddr(0x4000_0000), 0x8000_0000, crate::mm::memblock::MemblockKind::Memory, 0).unwrap();
+        mb.set_node(PhysAddr(0xc000_0000), 0x8000_0000, crate::mm::memblock::MemblockKind::Memory, 1).unwrap();
+        mb
+    };
+    let mut online = crate::mm::numa::NodeMask::default();
+    online.set(0);
+    online.set(1);
+    let run = |ask: &str| {
+        let mut mb = setup();
+        let mut areas = CmaAreas::default();
+        let lines = crate::testlog::capture(|| areas.hugetlb_cma_reserve(&mut mb, &HugetlbCma::parse(ask), online, 1 << 30)).1;
+        (lines, areas.total_pages() * 4096)
+    };
+    // 1500M: 750M per node, rounded up to 1 GiB (and said so); 1024M < 1500M, so node 1
+    // gets min(1024M, 476M) rounded up to 1 GiB too (6.1 rounds each node's share, not the
+    // total). Memory reaches 4 GiB + 1 GiB, so each search is bottom-up from 4 GiB first, on
+    // the node: node 0 ([1 GiB, 3 GiB)) has nothing there and gets the top of its memory;
+    // node 1 ([3 GiB, 5 GiB)) gets 4 GiB.
+    let (lines, bytes) = run("1500M");
+    assert_eq!(
+        lines,
+        [
+            "hugetlb_cma: reserve 1500 MiB, up to 1024 MiB per node",
+            "cma: Reserved 1024 MiB at 0x0000000080000000",
+            "hugetlb_cma: reserved 1024 MiB on node 0",
+            "cma: Reserved 1024 MiB at 0x0000000100000000",
+            "hugetlb_cma: reserved 1024 MiB on node 1",
+        ]
+    );
+    assert_eq!(bytes, 2 << 30);
+    let (lines, bytes) = run("0:512M,1:1G,5:1G");
+    assert_eq!(
+        lines,
+        [
+            "hugetlb_cma: cma area of node 0 should be at least 1024 MiB",
+            "hugetlb_cma: invalid node 5 specified",
+            "cma: Reserved 1024 MiB at 0x0000000100000000",
+            "hugetlb_cma: reserved 1024 MiB on node 1",
+        ]
+    );
+    assert_eq!(bytes, 1 << 30);
+    assert_eq!(run("512M").0, ["hugetlb_cma: cma area should be at least 1024 MiB"]);
+}
