@@ -1,6 +1,7 @@
 //! The kernel command line: splitting it as Linux's `next_arg` does and reading the early
 //! parameters this kernel knows (`loglevel=`, `quiet`, `debug`, `mem=`, `memblock=debug`, `cma=`,
-//! `swiotlb=`, `numa=off`, `cma_pernuma=`, `hugetlb_cma=`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
+//! `swiotlb=`, `numa=off`, `cma_pernuma=`, `hugetlb_cma=`, `kernelcore=`, `movablecore=`,
+//! `movable_node`, and the kernel-specific `selftest=`, `ptdump`, `buddyinfo`, `monitor`).
 //!
 //! Unknown parameters are left alone, as Linux leaves them for later handlers. A known
 //! parameter with a malformed value is reported with Linux's `Malformed early option '%s'`
@@ -69,24 +70,7 @@ pub struct Memparsed<'a> {
 /// `20 << 60` wraps to `4 << 60`; `mem=16E` is 0, no limit). The wrap is not silent here:
 /// `overflowed` says it happened, and `EarlyParams::parse` reports it with the option.
 pub fn memparse(s: &str) -> Memparsed<'_> {
-    let b = s.as_bytes();
-    let (digits, radix) = if b.first() == Some(&b'0') {
-        if matches!(b.get(1), Some(b'x' | b'X')) && b.get(2).is_some_and(u8::is_ascii_hexdigit) {
-            (&s[2..], 16)
-        } else {
-            (s, 8)
-        }
-    } else {
-        (s, 10)
-    };
-    let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
-    let (num, mut rest) = digits.split_at(split);
-    let (mut value, mut overflowed) = (0u64, false);
-    for d in num.chars().filter_map(|c| c.to_digit(radix)) {
-        let next = value.checked_mul(radix as u64).and_then(|v| v.checked_add(d as u64));
-        overflowed |= next.is_none();
-        value = value.wrapping_mul(radix as u64).wrapping_add(d as u64);
-    }
+    let Memparsed { mut value, mut rest, mut overflowed } = simple_strtoull(s);
     let shift = match rest.as_bytes().first() {
         Some(b'k' | b'K') => 10,
         Some(b'm' | b'M') => 20,
@@ -100,6 +84,30 @@ pub fn memparse(s: &str) -> Memparsed<'_> {
         overflowed |= value >> (64 - shift) != 0;
         value <<= shift;
         rest = &rest[1..];
+    }
+    Memparsed { value, rest, overflowed }
+}
+
+/// Linux's `simple_strtoull(s, &end, 0)`: [`memparse`] without the suffix (the radix and
+/// wrapping rules are the same); `rest` starts where the digits end.
+pub fn simple_strtoull(s: &str) -> Memparsed<'_> {
+    let b = s.as_bytes();
+    let (digits, radix) = if b.first() == Some(&b'0') {
+        if matches!(b.get(1), Some(b'x' | b'X')) && b.get(2).is_some_and(u8::is_ascii_hexdigit) {
+            (&s[2..], 16)
+        } else {
+            (s, 8)
+        }
+    } else {
+        (s, 10)
+    };
+    let split = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
+    let (num, rest) = digits.split_at(split);
+    let (mut value, mut overflowed) = (0u64, false);
+    for d in num.chars().filter_map(|c| c.to_digit(radix)) {
+        let next = value.checked_mul(radix as u64).and_then(|v| v.checked_add(d as u64));
+        overflowed |= next.is_none();
+        value = value.wrapping_mul(radix as u64).wrapping_add(d as u64);
     }
     Memparsed { value, rest, overflowed }
 }
@@ -134,6 +142,8 @@ pub struct EarlyParams<'a> {
     pub cma_pernuma: u64,
     /// `hugetlb_cma=`: CMA for gigantic huge pages.
     pub hugetlb_cma: crate::mm::cma::HugetlbCma,
+    /// `kernelcore=`, `movablecore=`, `movable_node`: `ZONE_MOVABLE`.
+    pub movable: crate::mm::zone_sizes::MovableParams,
     /// The whole command line, for what Linux reads as a string rather than as a parameter
     /// (`crashkernel=`, searched for anywhere in it).
     pub cmdline: &'a str,
@@ -155,6 +165,12 @@ impl Default for EarlyParams<'_> {
             numa_off: false,
             cma_pernuma: 0,
             hugetlb_cma: crate::mm::cma::HugetlbCma { size: 0, in_node: [0; 16] },
+            movable: crate::mm::zone_sizes::MovableParams {
+                kernelcore: crate::mm::zone_sizes::Core::None,
+                movablecore: crate::mm::zone_sizes::Core::None,
+                mirror: false,
+                movable_node: false,
+            },
             cmdline: "",
         }
     }
@@ -294,6 +310,13 @@ impl<'a> EarlyParams<'a> {
                 // cmdline_parse_hugetlb_cma (Linux 6.1 dereferences a missing value).
                 ("hugetlb_cma", Some(v)) => p.hugetlb_cma = crate::mm::cma::HugetlbCma::parse(v),
                 ("hugetlb_cma", None) => bad(report),
+                // cmdline_parse_kernelcore: `mirror` in its comma list, else a size or a
+                // percentage (Linux 6.1 dereferences a missing value; here it is malformed).
+                ("kernelcore", Some(v)) if v.split(',').any(|o| o == "mirror") => p.movable.mirror = true,
+                ("kernelcore", Some(v)) => p.movable.kernelcore = crate::mm::zone_sizes::Core::parse(v),
+                ("movablecore", Some(v)) => p.movable.movablecore = crate::mm::zone_sizes::Core::parse(v),
+                ("kernelcore" | "movablecore", None) => bad(report),
+                ("movable_node", _) => p.movable.movable_node = true,
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }

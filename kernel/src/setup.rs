@@ -149,7 +149,8 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
     areas.hugetlb_cma_reserve(mb, &params.hugetlb_cma, numa.online(), 1 << 30);
     areas.dma_pernuma_cma_reserve(mb, params.cma_pernuma, numa.online().iter());
     let memmaps = alloc_memmaps(mb);
-    let limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
+    let mut limits = zone_sizes::arm64_zone_limits(mb, ARCH, fdt_scan::dma_max_cpu_address(fdt));
+    limits.movable = params.movable;
     let zones =
         zone_sizes::free_area_init(mb, &limits, numa.online(), &mut |line| info!("{line}"), &mut |line| trace!("{line}"));
     if !default_area {

@@ -991,6 +991,30 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     // below the limit is [0xf8000000, 0xfc000000) (Linux's zones-6G log says the same).
     let swiotlb = ["software IO TLB: area num 1.", "software IO TLB: mapped [mem 0x00000000f8000000-0x00000000fc000000] (64MB)"];
     list.push(zones("zones-6G", "6G", 0, "", &[zone_lines!("zones-6G"), swiotlb.to_vec(), vec!["Memory: *K/6291456K available *"]].concat()));
+    // ZONE_MOVABLE (mm/zone_sizes/movable.rs): 30% of 6 GiB movable, from 0x14cc00000 in
+    // ZONE_NORMAL (Linux 6.1 puts it there: its log); the self-test allocates from all three
+    // zones. On two nodes of 2 GiB, kernelcore=3500M leaves node 1's ZONE_MOVABLE from
+    // 0x11ac00000.
+    list.push(zones(
+        "zones-movablecore",
+        "6G",
+        0,
+        "movablecore=30% selftest=buddy",
+        &[
+            "Movable zone start for each node",
+            "  Node 0: 0x000000014cc00000",
+            "Policy zone: Normal",
+            "selftest: buddy: Node 0, zone  Movable: * free pages in * blocks, each inside the zone",
+            "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *",
+        ],
+    ));
+    list.push(zones(
+        "zones-numa-kernelcore",
+        "4G",
+        2,
+        "kernelcore=3500M",
+        &["Movable zone start for each node", "  Node 1: 0x000000011ac00000", "Policy zone: Normal"],
+    ));
     list.push(zones(
         "zones-mem-limit",
         "1G",

@@ -11,6 +11,7 @@ use crate::mm::memblock::Memblock;
 use crate::mm::numa::{self, node_of, NodeMask};
 
 use super::limits::ZoneLimits;
+use super::movable::{adjust_zone_range, find_zone_movable_pfns};
 use super::memmap_init::memmap_init;
 use super::{MAX_NR_ZONES, NR_NODES, STRUCT_PAGE_SIZE, ZONE_MOVABLE, ZONE_NAMES};
 
@@ -70,6 +71,10 @@ pub struct NodeZones {
     pub zone_lowest_pfn: [u64; MAX_NR_ZONES],
     /// `arch_zone_highest_possible_pfn[]` (exclusive).
     pub zone_highest_pfn: [u64; MAX_NR_ZONES],
+    /// `zone_movable_pfn[]`: where each node's `ZONE_MOVABLE` starts (0: none).
+    pub zone_movable_pfn: [u64; NR_NODES],
+    /// `kernelcore=mirror`.
+    pub mirrored_kernelcore: bool,
 }
 
 impl NodeZones {
@@ -163,6 +168,8 @@ pub fn free_area_init(
         start_pfn = end_pfn;
     }
 
+    let zone_movable_pfn = find_zone_movable_pfns(mb, &lowest, &highest, &limits.movable, out);
+
     out(format_args!("Zone ranges:"));
     for zone in 0..MAX_NR_ZONES {
         if zone == ZONE_MOVABLE {
@@ -179,8 +186,10 @@ pub fn free_area_init(
             ));
         }
     }
-    // No kernelcore=/movablecore=: no node has a ZONE_MOVABLE start, so no "  Node %d:" line.
     out(format_args!("Movable zone start for each node"));
+    for (nid, &pfn) in zone_movable_pfn.iter().enumerate().filter(|(_, p)| **p != 0) {
+        out(format_args!("  Node {}: {:#018x}", nid, pfn << PAGE_SHIFT));
+    }
     out(format_args!("Early memory node ranges"));
     for (s, e, node) in pfn_ranges(mb) {
         out(format_args!("  node {:>3}: [mem {:#018x}-{:#018x}]", node, s << PAGE_SHIFT, (e << PAGE_SHIFT) - 1));
@@ -190,6 +199,8 @@ pub fn free_area_init(
         nodes: [NodeInfo::default(); NR_NODES],
         zone_lowest_pfn: lowest,
         zone_highest_pfn: highest,
+        zone_movable_pfn,
+        mirrored_kernelcore: limits.movable.mirror,
     };
     for r in mb.memory.regions() {
         nz.nodes[node_of(r.nid)].online = true;
@@ -262,27 +273,26 @@ fn free_area_init_node(
         out(format_args!("Initmem setup node {} as memoryless", nid));
     }
     let (lowest, highest) = (nz.zone_lowest_pfn, nz.zone_highest_pfn);
+    // The zone ZONE_MOVABLE is carved from: the highest with a range.
+    let movable_zone = (0..MAX_NR_ZONES).rev().filter(|&z| z != ZONE_MOVABLE).find(|&z| highest[z] > lowest[z]).unwrap_or(0);
+    let (movable_pfn, mirror) = (nz.zone_movable_pfn[nid], nz.mirrored_kernelcore);
     let node = &mut nz.nodes[nid];
     node.node_start_pfn = node_start;
     node.node_end_pfn = node_end;
     for (j, zone) in node.zones.iter_mut().enumerate() {
         let (zone_low, zone_high) = (lowest[j], highest[j]);
+        // The zone's part of the node, ZONE_MOVABLE taken out of (or given) its range.
+        let range = (node_start.clamp(zone_low, zone_high), node_end.clamp(zone_low, zone_high));
+        let (zs, ze) = adjust_zone_range(j, movable_pfn, node_end, highest[movable_zone], mirror, range);
         // zone_spanned_pages_in_node
-        let (spanned, zone_start) = if zone_high < node_start || zone_low > node_end {
+        let (spanned, zone_start) = if ze < node_start || zs > node_end {
             (0, 0)
         } else {
-            let s = zone_low.max(node_start);
-            let e = zone_high.min(node_end);
-            (e - s, s)
+            let (s, e) = (zs.max(node_start), ze.min(node_end));
+            (e.saturating_sub(s), s)
         };
         // zone_absent_pages_in_node
-        let absent = if node_start == 0 && node_end == 0 {
-            0
-        } else {
-            let s = node_start.clamp(zone_low, zone_high);
-            let e = node_end.clamp(zone_low, zone_high);
-            absent_pages(mb, nid, s, e)
-        };
+        let absent = if node_start == 0 && node_end == 0 { 0 } else { absent_pages(mb, nid, zs, ze.max(zs)) };
         zone.zone_start_pfn = if spanned != 0 { zone_start } else { 0 };
         zone.spanned_pages = spanned;
         zone.present_pages = spanned - absent;

@@ -25,6 +25,9 @@ pub struct ZoneLimits {
     pub normal: u64,
     /// `arm64_dma_phys_limit` (exclusive physical address), used later for CMA and swiotlb.
     pub dma_phys_limit: u64,
+    /// `kernelcore=`, `movablecore=`, `movable_node`: what shapes `ZONE_MOVABLE` (Linux
+    /// keeps them in globals that `free_area_init` reads).
+    pub movable: super::movable::MovableParams,
 }
 
 impl ZoneLimits {
@@ -73,5 +76,6 @@ pub fn arm64_zone_limits(mb: &Memblock, params: &MemoryParams, dt_dma_max_cpu_ad
         // bootmem_init: max_pfn = PFN_DOWN(memblock_end_of_DRAM()).
         normal: mb.end_of_dram().pfn_down().0,
         dma_phys_limit,
+        movable: Default::default(),
     }
 }

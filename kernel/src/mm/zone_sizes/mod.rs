@@ -15,14 +15,15 @@
 //! "Total pages" and the zones' managed pages at zonelist time use Linux's figure so the lines
 //! match a Linux dmesg.
 //!
-//! `kernelcore=`, `movablecore=` and `movable_node` are not modelled: `ZONE_MOVABLE` is always
-//! empty, as it is on a boot without those options.
+//! `kernelcore=`, `movablecore=` and `movable_node` carve `ZONE_MOVABLE` out of each node's
+//! highest zone (`movable`); without them it is empty.
 //!
 //! One file per step, in boot order:
 //! - `limits`: arm64's `zone_sizes_init` up to `free_area_init` (`max_zone_phys`, the
 //!   `max_zone_pfns[]`);
 //! - `free_area_init`: the nodes' and zones' spans, present and managed pages, and the
 //!   "Zone ranges" .. "Initmem setup node" lines;
+//! - `movable`: where `ZONE_MOVABLE` starts on each node;
 //! - `memmap_init`: the holes, "pages in unavailable ranges";
 //! - `zonelist`: `build_all_zonelists`, its fallback order and "Total pages";
 //! - `mem_init_print_info`: the `Memory:` line.
@@ -34,11 +35,13 @@ mod free_area_init;
 mod limits;
 mod mem_init_print_info;
 mod memmap_init;
+mod movable;
 mod zonelist;
 
 pub use free_area_init::{free_area_init, memmap_pages, own_memmap_pages, zone_batchsize, NodeInfo, NodeZones, ZoneInfo};
 pub use limits::{arm64_zone_limits, fls64, max_zone_phys, ZoneLimits};
 pub use mem_init_print_info::{fmt_mem_init_info, memblock_free_all_pages, KernelSections, MemCounts};
+pub use movable::{Core, MovableParams};
 pub use zonelist::{build_all_zonelists, default_distance, fmt_zonelists};
 
 /// Number of zone types: DMA, DMA32, Normal, Movable (Linux's `MAX_NR_ZONES` for this config).

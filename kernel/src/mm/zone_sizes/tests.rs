@@ -88,7 +88,7 @@ fn qemu_virt_1g() {
     // for DMA and DMA32 alike; Normal is max_pfn = 0x80000.
     let m = memory(&[(GIB, GIB, 0)]);
     let limits = arm64_zone_limits(&m, &ARM64, None);
-    assert_eq!(limits, ZoneLimits { dma: 0x80000, dma32: 0x80000, normal: 0x80000, dma_phys_limit: 0x8000_0000 });
+    assert_eq!(limits, ZoneLimits { dma: 0x80000, dma32: 0x80000, normal: 0x80000, dma_phys_limit: 0x8000_0000, movable: Default::default() });
 
     // The lines and their derivation: testdata/zones/zones-1G.txt.
     let (lines, nz, total) = boot_and_zonelists(&m);
@@ -521,4 +521,31 @@ fn default_distances_are_linuxs() {
 #[test]
 fn zone_batchsize_is_linuxs() {
     assert_eq!([0, 1000, 4096, 8192, 262144, 1 << 30].map(zone_batchsize), [0, 0, 0, 1, 63, 63]);
+}
+
+/// kernelcore= / movablecore= / kernelcore=mirror on one node from 1 GiB, each booted on
+/// Debian's Linux 6.1 in QEMU (-m as given): the "  Node 0:" line is Linux's, and so is the
+/// policy zone (ZONE_NORMAL emptied into ZONE_MOVABLE leaves DMA the highest below it).
+#[test]
+fn zone_movable_starts_where_linux_puts_it() {
+    let run = |gib_mb: u64, arg: &str| {
+        let mut m = Memblock::new();
+        m.add(PhysAddr(0x4000_0000), gib_mb << 20).unwrap();
+        let mut limits = arm64_zone_limits(&m, &ARM64, None);
+        let p = crate::cmdline::EarlyParams::parse(arg, &mut |_| {});
+        limits.movable = p.movable;
+        let mut nz = None;
+        let lines = collect(|out| nz = Some(free_area_init(&m, &limits, NodeMask::default(), out, &mut |_| {})));
+        let node: Vec<String> = lines.iter().filter(|l| l.starts_with("  Node ") || l.starts_with("This configuration")).cloned().collect();
+        (node, nz.unwrap().policy_zone())
+    };
+    let start = |addr: u64| std::vec![std::format!("  Node 0: {addr:#018x}")];
+    assert_eq!(run(4096, "kernelcore=1G"), (start(0x1_0000_0000), ZONE_DMA));
+    assert_eq!(run(4096, "movablecore=1G"), (start(0x1_0000_0000), ZONE_DMA));
+    assert_eq!(run(4096, "kernelcore=50%"), (start(0x1_0000_0000), ZONE_DMA));
+    assert_eq!(run(2048, "kernelcore=512M"), (start(0x6000_0000), ZONE_DMA));
+    assert_eq!(run(6144, "movablecore=30%"), (start(0x1_4cc0_0000), ZONE_NORMAL));
+    assert_eq!(run(3072, "movablecore=100M"), (start(0xf9c0_0000), ZONE_DMA));
+    assert_eq!(run(4096, "kernelcore=5G"), (Vec::new(), ZONE_NORMAL), "more than there is: no ZONE_MOVABLE");
+    assert_eq!(run(6144, "kernelcore=mirror"), (std::vec![String::from("This configuration results in unmirrored kernel memory.")], ZONE_NORMAL));
 }
