@@ -793,6 +793,29 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: NO_FAILURE.to_vec(),
     });
 
+    // One page of node 1 inside one of node 0's sections (dts/numa-stripe.dts).
+    let mut o = opts("2G");
+    o.numa = 2;
+    o.smp = 2;
+    o.overlay = Some("numa-stripe".into());
+    o.append = Some("selftest=buddy".into());
+    list.push(Scenario {
+        name: "numa-stripe",
+        opts: o,
+        expect: [
+            "  node   0: [mem 0x0000000040000000-0x000000004fffffff]",
+            "  node   1: [mem 0x0000000050000000-0x0000000050000fff]",
+            "  node   0: [mem 0x0000000050001000-0x000000007fffffff]",
+            "Initmem setup node 1 [mem 0x0000000050000000-0x00000000bfffffff]",
+            "selftest: buddy: Node 1, zone      DMA: * free pages in * blocks, each inside the zone",
+            "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *",
+            "boot: complete",
+        ]
+        .map(String::from)
+        .to_vec(),
+        forbid: [&NO_FAILURE[..], &["NUMA: Faking*"]].concat(),
+    });
+
     // numa=off on the two-node machine: dummy_numa_init says why, and fakes one node.
     let mut o = opts("1G");
     o.numa = 2;

@@ -133,14 +133,23 @@ impl<'a> ValidPfns<'a> {
 /// regions included, consecutive sections joined; each run from its first memory frame to its
 /// last, its base counting the whole sections before it ([`SectionRun::section_frames`] of
 /// each run sum to the memmap's entries).
+///
+/// A gap that holds another node's memory (node spans may interleave, even inside a section)
+/// ends the run: each frame is valid in one node's memmap only. A section cut so takes a slot
+/// in each run that touches it.
 pub fn node_section_runs(mb: &Memblock, nid: i32) -> impl Iterator<Item = SectionRun> + '_ {
-    let mut ranges = numa::node_pfn_ranges(mb, numa::node_of(nid)).peekable();
+    let node = numa::node_of(nid);
+    let mut ranges = numa::node_pfn_ranges(mb, node).peekable();
     let mut sections_before = 0;
+    let others_in = move |a: u64, b: u64| numa::pfn_ranges(mb).any(|(s, e, n)| n != node && s.0 < b && e.0 > a);
     core::iter::from_fn(move || {
         let (s, mut end_pfn) = ranges.next()?;
         let start_pfn = s.0;
         while let Some(&(s, e)) = ranges.peek() {
             if s.0 & !(PAGES_PER_SECTION - 1) > end_pfn.0.next_multiple_of(PAGES_PER_SECTION) {
+                break;
+            }
+            if s.0 > end_pfn.0 && others_in(end_pfn.0, s.0) {
                 break;
             }
             end_pfn = end_pfn.max(e);
@@ -312,6 +321,28 @@ mod tests {
         mb.add_node(PhysAddr(sec + 0x1000), 0x1000, 0, MemblockFlags::NONE).unwrap();
         let runs: Vec<_> = node_section_runs(&mb, 0).collect();
         assert_eq!(runs, [SectionRun { start_pfn: 0x100, end_pfn: S + 2, base: 0x100 }]);
+    }
+
+    //  section 0
+    //  | node 0 [0, 0x10)  node 1 [0x10, 0x11)  node 0 [0x11, 0x20) ...
+    //  Node 1's frame in the middle of node 0's section ends node 0's run there: node 0 has
+    //  two runs, the second in a section slot of its own (base S + 0x11), so no frame is
+    //  valid in both memmaps (Linux runs such trees: booted, with a 4 KiB stripe).
+    #[test]
+    fn another_nodes_memory_in_a_gap_ends_the_run() {
+        let mut mb = Box::new(Memblock::new());
+        mb.add_node(PhysAddr(0), 0x10 << PAGE_SHIFT, 0, MemblockFlags::NONE).unwrap();
+        mb.add_node(PhysAddr(0x10 << PAGE_SHIFT), 1 << PAGE_SHIFT, 1, MemblockFlags::NONE).unwrap();
+        mb.add_node(PhysAddr(0x11 << PAGE_SHIFT), 0xf << PAGE_SHIFT, 0, MemblockFlags::NONE).unwrap();
+        let runs: Vec<_> = node_section_runs(&mb, 0).collect();
+        assert_eq!(
+            runs,
+            [SectionRun { start_pfn: 0, end_pfn: 0x10, base: 0 }, SectionRun { start_pfn: 0x11, end_pfn: 0x20, base: S + 0x11 }]
+        );
+        let other: Vec<_> = node_section_runs(&mb, 1).collect();
+        assert_eq!(other, [SectionRun { start_pfn: 0x10, end_pfn: 0x11, base: 0x10 }]);
+        let (a, b) = (ValidPfns::runs(&runs).unwrap(), ValidPfns::runs(&other).unwrap());
+        assert!((0..0x20).all(|pfn| a.index(pfn).is_some() != b.index(pfn).is_some()), "each frame in one memmap");
     }
 
     #[test]
