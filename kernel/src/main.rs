@@ -157,6 +157,8 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
             entry_el
         ),
     }
+    // smp_init_cpus: each CPU node's NUMA node.
+    of::numa::warn_unreadable_cpu_nids(&fdt);
     setup::build_all_zonelists(&bootmem);
     info!("Kernel command line: {bootargs}");
 

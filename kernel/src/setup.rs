@@ -108,7 +108,7 @@ pub fn setup_arch_memory<'a>(
             warn!("efi: /chosen describes a UEFI boot; this kernel takes memory from the device tree's memory nodes, not the UEFI memory map")
         }
     }
-    let env = HookEnv { cma_cmdline: params.cma.is_some() };
+    let env = HookEnv { cma_cmdline: params.cma.is_some(), ..Default::default() };
     let reserved = arm64_memblock_init(fdt, mb, inputs, &machine, params.memory_limit, hooks, &env);
     (machine, reserved)
 }

@@ -141,10 +141,13 @@ pub fn dma_max_cpu_address(fdt: &Fdt) -> Option<u64> {
     best
 }
 
-/// `for_each_of_cpu_node`: the `/cpus` children with `device_type = "cpu"`.
+/// `for_each_of_cpu_node`: the `/cpus` children named `cpu` (whatever their unit address) or
+/// with `device_type = "cpu"`.
 pub fn cpu_nodes<'f>(fdt: &Fdt<'f>) -> impl Iterator<Item = Node<'f>> {
     let cpus = fdt.find_node("/cpus");
-    cpus.into_iter().flat_map(|c| c.children()).filter(|c| c.property("device_type").and_then(|p| p.as_str()) == Some("cpu"))
+    cpus.into_iter().flat_map(|c| c.children()).filter(|c| {
+        c.name.split('@').next() == Some("cpu") || c.property("device_type").and_then(|p| p.as_str()) == Some("cpu")
+    })
 }
 
 /// `num_possible_cpus()` as the tree gives it: the CPU nodes ([`cpu_nodes`]), at least one

@@ -28,6 +28,20 @@ pub fn of_numa_init(fdt: &Fdt, mb: &mut Memblock, desc: &mut NumaDesc) -> Result
     }
 }
 
+/// `of_node_to_nid` as `smp_init_cpus` asks it for every CPU node with a `reg`: the first
+/// `numa-node-id` on the node, `/cpus` or `/`; one that cannot be read (shorter than a cell)
+/// is reported with the name of the node that holds it (`%pOFn`: no unit address).
+pub fn warn_unreadable_cpu_nids(fdt: &Fdt) {
+    let cpus = fdt.find_node("/cpus");
+    let (cpus, root) = (cpus.as_ref(), fdt.root());
+    for cpu in cpu_nodes(fdt).filter(|c| c.property("reg").is_some()) {
+        let holder = [Some(&cpu), cpus, root.as_ref()].into_iter().flatten().find(|n| n.property("numa-node-id").is_some());
+        if let Some(node) = holder.filter(|n| read_u32(n, "numa-node-id") == Some(Err(()))) {
+            warn!("OF: NUMA: Invalid \"numa-node-id\" property in node {}", node.name.split('@').next().unwrap_or(""));
+        }
+    }
+}
+
 /// `of_property_read_u32`: `None` when the property is absent or shorter than one cell; a
 /// longer value is read from its first cell.
 fn read_u32(node: &Node, name: &str) -> Option<Result<u32, ()>> {
@@ -73,8 +87,10 @@ fn parse_memory_node(node: &Node, mb: &mut Memblock, parsed: &mut NodeMask) -> R
 
 /// Every `reg` range of `node` onto `nid`; no range at all is a bad property, as in Linux.
 fn add_reg(node: &Node, mb: &mut Memblock, parsed: &mut NodeMask, nid: i32) -> Result<(), NumaError> {
-    // of_address_to_resource fails on a missing or undecodable `reg`: no range at all.
-    let Some(Ok(reg)) = node.reg() else { return Err(NumaError::BadProperty) };
+    // of_address_to_resource(np, i) for i = 0, 1, ... while an entry is whole: a partial one
+    // at the end ends the list; a missing or undecodable `reg` gives no range at all.
+    let Some(value) = node.property("reg").map(|p| p.value) else { return Err(NumaError::BadProperty) };
+    let Ok(reg) = node.bus_cells().reg_whole_entries(value) else { return Err(NumaError::BadProperty) };
     let mut entries = 0;
     for (base, size) in reg {
         entries += 1;
@@ -92,9 +108,9 @@ fn add_reg(node: &Node, mb: &mut Memblock, parsed: &mut NodeMask, nid: i32) -> R
 /// node of each triple before that is named (`node_set`), and `numa_set_distance` takes the
 /// distance both ways, warning once about ids outside its table or a distance over 255.
 ///
-/// A `from` id of 64 or more is past the one word of Linux's `numa_nodes_parsed`: 6.1 writes
-/// outside it (at 0xffffffff it faults in `of_numa_init`). This kernel says so and skips the
-/// triple.
+/// A `from` id past `MAX_NUMNODES` names no node; Linux 6.1's `node_set` writes its bit past
+/// `numa_nodes_parsed` (harmless for the ids booted, up to 1000; 0xffffffff faults in
+/// `of_numa_init`), then `numa_set_distance` warns, as here.
 fn parse_distance_map_v1(map: &Node, desc: &mut NumaDesc) -> Result<(), NumaError> {
     info!("OF: NUMA: parsing numa-distance-map-v1");
     let Some(matrix) = map.property("distance-matrix") else {
@@ -112,10 +128,7 @@ fn parse_distance_map_v1(map: &Node, desc: &mut NumaDesc) -> Result<(), NumaErro
             error!("OF: NUMA: Invalid distance[node{} -> node{}] = {}", a as i32, b as i32, d as i32);
             return Err(NumaError::BadProperty);
         }
-        if a >= u64::BITS {
-            error!("OF: NUMA: distance-matrix entry <{a} {b} {d}>: node {a} is past numa_nodes_parsed (Linux 6.1 writes outside it); entry skipped");
-            continue;
-        }
+        // node_set: an id past MAX_NUMNODES names no node (numa_set_distance then warns).
         desc.parsed.set(a as i32);
         desc.distance.set(a as i32, b as i32, d as i32);
         if b > a {
@@ -410,9 +423,8 @@ mod tests {
     }
 
     /// The first node of each triple is parsed (`node_set`): a node only the map names is a
-    /// memory-less node. One past the mask's word is refused with this kernel's own line
-    /// (Linux 6.1 writes outside `numa_nodes_parsed` there); between MAX_NUMNODES and it,
-    /// numa_set_distance's warning is all.
+    /// memory-less node. An id past MAX_NUMNODES names none; numa_set_distance's warning
+    /// (once) is all (booted: 40, 64, 100, 1000).
     #[test]
     fn the_distance_map_names_nodes() {
         let m = matrix(&[[3, 0, 20], [40, 0, 20], [u32::MAX, 0, 20]]);
@@ -422,7 +434,6 @@ mod tests {
             [
                 "OF: NUMA: parsing numa-distance-map-v1".into(),
                 "NUMA: Warning: node ids are out of bound, from=40 to=0 distance=20".into(),
-                "OF: NUMA: distance-matrix entry <4294967295 0 20>: node 4294967295 is past numa_nodes_parsed (Linux 6.1 writes outside it); entry skipped".into(),
                 node_data_line(0x6000_0000),
                 node_data_line(0x8000_0000),
                 "NUMA: Initmem setup node 3 [<memory-less node>]".into(),
@@ -431,6 +442,49 @@ mod tests {
             ]
         );
         assert_eq!(online(&nodes), [0, 1, 3]);
+    }
+
+    /// A `/cpus` child named `cpu@N` counts without `device_type` (Linux, booted: node 2 is a
+    /// memory-less node). An unreadable `numa-node-id` on a CPU with `reg` is reported when
+    /// smp_init_cpus asks (booted: "... in node cpu").
+    #[test]
+    fn cpu_nodes_by_name_and_unreadable_node_ids() {
+        let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 2 * HALF);
+        b.begin("cpus");
+        b.begin("cpu@7");
+        b.prop("reg", &7u32.to_be_bytes());
+        b.prop("numa-node-id", &2u32.to_be_bytes());
+        b.end();
+        b.begin("cpu@8");
+        b.prop("reg", &8u32.to_be_bytes());
+        b.prop("numa-node-id", &[0, 1]);
+        b.end();
+        b.begin("l2-cache");
+        b.prop("numa-node-id", &[0, 1]);
+        b.end();
+        b.end();
+        b.end();
+        let blob = b.finish(&[]);
+        let fdt = Fdt::new(&blob).unwrap();
+        assert_eq!(fdt_scan::cpu_nodes(&fdt).map(|n| n.name).collect::<Vec<_>>(), ["cpu@7", "cpu@8"]);
+        let (lines, _, nodes) = numa_nodes(&blob, false);
+        assert!(lines.contains(&"OF: NUMA: CPU on 2".into()), "{lines:?}");
+        // The memory names no node, so the description is refused (invalid memblk node) and
+        // one node is faked; what counts here is that cpu@7 was read.
+        assert_eq!(online(&nodes), [0]);
+        let (_, warned) = capture(|| warn_unreadable_cpu_nids(&fdt));
+        assert_eq!(warned, ["OF: NUMA: Invalid \"numa-node-id\" property in node cpu"]);
+    }
+
+    /// A memory node whose `reg` ends in a partial entry keeps its whole entries, as
+    /// of_address_to_resource reads them one by one (booted).
+    #[test]
+    fn a_partial_reg_entry_is_ignored() {
+        let mut partial = cells(0x6000_0000, HALF);
+        partial.extend_from_slice(&[0, 0, 0, 0]);
+        let (lines, regions) = numa(&tree(&[("memory@40000000", 0x4000_0000, NID0), ("ram@60000000", 0x6000_0000, &[("reg", &partial), ("numa-node-id", &[0, 0, 0, 1])])]));
+        assert!(!lines.iter().any(|l| l.contains("bad property")), "{lines:?}");
+        assert_eq!(regions, [(0x4000_0000, HALF, 0), (0x6000_0000, HALF, 1)]);
     }
 
     /// `numa=off`: the firmware is not asked; dummy_numa_init says why it fakes the node.

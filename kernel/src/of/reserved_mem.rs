@@ -55,10 +55,13 @@ pub enum HookError {
 
 /// What the hooks may read besides their region: the state Linux keeps in globals by the
 /// time `fdt_init_reserved_mem` runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HookEnv {
     /// `cma=` was on the command line (`size_cmdline != -1`).
     pub cma_cmdline: bool,
+    /// CMA pools created so far (`cma_area_count`): once every `MAX_CMA_AREAS` slot is
+    /// taken, `cma_init_reserved_mem` refuses the next.
+    pub cma_pools: core::cell::Cell<usize>,
 }
 
 /// An init hook: gets the region, its node and the [`HookEnv`].
@@ -427,7 +430,11 @@ pub fn shared_dma_pool_setup(rmem: &mut ReservedMem, node: &Node, env: &HookEnv)
     } else if reusable && node.property("no-map").is_none() {
         if (rmem.base.0 | rmem.size) & (CMA_MIN_ALIGNMENT_BYTES - 1) != 0 {
             error!("Reserved memory: incorrect alignment of CMA region");
+        } else if env.cma_pools.get() == crate::mm::cma::MAX_CMA_AREAS {
+            error!("cma: Not enough slots for CMA reserved regions!");
+            error!("Reserved memory: unable to setup CMA region");
         } else {
+            env.cma_pools.set(env.cma_pools.get() + 1);
             rmem.cma_default = default_cma;
             info!(
                 "Reserved memory: created CMA memory pool at 0x{:016x}, size {} MiB",

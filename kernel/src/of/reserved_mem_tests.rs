@@ -232,7 +232,7 @@ fn a_default_cma_pool_is_the_default_area_unless_cma_is_given() {
         let mut mb = memblock();
         let mut table = scan(&fdt, cells, &mut mb);
         let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
-        let env = HookEnv { cma_cmdline };
+        let env = HookEnv { cma_cmdline, ..Default::default() };
         let lines = capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &env)).1;
         let r = table.iter().next().copied().unwrap();
         (lines, r.cma_default, r.owner, mb.is_region_reserved(PhysAddr(0x4820_0000), 0x40_0000))
@@ -249,4 +249,36 @@ fn a_default_cma_pool_is_the_default_area_unless_cma_is_given() {
         "OF: reserved mem: node linux,cma compatible matching fail",
     ];
     assert_eq!(run(true, true), (bypassed.map(String::from).to_vec(), false, None, false));
+}
+
+/// cma_init_reserved_mem in rmem_cma_setup: the 21st CMA pool finds every MAX_CMA_AREAS slot
+/// taken (Linux 6.1, booted with 21 pools: these lines, and the pool is freed).
+#[test]
+fn the_cma_pool_past_the_last_slot_is_refused_and_freed() {
+    let blob = blob(|b| {
+        for i in 0..21u64 {
+            b.begin(&format!("p{i}@{:x}", 0x5000_0000 + i * 0x40_0000));
+            b.prop("compatible", b"shared-dma-pool\0");
+            b.prop("reusable", b"");
+            b.prop("reg", &cells(0x5000_0000 + i * 0x40_0000, 0x40_0000));
+            b.end();
+        }
+    });
+    let fdt = Fdt::new(&blob).unwrap();
+    let cells = scan_root(&fdt);
+    let mut mb = memblock();
+    let mut table = scan(&fdt, cells, &mut mb);
+    let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
+    let lines = capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &Default::default())).1;
+    let last = 0x5000_0000 + 20 * 0x40_0000u64;
+    assert_eq!(
+        lines[lines.len() - 3..],
+        [
+            "cma: Not enough slots for CMA reserved regions!".to_string(),
+            "Reserved memory: unable to setup CMA region".into(),
+            format!("OF: reserved mem: node p20@{last:x} compatible matching fail"),
+        ]
+    );
+    assert!(!mb.is_region_reserved(PhysAddr(last), 0x40_0000));
+    assert_eq!(table.iter().filter(|r| r.owner.is_some()).count(), 20);
 }

@@ -83,7 +83,10 @@ pub fn dry_run<'a>(
                 let read = crate::memmap::ReadOnly(&tables.inner);
                 crate::mm::pgtable::dump(&read, t.root, &crate::arm64::PTDUMP_MARKERS, &mut |a| crate::info!("{a}"));
             }
-            Ok(bootmem_init(&fdt, mb, &reserved, &params))
+            let bootmem = bootmem_init(&fdt, mb, &reserved, &params);
+            // smp_init_cpus (after the psci lines, which the dry-run has not).
+            crate::of::numa::warn_unreadable_cpu_nids(&fdt);
+            Ok(bootmem)
         }
         Err(e) => Err(BootStop::PagingInit(e).report()),
     };
