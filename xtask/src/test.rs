@@ -682,22 +682,35 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["NUMA: Faking*", "Kernel panic*", "Unable to handle*"],
     });
 
+    // NUMA machines: `nodes` nodes sharing `mem` (one CPU each), an overlay, a command line;
+    // the lines expected in order, and what must not show besides a failure.
+    let numa_case = |name: &'static str, mem: &str, nodes: u32, overlay: Option<&str>, append: &str, expect: &[&str], forbid: &[&'static str]| {
+        let mut o = opts(mem);
+        o.numa = nodes;
+        o.smp = nodes;
+        o.overlay = overlay.map(String::from);
+        o.append = (!append.is_empty()).then(|| append.to_string());
+        let mut expect: Vec<String> = expect.iter().map(|l| l.to_string()).collect();
+        expect.push("boot: complete".into());
+        Scenario { name, opts: o, expect, forbid: [&NO_FAILURE[..], forbid].concat() }
+    };
+    let buddy_on_both = [
+        "selftest: buddy: Node 0, zone      DMA: * free pages in * blocks, each inside the zone",
+        "selftest: buddy: Node 1, zone      DMA: * free pages in * blocks, each inside the zone",
+        "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *",
+    ];
+
     // Three nodes of 1 GiB with QEMU's -numa dist, and a CPU on a fourth node without memory:
     // the CPUs' numa-node-id and the distance map, read as Linux 6.1 reads them (see
     // dts/numa-memoryless.dts for each line). 3 GiB is 786432 pages, less 12288 of memmap in
     // Linux's count: Total pages 774144.
-    let mut o = opts("3G");
-    o.numa = 3;
-    o.smp = 3;
-    o.overlay = Some("numa-memoryless".into());
-    o.extra = ["dist,src=0,dst=1,val=40", "dist,src=0,dst=2,val=15", "dist,src=1,dst=2,val=25"]
-        .iter()
-        .flat_map(|d| ["-numa".to_string(), d.to_string()])
-        .collect();
-    list.push(Scenario {
-        name: "numa-distance",
-        opts: o,
-        expect: [
+    let mut distance = numa_case(
+        "numa-distance",
+        "3G",
+        3,
+        Some("numa-memoryless"),
+        "",
+        &[
             "OF: NUMA: parsing numa-distance-map-v1",
             "NUMA: Initmem setup node 3 [<memory-less node>]",
             "NUMA: NODE_DATA(3) on node 2",
@@ -707,62 +720,56 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "Fallback order for Node 2: 2 0 1 ",
             "Fallback order for Node 3: 3 0 1 2 ",
             "Built 4 zonelists, mobility grouping on.  Total pages: 774144",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
-        forbid: [&NO_FAILURE[..], &["NUMA: Faking*", "NUMA: Warning*"]].concat(),
-    });
+        ],
+        &["NUMA: Faking*", "NUMA: Warning*"],
+    );
+    distance.opts.extra = ["dist,src=0,dst=1,val=40", "dist,src=0,dst=2,val=15", "dist,src=1,dst=2,val=25"]
+        .iter()
+        .flat_map(|d| ["-numa".to_string(), d.to_string()])
+        .collect();
+    list.push(distance);
 
     // Node spans that interleave (dts/numa-interleaved.dts): node 1 around node 0. Each frame
     // keeps its node; the self-test allocates and frees on both.
-    let mut o = opts("2G");
-    o.numa = 2;
-    o.smp = 2;
-    o.overlay = Some("numa-interleaved".into());
-    o.append = Some("selftest=buddy".into());
-    list.push(Scenario {
-        name: "numa-interleaved",
-        opts: o,
-        expect: [
-            "  node   1: [mem 0x0000000040000000-0x000000005fffffff]",
-            "  node   0: [mem 0x0000000060000000-0x000000007fffffff]",
-            "  node   1: [mem 0x0000000080000000-0x00000000bfffffff]",
-            "Initmem setup node 0 [mem 0x0000000060000000-0x000000007fffffff]",
-            "Initmem setup node 1 [mem 0x0000000040000000-0x00000000bfffffff]",
-            "Built 2 zonelists, mobility grouping on.  Total pages: 516096",
-            "Memory: *K/2097152K available *",
-            "selftest: buddy: Node 0, zone      DMA: * free pages in * blocks, each inside the zone",
-            "selftest: buddy: Node 1, zone      DMA: * free pages in * blocks, each inside the zone",
-            "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
-        forbid: [&NO_FAILURE[..], &["NUMA: Faking*"]].concat(),
-    });
+    let interleaved = [
+        "  node   1: [mem 0x0000000040000000-0x000000005fffffff]",
+        "  node   0: [mem 0x0000000060000000-0x000000007fffffff]",
+        "  node   1: [mem 0x0000000080000000-0x00000000bfffffff]",
+        "Initmem setup node 0 [mem 0x0000000060000000-0x000000007fffffff]",
+        "Initmem setup node 1 [mem 0x0000000040000000-0x00000000bfffffff]",
+        "Built 2 zonelists, mobility grouping on.  Total pages: 516096",
+        "Memory: *K/2097152K available *",
+    ];
+    let lines = [&interleaved[..], &buddy_on_both[..]].concat();
+    list.push(numa_case("numa-interleaved", "2G", 2, Some("numa-interleaved"), "selftest=buddy", &lines, &["NUMA: Faking*"]));
+
+    // One page of node 1 inside one of node 0's sections (dts/numa-stripe.dts).
+    let stripe = [
+        "  node   0: [mem 0x0000000040000000-0x000000004fffffff]",
+        "  node   1: [mem 0x0000000050000000-0x0000000050000fff]",
+        "  node   0: [mem 0x0000000050001000-0x000000007fffffff]",
+        "Initmem setup node 1 [mem 0x0000000050000000-0x00000000bfffffff]",
+    ];
+    let lines = [&stripe[..], &buddy_on_both[..]].concat();
+    list.push(numa_case("numa-stripe", "2G", 2, Some("numa-stripe"), "selftest=buddy", &lines, &["NUMA: Faking*"]));
 
     // cma_pernuma=16M on two nodes of 1 GiB: an area on each node, before the zones, each
     // at the top of its node below what is allocated there (NODE_DATA), in node order.
-    let mut o = opts("2G");
-    o.numa = 2;
-    o.smp = 2;
-    o.append = Some("cma_pernuma=16M".into());
-    list.push(Scenario {
-        name: "numa-cma-pernuma",
-        opts: o,
-        expect: [
+    list.push(numa_case(
+        "numa-cma-pernuma",
+        "2G",
+        2,
+        None,
+        "cma_pernuma=16M",
+        &[
             "cma: Reserved 16 MiB at 0x000000007*",
             "cma: Reserved 16 MiB at 0x00000000b*",
             "Zone ranges:",
             "cma: Reserved 64 MiB at 0x*",
             "Memory: *K/2097152K available (* 98304K cma-reserved)",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
-        forbid: [&NO_FAILURE[..], &["cma: Failed*", "cma: dma_pernuma_cma_reserve*"]].concat(),
-    });
+        ],
+        &["cma: Failed*", "cma: dma_pernuma_cma_reserve*"],
+    ));
 
     // hugetlb_cma=1500M on two nodes of 2 GiB: 750M a node, each rounded up to a 1 GiB
     // gigantic page (see the host test hugetlb_cma_per_node). Each area sits below what is
@@ -770,14 +777,13 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     // free, so bottom-up from 4 GiB fails). Node 1's area crosses into ZONE_NORMAL, so
     // cma_init_reserved_areas cannot activate it (after the Memory: line; Linux's does the
     // same) and its pages go to the buddy allocator as any.
-    let mut o = opts("4G");
-    o.numa = 2;
-    o.smp = 2;
-    o.append = Some("hugetlb_cma=1500M".into());
-    list.push(Scenario {
-        name: "numa-hugetlb-cma",
-        opts: o,
-        expect: [
+    list.push(numa_case(
+        "numa-hugetlb-cma",
+        "4G",
+        2,
+        None,
+        "hugetlb_cma=1500M",
+        &[
             "hugetlb_cma: reserve 1500 MiB, up to 1024 MiB per node",
             "cma: Reserved 1024 MiB at 0x000000007fe00000",
             "hugetlb_cma: reserved 1024 MiB on node 0",
@@ -786,54 +792,24 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "Zone ranges:",
             "Memory: *K/4194304K available (* 2162688K cma-reserved)",
             "cma: CMA area at 0x00000000ffe00000 could not be activated",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
-        forbid: NO_FAILURE.to_vec(),
-    });
-
-    // One page of node 1 inside one of node 0's sections (dts/numa-stripe.dts).
-    let mut o = opts("2G");
-    o.numa = 2;
-    o.smp = 2;
-    o.overlay = Some("numa-stripe".into());
-    o.append = Some("selftest=buddy".into());
-    list.push(Scenario {
-        name: "numa-stripe",
-        opts: o,
-        expect: [
-            "  node   0: [mem 0x0000000040000000-0x000000004fffffff]",
-            "  node   1: [mem 0x0000000050000000-0x0000000050000fff]",
-            "  node   0: [mem 0x0000000050001000-0x000000007fffffff]",
-            "Initmem setup node 1 [mem 0x0000000050000000-0x00000000bfffffff]",
-            "selftest: buddy: Node 1, zone      DMA: * free pages in * blocks, each inside the zone",
-            "selftest: buddy: * allocations, * frees, * refused; patterns intact, free pages back to *",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
-        forbid: [&NO_FAILURE[..], &["NUMA: Faking*"]].concat(),
-    });
+        ],
+        &[],
+    ));
 
     // numa=off on the two-node machine: dummy_numa_init says why, and fakes one node.
-    let mut o = opts("1G");
-    o.numa = 2;
-    o.smp = 2;
-    o.append = Some("numa=off".into());
-    list.push(Scenario {
-        name: "numa-off",
-        opts: o,
-        expect: [
+    list.push(numa_case(
+        "numa-off",
+        "1G",
+        2,
+        None,
+        "numa=off",
+        &[
             "NUMA: NUMA disabled",
             "NUMA: Faking a node at [mem 0x0000000040000000-0x000000007fffffff]",
             "Built 1 zonelists, mobility grouping on.  Total pages: 258048",
-            "boot: complete",
-        ]
-        .map(String::from)
-        .to_vec(),
-        forbid: [&NO_FAILURE[..], &["OF: NUMA*", "Fallback order for Node 1*"]].concat(),
-    });
+        ],
+        &["OF: NUMA*", "Fallback order for Node 1*"],
+    ));
 
     // A NUMA description Linux 6.1 refuses, and its fallback to one fake node: see
     // dts/numa-partial.dts (numa-node-id on only one of two memory nodes) and

@@ -7,7 +7,7 @@ use crate::mm::memblock::Memblock;
 use crate::mm::PhysAddr;
 use crate::of::fdt::Fdt;
 use crate::of::fdt_scan::scan_root;
-use crate::of::reserved_mem::{init, scan, shared_dma_pool_setup, HookEnv, ReservedMemOfId, MAX_RESERVED_REGIONS};
+use crate::of::reserved_mem::{init, scan, shared_dma_pool_setup, HookEnv, ReservedMemOfId, ReservedMemTable, MAX_RESERVED_REGIONS};
 use crate::testlog::capture;
 use std::string::String;
 use crate::of::testblob::{cells, with_reserved_memory as blob, Builder};
@@ -152,6 +152,18 @@ fn only_a_reusable_mappable_shared_dma_pool_gets_cma_alignment() {
     }
 }
 
+/// `blob` scanned, then `fdt_init_reserved_mem` with the shared-dma-pool hook and `env`:
+/// what init says, memblock and the table after it.
+fn scan_and_init<'b>(blob: &'b [u8], env: &HookEnv) -> (Vec<String>, Box<Memblock>, ReservedMemTable<'b>) {
+    let fdt = Fdt::new(blob).unwrap();
+    let cells = scan_root(&fdt);
+    let mut mb = memblock();
+    let mut table = scan(&fdt, cells, &mut mb);
+    let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
+    let lines = capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, env)).1;
+    (lines, mb, table)
+}
+
 /// The children `(name, base, size, reusable shared-dma-pool)` as static regions, scanned, then
 /// `fdt_init_reserved_mem` with the shared-dma-pool hook; returns what init says.
 fn init_lines(children: &[(&str, u64, u64, bool)]) -> Vec<String> {
@@ -166,12 +178,7 @@ fn init_lines(children: &[(&str, u64, u64, bool)]) -> Vec<String> {
             b.end();
         }
     });
-    let fdt = Fdt::new(&blob).unwrap();
-    let cells = scan_root(&fdt);
-    let mut mb = memblock();
-    let mut table = scan(&fdt, cells, &mut mb);
-    let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
-    capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &Default::default())).1
+    scan_and_init(&blob, &Default::default()).0
 }
 
 /// `__rmem_check_for_overlap` runs from two regions on: two that overlap by 1 MiB are
@@ -227,13 +234,7 @@ fn a_default_cma_pool_is_the_default_area_unless_cma_is_given() {
             }
             b.end();
         });
-        let fdt = Fdt::new(&blob).unwrap();
-        let cells = scan_root(&fdt);
-        let mut mb = memblock();
-        let mut table = scan(&fdt, cells, &mut mb);
-        let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
-        let env = HookEnv { cma_cmdline, ..Default::default() };
-        let lines = capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &env)).1;
+        let (lines, mb, table) = scan_and_init(&blob, &HookEnv { cma_cmdline, ..Default::default() });
         let r = table.iter().next().copied().unwrap();
         (lines, r.cma_default, r.owner, mb.is_region_reserved(PhysAddr(0x4820_0000), 0x40_0000))
     };
@@ -264,12 +265,7 @@ fn the_cma_pool_past_the_last_slot_is_refused_and_freed() {
             b.end();
         }
     });
-    let fdt = Fdt::new(&blob).unwrap();
-    let cells = scan_root(&fdt);
-    let mut mb = memblock();
-    let mut table = scan(&fdt, cells, &mut mb);
-    let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
-    let lines = capture(|| init(&fdt, cells, &mut mb, &mut table, &hooks, &Default::default())).1;
+    let (lines, mb, table) = scan_and_init(&blob, &Default::default());
     let last = 0x5000_0000 + 20 * 0x40_0000u64;
     assert_eq!(
         lines[lines.len() - 3..],
