@@ -292,48 +292,36 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     s.expect.insert(1, "console: no /chosen/stdout-path; using pl011@9000000 at 0x9000000".into());
     list.push(s);
 
+    // A console that is no PL011: QEMU's tree with `from` replaced by `to` (which must be
+    // there), booted; one line on the fallback UART, then SYSTEM_OFF.
+    let mut no_console = |name: &'static str, from: &str, to: &str, line: &str| -> Result<()> {
+        let edited = dts_source.replacen(from, to, 1);
+        if edited == dts_source {
+            return Err(format!("QEMU's tree no longer holds {from:?}: update {name}"));
+        }
+        let dtb = scratch.join(format!("{name}.dtb"));
+        compile_dts(&dtb, &edited)?;
+        let mut o = opts("1G");
+        o.dtb = Some(dtb);
+        list.push(Scenario { name, opts: o, expect: vec![line.into()], forbid: vec!["Booting memboot*", "boot: complete"] });
+        Ok(())
+    };
     // Root cells of 1/1 over QEMU's 2/2 values: the console's reg reads as base 0, where
     // QEMU's flash is, not a PL011; writing there would wait for ever on a flag that never
-    // sets. One line on the fallback UART, then SYSTEM_OFF. (A base elsewhere is probed
-    // through the PrimeCell ID: see pl011::console_init.)
-    let one_cell = dts_source.replacen(
+    // sets.
+    no_console(
+        "console-not-pl011",
         "\t#size-cells = <0x02>;\n\t#address-cells = <0x02>;\n",
         "\t#size-cells = <0x01>;\n\t#address-cells = <0x01>;\n",
-        1,
-    );
-    if one_cell == dts_source {
-        return Err("QEMU's tree no longer starts with the root's cells: update console-not-pl011".into());
-    }
-    let not_pl011 = scratch.join("console-not-pl011.dtb");
-    compile_dts(&not_pl011, &one_cell)?;
-    let mut o = opts("1G");
-    o.dtb = Some(not_pl011);
-    list.push(Scenario {
-        name: "console-not-pl011",
-        opts: o,
-        expect: vec![
-            "Error: no usable console: /pl011@9000000 at 0x0 cannot be a PL011 (address 0) (is its reg in its parent's #address-cells/#size-cells?)".into(),
-        ],
-        forbid: vec!["Booting memboot*", "boot: complete"],
-    });
-
+        "Error: no usable console: /pl011@9000000 at 0x0 cannot be a PL011 (address 0) (is its reg in its parent's #address-cells/#size-cells?)",
+    )?;
     // The console's reg pointing at a virtio-mmio window instead: its PrimeCell ID reads 0.
-    let elsewhere = dts_source.replacen("reg = <0x00 0x9000000 0x00 0x1000>;", "reg = <0x00 0xa000000 0x00 0x1000>;", 1);
-    if elsewhere == dts_source {
-        return Err("QEMU's tree no longer has the PL011 at 0x9000000: update console-not-pl011-id".into());
-    }
-    let not_pl011_id = scratch.join("console-not-pl011-id.dtb");
-    compile_dts(&not_pl011_id, &elsewhere)?;
-    let mut o = opts("1G");
-    o.dtb = Some(not_pl011_id);
-    list.push(Scenario {
-        name: "console-not-pl011-id",
-        opts: o,
-        expect: vec![
-            "Error: no usable console: /pl011@9000000 at 0xa000000 has PrimeCell ID 0x00000000, not a PL011's 0xb105f00d (is its reg in its parent's #address-cells/#size-cells?)".into(),
-        ],
-        forbid: vec!["Booting memboot*", "boot: complete"],
-    });
+    no_console(
+        "console-not-pl011-id",
+        "reg = <0x00 0x9000000 0x00 0x1000>;",
+        "reg = <0x00 0xa000000 0x00 0x1000>;",
+        "Error: no usable console: /pl011@9000000 at 0xa000000 has PrimeCell ID 0x00000000, not a PL011's 0xb105f00d (is its reg in its parent's #address-cells/#size-cells?)",
+    )?;
 
     // /reserved-memory: every kind of child (see dts/reserved-memory.dts for the reasoning
     // behind each address). Regions are initialised in (base, size) order, so the two
