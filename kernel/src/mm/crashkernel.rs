@@ -38,19 +38,20 @@ pub enum Parsed {
 /// `get_last_crashkernel`: the text after the last `crashkernel=` whose word ends in `suffix`,
 /// or, without one, in neither known suffix.
 fn last<'c>(cmdline: &'c str, suffix: Option<&str>) -> Option<&'c str> {
+    // A plain byte walk: the command line is short, and this runs on every boot.
+    let bytes = cmdline.as_bytes();
     let mut found = None;
-    let mut from = 0;
-    while let Some(i) = cmdline[from..].find(NAME) {
-        let at = &cmdline[from + i..];
-        let word = &at[..at.find(' ').unwrap_or(at.len())];
+    for at in (0..bytes.len()).filter(|&i| bytes[i..].starts_with(NAME.as_bytes())) {
+        let end = (at..bytes.len()).find(|&i| bytes[i] == b' ').unwrap_or(bytes.len());
+        let word = &bytes[at..end];
         let counts = match suffix {
-            Some(s) => word.ends_with(s),
-            None => !SUFFIXES.iter().any(|s| word.ends_with(s)),
+            Some(s) => word.ends_with(s.as_bytes()),
+            None => !SUFFIXES.iter().any(|s| word.ends_with(s.as_bytes())),
         };
         if counts {
-            found = Some(&at[NAME.len()..]);
+            // NAME is ASCII, so at + its length is a character boundary.
+            found = cmdline.get(at + NAME.len()..);
         }
-        from += i + 1;
     }
     found
 }

@@ -52,32 +52,36 @@ const NODES: usize = MAX_NUMNODES as usize;
 
 /// `numa_distance`: the table `numa_alloc_distance` fills with the defaults (arm64 sizes it
 /// `nr_node_ids` square, `MAX_NUMNODES` at this point) and `numa_set_distance` changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The table is only written out when a distance is first set: until then every entry is
+/// the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NumaDistance {
-    table: [[u8; NODES]; NODES],
+    table: Option<[[u8; NODES]; NODES]>,
     /// The `pr_warn_once` state of `numa_set_distance`'s two warnings.
     warned_bounds: bool,
     warned_value: bool,
 }
 
-impl Default for NumaDistance {
-    fn default() -> Self {
-        let mut table = [[REMOTE_DISTANCE; NODES]; NODES];
-        for (i, row) in table.iter_mut().enumerate() {
-            row[i] = LOCAL_DISTANCE;
-        }
-        NumaDistance { table, warned_bounds: false, warned_value: false }
-    }
-}
-
 impl NumaDistance {
-    /// `__node_distance`: the table's entry; outside it, local or remote.
+    /// `__node_distance`: the table's entry; outside it (or before any is set), local or
+    /// remote.
     pub fn get(&self, from: usize, to: usize) -> u32 {
-        match self.table.get(from).and_then(|row| row.get(to)) {
+        match self.table.as_ref().and_then(|t| t.get(from)).and_then(|row| row.get(to)) {
             Some(&d) => d.into(),
             None if from == to => LOCAL_DISTANCE.into(),
             None => REMOTE_DISTANCE.into(),
         }
+    }
+
+    /// The table with every default filled in (`numa_alloc_distance`).
+    fn table(&mut self) -> &mut [[u8; NODES]; NODES] {
+        self.table.get_or_insert_with(|| {
+            let mut table = [[REMOTE_DISTANCE; NODES]; NODES];
+            for (i, row) in table.iter_mut().enumerate() {
+                row[i] = LOCAL_DISTANCE;
+            }
+            table
+        })
     }
 
     /// `numa_set_distance`: node ids outside the table, a distance that does not fit in a
@@ -91,7 +95,7 @@ impl NumaDistance {
             return self.out_of_bound(from, to, distance);
         }
         match u8::try_from(distance) {
-            Ok(d) if from != to || d == LOCAL_DISTANCE => self.table[f][t] = d,
+            Ok(d) if from != to || d == LOCAL_DISTANCE => self.table()[f][t] = d,
             _ => {
                 if !core::mem::replace(&mut self.warned_value, true) {
                     warn!("NUMA: Warning: invalid distance parameter, from={from} to={to} distance={distance}");

@@ -21,8 +21,16 @@ use crate::{error, info, trace, warn};
 /// takes the root's available children), in the tree's order.
 pub fn of_numa_init(fdt: &Fdt, mb: &mut Memblock, desc: &mut NumaDesc) -> Result<(), NumaError> {
     parse_cpu_nodes(fdt, &mut desc.parsed);
-    fdt.all_nodes().try_for_each(|node| parse_memory_node(&node, mb, &mut desc.parsed))?;
-    match fdt.all_nodes().find(|n| n.is_compatible("numa-distance-map-v1")) {
+    // One walk: the memory nodes, and the first distance map (of_find_compatible_node), which
+    // is read once every memory node has been.
+    let mut map = None;
+    fdt.all_nodes().try_for_each(|node| {
+        if map.is_none() && node.is_compatible("numa-distance-map-v1") {
+            map = Some(node);
+        }
+        parse_memory_node(&node, mb, &mut desc.parsed)
+    })?;
+    match map {
         Some(map) => parse_distance_map_v1(&map, desc),
         None => Ok(()),
     }

@@ -62,6 +62,9 @@ pub fn find_zone_movable_pfns(
     out: &mut dyn FnMut(core::fmt::Arguments<'_>),
 ) -> [u64; NR_NODES] {
     let mut zmp = [0u64; NR_NODES];
+    if *params == MovableParams::default() {
+        return zmp;
+    }
     // find_usable_zone_for_movable: the highest zone with a range.
     let movable_zone = (0..MAX_NR_ZONES).rev().filter(|&z| z != ZONE_MOVABLE).find(|&z| highest[z] > lowest[z]).unwrap_or(0);
     let regions = mb.ty(MemblockKind::Memory).regions();
