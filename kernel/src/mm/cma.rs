@@ -307,7 +307,9 @@ impl CmaAreas {
         }
         // Rounded up before it is said (6.1.y has "mm: hugetlb_cma: round up per_node before
         // logging it"); each node's size is rounded up again below, as before.
-        let per_node = total.div_ceil(online.iter().count().max(1) as u64).next_multiple_of(gigantic);
+        // Linux's round_up, in unsigned long: a size near 2^64 wraps to 0 (and is refused).
+        let round_up = |x: u64| (x.wrapping_sub(1) | (gigantic - 1)).wrapping_add(1);
+        let per_node = round_up(total.div_ceil(online.iter().count().max(1) as u64));
         if !node_specific {
             info!("hugetlb_cma: reserve {} MiB, up to {} MiB per node", total / SZ_1M, per_node / SZ_1M);
         }
@@ -316,15 +318,15 @@ impl CmaAreas {
             let size = match node_specific {
                 true if in_node[nid as usize] == 0 => continue,
                 true => in_node[nid as usize],
-                false => per_node.min(total - reserved),
+                false => per_node.min(total.wrapping_sub(reserved)),
             };
-            let size = size.next_multiple_of(gigantic);
+            let size = round_up(size);
             // HUGETLB_PAGE_ORDER's pages (2 MiB) are the alignment.
             if let Err(e) = self.declare_contiguous_nid(mb, 0, size, 0, 2 << 20, false, nid) {
                 warn!("hugetlb_cma: reservation failed: err {}, node {nid}", e.errno());
                 continue;
             }
-            reserved += size;
+            reserved = reserved.wrapping_add(size);
             info!("hugetlb_cma: reserved {} MiB on node {nid}", size / SZ_1M);
             if reserved >= total {
                 break;

@@ -274,4 +274,9 @@ fn hugetlb_cma_per_node() {
     );
     assert_eq!(bytes, 1 << 30);
     assert_eq!(run("512M").0, ["hugetlb_cma: cma area should be at least 1024 MiB"]);
+    // 2^64 - 1 bytes: Linux's round_up wraps the share to 0, which cma_declare_contiguous_nid
+    // refuses (-EINVAL) on each node; nothing is reserved, nothing panics.
+    let (lines, bytes) = run("18446744073709551615");
+    assert_eq!(lines.last().map(String::as_str), Some("hugetlb_cma: reservation failed: err -22, node 1"));
+    assert_eq!(bytes, 0);
 }

@@ -33,6 +33,10 @@ fn the_simple_form_and_its_complaints() {
     // One with a suffix is not the simple form.
     assert_eq!(parsed("crashkernel=64M crashkernel=1G,high", GIB), found(64 * MIB, 0));
     assert_eq!(parsed("crashkernel=1G,high", GIB).0, Parsed::NotFound);
+    // The range form only when its ':' comes before the word's end: a ':' in a later
+    // parameter leaves the simple form.
+    assert_eq!(parsed("crashkernel=64M x=a:b", GIB), found(64 * MIB, 0));
+    assert_eq!(parsed("crashkernel=512M-:64M quiet", GIB), found(64 * MIB, 0));
 }
 
 /// RANGE:SIZE lists match the RAM rounded up to 128 MiB: 1000 MiB counts as 1024 MiB.
@@ -82,6 +86,11 @@ fn placement_below_the_dma_limit_at_a_base_or_high() {
     let (ck, lines, _) = reserve("crashkernel=100M@0x50000000");
     assert_eq!(ck.main, Some((PhysAddr(0x5000_0000), PhysAddr(0x5640_0000))));
     assert_eq!(lines, ["crashkernel reserved: 0x0000000050000000 - 0x0000000056400000 (100 MB)"]);
+
+    // ,high alone (booted): from the top of memory, no low range.
+    let (ck, lines, _) = reserve("crashkernel=512M,high");
+    assert_eq!((ck.main, ck.low), (Some((PhysAddr(0x1_a000_0000), PhysAddr(0x1_c000_0000))), None));
+    assert_eq!(lines, ["crashkernel reserved: 0x00000001a0000000 - 0x00000001c0000000 (512 MB)"]);
 
     // ,high: from the top of memory; with ,low a second range below the DMA limit, said first.
     let (ck, lines, _) = reserve("crashkernel=512M,high crashkernel=64M,low");

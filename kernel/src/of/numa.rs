@@ -453,19 +453,20 @@ mod tests {
     }
 
     /// A `/cpus` child named `cpu@N` counts without `device_type` (Linux, booted: node 2 is a
-    /// memory-less node). An unreadable `numa-node-id` on a CPU with `reg` is reported when
-    /// smp_init_cpus asks (booted: "... in node cpu").
+    /// memory-less node). An unreadable `numa-node-id` that a CPU with `reg` finds on itself
+    /// or a parent is reported when smp_init_cpus asks, naming the node that holds it
+    /// (booted: "... in node cpu").
     #[test]
     fn cpu_nodes_by_name_and_unreadable_node_ids() {
         let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 2 * HALF);
         b.begin("cpus");
+        b.prop("numa-node-id", &[0, 1]);
         b.begin("cpu@7");
         b.prop("reg", &7u32.to_be_bytes());
         b.prop("numa-node-id", &2u32.to_be_bytes());
         b.end();
         b.begin("cpu@8");
         b.prop("reg", &8u32.to_be_bytes());
-        b.prop("numa-node-id", &[0, 1]);
         b.end();
         b.begin("l2-cache");
         b.prop("numa-node-id", &[0, 1]);
@@ -481,7 +482,8 @@ mod tests {
         // one node is faked; what counts here is that cpu@7 was read.
         assert_eq!(online(&nodes), [0]);
         let (_, warned) = capture(|| warn_unreadable_cpu_nids(&fdt));
-        assert_eq!(warned, ["OF: NUMA: Invalid \"numa-node-id\" property in node cpu"]);
+        // cpu@7's own id is readable; cpu@8 has none, so /cpus's (unreadable) is the one.
+        assert_eq!(warned, ["OF: NUMA: Invalid \"numa-node-id\" property in node cpus"]);
     }
 
     /// A memory node whose `reg` ends in a partial entry keeps its whole entries, as

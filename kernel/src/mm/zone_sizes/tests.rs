@@ -545,7 +545,58 @@ fn zone_movable_starts_where_linux_puts_it() {
     assert_eq!(run(4096, "kernelcore=50%"), (start(0x1_0000_0000), ZONE_DMA));
     assert_eq!(run(2048, "kernelcore=512M"), (start(0x6000_0000), ZONE_DMA));
     assert_eq!(run(6144, "movablecore=30%"), (start(0x1_4cc0_0000), ZONE_NORMAL));
+    // adjust_zone_range_for_zone_movable: ZONE_NORMAL ends where ZONE_MOVABLE starts, which
+    // runs to the node's end; ZONE_DMA, below it, is untouched.
+    let mut m = Memblock::new();
+    m.add(PhysAddr(0x4000_0000), 6 << 30).unwrap();
+    let mut limits = arm64_zone_limits(&m, &ARM64, None);
+    limits.movable.movablecore = Core::Percent(30);
+    let nz = free_area_init(&m, &limits, NodeMask::default(), &mut |_| {}, &mut |_| {});
+    let spans: Vec<(u64, u64)> = nz.nodes[0].zones.iter().map(|z| (z.zone_start_pfn, z.spanned_pages)).collect();
+    assert_eq!(spans, [(0x40000, 0xc0000), (0, 0), (0x100000, 0x4cc00), (0x14cc00, 0x73400)]);
     assert_eq!(run(3072, "movablecore=100M"), (start(0xf9c0_0000), ZONE_DMA));
     assert_eq!(run(4096, "kernelcore=5G"), (Vec::new(), ZONE_NORMAL), "more than there is: no ZONE_MOVABLE");
+    assert_eq!(run(4096, "kernelcore=0"), (Vec::new(), ZONE_NORMAL), "none asked: no ZONE_MOVABLE");
     assert_eq!(run(6144, "kernelcore=mirror"), (std::vec![String::from("This configuration results in unmirrored kernel memory.")], ZONE_NORMAL));
+}
+
+/// kernelcore= / movablecore= over several nodes (2 × 2 GiB, and 1 + 1 + 2 GiB, from 1 GiB),
+/// each booted on Debian's Linux 6.1 with the same -numa layout: its "  Node N:" lines. With
+/// movable_node, hotpluggable memory starts ZONE_MOVABLE on its node (rounded up to 1024
+/// pages), from Linux's find_zone_movable_pfns_for_nodes.
+#[test]
+fn zone_movable_over_nodes() {
+    let run = |nodes: &[(u64, u64)], hotplug: Option<(u64, u64)>, arg: &str| {
+        let mut m = Memblock::new();
+        for (nid, &(base, size)) in nodes.iter().enumerate() {
+            m.add_node(PhysAddr(base), size, nid as i32, crate::mm::memblock::MemblockFlags::NONE).unwrap();
+        }
+        if let Some((base, size)) = hotplug {
+            m.mark_hotplug(PhysAddr(base), size).unwrap();
+        }
+        let mut limits = arm64_zone_limits(&m, &ARM64, None);
+        limits.movable = crate::cmdline::EarlyParams::parse(arg, &mut |_| {}).movable;
+        let lines = collect(|out| {
+            free_area_init(&m, &limits, NodeMask::default(), out, &mut |_| {});
+        });
+        lines.into_iter().filter(|l| l.starts_with("  Node ")).collect::<Vec<_>>()
+    };
+    const G: u64 = 1 << 30;
+    let two = [(G, 2 * G), (3 * G, 2 * G)];
+    let three = [(G, G), (2 * G, G), (3 * G, 2 * G)];
+    let node = |n: usize, addr: u64| std::vec![std::format!("  Node {n}: {addr:#018x}")];
+    assert_eq!(run(&two, None, "kernelcore=1G"), node(1, 0x1_0000_0000));
+    assert_eq!(run(&two, None, "movablecore=3G"), node(1, 0x1_0000_0000));
+    assert_eq!(run(&two, None, "kernelcore=3500M"), node(1, 0x1_1ac0_0000));
+    assert_eq!(run(&two, None, "movablecore=20%"), node(1, 0x1_0cc0_0000));
+    assert_eq!(run(&three, None, "kernelcore=2G"), node(2, 0x1_0000_0000));
+    assert_eq!(run(&three, None, "kernelcore=3900M"), node(2, 0x1_33c0_0000));
+    assert_eq!(run(&three, None, "movablecore=1500M"), node(2, 0x1_0000_0000));
+    // movable_node: node 1's hotpluggable part from 0x120000000 (kernelcore= is ignored).
+    assert_eq!(run(&two, Some((0x1_2000_0000, G / 2)), "movable_node kernelcore=1G"), node(1, 0x1_2000_0000));
+    // kernelcore=mirror: nothing is mirrored. A region that starts below 4 GiB stays the
+    // kernel's (Linux's warning, not a "  Node" line), even where it reaches past 4 GiB; one
+    // that starts above becomes movable from its start.
+    assert_eq!(run(&two, None, "kernelcore=mirror"), Vec::<String>::new());
+    assert_eq!(run(&[(G, 3 * G), (4 * G, 2 * G)], None, "kernelcore=mirror"), node(1, 0x1_0000_0000));
 }
