@@ -272,8 +272,11 @@ fn check_buddy(mb: &Memblock, zones: &Zones<'_, ArrayLinks<'_>>) -> Result<(), S
         if span != Some((start, end)) {
             return Err(format!("node {nid}: memmap over [{start:#x}, {end:#x}), memory's whole pages over {span:x?}"));
         }
+        // Every whole page of the node's memory has an entry. A frame only partly memory (at a
+        // region's unaligned edge) holds no page to free, and may have none: where the other
+        // part is another node's, neither node's runs take it.
         for r in node_memory() {
-            let (s, e) = ((r.base.0 / PAGE_SIZE).max(start), (r.base.0 + r.size).div_ceil(PAGE_SIZE).min(end));
+            let (s, e) = (r.base.0.div_ceil(PAGE_SIZE).max(start), ((r.base.0 + r.size) / PAGE_SIZE).min(end));
             if s < e && valid(s, e) != e - s {
                 return Err(format!("node {nid}: memory {} has frames without a memmap entry", show(r)));
             }
