@@ -253,6 +253,14 @@ impl<'a> EarlyParams<'a> {
         let mut p = EarlyParams { cmdline, ..EarlyParams::default() };
         for (name, value) in params(cmdline) {
             let bad = |report: &mut dyn FnMut(EarlyLine<'a>)| report(EarlyLine::Malformed(Malformed { name, value }));
+            // memparse, naming the option when its value wrapped past 2^64.
+            let size = |v: &'a str, report: &mut dyn FnMut(EarlyLine<'a>)| {
+                let m = memparse(v);
+                if m.overflowed {
+                    report(EarlyLine::Wrapped { name, value: v });
+                }
+                m.value
+            };
             match (name, value) {
                 ("loglevel", v) => match v.and_then(|v| v.parse::<u8>().ok()) {
                     Some(level) => p.loglevel = level,
@@ -264,11 +272,7 @@ impl<'a> EarlyParams<'a> {
                 // `memblock_mem_limit_remove_map` ignores, for one without digits), said at
                 // once; only a missing `=` is malformed.
                 ("mem", Some(v)) => {
-                    let m = memparse(v);
-                    if m.overflowed {
-                        report(EarlyLine::Wrapped { name, value: v });
-                    }
-                    let limit = m.value & !(crate::mm::PAGE_SIZE - 1);
+                    let limit = size(v, report) & !(crate::mm::PAGE_SIZE - 1);
                     p.memory_limit = Some(limit);
                     report(EarlyLine::MemoryLimited(limit));
                 }
@@ -299,13 +303,7 @@ impl<'a> EarlyParams<'a> {
                 ("numa", None) => bad(report),
                 // early_cma_pernuma: memparse, whatever follows (Linux 6.1 dereferences a
                 // missing value; here it is malformed).
-                ("cma_pernuma", Some(v)) => {
-                    let m = memparse(v);
-                    if m.overflowed {
-                        report(EarlyLine::Wrapped { name, value: v });
-                    }
-                    p.cma_pernuma = m.value;
-                }
+                ("cma_pernuma", Some(v)) => p.cma_pernuma = size(v, report),
                 ("cma_pernuma", None) => bad(report),
                 // cmdline_parse_hugetlb_cma (Linux 6.1 dereferences a missing value).
                 ("hugetlb_cma", Some(v)) => p.hugetlb_cma = crate::mm::cma::HugetlbCma::parse(v),

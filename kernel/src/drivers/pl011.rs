@@ -78,9 +78,7 @@ register_structs! {
         (0x30 => cr: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
         (0x44 => icr: WriteOnly<u32, ICR::Register>),
-        (0x48 => _reserved3),
-        (0xff0 => cid: [ReadOnly<u32>; 4]),
-        (0x1000 => @END),
+        (0x48 => @END),
     }
 }
 
@@ -98,11 +96,6 @@ impl Pl011 {
         Pl011 { regs: unsafe { &*(base as *const Registers) } }
     }
 
-    /// The PrimeCell component ID in the block's last four registers (one byte each):
-    /// [`AMBA_CID`] on a PL011.
-    pub fn component_id(&self) -> u32 {
-        self.regs.cid.iter().enumerate().fold(0, |id, (i, r)| id | (r.get() & 0xff) << (8 * i))
-    }
 
     /// Poll until `done` holds, for at most [`WAIT_LIMIT_MS`]: `false` when it never did (a
     /// UART that stopped, or something else at its address), so that nothing hangs on it.
@@ -213,19 +206,32 @@ pub fn console_init(base: PhysAddr, size: u64) -> Result<(), ConsoleError> {
         return Err(ConsoleError::NotPl011 { cid: None });
     }
     idmap::map_device(base, size)?;
-    // The kernel runs on one CPU with interrupts masked.
-    // SAFETY: the block (not at address 0) was just identity-mapped as device memory; this is
-    // the only console.
-    let uart = unsafe { Pl011::new(base.0 as usize) };
     if size >= 0x1000 {
-        let cid = uart.component_id();
+        let cid = component_id(base.0 as usize);
         if cid != AMBA_CID {
             return Err(ConsoleError::NotPl011 { cid: Some(cid) });
         }
     }
+    // The kernel runs on one CPU with interrupts masked, and the block is not at address 0.
+    // SAFETY: the block was just identity-mapped as device memory; this is the only console.
+    let uart = unsafe { Pl011::new(base.0 as usize) };
     uart.init();
     CONSOLE.store(base.0, Ordering::Release);
     Ok(())
+}
+
+/// The PrimeCell component ID in the last four registers of the 4 KiB block at `base` (one
+/// byte each): [`AMBA_CID`] on a PL011. Read apart from [`Registers`], which every console
+/// mapping covers, since only a `reg` of 4 KiB or more vouches that these exist.
+fn component_id(base: usize) -> u32 {
+    (0..4).fold(0, |id, i| {
+        let reg = (base + 0xff0 + 4 * i) as *const u32;
+        // console_init calls this only for a block it mapped whole: its reg covers these
+        // offsets. Reading an ID register has no side effect.
+        // SAFETY: mapped device memory, read with a volatile load.
+        let value = unsafe { core::ptr::read_volatile(reg) };
+        id | (value & 0xff) << (8 * i)
+    })
 }
 
 /// The console stopped answering (a wait on its flags ran out): drop it, so that the boot

@@ -224,13 +224,9 @@ pub fn reserve_crashkernel(mb: &mut Memblock, cmdline: &str, low_max: u64, high_
     if start.0 >= low_max && low_size != 0 {
         match mb.phys_alloc_range(low_size, CRASH_ALIGN, PhysAddr(0), PhysAddr(low_max)) {
             Ok(low) => {
-                info!(
-                    "crashkernel low memory reserved: 0x{:08x} - 0x{:08x} ({} MB)",
-                    low.0,
-                    low.0.wrapping_add(low_size),
-                    low_size >> 20
-                );
-                out.low = Some((low, PhysAddr(low.0.wrapping_add(low_size))));
+                let end = PhysAddr(low.0.wrapping_add(low_size));
+                info!("crashkernel low memory reserved: 0x{:08x} - 0x{:08x} ({} MB)", low.0, end.0, low_size >> 20);
+                out.low = Some((low, end));
             }
             Err(_) => {
                 error!("cannot allocate crashkernel low memory (size:0x{low_size:x}).");
@@ -239,8 +235,9 @@ pub fn reserve_crashkernel(mb: &mut Memblock, cmdline: &str, low_max: u64, high_
             }
         }
     }
-    info!("crashkernel reserved: 0x{:016x} - 0x{:016x} ({} MB)", start.0, start.0.wrapping_add(size), size >> 20);
-    out.main = Some((start, PhysAddr(start.0.wrapping_add(size))));
+    let end = PhysAddr(start.0.wrapping_add(size));
+    info!("crashkernel reserved: 0x{:016x} - 0x{:016x} ({} MB)", start.0, end.0, size >> 20);
+    out.main = Some((start, end));
     out
 }
 

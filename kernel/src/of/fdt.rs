@@ -397,6 +397,12 @@ impl<'a> Node<'a> {
         ChildIter { fdt: self.fdt, at: Some(self.body), cells: self.child_cells() }
     }
 
+    /// The name without its unit address (`cpu` for `cpu@1`; Linux's `%pOFn`).
+    pub fn base_name(&self) -> &'a str {
+        let end = self.name.bytes().position(|b| b == b'@').unwrap_or(self.name.len());
+        &self.name[..end]
+    }
+
     /// The strings of `compatible`, in order.
     pub fn compatible(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.property("compatible").into_iter().flat_map(|p| p.strings())

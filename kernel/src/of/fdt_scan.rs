@@ -146,7 +146,7 @@ pub fn dma_max_cpu_address(fdt: &Fdt) -> Option<u64> {
 pub fn cpu_nodes<'f>(fdt: &Fdt<'f>) -> impl Iterator<Item = Node<'f>> {
     let cpus = fdt.find_node("/cpus");
     cpus.into_iter().flat_map(|c| c.children()).filter(|c| {
-        c.name == "cpu" || c.name.starts_with("cpu@") || c.property("device_type").and_then(|p| p.as_str()) == Some("cpu")
+        c.base_name() == "cpu" || c.property("device_type").and_then(|p| p.as_str()) == Some("cpu")
     })
 }
 

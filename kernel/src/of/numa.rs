@@ -12,6 +12,7 @@
 
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 use crate::mm::numa::{numa_add_memblk, NodeMask, NumaDesc, NumaError, LOCAL_DISTANCE};
+use crate::of::cells::cell_count;
 use crate::of::fdt::{Fdt, Node};
 use crate::of::fdt_scan::cpu_nodes;
 use crate::{error, info, trace, warn};
@@ -45,7 +46,7 @@ pub fn warn_unreadable_cpu_nids(fdt: &Fdt) {
     for cpu in cpu_nodes(fdt).filter(|c| c.property("reg").is_some()) {
         let holder = [Some(&cpu), cpus, root.as_ref()].into_iter().flatten().find(|n| n.property("numa-node-id").is_some());
         if let Some(node) = holder.filter(|n| read_u32(n, "numa-node-id") == Some(Err(()))) {
-            warn!("OF: NUMA: Invalid \"numa-node-id\" property in node {}", node.name.split('@').next().unwrap_or(""));
+            warn!("OF: NUMA: Invalid \"numa-node-id\" property in node {}", node.base_name());
         }
     }
 }
@@ -54,7 +55,7 @@ pub fn warn_unreadable_cpu_nids(fdt: &Fdt) {
 /// longer value is read from its first cell.
 fn read_u32(node: &Node, name: &str) -> Option<Result<u32, ()>> {
     let prop = node.property(name)?;
-    Some(prop.value.get(..4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok_or(()))
+    Some(cell_count(Some(prop)).ok_or(()))
 }
 
 /// `of_numa_parse_cpu_nodes`: each CPU's node is a node, with or without memory. An id out of

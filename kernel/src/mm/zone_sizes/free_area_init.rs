@@ -11,7 +11,7 @@ use crate::mm::memblock::Memblock;
 use crate::mm::numa::{self, node_of, NodeMask};
 
 use super::limits::ZoneLimits;
-use super::movable::{adjust_zone_range, find_zone_movable_pfns};
+use super::movable::{adjust_zone_range, find_zone_movable_pfns, movable_zone};
 use super::memmap_init::memmap_init;
 use super::{MAX_NR_ZONES, NR_NODES, STRUCT_PAGE_SIZE, ZONE_MOVABLE, ZONE_NAMES};
 
@@ -273,8 +273,7 @@ fn free_area_init_node(
         out(format_args!("Initmem setup node {} as memoryless", nid));
     }
     let (lowest, highest) = (nz.zone_lowest_pfn, nz.zone_highest_pfn);
-    // The zone ZONE_MOVABLE is carved from: the highest with a range.
-    let movable_zone = (0..MAX_NR_ZONES).rev().filter(|&z| z != ZONE_MOVABLE).find(|&z| highest[z] > lowest[z]).unwrap_or(0);
+    let movable_zone = movable_zone(&lowest, &highest);
     let (movable_pfn, mirror) = (nz.zone_movable_pfn[nid], nz.mirrored_kernelcore);
     let node = &mut nz.nodes[nid];
     node.node_start_pfn = node_start;

@@ -51,6 +51,12 @@ pub struct MovableParams {
     pub movable_node: bool,
 }
 
+/// `find_usable_zone_for_movable`: the zone `ZONE_MOVABLE` is carved from, the highest one
+/// with a range.
+pub fn movable_zone(lowest: &[u64; MAX_NR_ZONES], highest: &[u64; MAX_NR_ZONES]) -> usize {
+    (0..MAX_NR_ZONES).rev().filter(|&z| z != ZONE_MOVABLE).find(|&z| highest[z] > lowest[z]).unwrap_or(0)
+}
+
 /// `find_zone_movable_pfns_for_nodes`: where `ZONE_MOVABLE` starts on each node (0: none).
 /// `lowest` and `highest` are `arch_zone_{lowest,highest}_possible_pfn[]`. Prints Linux's
 /// warning for `kernelcore=mirror` without mirrored memory below 4 GiB.
@@ -65,8 +71,7 @@ pub fn find_zone_movable_pfns(
     if *params == MovableParams::default() {
         return zmp;
     }
-    // find_usable_zone_for_movable: the highest zone with a range.
-    let movable_zone = (0..MAX_NR_ZONES).rev().filter(|&z| z != ZONE_MOVABLE).find(|&z| highest[z] > lowest[z]).unwrap_or(0);
+    let movable_zone = movable_zone(lowest, highest);
     let regions = mb.ty(MemblockKind::Memory).regions();
     let earliest = |zmp: &mut [u64; NR_NODES], nid: usize, pfn: u64| {
         zmp[nid] = if zmp[nid] != 0 { zmp[nid].min(pfn) } else { pfn };

@@ -187,7 +187,7 @@ fn device_ranges(fdt: &Fdt) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     for child in fdt.root().into_iter().flat_map(|r| r.children()) {
         let skip = ["chosen", "aliases", "cpus", "reserved-memory", "memory"];
-        if !skip.contains(&child.name.split('@').next().unwrap_or(""))
+        if !skip.contains(&child.base_name())
             && child.property("device_type").is_none()
         {
             walk(&child, None, &mut out, 1);
