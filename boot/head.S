@@ -374,7 +374,8 @@ idmap_used:
 /*
  * EL1 exception vectors: 16 entries of 0x80 bytes. Every entry saves the full register state
  * into a TrapFrame on the stack and calls `handle_exception(frame, kind)` in Rust, which
- * reports and powers off; nothing returns here.
+ * reports and powers off. It returns only for a fault it fixed up (`probe_read32`, below):
+ * the frame, with its new ELR, is restored and the exception returns.
  */
     .equ    FRAME_SIZE, (36 * 8)
 
@@ -432,7 +433,46 @@ trap_common:
     stp     x2, x3, [sp, #272]
     mov     x0, sp
     bl      handle_exception
-    b       park
+    ldp     x2, x3, [sp, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    ldr     x30, [sp, #240]
+    add     sp, sp, #FRAME_SIZE
+    eret
+
+/*
+ * probe_read32(addr): read the 32-bit device register at `addr`, which may not answer.
+ * Returns the value in x0 and 0 in x1; when the read aborts, the exception handler resumes at
+ * the fixup instead (Linux's exception table), which returns 0 and 1. Only the load at
+ * `probe_read32_load` is fixed up.
+ */
+    .section .text, "ax"
+    .global probe_read32, probe_read32_load, probe_read32_fixup
+probe_read32:
+    mov     x1, x0
+probe_read32_load:
+    ldr     w0, [x1]
+    mov     x1, #0
+    ret
+probe_read32_fixup:
+    mov     x0, #0
+    mov     x1, #1
+    ret
 
 /*
  * flush_tlb_kernel_page(va): invalidate every TLB entry for the kernel page at `va`, all

@@ -70,15 +70,14 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     match console::init(uart.base, uart.size) {
         Ok(()) => {}
         Err(drivers::pl011::ConsoleError::NoPageTable) => panic!("no page table left to map the console at {:#x}", uart.base.0),
-        Err(drivers::pl011::ConsoleError::NotPl011 { cid }) => {
+        Err(e) => {
             use core::fmt::Write;
-            let mut out = console::emergency();
-            let _ = write!(out, "Error: no usable console: {} at {:#x} ", uart.path, uart.base.0);
-            let _ = match cid {
-                Some(cid) => write!(out, "has PrimeCell ID {cid:#010x}, not a PL011's {:#010x}", drivers::pl011::AMBA_CID),
-                None => write!(out, "cannot be a PL011 (address 0)"),
-            };
-            let _ = writeln!(out, " (is its reg in its parent's #address-cells/#size-cells?)");
+            let _ = writeln!(
+                console::emergency(),
+                "Error: no usable console: {} at {:#x} {e} (is its reg in its parent's #address-cells/#size-cells?)",
+                uart.path,
+                uart.base.0
+            );
             psci::system_off()
         }
     }

@@ -7,6 +7,7 @@
 //! It also keeps the one console UART: the address of its registers is recorded only once
 //! they are mapped, so handing out a `Pl011` for it needs no trust from the caller.
 
+use crate::arch::exception::probe_read32;
 use crate::arch::idmap::{self, PoolExhausted};
 use crate::arch::timer;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -191,6 +192,25 @@ pub enum ConsoleError {
     /// `reg` read with the wrong cells, say). Writing to it would wait forever. `None`: the
     /// address is 0, which is not probed (no Rust reference may point there).
     NotPl011 { cid: Option<u32> },
+    /// Nothing answers there: the read of the register at `at` aborted.
+    NoAnswer { at: u64 },
+    /// The block ends above what the CPU (or the identity map, 48 bits) can address.
+    BeyondPhysRange { bits: u32 },
+}
+
+impl core::fmt::Display for ConsoleError {
+    /// Why the block is no console, after "… at ADDRESS ".
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConsoleError::NoPageTable => write!(f, "cannot be mapped: no page table left"),
+            ConsoleError::NotPl011 { cid: Some(cid) } => {
+                write!(f, "has PrimeCell ID {cid:#010x}, not a PL011's {AMBA_CID:#010x}")
+            }
+            ConsoleError::NotPl011 { cid: None } => write!(f, "cannot be a PL011 (address 0)"),
+            ConsoleError::NoAnswer { at } => write!(f, "does not answer (reading {at:#x} aborted)"),
+            ConsoleError::BeyondPhysRange { bits } => write!(f, "lies beyond the {bits}-bit physical address range"),
+        }
+    }
 }
 
 impl From<PoolExhausted> for ConsoleError {
@@ -205,9 +225,17 @@ pub fn console_init(base: PhysAddr, size: u64) -> Result<(), ConsoleError> {
     if base.0 == 0 {
         return Err(ConsoleError::NotPl011 { cid: None });
     }
+    // The identity map reaches 48 bits of address, whatever the CPU's PARange.
+    let bits = crate::arch::setup::phys_addr_bits().min(48);
+    if base.0.checked_add(size.max(0x1000)).is_none_or(|end| end > 1 << bits) {
+        return Err(ConsoleError::BeyondPhysRange { bits });
+    }
     idmap::map_device(base, size)?;
+    // Where nothing decodes the address, the first read aborts.
+    let fr = base.0 + FR_OFFSET;
+    probe_read32(fr).ok_or(ConsoleError::NoAnswer { at: fr })?;
     if size >= 0x1000 {
-        let cid = component_id(base.0 as usize);
+        let cid = component_id(base.0)?;
         if cid != AMBA_CID {
             return Err(ConsoleError::NotPl011 { cid: Some(cid) });
         }
@@ -222,17 +250,18 @@ pub fn console_init(base: PhysAddr, size: u64) -> Result<(), ConsoleError> {
 
 /// The PrimeCell component ID in the last four registers of the 4 KiB block at `base` (one
 /// byte each): [`AMBA_CID`] on a PL011. Read apart from [`Registers`], which every console
-/// mapping covers, since only a `reg` of 4 KiB or more vouches that these exist.
-fn component_id(base: usize) -> u32 {
-    (0..4).fold(0, |id, i| {
-        let reg = (base + 0xff0 + 4 * i) as *const u32;
-        // console_init calls this only for a block it mapped whole: its reg covers these
-        // offsets. Reading an ID register has no side effect.
-        // SAFETY: mapped device memory, read with a volatile load.
-        let value = unsafe { core::ptr::read_volatile(reg) };
-        id | (value & 0xff) << (8 * i)
+/// mapping covers, since only a `reg` of 4 KiB or more vouches that these exist; console_init
+/// calls this only for a block it mapped whole.
+fn component_id(base: u64) -> Result<u32, ConsoleError> {
+    (0..4).try_fold(0, |id, i| {
+        let at = base + 0xff0 + 4 * i;
+        let value = probe_read32(at).ok_or(ConsoleError::NoAnswer { at })?;
+        Ok(id | (value & 0xff) << (8 * i))
     })
 }
+
+/// The flag register's offset in [`Registers`].
+const FR_OFFSET: u64 = 0x18;
 
 /// The console stopped answering (a wait on its flags ran out): drop it, so that the boot
 /// goes on (its lines still reach the log buffer) and reports go to the fallback UART.

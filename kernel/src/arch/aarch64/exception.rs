@@ -1,7 +1,8 @@
 //! Exception reports. Every entry of the EL1 vector table (`boot/head.S`) saves the whole
 //! register state in a `TrapFrame` and lands in `handle_exception`, which prints what Linux's
 //! arm64 fault path prints (`die_kernel_fault`, `mem_abort_decode`, `__die`, `__show_regs`)
-//! and powers the machine off: nothing here returns to the interrupted code.
+//! and powers the machine off: nothing here returns to the interrupted code, but for the one
+//! fault it expects, an abort of `probe_read32`'s load (Linux's exception-table fixup).
 //!
 //! A fault inside the report itself (a bad console, a corrupted frame) must not loop or
 //! bury the first report: the second exception prints two short lines straight to the UART
@@ -179,9 +180,48 @@ fn is_permission_fault(fsc: u64) -> bool {
     (0x0d..=0x0f).contains(&fsc)
 }
 
-/// Entered from `trap_common` with the saved frame and the vector index (0..16).
+extern "C" {
+    /// `boot/head.S`: a 32-bit load from `addr` whose abort is fixed up.
+    #[link_name = "probe_read32"]
+    fn probe_read32_asm(addr: u64) -> Probed;
+    /// The one load `probe_read32` makes, and where it resumes when that load aborts.
+    fn probe_read32_load();
+    fn probe_read32_fixup();
+}
+
+/// What `probe_read32` returns, in x0 and x1.
+#[repr(C)]
+struct Probed {
+    value: u64,
+    aborted: u64,
+}
+
+/// Read the 32-bit device register at `addr` (mapped as device memory), which may not
+/// answer: `None` when the read aborts (nothing decodes the address, as QEMU reports an
+/// unassigned one) instead of a fatal exception. Linux probes a device that may be absent
+/// the same way, through its exception table.
+pub fn probe_read32(addr: u64) -> Option<u32> {
+    // SAFETY: one load from `addr`, whose abort the handler turns into `aborted`; the caller
+    // mapped it, and reading an ID or flag register has no side effect.
+    let probed = unsafe { probe_read32_asm(addr) };
+    (probed.aborted == 0).then_some(probed.value as u32)
+}
+
+/// Entered from `trap_common` with the saved frame and the vector index (0..16). Returns
+/// (to `trap_common`, which restores the frame) only for an abort of `probe_read32`'s load,
+/// whose frame now resumes at the fixup.
 #[no_mangle]
-extern "C" fn handle_exception(frame: &TrapFrame, kind: u64) -> ! {
+extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
+    let ec = (frame.esr >> 26) & 0x3f;
+    if kind == 4 && ec == EC_DABT_CUR && frame.elr == probe_read32_load as *const () as u64 {
+        frame.elr = probe_read32_fixup as *const () as u64;
+        return;
+    }
+    report(frame, kind)
+}
+
+/// Report the exception as Linux's arm64 fault path does, then power off.
+fn report(frame: &TrapFrame, kind: u64) -> ! {
     match TAKEN.fetch_add(1, Ordering::SeqCst) {
         0 => {}
         1 => exception_in_report(frame),
