@@ -19,31 +19,67 @@ pub const CONSOLE_LOGLEVEL_QUIET: u8 = 4;
 pub const CONSOLE_LOGLEVEL_DEBUG: u8 = 10;
 
 /// Split a command line into `(name, value)` pairs the way Linux's `next_arg` does: spaces
-/// separate parameters, double quotes group (and are removed), `=` splits name and value.
-pub fn params(cmdline: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+/// separate parameters, double quotes group, `=` splits name and value. Quotes are removed
+/// only where `next_arg` removes them: one opening the word (and then one closing it), one
+/// opening the value (and then one closing the word); a quote inside stays (`"cma"=32M`
+/// names `cma"`, which no handler knows).
+pub fn params<'a>(cmdline: &'a str) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
     let mut rest = cmdline;
     core::iter::from_fn(move || {
-        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        rest = rest.trim_start_matches(is_space);
         if rest.is_empty() {
             return None;
         }
-        let mut in_quote = false;
-        let mut end = rest.len();
-        for (i, c) in rest.char_indices() {
-            if c == '"' {
-                in_quote = !in_quote;
-            } else if c.is_ascii_whitespace() && !in_quote {
+        let quoted = rest.starts_with('"');
+        let args = &rest[usize::from(quoted)..];
+        let mut in_quote = quoted;
+        let mut end = args.len();
+        // next_arg's `equals`: 0 stands for "none", so an `=` at the very start is no split.
+        let mut equals = 0;
+        for (i, c) in args.char_indices() {
+            if is_space(c) && !in_quote {
                 end = i;
                 break;
             }
+            if equals == 0 && c == '=' {
+                equals = i;
+            }
+            if c == '"' {
+                in_quote = !in_quote;
+            }
         }
-        let word = &rest[..end];
-        rest = &rest[end..];
-        Some(match word.split_once('=') {
-            Some((name, value)) => (name.trim_matches('"'), Some(value.trim_matches('"'))),
-            None => (word.trim_matches('"'), None),
+        let word = &args[..end];
+        rest = &args[end..];
+        // The closing quote of the word goes when the word, or its value, opened with one.
+        let unquote = |w: &'a str, opened: bool| if opened { w.strip_suffix('"').unwrap_or(w) } else { w };
+        Some(if equals == 0 {
+            (unquote(word, quoted), None)
+        } else {
+            let (name, value) = (&word[..equals], &word[equals + 1..]);
+            match value.strip_prefix('"') {
+                Some(v) => (name, Some(unquote(v, true))),
+                None => (name, Some(unquote(value, quoted))),
+            }
         })
     })
+}
+
+/// The kernel's `isspace` on ASCII: space, and `\t` through `\r` (with the vertical tab,
+/// which Rust's `is_ascii_whitespace` leaves out).
+fn is_space(c: char) -> bool {
+    c == ' ' || ('\t'..='\r').contains(&c)
+}
+
+/// `name` with every `-` read as `_`, as `parameq` compares parameter names
+/// (`cma-pernuma` is `cma_pernuma`), in `buf`; a name longer than `buf` (no known parameter
+/// is) as it is.
+fn dash2underscore<'n>(name: &'n str, buf: &'n mut [u8; 32]) -> &'n str {
+    let Some(out) = buf.get_mut(..name.len()) else { return name };
+    for (o, b) in out.iter_mut().zip(name.bytes()) {
+        *o = if b == b'-' { b'_' } else { b };
+    }
+    // Only ASCII '-' was replaced by ASCII '_': still UTF-8.
+    core::str::from_utf8(out).unwrap_or(name)
 }
 
 /// What [`memparse`] read: the value, the text after what was read, and whether the number
@@ -160,7 +196,7 @@ impl Default for EarlyParams<'_> {
             buddyinfo: false,
             monitor: false,
             dyndbg: false,
-            swiotlb: crate::mm::swiotlb::SwiotlbParams { nslabs: None, force: false, noforce: false },
+            swiotlb: crate::mm::swiotlb::SwiotlbParams::default(),
             cma: None,
             numa_off: false,
             cma_pernuma: 0,
@@ -202,6 +238,8 @@ pub enum EarlyLine<'a> {
     /// Ours: a number of the option did not fit in 64 bits and was read modulo 2^64, as
     /// Linux's `memparse` reads it (see [`memparse`]).
     Wrapped { name: &'a str, value: &'a str },
+    /// `swiotlb=N,M`'s area count, said by `setup_io_tlb_npages` as it reads it.
+    Swiotlb(crate::mm::swiotlb::SwiotlbLine),
 }
 
 impl EarlyLine<'_> {
@@ -209,7 +247,7 @@ impl EarlyLine<'_> {
     pub fn level(&self) -> log::Level {
         match self {
             EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } => log::Level::Warn,
-            EarlyLine::MemoryLimited(_) => log::Level::Info,
+            EarlyLine::MemoryLimited(_) | EarlyLine::Swiotlb(_) => log::Level::Info,
             EarlyLine::CmaNoConfig => log::Level::Error,
         }
     }
@@ -221,6 +259,7 @@ impl fmt::Display for EarlyLine<'_> {
             EarlyLine::Malformed(m) => write!(f, "{m}"),
             EarlyLine::MemoryLimited(limit) => write!(f, "Memory limited to {}MB", limit >> 20),
             EarlyLine::CmaNoConfig => write!(f, "cma: Config string not provided"),
+            EarlyLine::Swiotlb(line) => write!(f, "{line}"),
             EarlyLine::Wrapped { name, value } => {
                 write!(f, "cmdline: {name}={value}: a number past 2^64 - 1, read modulo 2^64 as Linux's memparse reads it")
             }
@@ -252,6 +291,12 @@ impl<'a> EarlyParams<'a> {
     pub fn parse(cmdline: &'a str, report: &mut dyn FnMut(EarlyLine<'a>)) -> EarlyParams<'a> {
         let mut p = EarlyParams { cmdline, ..EarlyParams::default() };
         for (name, value) in params(cmdline) {
+            // parse_args stops at a bare `--`: what follows is init's.
+            if (name, value) == ("--", None) {
+                break;
+            }
+            let mut buf = [0; 32];
+            let key = dash2underscore(name, &mut buf);
             let bad = |report: &mut dyn FnMut(EarlyLine<'a>)| report(EarlyLine::Malformed(Malformed { name, value }));
             // memparse, naming the option when its value wrapped past 2^64.
             let size = |v: &'a str, report: &mut dyn FnMut(EarlyLine<'a>)| {
@@ -261,7 +306,7 @@ impl<'a> EarlyParams<'a> {
                 }
                 m.value
             };
-            match (name, value) {
+            match (key, value) {
                 ("loglevel", v) => match v.and_then(|v| v.parse::<u8>().ok()) {
                     Some(level) => p.loglevel = level,
                     None => bad(report),
@@ -285,9 +330,11 @@ impl<'a> EarlyParams<'a> {
                 ("ptdump", None) => p.ptdump = true,
                 ("buddyinfo", None) => p.buddyinfo = true,
                 ("monitor", None) => p.monitor = true,
-                ("swiotlb", Some(v)) => p.swiotlb = crate::mm::swiotlb::SwiotlbParams::parse(v),
+                ("swiotlb", Some(v)) => p.swiotlb.parse_into(v, &mut |line| report(EarlyLine::Swiotlb(line))),
+                // early_cma: a later cma= keeps the base and limit of an earlier one unless it
+                // names its own.
                 ("cma", Some(v)) => {
-                    let (cma, wrapped) = crate::mm::cma::CmaCmdline::parse_checked(v);
+                    let (cma, wrapped) = p.cma.unwrap_or_default().parse_checked(v);
                     if wrapped {
                         report(EarlyLine::Wrapped { name, value: v });
                     }
@@ -335,6 +382,29 @@ mod tests {
             v,
             [("console", Some("ttyAMA0")), ("quiet", None), ("foo", Some("a b")), ("x", Some("y z"))]
         );
+        // next_arg removes a quote only where it opens the word or the value (and then the
+        // word's last character when it is one); the vertical tab separates, as isspace says.
+        let v: Vec<_> = params("\"cma\"=32M \"q\" =x =a=b\u{b}c a=b\"").collect();
+        assert_eq!(v, [("cma\"", Some("32M")), ("q", None), ("=x", None), ("=a", Some("b")), ("c", None), ("a", Some("b\""))]);
+    }
+
+    /// parse_early_param's walk (checked against Debian's 6.1 with the same command lines):
+    /// it stops at a bare `--` (init's arguments follow), names compare with `-` as `_`
+    /// (parameq), a quoted name is another name, and cma= keeps an earlier base and limit.
+    #[test]
+    fn early_param_walk_as_parse_args() {
+        let p = EarlyParams::parse("mem=1G -- mem=512M cma=16M swiotlb=force", &mut |_| {});
+        assert_eq!((p.memory_limit, p.cma, p.swiotlb.force), (Some(1 << 30), None, false));
+        assert_eq!(p.cmdline, "mem=1G -- mem=512M cma=16M swiotlb=force", "crashkernel= still reads it all");
+        assert_eq!(EarlyParams::parse("--=x mem=1G", &mut |_| {}).memory_limit, Some(1 << 30), "only a bare --");
+        let p = EarlyParams::parse("cma-pernuma=16M hugetlb-cma=1G numa=off", &mut |_| {});
+        assert_eq!((p.cma_pernuma, p.hugetlb_cma.size, p.numa_off), (16 << 20, 1 << 30, true));
+        assert_eq!(EarlyParams::parse("\"cma\"=32M", &mut |_| {}).cma, None);
+        let cma = |line| EarlyParams::parse(line, &mut |_| {}).cma.unwrap();
+        let sticky = cma("cma=16M@0x60000000 cma=32M");
+        assert_eq!((sticky.size, sticky.base, sticky.limit), (32 << 20, 0x6000_0000, 0x6100_0000));
+        let ranged = cma("cma=16M@0x60000000-0x70000000 cma=32M");
+        assert_eq!((ranged.size, ranged.base, ranged.limit), (32 << 20, 0x6000_0000, 0x7000_0000));
     }
 
     /// `memparse(s)` as (value, rest, overflowed).

@@ -132,11 +132,12 @@ impl log::Log for Printk {
     fn log(&self, record: &log::Record) {
         // One timestamp for both: the buffer holds the console's line byte for byte.
         let ts = Timestamp::from_ticks(timer::ticks(), timer::frequency());
+        let message = kernel::printk::LineMax(*record.args());
         if logged(record.level(), DYNDBG.load(Ordering::Relaxed)) {
-            LOG_BUF.push_line(ts, record.args());
+            LOG_BUF.push_line(ts, format_args!("{message}"));
         }
         if self.enabled(record.metadata()) {
-            let _ = write!(Console, "{ts}{}\n", record.args());
+            let _ = write!(Console, "{ts}{message}\n");
         }
     }
 

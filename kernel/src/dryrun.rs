@@ -50,9 +50,10 @@ impl log::Log for Stdout {
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
+            let message = kernel::printk::LineMax(*r.args());
             match LEVELS.load(Ordering::Relaxed) {
-                true => println!("<{}>{}", kernel::printk::linux_level(r.level()), r.args()),
-                false => println!("{}", r.args()),
+                true => println!("<{}>{message}", kernel::printk::linux_level(r.level())),
+                false => println!("{message}"),
             }
         }
     }

@@ -30,6 +30,35 @@ pub fn logged(level: log::Level, dyndbg: bool) -> bool {
     level != log::Level::Trace || dyndbg
 }
 
+/// printk's `LOG_LINE_MAX` (1024 - 32): a message is formatted into a buffer of this size,
+/// NUL included, the two bytes of its `KERN_<LEVEL>` prefix first; they are stripped after.
+pub const LOG_LINE_MAX: usize = 992;
+
+/// A message as printk stores it: at most [`LOG_LINE_MAX`]` - 3` bytes (989), cut at a
+/// character boundary (Debian's 6.1 shows a `Kernel command line:` of 2047 bytes as its first
+/// 989 characters: the label and 968 of the line).
+pub struct LineMax<'a>(pub fmt::Arguments<'a>);
+
+impl fmt::Display for LineMax<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Cut<'f, 'g> {
+            out: &'f mut fmt::Formatter<'g>,
+            left: usize,
+        }
+        impl fmt::Write for Cut<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                let mut n = s.len().min(self.left);
+                while !s.is_char_boundary(n) {
+                    n -= 1;
+                }
+                self.left -= n;
+                self.out.write_str(&s[..n])
+            }
+        }
+        fmt::write(&mut Cut { out: f, left: LOG_LINE_MAX - 3 }, self.0)
+    }
+}
+
 /// The time since the counter started, as printk shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timestamp {
@@ -110,6 +139,17 @@ macro_rules! trace {
 
 #[cfg(test)]
 mod tests {
+    /// A message longer than printk's buffer keeps its first 989 bytes, whole characters.
+    #[test]
+    fn a_long_message_is_cut_as_printk_cuts_it() {
+        use std::string::ToString;
+        let long = "x".repeat(2000);
+        assert_eq!(LineMax(format_args!("Kernel command line: {long}")).to_string().len(), 989);
+        let wide = "é".repeat(600);
+        assert_eq!(LineMax(format_args!("{wide}")).to_string().len(), 988, "2 bytes each: 494 whole ones");
+        assert_eq!(LineMax(format_args!("short")).to_string(), "short");
+    }
+
     use super::*;
     use std::string::ToString;
 

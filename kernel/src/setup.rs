@@ -209,9 +209,12 @@ pub fn arm64_memblock_init<'a>(
     env: &HookEnv,
 ) -> ReservedMemTable<'a> {
     // Memory beyond what the kernel's page tables (PHYS_MASK_SHIFT) can address, silently as
-    // Linux does; and beyond what the CPU can, which Linux 6.1 keeps (and would fault on).
-    let pa_limit = 1u64 << ARCH.phys_mask_shift.min(inputs.phys_addr_bits);
-    let _ = mb.remove(PhysAddr(pa_limit), u64::MAX);
+    // Linux does (its memblock=debug line included); and beyond what the CPU can, which Linux
+    // 6.1 keeps and faults on when it places a page table there: removed without a line.
+    let _ = mb.remove(PhysAddr(1 << ARCH.phys_mask_shift), u64::MAX);
+    if inputs.phys_addr_bits < ARCH.phys_mask_shift {
+        let _ = mb.remove_quietly(PhysAddr(1 << inputs.phys_addr_bits), u64::MAX);
+    }
 
     let memstart = crate::mm::paging::memstart(mb, ARCH);
     if mb.end_of_dram().0 - memstart.0 > ARCH.linear_region_size {

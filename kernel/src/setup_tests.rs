@@ -453,3 +453,23 @@ fn an_unaligned_no_map_region_is_mapped_in_whole_pages() {
     // 0x40000 frames from 0x40000000, less the two the region touches.
     assert_eq!(bootmem.zones.nodes[0].node_present_pages, 0x40000 - 2);
 }
+
+/// An `alloc-ranges` entry whose end (`start + size`, in u64) wraps past 2^64 ends below its
+/// start: that range holds nothing, and the node fails as in Linux (Debian's 6.1 with this
+/// node prints the same line; the end is not saturated to "anywhere").
+#[test]
+fn alloc_ranges_whose_end_wraps_hold_nothing() {
+    let mut b = begin_reserved_memory();
+    b.begin("rw");
+    b.prop("size", &cells(0, 0x10_0000)[8..]);
+    b.prop("alloc-ranges", &cells(0x6000_0000, 0xffff_ffff_f000_0000));
+    b.end();
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(""), sections: None };
+    let (_, lines) = crate::testlog::capture(|| dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).map(|_| ()));
+    assert!(lines.iter().any(|l| l == "OF: reserved mem: failed to allocate memory for node 'rw': size 1 MiB"), "{lines:?}");
+    assert!(!regions(&mb, MemblockKind::Reserved).iter().any(|&(base, size, _)| base >= 0x6000_0000 && size == 0x10_0000));
+}

@@ -59,18 +59,21 @@ pub struct CmaCmdline {
 }
 
 impl CmaCmdline {
-    /// `early_cma`: each number is read as `memparse` reads it, stopping at the first
-    /// character that is not part of it; what follows a size without `@` is ignored.
+    /// One `cma=` value on its own (see [`parse_checked`](Self::parse_checked)).
     pub fn parse(value: &str) -> CmaCmdline {
-        Self::parse_checked(value).0
+        CmaCmdline::default().parse_checked(value).0
     }
 
-    /// [`CmaCmdline::parse`], and whether a number wrapped modulo 2^64 on the way (in
-    /// `memparse`, or `base + size` for the limit), as it wraps in Linux.
-    pub fn parse_checked(value: &str) -> (CmaCmdline, bool) {
+    /// `early_cma` on top of what an earlier `cma=` set (`size_cmdline`, `base_cmdline` and
+    /// `limit_cmdline` are globals): each number is read as `memparse` reads it, stopping at
+    /// the first character that is not part of it; the size is always set, the base and limit
+    /// only after `@` (what follows a size without `@` is ignored). Also whether a number
+    /// wrapped modulo 2^64 on the way (in `memparse`, or `base + size` for the limit), as it
+    /// wraps in Linux.
+    pub fn parse_checked(self, value: &str) -> (CmaCmdline, bool) {
         use crate::cmdline::memparse;
         let size = memparse(value);
-        let mut c = CmaCmdline { size: size.value, ..CmaCmdline::default() };
+        let mut c = CmaCmdline { size: size.value, ..self };
         let Some(rest) = size.rest.strip_prefix('@') else { return (c, size.overflowed) };
         let base = memparse(rest);
         c.base = base.value;

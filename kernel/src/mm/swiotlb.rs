@@ -21,48 +21,108 @@ pub const IO_TLB_MIN_SLABS: u64 = (1 << 20) >> IO_TLB_SHIFT;
 /// `IO_TLB_DEFAULT_SIZE`: 64 MiB.
 pub const IO_TLB_DEFAULT_SIZE: u64 = 64 << 20;
 
-/// What `swiotlb=` asked for (`setup_io_tlb_npages`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What `swiotlb=` set, as Linux keeps it: `default_nslabs`, `default_nareas` (0: none
+/// given), `swiotlb_force_bounce` and `swiotlb_force_disable`. Each `swiotlb=` changes only
+/// what it names, so a later one keeps what an earlier one set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SwiotlbParams {
-    /// `swiotlb=N`: slabs, rounded up to [`IO_TLB_SEGSIZE`].
-    pub nslabs: Option<u64>,
-    /// `,force`: bounce even when not needed.
+    /// Slabs of 2 KiB (64 MiB's worth unless `swiotlb=N` set it).
+    pub nslabs: u64,
+    /// Areas, a power of two once set; 0 until `swiotlb=N,M` sets it (then `swiotlb_init`
+    /// takes the CPU count).
+    pub nareas: u32,
+    /// `force`: bounce even when not needed.
     pub force: bool,
-    /// `,noforce`: never set up.
+    /// `noforce`: never set up.
     pub noforce: bool,
 }
 
+impl Default for SwiotlbParams {
+    fn default() -> Self {
+        SwiotlbParams { nslabs: IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT, nareas: 0, force: false, noforce: false }
+    }
+}
+
+/// A line swiotlb prints while its parameters are adjusted (`swiotlb_adjust_nareas`): at the
+/// option, when `swiotlb=N,M` names the areas; else in `swiotlb_init`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwiotlbLine {
+    /// `area num %d.`: the count goes through a C `int`.
+    AreaNum(u32),
+    /// The buffer grown to a power of two of slabs, at least one segment per area.
+    Roundup { nslabs: u64 },
+}
+
+impl fmt::Display for SwiotlbLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SwiotlbLine::AreaNum(n) => write!(f, "software IO TLB: area num {}.", n as i32),
+            SwiotlbLine::Roundup { nslabs } => {
+                write!(f, "software IO TLB: SWIOTLB bounce buffer size roundup to {}MB", (nslabs << IO_TLB_SHIFT) >> 20)
+            }
+        }
+    }
+}
+
 impl SwiotlbParams {
-    /// Linux's `setup_io_tlb_npages`: `[N][,M][,force|noforce]`, N slabs (decimal, or `0x`
-    /// hex, as `simple_strtoul(.., 0)`), M areas (accepted, and left to the CPU count here).
+    /// One `swiotlb=` value on top of the defaults (see [`parse_into`](Self::parse_into)),
+    /// its lines dropped.
     pub fn parse(value: &str) -> SwiotlbParams {
         let mut p = SwiotlbParams::default();
+        p.parse_into(value, &mut |_| {});
+        p
+    }
+
+    /// Linux's `setup_io_tlb_npages`: `[N][,M][,force|noforce]`. N slabs (`simple_strtoul`
+    /// with base 0: hex after `0x`, octal after `0`), aligned up to [`IO_TLB_SEGSIZE`]; M
+    /// areas, adjusted (and said) at once; then exactly `force` or `noforce`, or nothing.
+    pub fn parse_into(&mut self, value: &str, out: &mut dyn FnMut(SwiotlbLine)) {
+        use crate::cmdline::simple_strtoull;
         let mut s = value;
-        let number = |s: &str| -> (Option<u64>, usize) {
-            let (radix, digits) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-                Some(h) => (16, h),
-                None => (10, s),
-            };
-            let n = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
-            let skip = s.len() - digits.len() + n;
-            (u64::from_str_radix(&digits[..n], radix).ok(), skip)
-        };
         if s.starts_with(|c: char| c.is_ascii_digit()) {
-            let (n, used) = number(s);
-            p.nslabs = n.map(|n| n.next_multiple_of(IO_TLB_SEGSIZE));
-            s = &s[used..];
+            let n = simple_strtoull(s);
+            // ALIGN on an unsigned long: wraps to 0 past 2^64 - 128.
+            self.nslabs = n.value.wrapping_add(IO_TLB_SEGSIZE - 1) & !(IO_TLB_SEGSIZE - 1);
+            s = n.rest;
         }
         s = s.strip_prefix(',').unwrap_or(s);
         if s.starts_with(|c: char| c.is_ascii_digit()) {
-            s = &s[number(s).1..];
+            let n = simple_strtoull(s);
+            // The count is passed on as an unsigned int.
+            self.adjust_nareas(n.value as u32, out);
+            s = n.rest;
         }
         s = s.strip_prefix(',').unwrap_or(s);
         match s {
-            "force" => p.force = true,
-            "noforce" => p.noforce = true,
+            "force" => self.force = true,
+            "noforce" => self.noforce = true,
             _ => {}
         }
-        p
+    }
+
+    /// `swiotlb_adjust_nareas`: 0 areas is 1, others round up to a power of two (in 32 bits,
+    /// so past 2^31 to 0, as `roundup_pow_of_two` stored in an unsigned int); said; then
+    /// `round_up_default_nslabs`: at least one segment per area, and a power of two of slabs.
+    fn adjust_nareas(&mut self, nareas: u32, out: &mut dyn FnMut(SwiotlbLine)) {
+        let nareas = match nareas {
+            0 => 1,
+            n if n.is_power_of_two() => n,
+            n => (1u64 << (64 - u64::from(n - 1).leading_zeros())) as u32,
+        };
+        self.nareas = nareas;
+        out(SwiotlbLine::AreaNum(nareas));
+        if nareas == 0 {
+            return;
+        }
+        // IO_TLB_SEGSIZE * default_nareas is an unsigned int product.
+        let floor = (IO_TLB_SEGSIZE as u32).wrapping_mul(nareas) as u64;
+        if self.nslabs < floor {
+            self.nslabs = floor;
+        } else if self.nslabs.is_power_of_two() {
+            return;
+        }
+        self.nslabs = self.nslabs.checked_next_power_of_two().unwrap_or(0);
+        out(SwiotlbLine::Roundup { nslabs: self.nslabs });
     }
 }
 
@@ -77,8 +137,8 @@ pub struct IoTlb {
 /// `swiotlb_init(addressing_limit, SWIOTLB_VERBOSE)`: allocate the buffer below
 /// `dma_phys_limit` (exclusive; `ARCH_LOW_ADDRESS_LIMIT` is one less) when `addressing_limit`
 /// or `force`, unless `noforce`; print Linux's lines (`area num` from
-/// `swiotlb_adjust_nareas` for `nr_cpus` possible CPUs, rounded up to a power of two; then
-/// `mapped [mem ...] (NMB)` or the allocation failures, each halving the buffer).
+/// `swiotlb_adjust_nareas` for `nr_cpus` possible CPUs when `swiotlb=` gave no area count;
+/// then `mapped [mem ...] (NMB)` or the allocation failures, each halving the buffer).
 pub fn swiotlb_init(
     mb: &mut Memblock,
     addressing_limit: bool,
@@ -90,14 +150,12 @@ pub fn swiotlb_init(
     if (!addressing_limit && !params.force) || params.noforce {
         return None;
     }
-    let nareas = nr_cpus.max(1).next_power_of_two();
-    out(format_args!("software IO TLB: area num {nareas}."));
-    let mut nslabs = params.nslabs.unwrap_or(IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT);
-    // swiotlb_adjust_nareas: at least one segment per area.
-    if u64::from(nareas) * IO_TLB_SEGSIZE > nslabs {
-        nslabs = u64::from(nareas) * IO_TLB_SEGSIZE;
-        out(format_args!("software IO TLB: SWIOTLB bounce buffer size roundup to {}MB", (nslabs << IO_TLB_SHIFT) >> 20));
+    // The areas default to the possible CPUs when `swiotlb=` named none.
+    let mut params = *params;
+    if params.nareas == 0 {
+        params.adjust_nareas(nr_cpus, &mut |line| out(format_args!("{line}")));
     }
+    let mut nslabs = params.nslabs;
     // swiotlb_memblock_alloc, halving the buffer on failure down to IO_TLB_MIN_SLABS (6.1.y
     // has this from "swiotlb: reduce the swiotlb buffer size on allocation failure").
     let default_nslabs = nslabs;

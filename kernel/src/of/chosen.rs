@@ -105,12 +105,22 @@ pub fn is_available(node: &Node) -> bool {
     }
 }
 
-/// `/chosen/bootargs`, empty when absent (Linux then prints an empty command line).
+/// arm64's `COMMAND_LINE_SIZE`: the command line's buffer, its NUL included.
+pub const COMMAND_LINE_SIZE: usize = 2048;
+
+/// `/chosen/bootargs` as `early_init_dt_scan_chosen` copies it
+/// (`strlcpy(cmdline, p, min(l, COMMAND_LINE_SIZE))`): up to its first NUL, and at most one
+/// byte less than the property's length or [`COMMAND_LINE_SIZE`], so a value without its NUL
+/// loses its last byte and a longer line is cut at 2047 bytes. Empty when absent (Linux then
+/// prints an empty command line). Bytes that are not UTF-8 end it.
 pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
-    fdt.chosen()
-        .and_then(|c| c.property("bootargs"))
-        .and_then(|p| p.as_str())
-        .unwrap_or("")
+    let Some(value) = fdt.chosen().and_then(|c| c.property("bootargs")).map(|p| p.value) else { return "" };
+    let copied = &value[..value.len().min(COMMAND_LINE_SIZE).saturating_sub(1)];
+    let text = copied.split(|&c| c == 0).next().unwrap_or_default();
+    match core::str::from_utf8(text) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or_default(),
+    }
 }
 
 /// The `/chosen` properties Debian's Linux 6.1 `efi_get_fdt_params` reads, in its order: the
@@ -313,6 +323,14 @@ mod tests {
         assert_eq!(args(&with(Some(b""))), "");
         assert_eq!(args(&with(None)), "");
         assert_eq!(args(&tree(None)), "");
+        // strlcpy(.., min(l, 2048)): without its NUL the value loses its last byte (Debian's
+        // 6.1 given `mem=512M` without a NUL prints `Kernel command line: mem=512`); a longer
+        // line keeps its first 2047 bytes; the first NUL ends it.
+        assert_eq!(args(&with(Some(b"mem=512M"))), "mem=512");
+        let long = [b'x'; 2100];
+        assert_eq!(args(&with(Some(&long))), "x".repeat(2047));
+        assert_eq!(args(&with(Some(b"a b\0c d\0"))), "a b");
+        assert_eq!(args(&with(Some(b"ok \xff\xfe mem=1G\0"))), "ok ");
     }
 
     /// Without `stdout-path`, the first PL011 that is available: the disabled one at

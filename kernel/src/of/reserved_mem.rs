@@ -279,7 +279,9 @@ fn alloc_size(
                 error!("OF: reserved mem: invalid alloc-ranges property in '{uname}', skipping node.");
                 return Err(HookError::Inval);
             };
-            entries.find_map(|(start, len)| try_range(start, start.saturating_add(len)))
+            // `end = start + size` in u64: an end that wraps lies below the start, and
+            // that range holds nothing (Linux then fails the node, as here).
+            entries.find_map(|(start, len)| try_range(start, start.wrapping_add(len)))
         }
         None => try_range(0, 0),
     };

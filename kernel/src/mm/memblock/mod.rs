@@ -662,6 +662,12 @@ impl Memblock {
         self.remove_range(MemblockKind::Memory, base, size)
     }
 
+    /// [`remove`](Self::remove) without its `memblock=debug` line: for what this kernel
+    /// removes where Linux does not, so that a debug log still diffs line for line.
+    pub fn remove_quietly(&mut self, base: PhysAddr, size: u64) -> Result<(), MemblockError> {
+        self.remove_range(MemblockKind::Memory, base, size)
+    }
+
     /// Mark a range as in use (Linux's `memblock_reserve`).
     #[track_caller]
     pub fn reserve(&mut self, base: PhysAddr, size: u64) -> Result<(), MemblockError> {

@@ -46,8 +46,9 @@ fn only_when_needed_or_forced() {
 /// integer MiB).
 #[test]
 fn slabs_areas_and_roundup() {
-    assert_eq!(SwiotlbParams::parse("1000"), SwiotlbParams { nslabs: Some(1024), force: false, noforce: false });
-    assert_eq!(SwiotlbParams::parse("0x100,4,force"), SwiotlbParams { nslabs: Some(256), force: true, noforce: false });
+    assert_eq!(SwiotlbParams::parse("1000"), SwiotlbParams { nslabs: 1024, nareas: 0, force: false, noforce: false });
+    // Four areas need 4 × 128 slabs: 256 grows to 512 as the option is read.
+    assert_eq!(SwiotlbParams::parse("0x100,4,force"), SwiotlbParams { nslabs: 512, nareas: 4, force: true, noforce: false });
     let (tlb, lines, _) = run(6 * GIB, true, SwiotlbParams::parse("1000"), 3);
     assert_eq!(tlb.unwrap().end.0 - tlb.unwrap().start.0, 2 << 20);
     assert_eq!(lines[0], "software IO TLB: area num 4.");
@@ -93,4 +94,48 @@ fn failure_down_to_one_mib_is_a_warning_each() {
         sizes.iter().map(|b| std::format!("software IO TLB: swiotlb_memblock_alloc: Failed to allocate {b} bytes tlb structure")).collect();
     assert_eq!(lines[1..], want[..]);
     assert_eq!(mb.ty(MemblockKind::Reserved).total_size(), 0);
+}
+
+/// `swiotlb=` as `setup_io_tlb_npages` reads it, each checked against Debian's 6.1 booted with
+/// the same option in the same QEMU machine:
+/// - N through `simple_strtoul(.., 0)`: `010000` is octal, 4096 slabs, 8 MiB;
+/// - M areas adjusted at the option, said there (`area num 4.`), and not again in
+///   swiotlb_init; `1,64` needs 64 × 128 slabs, so the buffer grows to 16 MiB and says so;
+/// - a slab count that is no power of two grows to the next one (3000 → 3072 → 4096).
+#[test]
+fn option_as_setup_io_tlb_npages_reads_it() {
+    assert_eq!(SwiotlbParams::parse("010000").nslabs, 4096);
+    let mut p = SwiotlbParams::default();
+    let mut said = Vec::new();
+    p.parse_into("1024,4,force", &mut |l| said.push(l.to_string()));
+    assert_eq!(said, ["software IO TLB: area num 4."]);
+    let (tlb, lines, _) = run(GIB, false, p, 1);
+    assert_eq!(tlb.map(|t| t.nslabs), Some(1024));
+    assert_eq!(lines, ["software IO TLB: mapped [mem 0x000000007fe00000-0x0000000080000000] (2MB)"]);
+    let mut said = Vec::new();
+    let mut p = SwiotlbParams::default();
+    p.parse_into("1,64,force", &mut |l| said.push(l.to_string()));
+    assert_eq!(said, ["software IO TLB: area num 64.", "software IO TLB: SWIOTLB bounce buffer size roundup to 16MB"]);
+    assert_eq!(p.nslabs, 8192);
+    let (_, lines, _) = run(6 * GIB, true, SwiotlbParams::parse("3000"), 1);
+    assert_eq!(lines[..2], ["software IO TLB: area num 1.", "software IO TLB: SWIOTLB bounce buffer size roundup to 8MB"]);
+    // An area count of 0 is one area; 5 rounds up to 8.
+    let mut said = Vec::new();
+    SwiotlbParams::default().parse_into("1024,0", &mut |l| said.push(l.to_string()));
+    SwiotlbParams::default().parse_into("1024,5", &mut |l| said.push(l.to_string()));
+    assert_eq!(said, ["software IO TLB: area num 1.", "software IO TLB: area num 8."]);
+}
+
+/// Linux keeps swiotlb='s settings in globals that each option only sets: a later
+/// `swiotlb=force` keeps an earlier slab count, and an earlier `noforce` stays.
+#[test]
+fn later_options_keep_what_earlier_ones_set() {
+    let mut p = SwiotlbParams::default();
+    p.parse_into("1024", &mut |_| {});
+    p.parse_into("force", &mut |_| {});
+    assert_eq!((p.nslabs, p.force), (1024, true));
+    let mut p = SwiotlbParams::default();
+    p.parse_into("noforce", &mut |_| {});
+    p.parse_into("force", &mut |_| {});
+    assert_eq!(run(6 * GIB, true, p, 1).0, None, "noforce wins");
 }
