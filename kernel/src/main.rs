@@ -142,7 +142,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         });
     }
 
-    let bootmem = setup::bootmem_init(&fdt, mb, &reserved, &params);
+    let mut bootmem = setup::bootmem_init(&fdt, mb, &reserved, &params);
 
     match (conduit, psci::version()) {
         (Some(_), Some((major, minor))) => {
@@ -156,8 +156,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
             entry_el
         ),
     }
-    // smp_init_cpus: each CPU node's NUMA node.
-    of::numa::warn_unreadable_cpu_nids(&fdt);
+    setup::smp_init_cpus(&fdt, cpu::hwid(), &mut bootmem);
     setup::build_all_zonelists(&bootmem);
     info!("Kernel command line: {bootargs}");
 

@@ -124,7 +124,7 @@ pub struct Bootmem {
     pub numa: NumaNodes,
     /// `arm64_dma_phys_limit` (exclusive), which swiotlb stays below.
     pub dma_phys_limit: u64,
-    /// `num_possible_cpus()`: the tree's `/cpus` nodes of `device_type = "cpu"` (at least 1).
+    /// `num_possible_cpus()`: 1 until [`smp_init_cpus`] counts them.
     pub nr_cpus: u32,
     /// The CMA areas: the reusable `shared-dma-pool` regions, then the default area.
     pub cma: CmaAreas,
@@ -159,8 +159,13 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
     let crashkernel =
         crashkernel::reserve_crashkernel(mb, params.cmdline, limits.dma_phys_limit, 1 << ARCH.phys_mask_shift);
     mb.dump_all();
-    let nr_cpus = fdt_scan::possible_cpus(fdt);
-    Bootmem { zones, memmaps, numa, dma_phys_limit: limits.dma_phys_limit, nr_cpus, cma: areas, crashkernel }
+    Bootmem { zones, memmaps, numa, dma_phys_limit: limits.dma_phys_limit, nr_cpus: 1, cma: areas, crashkernel }
+}
+
+/// arm64's `smp_init_cpus`, at the end of setup_arch: its lines, and the possible CPUs kept
+/// for swiotlb's areas (`boot_hwid`: the running CPU's MPIDR affinity).
+pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, bootmem: &mut Bootmem) {
+    bootmem.nr_cpus = fdt_scan::smp_init_cpus(fdt, boot_hwid, &mut |level, args| crate::printk::printk(level, args));
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.

@@ -7,7 +7,7 @@
 
 use crate::mm::memblock::Memblock;
 use crate::mm::{PhysAddr, PAGE_SIZE};
-use crate::of::cells::{self, number, Cells};
+use crate::of::cells::{self, cell_count, number, Cells};
 use crate::of::chosen::is_available;
 use crate::of::fdt::{Fdt, Node};
 use crate::{trace, warn};
@@ -150,8 +150,87 @@ pub fn cpu_nodes<'f>(fdt: &Fdt<'f>) -> impl Iterator<Item = Node<'f>> {
     })
 }
 
-/// `num_possible_cpus()` as the tree gives it: the CPU nodes ([`cpu_nodes`]), at least one
-/// (the CPU running this).
-pub fn possible_cpus(fdt: &Fdt) -> u32 {
-    (cpu_nodes(fdt).count() as u32).max(1)
+/// arm64's `MPIDR_HWID_BITMASK`: the affinity fields a CPU node's `reg` may hold.
+const MPIDR_HWID_BITMASK: u64 = 0xff_00ff_ffff;
+/// Debian's `CONFIG_NR_CPUS` (`nr_cpu_ids` without `nr_cpus=`).
+pub const NR_CPUS: u32 = 256;
+
+/// A line `smp_init_cpus` prints, at its level.
+pub type SmpReport<'r> = dyn FnMut(log::Level, core::fmt::Arguments<'_>) + 'r;
+
+/// arm64's `smp_init_cpus` over the tree (`of_parse_and_init_cpus`, then `smp_cpu_setup` for
+/// each secondary): the number of possible CPUs, `num_possible_cpus()`, with Linux's lines.
+/// Every CPU node ([`cpu_nodes`]) takes the next logical id, the boot CPU's (`reg` equal to
+/// `boot_hwid`, the running CPU's MPIDR affinity) excepted; one whose `reg` (in `/cpus`'s
+/// `#address-cells`) is unreadable or not an MPIDR, or repeats another's, is skipped (the
+/// repeat said), as is one past [`NR_CPUS`]. Each CPU kept has its NUMA node read, whose
+/// unreadable `numa-node-id` is said (`early_map_cpu_to_node`). Without the boot CPU's node
+/// no secondary is enabled; a secondary is possible when its `enable-method` is `psci`, or
+/// `spin-table` with a 64-bit `cpu-release-addr`, each failure said.
+pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, report: &mut SmpReport) -> u32 {
+    use log::Level::{Error, Warn};
+    let cpus = fdt.find_node("/cpus");
+    let root = fdt.root();
+    // of_n_addr_cells from a CPU node: its parent's #address-cells, else the root's, else 1.
+    let ac = [cpus.as_ref(), root.as_ref()].into_iter().flatten().find_map(|n| cell_count(n.property("#address-cells"))).unwrap_or(1);
+    let hwid = |cpu: &Node| -> Option<u64> {
+        let reg = cpu.property("reg")?.value;
+        let len = (ac as usize).checked_mul(4).filter(|&l| l > 0 && l <= reg.len())?;
+        Some(number(&reg[..len]))
+    };
+    // Logical ids 1.. in node order: (hwid, node) for each one set.
+    let mut map: [Option<(u64, Node)>; NR_CPUS as usize] = [const { None }; NR_CPUS as usize];
+    let (mut cpu_count, mut boot_valid) = (1u32, false);
+    for cpu in cpu_nodes(fdt) {
+        let id = hwid(&cpu).filter(|h| h & !MPIDR_HWID_BITMASK == 0);
+        if let Some(id) = id {
+            let duplicate = map[1..(cpu_count as usize).min(NR_CPUS as usize)].iter().flatten().any(|(h, _)| *h == id);
+            if duplicate {
+                report(Error, format_args!("/cpus/{}: duplicate cpu reg properties in the DT", cpu.name));
+            } else if id == boot_hwid {
+                if boot_valid {
+                    report(Error, format_args!("/cpus/{}: duplicate boot cpu reg property in DT", cpu.name));
+                } else {
+                    boot_valid = true;
+                    crate::of::numa::warn_unreadable_cpu_nid(fdt, &cpu);
+                    continue;
+                }
+            } else if cpu_count < NR_CPUS {
+                crate::of::numa::warn_unreadable_cpu_nid(fdt, &cpu);
+                map[cpu_count as usize] = Some((id, cpu));
+            }
+        }
+        cpu_count = cpu_count.saturating_add(1);
+    }
+    if cpu_count > NR_CPUS {
+        report(Warn, format_args!("Number of cores ({cpu_count}) exceeds configured maximum of {NR_CPUS} - clipping"));
+    }
+    if !boot_valid {
+        report(Error, format_args!("missing boot CPU MPIDR, not enabling secondaries"));
+        return 1;
+    }
+    let mut possible = 1;
+    for (logical, (_, cpu)) in map.iter().enumerate().filter_map(|(i, m)| Some((i, m.as_ref()?))) {
+        let method = cpu.property("enable-method").map(|p| p.value.split(|&c| c == 0).next().unwrap_or_default());
+        let ok = match method {
+            None => {
+                report(Error, format_args!("/cpus/{}: missing enable-method property", cpu.name));
+                false
+            }
+            Some(b"psci") => true,
+            Some(b"spin-table") => {
+                let addr = cpu.property("cpu-release-addr").is_some_and(|p| p.value.len() >= 8);
+                if !addr {
+                    report(Error, format_args!("CPU {logical}: missing or invalid cpu-release-addr property"));
+                }
+                addr
+            }
+            Some(other) => {
+                report(Warn, format_args!("Unsupported enable-method: {}", core::str::from_utf8(other).unwrap_or("?")));
+                false
+            }
+        };
+        possible += u32::from(ok);
+    }
+    possible
 }

@@ -17,6 +17,8 @@ pub mod reserved_mem;
 #[cfg(test)]
 mod reserved_mem_tests;
 #[cfg(test)]
+mod smp_tests;
+#[cfg(test)]
 pub mod testblob;
 
 pub use header::{DtbError, FdtHeader};

@@ -37,17 +37,15 @@ pub fn of_numa_init(fdt: &Fdt, mb: &mut Memblock, desc: &mut NumaDesc) -> Result
     }
 }
 
-/// `of_node_to_nid` as `smp_init_cpus` asks it for every CPU node with a `reg`: the first
-/// `numa-node-id` on the node, `/cpus` or `/`; one that cannot be read (shorter than a cell)
-/// is reported with the name of the node that holds it (`%pOFn`: no unit address).
-pub fn warn_unreadable_cpu_nids(fdt: &Fdt) {
-    let cpus = fdt.find_node("/cpus");
-    let (cpus, root) = (cpus.as_ref(), fdt.root());
-    for cpu in cpu_nodes(fdt).filter(|c| c.property("reg").is_some()) {
-        let holder = [Some(&cpu), cpus, root.as_ref()].into_iter().flatten().find(|n| n.property("numa-node-id").is_some());
-        if let Some(node) = holder.filter(|n| read_u32(n, "numa-node-id") == Some(Err(()))) {
-            warn!("OF: NUMA: Invalid \"numa-node-id\" property in node {}", node.base_name());
-        }
+/// `of_node_to_nid` as `smp_init_cpus` asks it for a CPU it keeps
+/// ([`smp_init_cpus`](crate::of::fdt_scan::smp_init_cpus)): the first `numa-node-id` on the
+/// node, `/cpus` or `/`; one that cannot be read (shorter than a cell) is reported with the
+/// name of the node that holds it (`%pOFn`: no unit address).
+pub fn warn_unreadable_cpu_nid(fdt: &Fdt, cpu: &Node) {
+    let (cpus, root) = (fdt.find_node("/cpus"), fdt.root());
+    let holder = [Some(cpu), cpus.as_ref(), root.as_ref()].into_iter().flatten().find(|n| n.property("numa-node-id").is_some());
+    if let Some(node) = holder.filter(|n| read_u32(n, "numa-node-id") == Some(Err(()))) {
+        warn!("OF: NUMA: Invalid \"numa-node-id\" property in node {}", node.base_name());
     }
 }
 
@@ -461,6 +459,8 @@ mod tests {
     fn cpu_nodes_by_name_and_unreadable_node_ids() {
         let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 2 * HALF);
         b.begin("cpus");
+        b.prop("#address-cells", &1u32.to_be_bytes());
+        b.prop("#size-cells", &0u32.to_be_bytes());
         b.prop("numa-node-id", &[0, 1]);
         b.begin("cpu@7");
         b.prop("reg", &7u32.to_be_bytes());
@@ -482,9 +482,14 @@ mod tests {
         // The memory names no node, so the description is refused (invalid memblk node) and
         // one node is faked; what counts here is that cpu@7 was read.
         assert_eq!(online(&nodes), [0]);
-        let (_, warned) = capture(|| warn_unreadable_cpu_nids(&fdt));
-        // cpu@7's own id is readable; cpu@8 has none, so /cpus's (unreadable) is the one.
-        assert_eq!(warned, ["OF: NUMA: Invalid \"numa-node-id\" property in node cpus"]);
+        let (possible, warned) = capture(|| fdt_scan::smp_init_cpus(&fdt, 0, &mut |l, a| crate::printk::printk(l, a)));
+        // cpu@7's own id is readable; cpu@8 has none, so /cpus's (unreadable) is the one. No
+        // node holds the boot CPU's MPIDR (0): no secondary is enabled.
+        assert_eq!(
+            warned,
+            ["OF: NUMA: Invalid \"numa-node-id\" property in node cpus", "missing boot CPU MPIDR, not enabling secondaries"]
+        );
+        assert_eq!(possible, 1);
     }
 
     /// A memory node whose `reg` ends in a partial entry keeps its whole entries, as

@@ -83,9 +83,10 @@ pub fn dry_run<'a>(
                 let read = crate::memmap::ReadOnly(&tables.inner);
                 crate::mm::pgtable::dump(&read, t.root, &crate::arm64::PTDUMP_MARKERS, &mut |a| crate::info!("{a}"));
             }
-            let bootmem = bootmem_init(&fdt, mb, &reserved, &params);
-            // smp_init_cpus (after the psci lines, which the dry-run has not).
-            crate::of::numa::warn_unreadable_cpu_nids(&fdt);
+            let mut bootmem = bootmem_init(&fdt, mb, &reserved, &params);
+            // smp_init_cpus (after the psci lines, which the dry-run has not), booted on the
+            // CPU of MPIDR affinity 0 as QEMU virt's first CPU is.
+            crate::setup::smp_init_cpus(&fdt, 0, &mut bootmem);
             Ok(bootmem)
         }
         Err(e) => Err(BootStop::PagingInit(e).report()),
