@@ -40,7 +40,7 @@ const INIT_TEXT: &[&str] = &[
     "kernel::of::fdt_scan::scan_root",
     "kernel::of::fdt_scan::scan_memory",
     "kernel::of::fdt_scan::add_memory_arch",
-    "kernel::of::fdt_scan::possible_cpus",
+    "kernel::of::fdt_scan::smp_init_cpus",
     "kernel::of::fdt_scan::cpu_nodes",
     "kernel::of::fdt_scan::dma_max_cpu_address",
     "kernel::of::reserved_mem::scan",

@@ -143,7 +143,8 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
     let mut areas = CmaAreas::default();
     let mut default_area = false;
     for r in reserved.iter().filter(|r| r.reusable && r.owner == Some("shared-dma-pool")) {
-        default_area |= areas.init_reserved_mem(mb, r.base, r.size).is_ok() && r.cma_default;
+        let name = crate::mm::cma::CmaName::new(r.name, None);
+        default_area |= areas.init_reserved_mem(mb, r.base, r.size, name).is_ok() && r.cma_default;
     }
     // arm64_hugetlb_cma_reserve: gigantic pages are PUD-sized, 1 GiB with 4 KiB pages.
     areas.hugetlb_cma_reserve(mb, &params.hugetlb_cma, numa.online(), 1 << 30);

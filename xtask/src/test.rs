@@ -796,7 +796,7 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             "hugetlb_cma: reserved 1024 MiB on node 1",
             "Zone ranges:",
             "Memory: *K/4194304K available (* 2162688K cma-reserved)",
-            "cma: CMA area at 0x00000000ffe00000 could not be activated",
+            "cma: CMA area hugetlb1 could not be activated",
         ],
         &[],
     ));

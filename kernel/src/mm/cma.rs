@@ -13,6 +13,7 @@
 //! ranges back out and return them. Nothing migrates: a range with a page in use is skipped.
 //! This module never touches the memory of an area itself.
 
+use core::fmt;
 use crate::{error, info, trace, warn};
 
 use crate::mm::addr::{Pfn, PhysAddr, PAGE_SIZE};
@@ -45,6 +46,50 @@ impl CmaArea {
     /// Pages in the area.
     pub fn pages(&self) -> u64 {
         self.size / PAGE_SIZE
+    }
+}
+
+/// `CMA_MAX_NAME`: an area's name buffer, its NUL included.
+const CMA_MAX_NAME: usize = 64;
+
+/// An area's name (`cma->name`), as `cma_init_reserved_mem` copies it: at most
+/// `CMA_MAX_NAME - 1` bytes. Linux names the default area `reserved`, a `/reserved-memory`
+/// pool by its node (`rmem->name`), the others `hugetlb<nid>` and `pernuma<nid>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmaName {
+    buf: [u8; CMA_MAX_NAME - 1],
+    len: u8,
+}
+
+impl CmaName {
+    /// `name` followed by `nid` when there is one, cut as `snprintf` cuts it.
+    pub fn new(name: &str, nid: Option<i32>) -> CmaName {
+        use core::fmt::Write;
+        let mut n = CmaName { buf: [0; CMA_MAX_NAME - 1], len: 0 };
+        let _ = match nid {
+            Some(nid) => write!(n, "{name}{nid}"),
+            None => n.write_str(name),
+        };
+        n
+    }
+}
+
+impl fmt::Write for CmaName {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let at = self.len as usize;
+            let Some(room) = self.buf.get_mut(at..at + c.len_utf8()) else { break };
+            c.encode_utf8(room);
+            self.len += c.len_utf8() as u8;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for CmaName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Whole characters only were written.
+        f.write_str(core::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or_default())
     }
 }
 
@@ -159,7 +204,7 @@ impl HugetlbCma {
 /// The CMA areas declared so far (Linux's `cma_areas[]` and `cma_area_count`).
 #[derive(Clone, Copy, Debug)]
 pub struct CmaAreas {
-    areas: [Option<CmaArea>; MAX_CMA_AREAS],
+    areas: [Option<(CmaArea, CmaName)>; MAX_CMA_AREAS],
     count: usize,
 }
 
@@ -172,6 +217,11 @@ impl Default for CmaAreas {
 impl CmaAreas {
     /// The areas, in the order they were declared.
     pub fn iter(&self) -> impl Iterator<Item = &CmaArea> {
+        self.named().map(|(a, _)| a)
+    }
+
+    /// The areas with their names.
+    pub fn named(&self) -> impl Iterator<Item = &(CmaArea, CmaName)> {
         self.areas[..self.count].iter().flatten()
     }
 
@@ -181,7 +231,7 @@ impl CmaAreas {
     }
 
     /// `cma_init_reserved_mem`: record a reserved, pageblock-aligned range as an area.
-    pub fn init_reserved_mem(&mut self, mb: &Memblock, base: PhysAddr, size: u64) -> Result<CmaArea, CmaError> {
+    pub fn init_reserved_mem(&mut self, mb: &Memblock, base: PhysAddr, size: u64, name: CmaName) -> Result<CmaArea, CmaError> {
         if self.count == MAX_CMA_AREAS {
             error!("cma: Not enough slots for CMA reserved regions!");
             return Err(CmaError::NoSlots);
@@ -190,7 +240,7 @@ impl CmaAreas {
             return Err(CmaError::Inval);
         }
         let area = CmaArea { base, size };
-        self.areas[self.count] = Some(area);
+        self.areas[self.count] = Some((area, name));
         self.count += 1;
         Ok(area)
     }
@@ -212,6 +262,7 @@ impl CmaAreas {
         limit: u64,
         alignment: u64,
         fixed: bool,
+        name: CmaName,
         nid: i32,
     ) -> Result<CmaArea, CmaError> {
         let memblock_end = mb.end_of_dram().0;
@@ -267,7 +318,7 @@ impl CmaAreas {
             }
             base = addr.map_or(base, |a| a.0);
         }
-        match self.init_reserved_mem(mb, PhysAddr(base), size) {
+        match self.init_reserved_mem(mb, PhysAddr(base), size, name) {
             Ok(area) => {
                 info!("cma: Reserved {} MiB at 0x{base:016x}", size / SZ_1M);
                 Ok(area)
@@ -325,7 +376,7 @@ impl CmaAreas {
             };
             let size = round_up(size);
             // HUGETLB_PAGE_ORDER's pages (2 MiB) are the alignment.
-            if let Err(e) = self.declare_contiguous_nid(mb, 0, size, 0, 2 << 20, false, nid) {
+            if let Err(e) = self.declare_contiguous_nid(mb, 0, size, 0, 2 << 20, false, CmaName::new("hugetlb", Some(nid)), nid) {
                 warn!("hugetlb_cma: reservation failed: err {}, node {nid}", e.errno());
                 continue;
             }
@@ -344,7 +395,7 @@ impl CmaAreas {
             return;
         }
         for nid in nodes {
-            match self.declare_contiguous_nid(mb, 0, size, 0, 0, false, nid) {
+            match self.declare_contiguous_nid(mb, 0, size, 0, 0, false, CmaName::new("pernuma", Some(nid)), nid) {
                 Ok(_) => trace!("cma: dma_pernuma_cma_reserve: reserved {} MiB on node {nid}", size / SZ_1M),
                 Err(e) => warn!("cma: dma_pernuma_cma_reserve: reservation failed: err {}, node {nid}", e.errno()),
             }
@@ -371,7 +422,7 @@ impl CmaAreas {
         if size == 0 {
             return None;
         }
-        self.declare_contiguous_nid(mb, base, size, limit, 0, fixed, NUMA_NO_NODE).ok()
+        self.declare_contiguous_nid(mb, base, size, limit, 0, fixed, CmaName::new("reserved", None), NUMA_NO_NODE).ok()
     }
 }
 
@@ -422,12 +473,11 @@ impl CmaAreas {
     /// `totalram_pages` grows.
     pub fn init_reserved_areas<L: FreePageLinks>(&self, zones: &mut Zones<'_, L>) -> u64 {
         let mut total = 0;
-        for a in self.iter() {
+        for (a, name) in self.named() {
             let (s, e) = a.pfns();
             match zones.init_cma_reserved_pageblocks(s, e) {
                 Ok(n) => total += n,
-                // Linux names the area; ours have no names, so the base stands for it.
-                Err(_) => error!("cma: CMA area at 0x{:016x} could not be activated", a.base.0),
+                Err(_) => error!("cma: CMA area {name} could not be activated"),
             }
         }
         total

@@ -86,14 +86,14 @@ fn a_fixed_area_is_reserved_exactly_or_refused() {
     assert_eq!(a, CmaArea { base: PhysAddr(0x6000_0000), size: 16 * SZ_1M });
     // The same range again overlaps a reservation: -EBUSY, nothing added.
     let before = mb.reserved_size();
-    let e = areas.declare_contiguous_nid(&mut mb, 0x6000_0000, 16 * SZ_1M, 0x6100_0000, 0, true, NUMA_NO_NODE);
+    let e = areas.declare_contiguous_nid(&mut mb, 0x6000_0000, 16 * SZ_1M, 0x6100_0000, 0, true, CmaName::new("test", None), NUMA_NO_NODE);
     assert_eq!(e, Err(CmaError::Busy));
     assert_eq!(mb.reserved_size(), before);
     // Off the 2 MiB alignment.
-    let e = areas.declare_contiguous_nid(&mut mb, 0x6210_0000, 16 * SZ_1M, 0x6310_0000, 0, true, NUMA_NO_NODE);
+    let e = areas.declare_contiguous_nid(&mut mb, 0x6210_0000, 16 * SZ_1M, 0x6310_0000, 0, true, CmaName::new("test", None), NUMA_NO_NODE);
     assert_eq!(e, Err(CmaError::Inval));
     // Across the end of DRAM (arm64's low/high boundary): 0x7f000000 + 32 MiB > 0x80000000.
-    let e = areas.declare_contiguous_nid(&mut mb, 0x7f00_0000, 32 * SZ_1M, 0x8100_0000, 0, true, NUMA_NO_NODE);
+    let e = areas.declare_contiguous_nid(&mut mb, 0x7f00_0000, 32 * SZ_1M, 0x8100_0000, 0, true, CmaName::new("test", None), NUMA_NO_NODE);
     assert_eq!(e, Err(CmaError::Inval));
     assert_eq!(areas.iter().count(), 1);
 }
@@ -110,7 +110,7 @@ fn a_window_bounds_the_search_and_a_full_one_fails() {
     let c = CmaCmdline::parse("512M@0x40000000-0x50000000");
     assert_eq!(areas.dma_contiguous_reserve(&mut mb, 2 * SZ_1G, Some(c), 0), None);
     // More than the free memory below the limit: -ENOMEM.
-    let e = areas.declare_contiguous_nid(&mut mb, 0, SZ_1G, 0, 0, false, NUMA_NO_NODE);
+    let e = areas.declare_contiguous_nid(&mut mb, 0, SZ_1G, 0, 0, false, CmaName::new("test", None), NUMA_NO_NODE);
     assert_eq!(e, Err(CmaError::NoMemory));
     assert_eq!(areas.iter().count(), 1);
 }
@@ -121,12 +121,12 @@ fn an_alignment_must_be_a_power_of_two_and_raises_the_pageblock_one() {
     let mut areas = CmaAreas::default();
     // 3 MiB is not a power of two: -EINVAL before anything is reserved.
     let before = mb.reserved_size();
-    let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 3 * SZ_1M, false, NUMA_NO_NODE);
+    let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 3 * SZ_1M, false, CmaName::new("test", None), NUMA_NO_NODE);
     assert_eq!((e, mb.reserved_size()), (Err(CmaError::Inval), before));
     // 4 MiB is; the size rounds up to it too (ALIGN(size, alignment)): 4 MiB top-down below
     // the free end 0x7fd00000: 0x7fd00000 - 0x400000 = 0x7f900000, aligned down to 4 MiB ->
     // 0x7f800000 (with the default 2 MiB alignment, 2 MiB would go at 0x7fb00000).
-    let a = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 4 * SZ_1M, false, NUMA_NO_NODE).unwrap();
+    let a = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 4 * SZ_1M, false, CmaName::new("test", None), NUMA_NO_NODE).unwrap();
     assert_eq!(a, CmaArea { base: PhysAddr(0x7f80_0000), size: 4 * SZ_1M });
 }
 
@@ -135,9 +135,9 @@ fn slots_run_out_at_max_cma_areas() {
     let mut mb = one_gig();
     let mut areas = CmaAreas::default();
     for _ in 0..MAX_CMA_AREAS {
-        areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, NUMA_NO_NODE).unwrap();
+        areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, CmaName::new("test", None), NUMA_NO_NODE).unwrap();
     }
-    let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, NUMA_NO_NODE);
+    let e = areas.declare_contiguous_nid(&mut mb, 0, 2 * SZ_1M, 0, 0, false, CmaName::new("test", None), NUMA_NO_NODE);
     assert_eq!(e, Err(CmaError::NoSlots));
 }
 
@@ -149,7 +149,7 @@ fn failures_are_worded_as_linux_words_them() {
     let said = |base: u64, size: u64, limit: u64, fixed: bool| {
         let mut mb = one_gig();
         let mut areas = CmaAreas::default();
-        crate::testlog::capture(|| areas.declare_contiguous_nid(&mut mb, base, size, limit, 0, fixed, NUMA_NO_NODE)).1
+        crate::testlog::capture(|| areas.declare_contiguous_nid(&mut mb, base, size, limit, 0, fixed, CmaName::new("test", None), NUMA_NO_NODE)).1
     };
     // A fixed base off the 2 MiB alignment: refused before rounding, the size as given.
     assert_eq!(

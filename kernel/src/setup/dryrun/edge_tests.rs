@@ -41,9 +41,19 @@ pub(crate) fn tree(banks: &[(u64, u64)], console: Option<(u64, u64)>) -> Vec<u8>
 
 /// The dry-run and the host's mem_init, as `kernel memmap` runs them.
 pub(super) fn run(blob: &[u8], opts: &DryRun, limit: u64) -> (Result<Ending, HostLimit>, Vec<std::string::String>, Box<Memblock>) {
+    run_with(blob, opts, limit, &HOOKS)
+}
+
+/// [`run`] with the reserved-memory hooks `hooks`.
+pub(super) fn run_with(
+    blob: &[u8],
+    opts: &DryRun,
+    limit: u64,
+    hooks: &[crate::of::reserved_mem::ReservedMemOfId],
+) -> (Result<Ending, HostLimit>, Vec<std::string::String>, Box<Memblock>) {
     let mut mb = Box::new(Memblock::new());
     let (ending, lines) = crate::testlog::capture(|| {
-        let state = match dry_run(blob, opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}) {
+        let state = match dry_run(blob, opts, &mut mb, hooks, HostTables::default(), &mut |_, _| {}) {
             Ok(s) => s,
             Err(e) => return Ok(Ending::Refused(e)),
         };

@@ -2,7 +2,7 @@
 //! lines: memblock_free_all, then cma_init_reserved_areas (+ the CMA pages), then
 //! free_initmem (+ the init pages of `--sections`).
 
-use super::edge_tests::{run, tree};
+use super::edge_tests::{run, run_with, tree};
 use super::{DryRun, Ending};
 use crate::mm::PhysAddr;
 use std::string::String;
@@ -70,4 +70,32 @@ fn without_init_sections_nothing_is_freed_and_nothing_printed() {
     assert_eq!(totalram(&lines, "after cma_init_reserved_areas (+0 CMA pages)"), after_free_all);
     assert_eq!(totalram(&lines, "after free_initmem (+0 init pages)"), after_free_all);
     assert!(!lines.iter().any(|l: &String| l.starts_with("Freeing ")), "{lines:#?}");
+}
+
+/// A reusable pool across the ZONE_DMA / ZONE_NORMAL boundary at 4 GiB cannot be activated:
+/// cma_activate_area says so by the area's name, which for a /reserved-memory pool is its
+/// node's (`rmem->name`; Debian's 6.1 prints "cma: CMA area pool@ff000000 could not be
+/// activated" for this layout), and its pages are not added as CMA pages.
+#[test]
+fn an_area_across_zones_is_named_when_it_cannot_be_activated() {
+    use crate::of::testblob::{cells, Builder};
+    let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 0x1_4000_0000);
+    b.begin("reserved-memory");
+    b.prop("#address-cells", &2u32.to_be_bytes());
+    b.prop("#size-cells", &2u32.to_be_bytes());
+    b.prop("ranges", b"");
+    b.begin("pool@ff000000");
+    b.prop("compatible", b"shared-dma-pool\0");
+    b.prop("reusable", b"");
+    b.prop("reg", &cells(0xff00_0000, 0x200_0000));
+    b.end();
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    use crate::of::reserved_mem::{shared_dma_pool_setup, ReservedMemOfId};
+    let hooks = [ReservedMemOfId { name: "CMA", compatible: "shared-dma-pool", init: shared_dma_pool_setup }];
+    let (ending, lines, _) = run_with(&blob, &opts("", None), 5 << 30, &hooks);
+    assert_eq!(ending, Ok(Ending::Complete), "{lines:#?}");
+    assert!(lines.iter().any(|l| l == "cma: CMA area pool@ff000000 could not be activated"), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.ends_with("after cma_init_reserved_areas (+16384 CMA pages)")), "only the default area's 64 MiB: {lines:#?}");
 }
