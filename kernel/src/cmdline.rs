@@ -405,6 +405,11 @@ mod tests {
         assert_eq!((sticky.size, sticky.base, sticky.limit), (32 << 20, 0x6000_0000, 0x6100_0000));
         let ranged = cma("cma=16M@0x60000000-0x70000000 cma=32M");
         assert_eq!((ranged.size, ranged.base, ranged.limit), (32 << 20, 0x6000_0000, 0x7000_0000));
+        // swiotlb= goes through setup_io_tlb_npages, its area line said where the option is.
+        let said = lines("mem=1G swiotlb=1024,4,force");
+        assert_eq!(said, ["Memory limited to 1024MB", "software IO TLB: area num 4."]);
+        let p = EarlyParams::parse("swiotlb=1024,4,force", &mut |_| {});
+        assert_eq!((p.swiotlb.nslabs, p.swiotlb.nareas, p.swiotlb.force), (1024, 4, true));
     }
 
     /// `memparse(s)` as (value, rest, overflowed).

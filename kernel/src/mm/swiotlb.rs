@@ -106,8 +106,7 @@ impl SwiotlbParams {
     fn adjust_nareas(&mut self, nareas: u32, out: &mut dyn FnMut(SwiotlbLine)) {
         let nareas = match nareas {
             0 => 1,
-            n if n.is_power_of_two() => n,
-            n => (1u64 << (64 - u64::from(n - 1).leading_zeros())) as u32,
+            n => n.checked_next_power_of_two().unwrap_or(0),
         };
         self.nareas = nareas;
         out(SwiotlbLine::AreaNum(nareas));

@@ -102,3 +102,44 @@ fn no_boot_cpu_node_no_secondaries() {
     let (n, lines) = run(&cpus(&[("cpu@1", 1, psci), ("cpu@2", 2, psci)]));
     assert_eq!((n, lines), (1, ["missing boot CPU MPIDR, not enabling secondaries".to_string()].to_vec()));
 }
+
+/// A `reg` too short for `/cpus`'s `#address-cells` (or cells of 0) is no MPIDR
+/// (`of_get_cpu_hwid` returns ~0): without `#address-cells` in `/cpus` the root's 2 apply,
+/// and one-cell regs name no CPU, not even the boot CPU.
+#[test]
+fn a_reg_the_cells_cannot_read_is_no_cpu() {
+    let psci: &[(&str, &[u8])] = &[("enable-method", b"psci\0")];
+    for cells in [None, Some(0u32)] {
+        let mut b = Builder::root_with_memory("memory@40000000", 0x4000_0000, 0x4000_0000);
+        b.begin("cpus");
+        if let Some(c) = cells {
+            b.prop("#address-cells", &c.to_be_bytes());
+        }
+        for (name, reg) in [("cpu@0", 0u32), ("cpu@1", 1)] {
+            b.begin(name);
+            b.prop("device_type", b"cpu\0");
+            b.prop("reg", &reg.to_be_bytes());
+            b.prop(psci[0].0, psci[0].1);
+            b.end();
+        }
+        b.end();
+        b.end();
+        let (n, lines) = run(&b.finish(&[]));
+        assert_eq!((n, lines), (1, ["missing boot CPU MPIDR, not enabling secondaries".to_string()].to_vec()), "cells {cells:?}");
+    }
+}
+
+/// More CPU nodes than NR_CPUS (256): logical ids stop at 255, the rest are counted and
+/// clipped with Linux's warning; the boot CPU and 255 secondaries are possible.
+#[test]
+fn more_cpus_than_nr_cpus_are_clipped() {
+    let psci: &[(&str, &[u8])] = &[("enable-method", b"psci\0")];
+    let names: Vec<String> = (0..258).map(|i| std::format!("cpu@{i:x}")).collect();
+    let nodes: Vec<(&str, u32, &[(&str, &[u8])])> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u32, psci)).collect();
+    let (n, lines) = run(&cpus(&nodes));
+    assert_eq!(lines, ["Number of cores (258) exceeds configured maximum of 256 - clipping"]);
+    assert_eq!(n, 256);
+    // Exactly 256 nodes fit: no warning.
+    let (n, lines) = run(&cpus(&nodes[..256]));
+    assert_eq!((n, lines.len()), (256, 0));
+}

@@ -124,6 +124,15 @@ fn option_as_setup_io_tlb_npages_reads_it() {
     SwiotlbParams::default().parse_into("1024,0", &mut |l| said.push(l.to_string()));
     SwiotlbParams::default().parse_into("1024,5", &mut |l| said.push(l.to_string()));
     assert_eq!(said, ["software IO TLB: area num 1.", "software IO TLB: area num 8."]);
+    // Past 2^31 areas the power of two does not fit the unsigned int: 0, printed as %d; with
+    // no area the slab count is left alone.
+    let mut said = Vec::new();
+    let mut p = SwiotlbParams::default();
+    p.parse_into("1024,2147483649", &mut |l| said.push(l.to_string()));
+    assert_eq!((said.as_slice(), p.nslabs, p.nareas), (["software IO TLB: area num 0.".to_string()].as_slice(), 1024, 0));
+    let mut said = Vec::new();
+    SwiotlbParams::default().parse_into("1024,2147483648", &mut |l| said.push(l.to_string()));
+    assert_eq!(said[0], "software IO TLB: area num -2147483648.");
 }
 
 /// Linux keeps swiotlb='s settings in globals that each option only sets: a later
