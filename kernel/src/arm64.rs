@@ -36,6 +36,11 @@ pub const ARM64_4K_48: MemoryParams = MemoryParams {
     fixmap_fdt: FIXMAP_FDT,
 };
 
+/// Linux's `SEGMENT_ALIGN` between `_text` (the image's first byte, its header) and `_stext`
+/// (linker.ld lays the image out the same way): the kernel is reserved from `_stext`, but
+/// `mem=` gives back memory from `_text`.
+pub const TEXT_TO_STEXT: u64 = 0x10000;
+
 pub const MODULES_VADDR: u64 = PAGE_END;
 pub const MODULES_END: u64 = MODULES_VADDR + (128 << 20);
 /// Where the kernel image is linked (linker.ld says the same).

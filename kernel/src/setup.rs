@@ -33,7 +33,8 @@ const ARCH: &MemoryParams = &ARM64_4K_48;
 pub struct BootInputs {
     /// `[base, base + totalsize)` of the DTB.
     pub dtb: (PhysAddr, u64),
-    /// `[_text, _end)`.
+    /// `[_stext, _end)`: what the kernel reserves for itself (`_text`, where the loader put
+    /// the image, is [`TEXT_TO_STEXT`](crate::arm64::TEXT_TO_STEXT) below).
     pub kernel: (PhysAddr, PhysAddr),
     /// The CPU's physical address size in bits.
     pub phys_addr_bits: u32,
@@ -229,9 +230,12 @@ pub fn arm64_memblock_init<'a>(
     let linear_end = memstart.0.saturating_add(ARCH.linear_region_size).max(inputs.kernel.1 .0);
     let _ = mb.remove(PhysAddr(linear_end), u64::MAX);
 
+    // The image goes back into memory from _text, as Linux's memblock_add(__pa_symbol(_text),
+    // _end - _text); it is reserved from _stext below.
     if let Some(limit) = memory_limit {
         mb.mem_limit_remove_map(limit);
-        let (text, end) = inputs.kernel;
+        let (stext, end) = inputs.kernel;
+        let text = PhysAddr(stext.0.saturating_sub(crate::arm64::TEXT_TO_STEXT));
         let _ = mb.add(text, end - text);
     }
 
@@ -250,8 +254,8 @@ pub fn arm64_memblock_init<'a>(
         }
     }
 
-    let (text, end) = inputs.kernel;
-    let _ = mb.reserve(text, end - text);
+    let (stext, end) = inputs.kernel;
+    let _ = mb.reserve(stext, end - stext);
 
     let mut table = reserved_mem::scan(fdt, machine.cells, mb);
     // fdt_reserve_elfcorehdr, between the scan and the hooks.

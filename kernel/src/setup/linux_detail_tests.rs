@@ -181,12 +181,20 @@ fn a_reserved_memory_alignment_not_a_power_of_two_is_used_as_linux_uses_it() {
 
 /// arm64_memblock_init: with a memory limit, memblock_mem_limit_remove_map(limit) keeps the
 /// first `limit` bytes of memory, then memblock_add(_text, _end - _text) adds the kernel image
-/// back (it may lie above the limit). mem=1M of 1 GiB at 0x40000000 keeps
-/// [0x40000000, 0x40100000); the image [0x40200000, 0x40400000) (tests::KERNEL) comes back.
+/// back (it may lie above the limit) from `_text`, the 64 KiB header before `_stext`
+/// included. mem=1M of 1 GiB at 0x40000000 keeps [0x40000000, 0x40100000); the image
+/// [_stext, _end) = [0x40200000, 0x40400000) (tests::KERNEL) comes back from 0x401f0000 (Debian's
+/// 6.1 loaded at 0x60000000 with mem=256M likewise lists memory from 0x60000000, its _text,
+/// where this kernel listed its _stext, 0x60010000).
 #[test]
 fn the_image_is_added_back_after_the_memory_limit() {
     let (mb, _) = setup(&tree(&[], |_| {}), "mem=1M");
-    assert_eq!(regions(&mb, MemblockKind::Memory), [(0x4000_0000, 0x10_0000, 0), (0x4020_0000, 0x20_0000, 0)]);
+    assert_eq!(regions(&mb, MemblockKind::Memory), [(0x4000_0000, 0x10_0000, 0), (0x401f_0000, 0x21_0000, 0)]);
+    // Reserved from _stext; the header's 64 KiB below is free memory (the early page tables
+    // are placed in it, top-down, and their region merges with the image's).
+    let reserved = regions(&mb, MemblockKind::Reserved);
+    let covers = |base: u64, end: u64| reserved.iter().any(|&(b, size, _)| b <= base && end <= b + size);
+    assert!(covers(0x4020_0000, 0x4040_0000) && !covers(0x401f_0000, 0x401f_1000), "{reserved:#x?}");
 }
 
 /// `/chosen/linux,elfcorehdr`: early_init_dt_check_for_elfcorehdr reads it with the chosen
