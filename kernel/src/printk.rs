@@ -139,17 +139,6 @@ macro_rules! trace {
 
 #[cfg(test)]
 mod tests {
-    /// A message longer than printk's buffer keeps its first 989 bytes, whole characters.
-    #[test]
-    fn a_long_message_is_cut_as_printk_cuts_it() {
-        use std::string::ToString;
-        let long = "x".repeat(2000);
-        assert_eq!(LineMax(format_args!("Kernel command line: {long}")).to_string().len(), 989);
-        let wide = "é".repeat(600);
-        assert_eq!(LineMax(format_args!("{wide}")).to_string().len(), 988, "2 bytes each: 494 whole ones");
-        assert_eq!(LineMax(format_args!("short")).to_string(), "short");
-    }
-
     use super::*;
     use std::string::ToString;
 
@@ -179,5 +168,15 @@ mod tests {
         assert!(!console_prints(log::Level::Debug, 7, false) && logged(log::Level::Debug, false));
         assert!(!logged(log::Level::Trace, false));
         assert!(logged(log::Level::Trace, true));
+    }
+
+    /// A message longer than printk's buffer keeps its first 989 bytes, whole characters.
+    #[test]
+    fn a_long_message_is_cut_as_printk_cuts_it() {
+        let long = "x".repeat(2000);
+        assert_eq!(LineMax(format_args!("Kernel command line: {long}")).to_string().len(), 989);
+        let wide = "é".repeat(600);
+        assert_eq!(LineMax(format_args!("{wide}")).to_string().len(), 988, "2 bytes each: 494 whole ones");
+        assert_eq!(LineMax(format_args!("short")).to_string(), "short");
     }
 }

@@ -97,7 +97,6 @@ impl Pl011 {
         Pl011 { regs: unsafe { &*(base as *const Registers) } }
     }
 
-
     /// Poll until `done` holds, for at most [`WAIT_LIMIT_MS`]: `false` when it never did (a
     /// UART that stopped, or something else at its address), so that nothing hangs on it.
     fn wait(&self, done: impl Fn(&Registers) -> bool) -> bool {

@@ -169,10 +169,10 @@ pub type SmpReport<'r> = dyn FnMut(log::Level, core::fmt::Arguments<'_>) + 'r;
 /// `spin-table` with a 64-bit `cpu-release-addr`, each failure said.
 pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, report: &mut SmpReport) -> u32 {
     use log::Level::{Error, Warn};
-    let cpus = fdt.find_node("/cpus");
-    let root = fdt.root();
+    let (cpus, root) = (fdt.find_node("/cpus"), fdt.root());
+    let parents = [cpus.as_ref(), root.as_ref()];
     // of_n_addr_cells from a CPU node: its parent's #address-cells, else the root's, else 1.
-    let ac = [cpus.as_ref(), root.as_ref()].into_iter().flatten().find_map(|n| cell_count(n.property("#address-cells"))).unwrap_or(1);
+    let ac = parents.into_iter().flatten().find_map(|n| cell_count(n.property("#address-cells"))).unwrap_or(1);
     let hwid = |cpu: &Node| -> Option<u64> {
         let reg = cpu.property("reg")?.value;
         let len = (ac as usize).checked_mul(4).filter(|&l| l > 0 && l <= reg.len())?;
@@ -192,11 +192,11 @@ pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, report: &mut SmpReport) -> u32 {
                     report(Error, format_args!("/cpus/{}: duplicate boot cpu reg property in DT", cpu.name));
                 } else {
                     boot_valid = true;
-                    crate::of::numa::warn_unreadable_cpu_nid(fdt, &cpu);
+                    crate::of::numa::warn_unreadable_cpu_nid(&cpu, parents);
                     continue;
                 }
             } else if cpu_count < NR_CPUS {
-                crate::of::numa::warn_unreadable_cpu_nid(fdt, &cpu);
+                crate::of::numa::warn_unreadable_cpu_nid(&cpu, parents);
                 map[cpu_count as usize] = Some((id, cpu));
             }
         }

@@ -40,10 +40,10 @@ pub fn of_numa_init(fdt: &Fdt, mb: &mut Memblock, desc: &mut NumaDesc) -> Result
 /// `of_node_to_nid` as `smp_init_cpus` asks it for a CPU it keeps
 /// ([`smp_init_cpus`](crate::of::fdt_scan::smp_init_cpus)): the first `numa-node-id` on the
 /// node, `/cpus` or `/`; one that cannot be read (shorter than a cell) is reported with the
-/// name of the node that holds it (`%pOFn`: no unit address).
-pub fn warn_unreadable_cpu_nid(fdt: &Fdt, cpu: &Node) {
-    let (cpus, root) = (fdt.find_node("/cpus"), fdt.root());
-    let holder = [Some(cpu), cpus.as_ref(), root.as_ref()].into_iter().flatten().find(|n| n.property("numa-node-id").is_some());
+/// name of the node that holds it (`%pOFn`: no unit address). `parents`: `/cpus` and `/`.
+pub fn warn_unreadable_cpu_nid(cpu: &Node, parents: [Option<&Node>; 2]) {
+    let [cpus, root] = parents;
+    let holder = [Some(cpu), cpus, root].into_iter().flatten().find(|n| n.property("numa-node-id").is_some());
     if let Some(node) = holder.filter(|n| read_u32(n, "numa-node-id") == Some(Err(()))) {
         warn!("OF: NUMA: Invalid \"numa-node-id\" property in node {}", node.base_name());
     }

@@ -201,8 +201,8 @@ struct Probed {
 /// unassigned one) instead of a fatal exception. Linux probes a device that may be absent
 /// the same way, through its exception table.
 pub fn probe_read32(addr: u64) -> Option<u32> {
-    // SAFETY: one load from `addr`, whose abort the handler turns into `aborted`; the caller
-    // mapped it, and reading an ID or flag register has no side effect.
+    // The caller mapped `addr`, and reading an ID or flag register has no side effect.
+    // SAFETY: one load from a mapped `addr`, whose abort the handler turns into `aborted`.
     let probed = unsafe { probe_read32_asm(addr) };
     (probed.aborted == 0).then_some(probed.value as u32)
 }

@@ -64,10 +64,7 @@ fn slabs_areas_and_roundup() {
 /// swiotlb=force).
 #[test]
 fn failure_halves_the_buffer() {
-    let mut mb = std::boxed::Box::new(Memblock::new());
-    mb.add(PhysAddr(GIB), 32 << 20).unwrap();
-    let mut lines = Vec::new();
-    let tlb = swiotlb_init(&mut mb, true, &SwiotlbParams::default(), 1, 4 * GIB, &mut |a| lines.push(a.to_string()));
+    let (tlb, lines, mb) = run(32 << 20, true, SwiotlbParams::default(), 1);
     assert_eq!(tlb.map(|t| (t.end.0 - t.start.0, t.nslabs)), Some((32 << 20, 16384)));
     assert_eq!(
         lines,
@@ -84,10 +81,7 @@ fn failure_halves_the_buffer() {
 /// Not even 1 MiB below the limit: seven failures (64 MiB down to 1 MiB), nothing reserved.
 #[test]
 fn failure_down_to_one_mib_is_a_warning_each() {
-    let mut mb = std::boxed::Box::new(Memblock::new());
-    mb.add(PhysAddr(GIB), 512 << 10).unwrap();
-    let mut lines = Vec::new();
-    let tlb = swiotlb_init(&mut mb, true, &SwiotlbParams::default(), 1, 4 * GIB, &mut |a| lines.push(a.to_string()));
+    let (tlb, lines, mb) = run(512 << 10, true, SwiotlbParams::default(), 1);
     assert_eq!(tlb, None);
     let sizes: Vec<u64> = (0..7).map(|i| (64 << 20) >> i).collect();
     let want: Vec<String> =
