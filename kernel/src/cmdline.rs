@@ -148,6 +148,21 @@ pub fn simple_strtoull(s: &str) -> Memparsed<'_> {
     Memparsed { value, rest, overflowed }
 }
 
+/// Linux's `get_option` for one number: an optional `-`, then [`simple_strtoull`], kept as
+/// the `int` it is stored in (the low 32 bits); `None` when no digit was read.
+pub fn get_option(s: &str) -> Option<i32> {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let m = simple_strtoull(digits);
+    if m.rest.len() == digits.len() {
+        return None;
+    }
+    let v = m.value as u32 as i32;
+    Some(if negative { v.wrapping_neg() } else { v })
+}
+
 /// The early parameters, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EarlyParams<'a> {
@@ -180,6 +195,9 @@ pub struct EarlyParams<'a> {
     pub hugetlb_cma: crate::mm::cma::HugetlbCma,
     /// `kernelcore=`, `movablecore=`, `movable_node`: `ZONE_MOVABLE`.
     pub movable: crate::mm::zone_sizes::MovableParams,
+    /// `nr_cpu_ids`: `CONFIG_NR_CPUS`, lowered by `nr_cpus=` (`nrcpus`), the bound of the
+    /// CPUs `smp_init_cpus` makes possible.
+    pub nr_cpu_ids: u32,
     /// The whole command line, for what Linux reads as a string rather than as a parameter
     /// (`crashkernel=`, searched for anywhere in it).
     pub cmdline: &'a str,
@@ -207,6 +225,7 @@ impl Default for EarlyParams<'_> {
                 mirror: false,
                 movable_node: false,
             },
+            nr_cpu_ids: crate::of::fdt_scan::NR_CPUS,
             cmdline: "",
         }
     }
@@ -362,6 +381,13 @@ impl<'a> EarlyParams<'a> {
                 ("movablecore", Some(v)) => p.movable.movablecore = crate::mm::zone_sizes::Core::parse(v),
                 ("kernelcore" | "movablecore", None) => bad(report),
                 ("movable_node", _) => p.movable.movable_node = true,
+                // nrcpus: a count that `get_option` reads (its `int`, so modulo 2^32) lowers
+                // nr_cpu_ids when it is positive and below it; anything else does nothing.
+                ("nr_cpus", v) => {
+                    if let Some(n) = v.and_then(get_option).filter(|&n| n > 0 && (n as u32) < p.nr_cpu_ids) {
+                        p.nr_cpu_ids = n as u32;
+                    }
+                }
                 (n, Some(_)) if n == "dyndbg" || n.ends_with(".dyndbg") => p.dyndbg = true,
                 _ => {}
             }
@@ -613,5 +639,27 @@ mod tests {
         assert_eq!(EarlyParams::parse("quiet", &mut |_| panic!()).loglevel, 4);
         assert_eq!(EarlyParams::parse("debug", &mut |_| panic!()).loglevel, 10);
         assert_eq!(EarlyParams::parse("", &mut |_| panic!()).loglevel, 7);
+    }
+
+    /// `nrcpus` takes what `get_option` reads: the number `simple_strtoull` reads (any radix,
+    /// trailing text ignored), cut to an `int`; only a positive value below nr_cpu_ids
+    /// (256, or an earlier `nr_cpus=`) lowers it.
+    #[test]
+    fn nr_cpus_only_lowers_nr_cpu_ids() {
+        let ids = |c: &str| EarlyParams::parse(c, &mut |_| {}).nr_cpu_ids;
+        assert_eq!(ids(""), 256);
+        assert_eq!(ids("nr_cpus=2"), 2);
+        assert_eq!(ids("nr-cpus=0x3"), 3);
+        assert_eq!(ids("nr_cpus=010"), 8);
+        assert_eq!(ids("nr_cpus=2cpus"), 2);
+        assert_eq!(ids("nr_cpus=2 nr_cpus=4"), 2);
+        assert_eq!(ids("nr_cpus=4 nr_cpus=2"), 2);
+        // 2^32 + 2 is 2 as an int; -2 and 0 are not positive; 256 is not below 256.
+        assert_eq!(ids("nr_cpus=4294967298"), 2);
+        for none in ["nr_cpus", "nr_cpus=", "nr_cpus=x", "nr_cpus=-2", "nr_cpus=0", "nr_cpus=256", "nr_cpus=1000"] {
+            assert_eq!(ids(none), 256, "{none}");
+        }
+        assert_eq!(get_option("-7x"), Some(-7));
+        assert_eq!(get_option("-"), None);
     }
 }

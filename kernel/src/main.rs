@@ -156,7 +156,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
             entry_el
         ),
     }
-    setup::smp_init_cpus(&fdt, cpu::hwid(), &mut bootmem);
+    setup::smp_init_cpus(&fdt, cpu::hwid(), params.nr_cpu_ids, &mut bootmem);
     setup::build_all_zonelists(&bootmem);
     info!("Kernel command line: {bootargs}");
 

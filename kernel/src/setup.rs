@@ -165,9 +165,11 @@ pub fn bootmem_init(fdt: &Fdt, mb: &mut Memblock, reserved: &ReservedMemTable, p
 }
 
 /// arm64's `smp_init_cpus`, at the end of setup_arch: its lines, and the possible CPUs kept
-/// for swiotlb's areas (`boot_hwid`: the running CPU's MPIDR affinity).
-pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, bootmem: &mut Bootmem) {
-    bootmem.nr_cpus = fdt_scan::smp_init_cpus(fdt, boot_hwid, &mut |level, args| crate::printk::printk(level, args));
+/// for swiotlb's areas (`boot_hwid`: the running CPU's MPIDR affinity; `nr_cpu_ids`: from
+/// `nr_cpus=`).
+pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, nr_cpu_ids: u32, bootmem: &mut Bootmem) {
+    let report = &mut |level, args: core::fmt::Arguments<'_>| crate::printk::printk(level, args);
+    bootmem.nr_cpus = fdt_scan::smp_init_cpus(fdt, boot_hwid, nr_cpu_ids, report);
 }
 
 /// `build_all_zonelists`, as `start_kernel` calls it after `setup_arch`.

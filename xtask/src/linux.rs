@@ -42,9 +42,9 @@ pub fn compared(s: &Scenario) -> bool {
 
 /// A line of Linux's memory path: from `Machine model` through `Memory:`, what setup_arch
 /// (with efi_init's verdict), the reserved-memory scan, NUMA, the zones, crashkernel=, the
-/// memblock dump and mm_init print (swiotlb's lines among them).
+/// memblock dump, smp_init_cpus's clipping and mm_init print (swiotlb's lines among them).
 pub fn memory_path(line: &str) -> bool {
-    const PREFIXES: [&str; 31] = [
+    const PREFIXES: [&str; 32] = [
         "Machine model: ",
         "efi: ",
         "OF: fdt: ",
@@ -68,6 +68,7 @@ pub fn memory_path(line: &str) -> bool {
         " memory[",
         " reserved.cnt ",
         " reserved[",
+        "Number of cores ",
         "Fallback order for Node ",
         "Built ",
         "Policy zone: ",

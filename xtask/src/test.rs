@@ -93,6 +93,16 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     let mut smp = opts("1G");
     smp.smp = 4;
     list.push(normal("smp-4", smp, &[]));
+    // nr_cpus=3 (cmdline.rs): four CPU nodes clipped to three possible CPUs, said before the
+    // command line; RAM past the DMA limit starts swiotlb, whose area count is the possible
+    // CPUs rounded up to a power of two (Linux 6.1's log says the same).
+    let mut nr_cpus = opts("6G");
+    nr_cpus.smp = 4;
+    nr_cpus.append = Some("nr_cpus=3".into());
+    let mut s = normal("smp-4-nr-cpus", nr_cpus, &["software IO TLB: area num 4."]);
+    let at = s.expect.iter().position(|l| l.starts_with("Kernel command line")).expect("normal_boot has it");
+    s.expect.insert(at, "Number of cores (4) exceeds configured maximum of 3 - clipping".into());
+    list.push(s);
 
     let mut append = opts("1G");
     append.append = Some("loglevel=8 foo=\"bar baz\" root=/dev/vda".into());

@@ -164,10 +164,12 @@ pub type SmpReport<'r> = dyn FnMut(log::Level, core::fmt::Arguments<'_>) + 'r;
 /// `boot_hwid`, the running CPU's MPIDR affinity) excepted; one whose `reg` (in `/cpus`'s
 /// `#address-cells`) is unreadable or not an MPIDR, or repeats another's, is skipped (the
 /// repeat said), as is one past [`NR_CPUS`]. Each CPU kept has its NUMA node read, whose
-/// unreadable `numa-node-id` is said (`early_map_cpu_to_node`). Without the boot CPU's node
-/// no secondary is enabled; a secondary is possible when its `enable-method` is `psci`, or
-/// `spin-table` with a 64-bit `cpu-release-addr`, each failure said.
-pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, report: &mut SmpReport) -> u32 {
+/// unreadable `numa-node-id` is said (`early_map_cpu_to_node`). More CPUs than `nr_cpu_ids`
+/// ([`NR_CPUS`], or less by `nr_cpus=`) are clipped with a warning. Without the boot CPU's
+/// node no secondary is enabled; a secondary below `nr_cpu_ids` is possible when its
+/// `enable-method` is `psci`, or `spin-table` with a 64-bit `cpu-release-addr`, each failure
+/// said.
+pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, nr_cpu_ids: u32, report: &mut SmpReport) -> u32 {
     use log::Level::{Error, Warn};
     let (cpus, root) = (fdt.find_node("/cpus"), fdt.root());
     let parents = [cpus.as_ref(), root.as_ref()];
@@ -202,15 +204,16 @@ pub fn smp_init_cpus(fdt: &Fdt, boot_hwid: u64, report: &mut SmpReport) -> u32 {
         }
         cpu_count = cpu_count.saturating_add(1);
     }
-    if cpu_count > NR_CPUS {
-        report(Warn, format_args!("Number of cores ({cpu_count}) exceeds configured maximum of {NR_CPUS} - clipping"));
+    if cpu_count > nr_cpu_ids {
+        report(Warn, format_args!("Number of cores ({cpu_count}) exceeds configured maximum of {nr_cpu_ids} - clipping"));
     }
     if !boot_valid {
         report(Error, format_args!("missing boot CPU MPIDR, not enabling secondaries"));
         return 1;
     }
     let mut possible = 1;
-    for (logical, (_, cpu)) in map.iter().enumerate().filter_map(|(i, m)| Some((i, m.as_ref()?))) {
+    let secondaries = map.iter().take(nr_cpu_ids as usize).enumerate();
+    for (logical, (_, cpu)) in secondaries.filter_map(|(i, m)| Some((i, m.as_ref()?))) {
         let method = cpu.property("enable-method").map(|p| p.value.split(|&c| c == 0).next().unwrap_or_default());
         let ok = match method {
             None => {

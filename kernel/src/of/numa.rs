@@ -482,7 +482,7 @@ mod tests {
         // The memory names no node, so the description is refused (invalid memblk node) and
         // one node is faked; what counts here is that cpu@7 was read.
         assert_eq!(online(&nodes), [0]);
-        let (possible, warned) = capture(|| fdt_scan::smp_init_cpus(&fdt, 0, &mut |l, a| crate::printk::printk(l, a)));
+        let (possible, warned) = capture(|| fdt_scan::smp_init_cpus(&fdt, 0, fdt_scan::NR_CPUS, &mut |l, a| crate::printk::printk(l, a)));
         // cpu@7's own id is readable; cpu@8 has none, so /cpus's (unreadable) is the one. No
         // node holds the boot CPU's MPIDR (0): no secondary is enabled.
         assert_eq!(

@@ -5,7 +5,7 @@
 //! printed the same lines in the same order.
 
 use super::fdt::Fdt;
-use super::fdt_scan::smp_init_cpus;
+use super::fdt_scan::{smp_init_cpus, NR_CPUS};
 use super::testblob::Builder;
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -32,9 +32,14 @@ fn cpus(nodes: &[(&str, u32, &[(&str, &[u8])])]) -> Vec<u8> {
 
 /// Possible CPUs and the lines, booted on the CPU of MPIDR affinity 0.
 fn run(blob: &[u8]) -> (u32, Vec<String>) {
+    run_limited(blob, NR_CPUS)
+}
+
+/// As `run`, with `nr_cpu_ids` as `nr_cpus=` leaves it.
+fn run_limited(blob: &[u8], nr_cpu_ids: u32) -> (u32, Vec<String>) {
     let fdt = Fdt::new(blob).unwrap();
     let mut lines = Vec::new();
-    let n = smp_init_cpus(&fdt, 0, &mut |_, a| lines.push(a.to_string()));
+    let n = smp_init_cpus(&fdt, 0, nr_cpu_ids, &mut |_, a| lines.push(a.to_string()));
     (n, lines)
 }
 
@@ -142,4 +147,22 @@ fn more_cpus_than_nr_cpus_are_clipped() {
     // Exactly 256 nodes fit: no warning.
     let (n, lines) = run(&cpus(&nodes[..256]));
     assert_eq!((n, lines.len()), (256, 0));
+}
+
+/// `nr_cpus=N` lowers nr_cpu_ids: Linux's clipping warning names N when there are more CPU
+/// nodes, and only logical ids below N are set up (`for (i = 1; i < nr_cpu_ids; i++)`), so
+/// the enable-method of a CPU past them is never looked at: cpu@3 has none and says nothing.
+/// A limit of the node count or more changes nothing.
+#[test]
+fn nr_cpus_limits_the_possible_cpus() {
+    let psci: &[(&str, &[u8])] = &[("enable-method", b"psci\0")];
+    let tree = cpus(&[("cpu@0", 0, psci), ("cpu@1", 1, psci), ("cpu@2", 2, psci), ("cpu@3", 3, &[])]);
+    let clip = |n: u32| std::format!("Number of cores (4) exceeds configured maximum of {n} - clipping");
+    assert_eq!(run_limited(&tree, 1), (1, [clip(1)].to_vec()));
+    assert_eq!(run_limited(&tree, 2), (2, [clip(2)].to_vec()));
+    assert_eq!(run_limited(&tree, 3), (3, [clip(3)].to_vec()));
+    assert_eq!(run_limited(&tree, 4), (3, ["/cpus/cpu@3: missing enable-method property".to_string()].to_vec()));
+    // The boot CPU's node may come after the limit: it takes no logical id.
+    let late_boot = cpus(&[("cpu@1", 1, psci), ("cpu@2", 2, psci), ("cpu@0", 0, psci)]);
+    assert_eq!(run_limited(&late_boot, 2), (2, [std::format!("Number of cores (3) exceeds configured maximum of 2 - clipping")].to_vec()));
 }

@@ -86,7 +86,7 @@ pub fn dry_run<'a>(
             let mut bootmem = bootmem_init(&fdt, mb, &reserved, &params);
             // smp_init_cpus (after the psci lines, which the dry-run has not), booted on the
             // CPU of MPIDR affinity 0 as QEMU virt's first CPU is.
-            crate::setup::smp_init_cpus(&fdt, 0, &mut bootmem);
+            crate::setup::smp_init_cpus(&fdt, 0, params.nr_cpu_ids, &mut bootmem);
             Ok(bootmem)
         }
         Err(e) => Err(BootStop::PagingInit(e).report()),
