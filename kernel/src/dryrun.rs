@@ -140,7 +140,7 @@ fn run(args: &[String]) -> Result<Ending, String> {
                 // Name what is wrong with the blob itself before blaming the placement.
                 let anywhere = (PhysAddr(0), PhysAddr(0));
                 if let Err(e) = kernel::of::header::open(PhysAddr(0x1000), &blob, |n| blob.get(..n), anywhere) {
-                    if !matches!(e, kernel::of::DtbError::NotInMemory { .. }) {
+                    if e != kernel::of::DtbError::NoMemory {
                         eprintln!("memmap: {dtb}: invalid device tree blob: {e}");
                         return Ok(Ending::Refused(e));
                     }

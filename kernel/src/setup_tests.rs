@@ -351,7 +351,7 @@ fn root_cells_of_eight_zero_bytes_are_refused_with_a_message() {
     assert_eq!(err, Some(crate::of::DtbError::MemoryReg(RegError::ZeroWidth)));
     assert_eq!(
         std::format!("{}", err.unwrap()),
-        "no memory node holds the blob, and one has an invalid reg property: \
+        "no memory node describes any memory, and one has an invalid reg property: \
          #address-cells and #size-cells are 0, so its entries have no bytes"
     );
     let (mb, lines) = setup_without_blob_check(&blob);
@@ -472,4 +472,31 @@ fn alloc_ranges_whose_end_wraps_hold_nothing() {
     let (_, lines) = crate::testlog::capture(|| dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).map(|_| ()));
     assert!(lines.iter().any(|l| l == "OF: reserved mem: failed to allocate memory for node 'rw': size 1 MiB"), "{lines:?}");
     assert!(!regions(&mb, MemblockKind::Reserved).iter().any(|&(base, size, _)| base >= 0x6000_0000 && size == 0x10_0000));
+}
+
+/// A blob in a hole of the memory it describes boots, as Linux's does (booted with Debian's
+/// 6.1 through a firmware stub, the blob loaded at 0x48000000 between banks
+/// [0x40000000, 0x48000000) and [0x50000000, 0x80000000): its memblock dump lists the blob
+/// as `reserved[0x1] [0x0000000048000000-…]` and both banks as memory). The blob is reserved
+/// where it lies; memory is what the nodes say. A tree with no memory at all stops.
+#[test]
+fn a_blob_in_a_hole_of_memory_is_reserved_where_it_lies() {
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x800_0000), (0x5000_0000, 0x3000_0000)], &[]);
+    b.end();
+    let blob = b.finish(&[]);
+    let mb = run(&blob, "");
+    assert_eq!(regions(&mb, MemblockKind::Memory), [(0x4000_0000, 0x800_0000, 0), (0x5000_0000, 0x3000_0000, 0)]);
+    assert!(regions(&mb, MemblockKind::Reserved).contains(&(0x4800_0000, blob.len() as u64, 0)));
+
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0)], &[]);
+    b.end();
+    let blob = b.finish(&[]);
+    let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: None, sections: None };
+    let mut mb = std::boxed::Box::new(Memblock::new());
+    let err = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).err();
+    assert_eq!(err, Some(crate::of::DtbError::NoMemory));
 }

@@ -125,8 +125,8 @@ pub mod image {
 }
 
 crate::arch::__init! {
-/// The device tree the loader passed in x0: header validated, parsed, and checked to lie
-/// inside a memory node it describes itself (`of::header::open`).
+/// The device tree the loader passed in x0: header validated, parsed, and checked to
+/// describe some memory (`of::header::open`).
 pub fn early_fdt(pa: kernel::mm::PhysAddr) -> Result<kernel::of::fdt::Fdt<'static>, kernel::of::DtbError> {
     use kernel::of::header::{open, FDT_HEADER_SIZE};
     let kernel = image::range();
