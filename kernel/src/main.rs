@@ -82,7 +82,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
         }
     }
     let bootargs = chosen::bootargs(&fdt);
-    let (params, malformed) = EarlyParams::parse_collect(bootargs);
+    let (params, malformed) = EarlyParams::parse_collect(bootargs.as_str());
     console::init_log(params.loglevel, params.dyndbg);
 
     info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
@@ -128,6 +128,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     let reserved = reserved.rebase(&moved);
     let fdt = moved;
     let bootargs = chosen::bootargs(&fdt);
+    let bootargs = bootargs.as_str();
     let params = EarlyParams::parse_collect(bootargs).0;
     arch::mmu::retire_idmap();
     mb.allow_resize(&arch::mmu::LinearMapper);

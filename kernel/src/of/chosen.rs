@@ -108,19 +108,53 @@ pub fn is_available(node: &Node) -> bool {
 /// arm64's `COMMAND_LINE_SIZE`: the command line's buffer, its NUL included.
 pub const COMMAND_LINE_SIZE: usize = 2048;
 
+/// The most bytes a command line of `COMMAND_LINE_SIZE - 1` bytes takes with each one shown as
+/// U+FFFD (three bytes in UTF-8).
+const SHOWN_MAX: usize = 3 * (COMMAND_LINE_SIZE - 1);
+
+/// The command line as text: `/chosen/bootargs` itself when it is UTF-8, else a copy with
+/// each byte (maximal invalid sequence) that is not shown as U+FFFD. Linux keeps such bytes
+/// and prints them raw; read back with replacement they show as the same U+FFFD. Nothing
+/// around them is lost: a word holding one is an unknown parameter in both, and a number is
+/// read up to it as Linux reads it up to the byte.
+pub enum CommandLine<'a> {
+    Blob(&'a str),
+    Shown { bytes: [u8; SHOWN_MAX], len: usize },
+}
+
+impl CommandLine<'_> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CommandLine::Blob(s) => s,
+            // Built from whole UTF-8 pieces below.
+            CommandLine::Shown { bytes, len } => core::str::from_utf8(&bytes[..*len]).unwrap_or_default(),
+        }
+    }
+}
+
 /// `/chosen/bootargs` as `early_init_dt_scan_chosen` copies it
 /// (`strlcpy(cmdline, p, min(l, COMMAND_LINE_SIZE))`): up to its first NUL, and at most one
 /// byte less than the property's length or [`COMMAND_LINE_SIZE`], so a value without its NUL
 /// loses its last byte and a longer line is cut at 2047 bytes. Empty when absent (Linux then
-/// prints an empty command line). Bytes that are not UTF-8 end it.
-pub fn bootargs<'a>(fdt: &Fdt<'a>) -> &'a str {
-    let Some(value) = fdt.chosen().and_then(|c| c.property("bootargs")).map(|p| p.value) else { return "" };
+/// prints an empty command line).
+pub fn bootargs<'a>(fdt: &Fdt<'a>) -> CommandLine<'a> {
+    let Some(value) = fdt.chosen().and_then(|c| c.property("bootargs")).map(|p| p.value) else {
+        return CommandLine::Blob("");
+    };
     let copied = &value[..value.len().min(COMMAND_LINE_SIZE).saturating_sub(1)];
     let text = copied.split(|&c| c == 0).next().unwrap_or_default();
-    match core::str::from_utf8(text) {
-        Ok(s) => s,
-        Err(e) => core::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or_default(),
+    if let Ok(s) = core::str::from_utf8(text) {
+        return CommandLine::Blob(s);
     }
+    let (mut bytes, mut len) = ([0; SHOWN_MAX], 0);
+    for chunk in text.utf8_chunks() {
+        let shown = if chunk.invalid().is_empty() { "" } else { "\u{fffd}" };
+        for piece in [chunk.valid(), shown] {
+            bytes[len..len + piece.len()].copy_from_slice(piece.as_bytes());
+            len += piece.len();
+        }
+    }
+    CommandLine::Shown { bytes, len }
 }
 
 /// The `/chosen` properties Debian's Linux 6.1 `efi_get_fdt_params` reads, in its order: the
@@ -318,7 +352,7 @@ mod tests {
             b.end();
             b.finish(&[])
         };
-        let args = |blob: &[u8]| bootargs(&Fdt::new(blob).unwrap()).to_string();
+        let args = |blob: &[u8]| bootargs(&Fdt::new(blob).unwrap()).as_str().to_string();
         assert_eq!(args(&with(Some(b"console=ttyAMA0 mem=512M\0"))), "console=ttyAMA0 mem=512M");
         assert_eq!(args(&with(Some(b""))), "");
         assert_eq!(args(&with(None)), "");
@@ -330,7 +364,15 @@ mod tests {
         let long = [b'x'; 2100];
         assert_eq!(args(&with(Some(&long))), "x".repeat(2047));
         assert_eq!(args(&with(Some(b"a b\0c d\0"))), "a b");
-        assert_eq!(args(&with(Some(b"ok \xff\xfe mem=1G\0"))), "ok ");
+        // Bytes that are not UTF-8 show as U+FFFD, one for each maximal invalid sequence (as
+        // Python's and Rust's lossy decoding show Linux's raw bytes), and what follows stays:
+        // Debian's 6.1 given `mem=512M \xff cma=16M x\xc3=1` limits memory and reserves the
+        // CMA area, and calls `\xff` and `x\xc3=1` unknown.
+        assert_eq!(args(&with(Some(b"ok \xff\xfe mem=1G\0"))), "ok \u{fffd}\u{fffd} mem=1G");
+        assert_eq!(args(&with(Some(b"mem=512M \xff cma=16M x\xc3=1\0"))), "mem=512M \u{fffd} cma=16M x\u{fffd}=1");
+        assert_eq!(args(&with(Some(b"a\xe2\x82b\0"))), "a\u{fffd}b");
+        let worst = [0xffu8; 2100];
+        assert_eq!(args(&with(Some(&worst))), "\u{fffd}".repeat(2047));
     }
 
     /// Without `stdout-path`, the first PL011 that is available: the disabled one at

@@ -59,7 +59,8 @@ pub fn dry_run<'a>(
     set_loglevel: &mut dyn FnMut(u8, bool),
 ) -> Result<DryRunState<'a>, crate::of::DtbError> {
     let fdt = crate::of::header::open(opts.dtb_addr, blob, |n| blob.get(..n), opts.kernel)?;
-    let cmdline = opts.cmdline.unwrap_or_else(|| chosen::bootargs(&fdt));
+    let bootargs = chosen::bootargs(&fdt);
+    let cmdline = opts.cmdline.unwrap_or_else(|| bootargs.as_str());
     let (params, malformed) = EarlyParams::parse_collect(cmdline);
     set_loglevel(params.loglevel, params.dyndbg);
     let inputs = BootInputs {
