@@ -40,6 +40,13 @@ pub struct BootOptions {
     /// QEMU generates, or to --dtb, and boot with the result.
     #[arg(long, value_name = "NAME|FILE")]
     pub overlay: Option<String>,
+    /// Hand the tree (--dtb, --overlay's result, or QEMU's own) to the kernel at this
+    /// physical address through a firmware stub, the kernel loaded where -kernel loads it,
+    /// instead of through QEMU's -kernel loader: QEMU then leaves the tree as it is, memory
+    /// nodes included (holes, sparse banks: within the RAM of --mem), and --append goes into
+    /// its /chosen/bootargs. Not with --initrd.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub dtb_at: Option<u64>,
     /// Initial ramdisk.
     #[arg(long, value_name = "FILE")]
     pub initrd: Option<PathBuf>,
@@ -56,6 +63,40 @@ pub struct BootOptions {
     /// Extra QEMU arguments.
     #[arg(last = true)]
     pub extra: Vec<String>,
+}
+
+/// A physical address, decimal or `0x` hex.
+fn parse_addr(s: &str) -> Result<u64> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("bad address '{s}'"))
+}
+
+/// Where QEMU virt's -kernel loader puts an arm64 Image: RAM's base (0x40000000) plus the
+/// 2 MiB text offset.
+const KERNEL_LOAD: u64 = 0x4020_0000;
+
+/// The firmware stub of `--dtb-at`, at QEMU virt's flash (address 0, where the CPU starts at
+/// EL1): the boot protocol's registers, then a jump to the kernel, hand-assembled:
+///
+/// ```text
+/// 0x00  ldr  x0, 0x18    the tree's address
+///       mov  x1, xzr
+///       mov  x2, xzr
+///       mov  x3, xzr
+///       ldr  x4, 0x20    the kernel's
+///       br   x4
+/// 0x18  .quad dtb
+/// 0x20  .quad kernel
+/// ```
+fn firmware_stub(dtb: u64, kernel: u64) -> Vec<u8> {
+    let code = [0x5800_00c0u32, 0xaa1f_03e1, 0xaa1f_03e2, 0xaa1f_03e3, 0x5800_0084, 0xd61f_0080];
+    let mut stub: Vec<u8> = code.iter().flat_map(|i| i.to_le_bytes()).collect();
+    stub.extend(dtb.to_le_bytes());
+    stub.extend(kernel.to_le_bytes());
+    stub
 }
 
 /// Guest RAM from this size on goes to an unreserved RAM backend.
@@ -84,6 +125,8 @@ pub fn parse_size(s: &str) -> Result<u64> {
 /// A QEMU invocation being assembled, with the files it owns.
 pub struct Machine {
     pub args: Vec<String>,
+    /// `--dtb-at`: the tree handed over, and where.
+    dtb_at: Option<(PathBuf, u64)>,
     scratch: PathBuf,
     /// Leave the generated files in place (the printed command refers to them).
     keep: bool,
@@ -106,7 +149,7 @@ impl Machine {
     fn assemble(opts: &BootOptions, image: &Path, scratch: PathBuf, keep: bool) -> Result<Machine> {
         let mem = parse_size(&opts.mem)?;
         std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-        let mut m = Machine { args: Vec::new(), scratch, keep };
+        let mut m = Machine { args: Vec::new(), dtb_at: None, scratch, keep };
         let mut machine = String::from("virt");
         if opts.el2 {
             machine.push_str(",virtualization=on");
@@ -139,30 +182,54 @@ impl Machine {
         }
         // No NIC: the kernel has no use for one, and its option ROM is not always installed.
         m.push(["-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot"]);
-        m.push(["-kernel", &image.display().to_string()]);
-        if let Some(initrd) = &opts.initrd {
-            m.push(["-initrd", &absolute(initrd)?.display().to_string()]);
-        }
         let append = match (&opts.append, opts.monitor) {
             (Some(a), true) => Some(format!("{a} monitor")),
             (None, true) => Some("monitor".to_string()),
             (a, false) => a.clone(),
         };
-        if let Some(append) = &append {
-            m.push(["-append", append]);
-        }
         // Before the tree: an option that changes the machine (`-numa dist`) changes the tree
         // QEMU dumps for an overlay too.
         m.args.extend(opts.extra.iter().cloned());
         let dtb = opts.dtb.as_deref().map(absolute).transpose()?;
-        match (&opts.overlay, dtb) {
-            (Some(name), base) => {
-                let dtb = m.overlay_dtb(name, base.as_deref())?;
+        let dtb = match (&opts.overlay, dtb) {
+            (Some(name), base) => Some(m.overlay_dtb(name, base.as_deref())?),
+            (None, dtb) => dtb,
+        };
+        let image = image.display().to_string();
+        let Some(at) = opts.dtb_at else {
+            m.push(["-kernel", &image]);
+            if let Some(initrd) = &opts.initrd {
+                m.push(["-initrd", &absolute(initrd)?.display().to_string()]);
+            }
+            if let Some(append) = &append {
+                m.push(["-append", append]);
+            }
+            if let Some(dtb) = dtb {
                 m.push(["-dtb", &dtb.display().to_string()]);
             }
-            (None, Some(dtb)) => m.push(["-dtb", &dtb.display().to_string()]),
-            (None, None) => {}
+            return Ok(m);
+        };
+        if opts.initrd.is_some() {
+            return Err("--dtb-at boots without QEMU's loader, which places the initrd: give no --initrd".into());
         }
+        let tree = m.scratch.join("dtb-at.dtb");
+        match dtb {
+            Some(dtb) => {
+                std::fs::copy(&dtb, &tree).map_err(|e| format!("{}: {e}", dtb.display()))?;
+            }
+            None => m.dump_dtb(&tree)?,
+        }
+        if let Some(append) = &append {
+            tools::ensure(&[tools::FDTPUT])?;
+            let mut put = Command::new(tools::FDTPUT.binary);
+            run_checked(put.args(["-p", "-t", "s"]).arg(&tree).args(["/chosen", "bootargs", append]), "fdtput")?;
+        }
+        let stub = m.scratch.join("dtb-at-stub.bin");
+        std::fs::write(&stub, firmware_stub(at, KERNEL_LOAD)).map_err(|e| format!("{}: {e}", stub.display()))?;
+        m.push(["-bios", &stub.display().to_string()]);
+        m.push(["-device", &format!("loader,file={image},addr={KERNEL_LOAD:#x},force-raw=on")]);
+        m.push(["-device", &format!("loader,file={},addr={at:#x},force-raw=on", tree.display())]);
+        m.dtb_at = Some((tree, at));
         Ok(m)
     }
 
@@ -207,6 +274,18 @@ impl Machine {
         let m = dump.iter().position(|a| a == "-M").expect("-M is always first") + 1;
         dump[m] = format!("{},dumpdtb={}", dump[m], out.display());
         run_checked(Command::new(tools::QEMU.binary).args(&dump), "qemu dumpdtb")
+    }
+
+    /// The tree the kernel is handed, written to `out`, and its address when `--dtb-at` placed
+    /// it (`None`: where QEMU's -kernel loader puts it).
+    pub fn handed_over(&self, out: &Path) -> Result<Option<u64>> {
+        match &self.dtb_at {
+            Some((tree, at)) => {
+                std::fs::copy(tree, out).map_err(|e| format!("{}: {e}", tree.display()))?;
+                Ok(Some(*at))
+            }
+            None => self.dump_dtb(out).map(|()| None),
+        }
     }
 
     /// A directory of this run's own, removed with it.

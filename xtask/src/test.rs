@@ -135,6 +135,28 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     );
     list.push(s);
 
+    // The tree in a hole of the memory it describes (dts/memory-hole.dts), handed over by a
+    // firmware stub so that QEMU keeps its memory node: reserved where it lies, and the boot
+    // goes on over both banks (Linux 6.1's log says the same).
+    let mut hole = opts("1G");
+    hole.overlay = Some("memory-hole".into());
+    hole.dtb_at = Some(0x4800_0000);
+    hole.append = Some("memblock=debug".into());
+    let mut s = normal("dtb-in-hole", hole, &["Memory: *K/917504K available *"]);
+    let at = s.expect.iter().position(|l| l.starts_with("psci: probing")).expect("normal_boot has it");
+    s.expect.splice(
+        at..at,
+        [
+            "  node   0: [mem 0x0000000040000000-0x0000000047ffffff]",
+            "  node   0: [mem 0x0000000050000000-0x000000007fffffff]",
+            " memory[0x0]\t[0x0000000040000000-0x0000000047ffffff], 0x0000000008000000 bytes on node 0 flags: 0x0",
+            " memory[0x1]\t[0x0000000050000000-0x000000007fffffff], 0x0000000030000000 bytes on node 0 flags: 0x0",
+            " reserved[0x1]\t[0x0000000048000000-0x*], 0x* bytes flags: 0x0",
+        ]
+        .map(String::from),
+    );
+    list.push(s);
+
     let mut overlay = opts("1G");
     overlay.overlay = Some("model".into());
     let mut s = normal("overlay-model", overlay, &[]);
@@ -1640,7 +1662,8 @@ fn setup_lines(log: &str) -> Option<Vec<&str>> {
 
 /// For a scenario that boots to the end: boot it again with `memblock=debug loglevel=8
 /// dyndbg=+p` added, so that every memblock call, every pr_debug line and the final dump show, run the dry-run on the very tree QEMU
-/// handed over (`dumpdtb` with the same options), and compare the two line for line.
+/// handed over (`dumpdtb` with the same options, or `--dtb-at`'s tree at its address), and
+/// compare the two line for line.
 fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_run: &std::path::Path) -> Result<()> {
     if setup_lines(log).is_none() {
         return Ok(());
@@ -1651,11 +1674,11 @@ fn agrees_with_dry_run(opts: &BootOptions, log: &str, built: &build::Built, dry_
     let boot = run_captured(&mut machine.command(), BOOT_LIMIT)?;
     let booted = setup_lines(&boot.stdout).ok_or("the memblock=debug boot did not complete")?;
     let dtb = machine.scratch().join("booted.dtb");
-    machine.dump_dtb(&dtb)?;
+    let dtb_addr = machine.handed_over(&dtb)?.map(|at| format!("{at:#x}"));
     // The CPU's physical address size: Cortex-A57 has 44 bits (ID_AA64MMFR0_EL1.PARange 0b0100,
     // its TRM); QEMU's `max` has 48 or more, which the kernel caps at PHYS_MASK_SHIFT 48.
     let pa_bits = Some(if opts.cpu == "cortex-a57" { 44 } else { 48 });
-    let args = memmap::MemmapArgs { dtb, pa_bits, ..Default::default() };
+    let args = memmap::MemmapArgs { dtb, pa_bits, dtb_addr, ..Default::default() };
     let out = run_captured(&mut memmap::command(dry_run, &args, built), BOOT_LIMIT)?;
     if !out.status.is_some_and(|s| s.success()) {
         return Err(format!("dry-run failed: {}", out.stderr.trim()));

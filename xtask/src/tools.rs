@@ -12,6 +12,7 @@ pub struct Tool {
 pub const QEMU: Tool = Tool { binary: "qemu-system-aarch64", package: "qemu-system-arm" };
 pub const DTC: Tool = Tool { binary: "dtc", package: "device-tree-compiler" };
 pub const FDTOVERLAY: Tool = Tool { binary: "fdtoverlay", package: "device-tree-compiler" };
+pub const FDTPUT: Tool = Tool { binary: "fdtput", package: "device-tree-compiler" };
 pub const GDB: Tool = Tool { binary: "gdb-multiarch", package: "gdb-multiarch" };
 /// Renders SVG (the memory-map picture test: every label must survive a real renderer).
 pub const RSVG: Tool = Tool { binary: "rsvg-convert", package: "librsvg2-bin" };
