@@ -195,6 +195,9 @@ pub struct EarlyParams<'a> {
     pub hugetlb_cma: crate::mm::cma::HugetlbCma,
     /// `kernelcore=`, `movablecore=`, `movable_node`: `ZONE_MOVABLE`.
     pub movable: crate::mm::zone_sizes::MovableParams,
+    /// `initrd=START,SIZE` (or `initrdmem=`): the initrd's start and size, replacing what
+    /// `/chosen` says (`early_initrdmem`).
+    pub initrd: Option<(u64, u64)>,
     /// `nr_cpu_ids`: `CONFIG_NR_CPUS`, lowered by `nr_cpus=` (`nrcpus`), the bound of the
     /// CPUs `smp_init_cpus` makes possible.
     pub nr_cpu_ids: u32,
@@ -225,6 +228,7 @@ impl Default for EarlyParams<'_> {
                 mirror: false,
                 movable_node: false,
             },
+            initrd: None,
             nr_cpu_ids: crate::of::fdt_scan::NR_CPUS,
             cmdline: "",
         }
@@ -381,6 +385,14 @@ impl<'a> EarlyParams<'a> {
                 ("movablecore", Some(v)) => p.movable.movablecore = crate::mm::zone_sizes::Core::parse(v),
                 ("kernelcore" | "movablecore", None) => bad(report),
                 ("movable_node", _) => p.movable.movable_node = true,
+                // early_initrdmem: two memparse numbers joined by a comma set both (a size of 0
+                // included: no initrd then); anything else does nothing.
+                ("initrd" | "initrdmem", Some(v)) => {
+                    let start = memparse(v);
+                    if let Some(size) = start.rest.strip_prefix(',') {
+                        p.initrd = Some((start.value, memparse(size).value));
+                    }
+                }
                 // nrcpus: a count that `get_option` reads (its `int`, so modulo 2^32) lowers
                 // nr_cpu_ids when it is positive and below it; anything else does nothing.
                 ("nr_cpus", v) => {
@@ -661,5 +673,20 @@ mod tests {
         }
         assert_eq!(get_option("-7x"), Some(-7));
         assert_eq!(get_option("-"), None);
+    }
+
+    /// `early_initrdmem`: `START,SIZE` in memparse's syntax; without the comma nothing is set,
+    /// and what follows the size is ignored. A later option replaces an earlier one.
+    #[test]
+    fn initrd_is_start_and_size() {
+        let initrd = |c: &str| EarlyParams::parse(c, &mut |_| {}).initrd;
+        assert_eq!(initrd("initrd=0x50000000,0x1ff001"), Some((0x5000_0000, 0x1f_f001)));
+        assert_eq!(initrd("initrdmem=1G,2M"), Some((1 << 30, 2 << 20)));
+        assert_eq!(initrd("initrd=0x50000000,4Mfoo"), Some((0x5000_0000, 4 << 20)));
+        assert_eq!(initrd("initrd=0x50000000,"), Some((0x5000_0000, 0)));
+        assert_eq!(initrd("initrd=1G,1M initrd=2G,2M"), Some((2 << 30, 2 << 20)));
+        for none in ["initrd", "initrd=", "initrd=0x50000000", "initrd=/boot/initrd.img", "initrd=1G;1M"] {
+            assert_eq!(initrd(none), None, "{none}");
+        }
     }
 }

@@ -91,7 +91,11 @@ pub fn setup_arch_memory<'a>(
     early_lines: &[Option<EarlyLine>],
     hooks: &[ReservedMemOfId],
 ) -> (MachineFdt, ReservedMemTable<'a>) {
-    let machine = setup_machine_fdt(fdt, mb, inputs);
+    let mut machine = setup_machine_fdt(fdt, mb, inputs);
+    // `initrd=`/`initrdmem=`, parsed after the tree, set the same phys_initrd_start and size.
+    if let Some((start, size)) = params.initrd {
+        machine.initrd = Some((PhysAddr(start), PhysAddr(start.saturating_add(size))));
+    }
     // Linux's setup_machine_fdt prints nothing when the root has neither.
     if let Some(model) = chosen::machine_name(fdt) {
         info!("Machine model: {model}");

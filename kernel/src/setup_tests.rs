@@ -500,3 +500,28 @@ fn a_blob_in_a_hole_of_memory_is_reserved_where_it_lies() {
     let err = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).err();
     assert_eq!(err, Some(crate::of::DtbError::NoMemory));
 }
+
+/// `initrd=START,SIZE` replaces the initrd of `/chosen`, as Linux's early param sets the same
+/// phys_initrd_start and size after the tree's scan. Debian's 6.1, given QEMU's initrd at
+/// 0x48000000 and `initrd=0x50000000,0x1ff001`, reserves [0x50000000, 0x50200000) (the pages
+/// around it) and nothing at 0x48000000 (here the tree's initrd is at 0x44000000, the blob
+/// at 0x48000000); a size of 0 leaves no initrd at all.
+#[test]
+fn the_initrd_option_replaces_the_chosen_one() {
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+    b.begin("chosen");
+    b.prop("linux,initrd-start", &0x4400_0000u64.to_be_bytes());
+    b.prop("linux,initrd-end", &0x4410_0000u64.to_be_bytes());
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    let initrd = |mb: &Memblock, base: u64| regions(mb, MemblockKind::Reserved).iter().find(|r| r.0 == base).map(|r| r.1);
+    let mb = run(&blob, "");
+    assert_eq!(initrd(&mb, 0x4400_0000), Some(0x10_0000));
+    let mb = run(&blob, "initrd=0x50000000,0x1ff001");
+    assert_eq!((initrd(&mb, 0x4400_0000), initrd(&mb, 0x5000_0000)), (None, Some(0x20_0000)));
+    let mb = run(&blob, "initrd=0x50000000,0");
+    assert_eq!((initrd(&mb, 0x4400_0000), initrd(&mb, 0x5000_0000)), (None, None));
+}

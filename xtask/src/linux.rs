@@ -157,7 +157,8 @@ fn differences(name: &str) -> Vec<Difference> {
     match name {
         // 1 GiB from 0x40000000: Linux's allocations take the top 20 MiB, from 0x7ec00000, and
         // its default CMA area lies right below them, merged: from 0x7ac00000.
-        "reserved-memory" | "reserved-memory-badcells" | "initrd" | "reserved-memory-200" | "mem-param-1" | "mem-param-garbage" => {
+        "reserved-memory" | "reserved-memory-badcells" | "initrd" | "initrd-cmdline" | "reserved-memory-200" | "mem-param-1"
+        | "mem-param-garbage" => {
             vec![linux_allocations("000000007a"), linux_allocations("000000007e"), linux_allocations("000000007f")]
         }
         "reserved-memory-edge" => vec![linux_allocations("000000007e"), linux_allocations("000000007f")],

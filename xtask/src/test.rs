@@ -157,6 +157,26 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     );
     list.push(s);
 
+    // `initrd=START,SIZE` replaces the initrd QEMU describes in /chosen: only the pages of
+    // [0x50000000, 0x501ff001) are reserved, none at 0x48000000 (the blob follows QEMU's
+    // initrd at 0x48200000). Linux 6.1's log says the same.
+    let mut cmdline_initrd = opts("1G");
+    cmdline_initrd.initrd = Some(scratch.join("initrd.img"));
+    cmdline_initrd.append = Some("initrd=0x50000000,0x1ff001 memblock=debug".into());
+    let mut s = normal("initrd-cmdline", cmdline_initrd, &[]);
+    let dump = s.expect.iter().position(|l| l.starts_with("psci: probing")).expect("normal_boot has it");
+    s.expect.splice(
+        dump..dump,
+        [
+            " reserved[0x0]\t[0x0000000040210000-*], * bytes flags: 0x0",
+            " reserved[0x1]\t[0x0000000048200000-0x00000000482fffff], 0x0000000000100000 bytes flags: 0x0",
+            " reserved[0x2]\t[0x0000000050000000-0x00000000501fffff], 0x0000000000200000 bytes flags: 0x0",
+        ]
+        .map(String::from),
+    );
+    s.forbid.push(" reserved[*]\t[0x0000000048000000-*");
+    list.push(s);
+
     let mut overlay = opts("1G");
     overlay.overlay = Some("model".into());
     let mut s = normal("overlay-model", overlay, &[]);
