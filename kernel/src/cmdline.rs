@@ -195,6 +195,9 @@ pub struct EarlyParams<'a> {
     pub hugetlb_cma: crate::mm::cma::HugetlbCma,
     /// `kernelcore=`, `movablecore=`, `movable_node`: `ZONE_MOVABLE`.
     pub movable: crate::mm::zone_sizes::MovableParams,
+    /// `elfcorehdr=[SIZE@]ADDR`: the crash dump header's address, and its size when given
+    /// (`setup_elfcorehdr`), replacing what `/chosen/linux,elfcorehdr` says.
+    pub elfcorehdr: Option<(u64, Option<u64>)>,
     /// `initrd=START,SIZE` (or `initrdmem=`): the initrd's start and size, replacing what
     /// `/chosen` says (`early_initrdmem`).
     pub initrd: Option<(u64, u64)>,
@@ -228,6 +231,7 @@ impl Default for EarlyParams<'_> {
                 mirror: false,
                 movable_node: false,
             },
+            elfcorehdr: None,
             initrd: None,
             nr_cpu_ids: crate::of::fdt_scan::NR_CPUS,
             cmdline: "",
@@ -385,6 +389,23 @@ impl<'a> EarlyParams<'a> {
                 ("movablecore", Some(v)) => p.movable.movablecore = crate::mm::zone_sizes::Core::parse(v),
                 ("kernelcore" | "movablecore", None) => bad(report),
                 ("movable_node", _) => p.movable.movable_node = true,
+                // setup_elfcorehdr: ADDR, or SIZE@ADDR, in memparse's syntax, set whatever was
+                // read (0 where nothing was); malformed when nothing was read at all.
+                ("elfcorehdr", Some(v)) => {
+                    let first = memparse(v);
+                    let (addr, size, end) = match first.rest.strip_prefix('@') {
+                        Some(at) => {
+                            let addr = memparse(at);
+                            (addr.value, Some(first.value), addr.rest)
+                        }
+                        None => (first.value, None, first.rest),
+                    };
+                    p.elfcorehdr = Some((addr, size));
+                    if end.len() == v.len() {
+                        bad(report);
+                    }
+                }
+                ("elfcorehdr", None) => bad(report),
                 // early_initrdmem: two memparse numbers joined by a comma set both (a size of 0
                 // included: no initrd then); anything else does nothing.
                 ("initrd" | "initrdmem", Some(v)) => {
@@ -688,5 +709,22 @@ mod tests {
         for none in ["initrd", "initrd=", "initrd=0x50000000", "initrd=/boot/initrd.img", "initrd=1G;1M"] {
             assert_eq!(initrd(none), None, "{none}");
         }
+    }
+
+    /// `setup_elfcorehdr`: `ADDR` sets the address only, `SIZE@ADDR` both; without a number
+    /// read it is malformed (and the address is still set, to 0, as Linux's is).
+    #[test]
+    fn elfcorehdr_is_size_at_address() {
+        let parse = |c: &str| {
+            let mut bad = 0;
+            let p = EarlyParams::parse(c, &mut |l| bad += usize::from(matches!(l, EarlyLine::Malformed(_))));
+            (p.elfcorehdr, bad)
+        };
+        assert_eq!(parse("elfcorehdr=64K@0x50000000"), (Some((0x5000_0000, Some(64 << 10))), 0));
+        assert_eq!(parse("elfcorehdr=0x50000000"), (Some((0x5000_0000, None)), 0));
+        assert_eq!(parse("elfcorehdr=@0x50000000"), (Some((0x5000_0000, Some(0))), 0));
+        assert_eq!(parse("elfcorehdr=abc"), (Some((0, None)), 1));
+        assert_eq!(parse("elfcorehdr="), (Some((0, None)), 1));
+        assert_eq!(parse("elfcorehdr"), (None, 1));
     }
 }

@@ -96,6 +96,11 @@ pub fn setup_arch_memory<'a>(
     if let Some((start, size)) = params.initrd {
         machine.initrd = Some((PhysAddr(start), PhysAddr(start.saturating_add(size))));
     }
+    // `elfcorehdr=` likewise sets elfcorehdr_addr, and its size when it gives one.
+    if let Some((addr, size)) = params.elfcorehdr {
+        let size = size.or(machine.elfcorehdr.map(|(_, s)| s)).unwrap_or(0);
+        machine.elfcorehdr = Some((addr, size));
+    }
     // Linux's setup_machine_fdt prints nothing when the root has neither.
     if let Some(model) = chosen::machine_name(fdt) {
         info!("Machine model: {model}");

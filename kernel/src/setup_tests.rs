@@ -525,3 +525,31 @@ fn the_initrd_option_replaces_the_chosen_one() {
     let mb = run(&blob, "initrd=0x50000000,0");
     assert_eq!((initrd(&mb, 0x4400_0000), initrd(&mb, 0x5000_0000)), (None, None));
 }
+
+/// `elfcorehdr=SIZE@ADDR` reserves the crash dump header as `/chosen/linux,elfcorehdr` does
+/// (Debian's 6.1 given `elfcorehdr=64K@0x50000000` says `OF: fdt: Reserving 64 KiB of memory
+/// at 0x50000000 for elfcorehdr` and reserves it); `elfcorehdr=ADDR` moves the tree's header
+/// and keeps its size; without a size from either, nothing is reserved.
+#[test]
+fn the_elfcorehdr_option_sets_address_and_size() {
+    let blob = |chosen: bool| {
+        let mut b = Builder::new();
+        root(&mut b);
+        memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+        if chosen {
+            b.begin("chosen");
+            b.prop("linux,elfcorehdr", &cells(0x4400_0000, 0x2000));
+            b.end();
+        }
+        b.end();
+        b.finish(&[])
+    };
+    let reserved = |mb: &Memblock, base: u64| regions(mb, MemblockKind::Reserved).iter().find(|r| r.0 == base).map(|r| r.1);
+    let (mb, lines) = crate::testlog::capture(|| run(&blob(false), "elfcorehdr=64K@0x50000000"));
+    assert_eq!(reserved(&mb, 0x5000_0000), Some(0x1_0000));
+    assert!(lines.iter().any(|l| l == "OF: fdt: Reserving 64 KiB of memory at 0x50000000 for elfcorehdr"), "{lines:?}");
+    let mb = run(&blob(true), "elfcorehdr=0x50000000");
+    assert_eq!((reserved(&mb, 0x4400_0000), reserved(&mb, 0x5000_0000)), (None, Some(0x2000)));
+    let mb = run(&blob(false), "elfcorehdr=0x50000000");
+    assert_eq!(reserved(&mb, 0x5000_0000), None);
+}
