@@ -270,12 +270,21 @@ pub enum EarlyLine<'a> {
 }
 
 impl EarlyLine<'_> {
-    /// The printk level of the line (`pr_notice` is shown as info: `log` has no notice).
+    /// The printk level of the line (early_mem's `pr_notice` is `Info` with the
+    /// [`NOTICE`](crate::printk::NOTICE) target: see [`print`](Self::print)).
     pub fn level(&self) -> log::Level {
         match self {
             EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } => log::Level::Warn,
             EarlyLine::MemoryLimited(_) | EarlyLine::Swiotlb(_) => log::Level::Info,
             EarlyLine::CmaNoConfig => log::Level::Error,
+        }
+    }
+
+    /// Print the line at Linux's level.
+    pub fn print(&self) {
+        match self {
+            EarlyLine::MemoryLimited(_) => crate::notice!("{self}"),
+            _ => crate::printk!(self.level(), "{self}"),
         }
     }
 }
@@ -334,12 +343,16 @@ impl<'a> EarlyParams<'a> {
                 m.value
             };
             match (key, value) {
-                ("loglevel", v) => match v.and_then(|v| v.parse::<u8>().ok()) {
-                    Some(level) => p.loglevel = level,
+                // loglevel: the int `get_option` reads (trailing text ignored), else malformed
+                // and unchanged. Below 1 nothing prints and from 8 everything does, as 0 and
+                // 255 do here.
+                ("loglevel", v) => match v.and_then(get_option) {
+                    Some(level) => p.loglevel = level.clamp(0, u8::MAX.into()) as u8,
                     None => bad(report),
                 },
-                ("quiet", None) => p.loglevel = CONSOLE_LOGLEVEL_QUIET,
-                ("debug", None) => p.loglevel = CONSOLE_LOGLEVEL_DEBUG,
+                // quiet_kernel and debug_kernel take any value, or none.
+                ("quiet", _) => p.loglevel = CONSOLE_LOGLEVEL_QUIET,
+                ("debug", _) => p.loglevel = CONSOLE_LOGLEVEL_DEBUG,
                 // arm64's early_mem: any value is a limit (page aligned down; 0, which
                 // `memblock_mem_limit_remove_map` ignores, for one without digits), said at
                 // once; only a missing `=` is malformed.
@@ -726,5 +739,29 @@ mod tests {
         assert_eq!(parse("elfcorehdr=abc"), (Some((0, None)), 1));
         assert_eq!(parse("elfcorehdr="), (Some((0, None)), 1));
         assert_eq!(parse("elfcorehdr"), (None, 1));
+    }
+
+    /// `loglevel` reads its value with `get_option`, as Linux's handler does: `3x` is 3, 256
+    /// prints everything and -1 nothing; only a value without a number is malformed. `quiet=`
+    /// and `debug=` act as `quiet` and `debug` (Linux's handlers ignore the value).
+    #[test]
+    fn loglevel_reads_what_get_option_reads() {
+        let parse = |c: &str| {
+            let mut bad = 0;
+            let p = EarlyParams::parse(c, &mut |l| bad += usize::from(matches!(l, EarlyLine::Malformed(_))));
+            (p.loglevel, bad)
+        };
+        assert_eq!(parse("loglevel=3x"), (3, 0));
+        assert_eq!(parse("loglevel=0x8"), (8, 0));
+        assert_eq!(parse("loglevel=256"), (255, 0));
+        assert_eq!(parse("loglevel=-1"), (0, 0));
+        assert_eq!(parse("loglevel="), (7, 1));
+        assert_eq!(parse("loglevel=x"), (7, 1));
+        assert_eq!(parse("quiet="), (4, 0));
+        assert_eq!(parse("debug=yes"), (10, 0));
+        let err = log::Metadata::builder().level(log::Level::Error).build();
+        for (level, shown) in [(255u8, true), (0, false)] {
+            assert_eq!(crate::printk::console_prints(&err, level, false), shown);
+        }
     }
 }

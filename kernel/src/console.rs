@@ -126,7 +126,7 @@ struct Printk;
 
 impl log::Log for Printk {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        console_prints(metadata.level(), CONSOLE_LOGLEVEL.load(Ordering::Relaxed), DYNDBG.load(Ordering::Relaxed))
+        console_prints(metadata, CONSOLE_LOGLEVEL.load(Ordering::Relaxed), DYNDBG.load(Ordering::Relaxed))
     }
 
     fn log(&self, record: &log::Record) {

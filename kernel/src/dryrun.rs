@@ -46,13 +46,13 @@ struct Stdout;
 
 impl log::Log for Stdout {
     fn enabled(&self, m: &log::Metadata) -> bool {
-        console_prints(m.level(), LOGLEVEL.load(Ordering::Relaxed), DYNDBG.load(Ordering::Relaxed))
+        console_prints(m, LOGLEVEL.load(Ordering::Relaxed), DYNDBG.load(Ordering::Relaxed))
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
             let message = kernel::printk::LineMax(*r.args());
             match LEVELS.load(Ordering::Relaxed) {
-                true => println!("<{}>{message}", kernel::printk::linux_level(r.level())),
+                true => println!("<{}>{message}", kernel::printk::record_level(r.level(), r.target())),
                 false => println!("{message}"),
             }
         }

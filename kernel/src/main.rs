@@ -86,7 +86,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     console::init_log(params.loglevel, params.dyndbg);
 
     info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
-    info!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);
+    kernel::notice!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);
 
     if let Some(problem) = console_problem {
         warn!("console: {problem}; using {} at {:#x}", uart.path, uart.base.0);
@@ -159,7 +159,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     }
     setup::smp_init_cpus(&fdt, cpu::hwid(), params.nr_cpu_ids, &mut bootmem);
     setup::build_all_zonelists(&bootmem);
-    info!("Kernel command line: {bootargs}");
+    kernel::notice!("Kernel command line: {bootargs}");
 
     // mm_init: the memmaps through the linear map, free memory into the buddy allocator.
     let valid = page_alloc::sections(mb, &bootmem.memmaps);
@@ -260,7 +260,7 @@ fn invalid_dtb(dtb_pa: u64, entry_el: u64, e: kernel::of::DtbError) -> ! {
 /// Linux's `kernel_power_off`: say so, drain the console, PSCI SYSTEM_OFF.
 #[cfg(target_os = "none")]
 pub fn power_off() -> ! {
-    kernel::info!("reboot: Power down");
+    kernel::emerg!("reboot: Power down");
     console::Console::flush();
     arch::psci::system_off()
 }

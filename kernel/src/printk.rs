@@ -16,11 +16,26 @@ pub fn linux_level(level: log::Level) -> u8 {
     }
 }
 
-/// Whether a record of `level` reaches a console at `console_loglevel` (Linux prints a
-/// message when its level is below the console level); `pr_debug` lines (`trace`) also need
-/// dynamic debug (`dyndbg=` on the command line), as in a distribution kernel.
-pub fn console_prints(level: log::Level, console_loglevel: u8, dyndbg: bool) -> bool {
-    logged(level, dyndbg) && linux_level(level) < console_loglevel
+/// The `log` target of an `Info` record that stands for Linux's `KERN_NOTICE` (5), a level
+/// `log` lacks (`notice!`).
+pub const NOTICE: &str = "KERN_NOTICE";
+/// The `log` target of an `Error` record that stands for Linux's `KERN_EMERG` (0) (`emerg!`).
+pub const EMERG: &str = "KERN_EMERG";
+
+/// Linux's level of a record: [`linux_level`], or the level its target names.
+pub fn record_level(level: log::Level, target: &str) -> u8 {
+    match target {
+        NOTICE => 5,
+        EMERG => 0,
+        _ => linux_level(level),
+    }
+}
+
+/// Whether a record of `level` and `target` reaches a console at `console_loglevel` (Linux
+/// prints a message when its level is below the console level); `pr_debug` lines (`trace`)
+/// also need dynamic debug (`dyndbg=` on the command line), as in a distribution kernel.
+pub fn console_prints(metadata: &log::Metadata, console_loglevel: u8, dyndbg: bool) -> bool {
+    logged(metadata.level(), dyndbg) && record_level(metadata.level(), metadata.target()) < console_loglevel
 }
 
 /// Whether a record of `level` goes into the log buffer: every record does, whatever the
@@ -96,6 +111,11 @@ pub fn printk(level: log::Level, args: fmt::Arguments<'_>) {
     log::log!(level, "{args}");
 }
 
+/// [`printk`] with a `target` that names a level `log` lacks ([`NOTICE`], [`EMERG`]).
+pub fn printk_at(target: &'static str, level: log::Level, args: fmt::Arguments<'_>) {
+    log::log!(target: target, level, "{args}");
+}
+
 /// `log::log!` through [`printk`]: a line at `level` when the logger takes that level.
 #[macro_export]
 macro_rules! printk {
@@ -117,6 +137,24 @@ macro_rules! error {
 #[macro_export]
 macro_rules! warn {
     ($($arg:tt)+) => { $crate::printk!(::log::Level::Warn, $($arg)+) };
+}
+
+/// Linux's `pr_notice` (`KERN_NOTICE`, 5): an `Info` record with the [`NOTICE`] target.
+#[macro_export]
+macro_rules! notice {
+    ($($arg:tt)+) => {{
+        if ::log::Level::Info <= ::log::max_level() {
+            $crate::printk::printk_at($crate::printk::NOTICE, ::log::Level::Info, format_args!($($arg)+));
+        }
+    }};
+}
+
+/// Linux's `pr_emerg` (`KERN_EMERG`, 0): an `Error` record with the [`EMERG`] target.
+#[macro_export]
+macro_rules! emerg {
+    ($($arg:tt)+) => {
+        $crate::printk::printk_at($crate::printk::EMERG, ::log::Level::Error, format_args!($($arg)+))
+    };
 }
 
 /// `log::info!` through [`printk`]: Linux's `pr_info`.
@@ -149,23 +187,36 @@ mod tests {
         assert_eq!(Timestamp::from_ticks(62_500_000 * 123_456 + 1, 62_500_000).to_string(), "[123456.000000] ");
     }
 
+    /// `console_prints` for a record of `level` (and `target`, Linux's level where `log` has
+    /// none).
+    fn prints(level: log::Level, target: &str, console: u8, dyndbg: bool) -> bool {
+        console_prints(&log::Metadata::builder().level(level).target(target).build(), console, dyndbg)
+    }
+
     #[test]
     fn loglevel_filters_like_linux() {
-        assert!(console_prints(log::Level::Info, 7, false));
-        assert!(!console_prints(log::Level::Debug, 7, false));
-        assert!(console_prints(log::Level::Debug, 8, false));
+        let p = |level, console, dyndbg| prints(level, "kernel", console, dyndbg);
+        assert!(p(log::Level::Info, 7, false));
+        assert!(!p(log::Level::Debug, 7, false));
+        assert!(p(log::Level::Debug, 8, false));
         // pr_debug: KERN_DEBUG, and only with dynamic debug on
-        assert!(!console_prints(log::Level::Trace, 8, false));
-        assert!(console_prints(log::Level::Trace, 8, true));
-        assert!(!console_prints(log::Level::Trace, 7, true));
-        assert!(console_prints(log::Level::Warn, 5, false));
-        assert!(!console_prints(log::Level::Info, 4, false));
+        assert!(!p(log::Level::Trace, 8, false));
+        assert!(p(log::Level::Trace, 8, true));
+        assert!(!p(log::Level::Trace, 7, true));
+        assert!(p(log::Level::Warn, 5, false));
+        assert!(!p(log::Level::Info, 4, false));
+        // pr_notice (5) shows at loglevel=6, where pr_info does not; pr_emerg (0) shows at
+        // loglevel=1, as Linux's `Power down` does under `quiet` too.
+        assert!(prints(log::Level::Info, NOTICE, 6, false) && !p(log::Level::Info, 6, false));
+        assert!(!prints(log::Level::Info, NOTICE, 5, false));
+        assert!(prints(log::Level::Error, EMERG, 1, false) && !p(log::Level::Error, 1, false));
+        assert!(!prints(log::Level::Error, EMERG, 0, false));
     }
 
     #[test]
     fn the_buffer_keeps_what_the_console_hides() {
         // KERN_DEBUG is below the default console level but still logged, as in dmesg.
-        assert!(!console_prints(log::Level::Debug, 7, false) && logged(log::Level::Debug, false));
+        assert!(!prints(log::Level::Debug, "kernel", 7, false) && logged(log::Level::Debug, false));
         assert!(!logged(log::Level::Trace, false));
         assert!(logged(log::Level::Trace, true));
     }

@@ -106,7 +106,7 @@ pub fn setup_arch_memory<'a>(
         info!("Machine model: {model}");
     }
     for line in early_lines.iter().flatten() {
-        crate::printk!(line.level(), "{line}");
+        line.print();
     }
     mb.set_debug(params.memblock_debug);
     // efi_init, between parse_early_param and arm64_memblock_init. This kernel boots from a

@@ -194,6 +194,29 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
         forbid: vec!["Booting memboot*", "Machine model*", "boot: complete", "Kernel panic*"],
     });
 
+    // loglevel=6: pr_notice lines (level 5) print where pr_info ones do not: the version
+    // line, `Memory limited to`, `Kernel command line:`; and `Power down` is pr_emerg (0), as
+    // in Linux (Debian's 6.1 prints the same notice lines at this level). `quiet` leaves only
+    // that last line.
+    let mut notice = opts("1G");
+    notice.append = Some("loglevel=6 mem=512M".into());
+    list.push(Scenario {
+        name: "loglevel-notice",
+        opts: notice,
+        expect: ["memboot version *", "Memory limited to 512MB", "Kernel command line: loglevel=6 mem=512M", "reboot: Power down"]
+            .map(String::from)
+            .to_vec(),
+        forbid: vec!["Booting memboot*", "Machine model*", "Memory: *", "boot: complete", "Kernel panic*"],
+    });
+    let mut quiet = opts("1G");
+    quiet.append = Some("quiet=".into());
+    list.push(Scenario {
+        name: "loglevel-quiet",
+        opts: quiet,
+        expect: vec!["reboot: Power down".into()],
+        forbid: vec!["memboot version *", "Kernel command line*", "boot: complete", "Kernel panic*"],
+    });
+
     // parse_early_param calls each option's handler as it meets it, and each prints at once:
     // early_mem for every mem= (the last is the limit), early_cma's complaint about a bare
     // `cma` then do_early_param's warning for it, the warning for loglevel=x; memblock=
@@ -1615,9 +1638,9 @@ fn expected_outcome(scenario: &str) -> Outcome {
         // All RAM reserved: the same panic.
         "selftest-panic" | "memreserve-many" | "reserved-memory-all" => Outcome::Panic,
         // PSCI SYSTEM_RESET (QEMU exits 0 under -no-reboot); a blob the kernel refuses;
-        // loglevel=5 hides the info line `boot: complete`.
+        // loglevel=5 (6, quiet) hides the info line `boot: complete`.
         "selftest-reset" | "bad-dtb-too-large" | "console-not-pl011" | "console-not-pl011-id" | "console-no-answer"
-        | "console-beyond-pa" | "loglevel" => Outcome::Incomplete,
+        | "console-beyond-pa" | "loglevel" | "loglevel-notice" | "loglevel-quiet" => Outcome::Incomplete,
         _ => Outcome::Clean,
     }
 }
