@@ -66,7 +66,7 @@ pub fn params<'a>(cmdline: &'a str) -> impl Iterator<Item = (&'a str, Option<&'a
 
 /// The kernel's `isspace` on ASCII: space, and `\t` through `\r` (with the vertical tab,
 /// which Rust's `is_ascii_whitespace` leaves out).
-fn is_space(c: char) -> bool {
+pub(crate) fn is_space(c: char) -> bool {
     c == ' ' || ('\t'..='\r').contains(&c)
 }
 
@@ -755,6 +755,9 @@ mod tests {
         assert_eq!(parse("loglevel=0x8"), (8, 0));
         assert_eq!(parse("loglevel=256"), (255, 0));
         assert_eq!(parse("loglevel=-1"), (0, 0));
+        // Octal after a 0, as simple_strtoull reads it: 08 is 0 (silent); no `+` sign.
+        assert_eq!(parse("loglevel=08"), (0, 0));
+        assert_eq!(parse("loglevel=+3"), (7, 1));
         assert_eq!(parse("loglevel="), (7, 1));
         assert_eq!(parse("loglevel=x"), (7, 1));
         assert_eq!(parse("quiet="), (4, 0));

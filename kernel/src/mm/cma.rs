@@ -171,21 +171,27 @@ pub struct HugetlbCma {
 }
 
 impl HugetlbCma {
-    /// `cmdline_parse_hugetlb_cma`: while a decimal number followed by `:` starts the text,
-    /// that node's size is the `memparse` after it (a number over the last node stops the
-    /// list, and so does anything but `,` after a size); a number not followed by `:` makes
-    /// the whole value one total, read from its start (even after node entries).
+    /// `cmdline_parse_hugetlb_cma`: while a decimal number (as `sscanf("%lu")` reads it: after
+    /// any spaces, modulo 2^64) followed by `:` starts the text, that node's size is the
+    /// `memparse` after it (a number over the last node stops the list, and so does anything
+    /// but `,` after a size); a number not followed by `:` makes the whole value one total,
+    /// read from its start (even after node entries).
     pub fn parse(value: &str) -> HugetlbCma {
         let mut h = HugetlbCma::default();
         let mut s = value;
         while !s.is_empty() {
-            let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-            let Ok(nid) = s[..digits].parse::<u64>() else { break };
-            if s[digits..].starts_with(':') {
+            let number = s.trim_start_matches(crate::cmdline::is_space);
+            let digits = number.find(|c: char| !c.is_ascii_digit()).unwrap_or(number.len());
+            if digits == 0 {
+                break;
+            }
+            let nid = number[..digits].bytes().fold(0u64, |n, d| n.wrapping_mul(10).wrapping_add(u64::from(d - b'0')));
+            let rest = &number[digits..];
+            if rest.starts_with(':') {
                 if nid >= MAX_NUMNODES as u64 {
                     break;
                 }
-                let m = crate::cmdline::memparse(&s[digits + 1..]);
+                let m = crate::cmdline::memparse(&rest[1..]);
                 h.in_node[nid as usize] = m.value;
                 h.size = h.size.wrapping_add(m.value);
                 match m.rest.strip_prefix(',') {

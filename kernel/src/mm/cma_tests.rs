@@ -222,6 +222,13 @@ fn hugetlb_cma_values() {
     // reads as 0.
     assert_eq!(HugetlbCma::parse("0:1G,2G"), HugetlbCma { size: 0, in_node: node(&[(0, 1 << 30)]).in_node });
     assert_eq!(HugetlbCma::parse("x"), HugetlbCma::default());
+    // sscanf's %lu skips spaces before the node (a quoted `" 0:1G"`, which Debian's 6.1
+    // reserves on node 0) and reads no sign; memparse for a total skips nothing (" 1G" is 0).
+    assert_eq!(HugetlbCma::parse(" 0:1G, 1:2G"), node(&[(0, 1 << 30), (1, 2 << 30)]));
+    assert_eq!(HugetlbCma::parse("+0:1G"), HugetlbCma::default());
+    assert_eq!(HugetlbCma::parse(" 1G"), HugetlbCma::default());
+    // A node number past 2^64 wraps as simple_strntoull's does: 2^64 + 1 is node 1.
+    assert_eq!(HugetlbCma::parse("18446744073709551617:1G"), node(&[(1, 1 << 30)]));
 }
 
 /// hugetlb_cma_reserve on two nodes of 2 GiB (1 GiB gigantic pages): the total spread in whole
