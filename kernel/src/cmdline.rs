@@ -168,6 +168,9 @@ pub fn get_option(s: &str) -> Option<i32> {
 pub struct EarlyParams<'a> {
     /// Console log level: a message of level `l` prints when `l < loglevel`.
     pub loglevel: u8,
+    /// `ignore_loglevel`: every level prints, whatever `loglevel` says (`pr_debug` lines
+    /// still need `dyndbg=`). See [`console_loglevel`](Self::console_loglevel).
+    pub ignore_loglevel: bool,
     /// `mem=`: the memory limit in bytes, page aligned down, as arm64's `early_mem`.
     pub memory_limit: Option<u64>,
     /// `memblock=debug`.
@@ -213,6 +216,7 @@ impl Default for EarlyParams<'_> {
     fn default() -> Self {
         EarlyParams {
             loglevel: CONSOLE_LOGLEVEL_DEFAULT,
+            ignore_loglevel: false,
             memory_limit: None,
             memblock_debug: false,
             selftest: None,
@@ -267,6 +271,8 @@ pub enum EarlyLine<'a> {
     Wrapped { name: &'a str, value: &'a str },
     /// `swiotlb=N,M`'s area count, said by `setup_io_tlb_npages` as it reads it.
     Swiotlb(crate::mm::swiotlb::SwiotlbLine),
+    /// `ignore_loglevel_setup`'s line.
+    IgnoreLoglevel,
 }
 
 impl EarlyLine<'_> {
@@ -275,7 +281,7 @@ impl EarlyLine<'_> {
     pub fn level(&self) -> log::Level {
         match self {
             EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } => log::Level::Warn,
-            EarlyLine::MemoryLimited(_) | EarlyLine::Swiotlb(_) => log::Level::Info,
+            EarlyLine::MemoryLimited(_) | EarlyLine::Swiotlb(_) | EarlyLine::IgnoreLoglevel => log::Level::Info,
             EarlyLine::CmaNoConfig => log::Level::Error,
         }
     }
@@ -296,6 +302,7 @@ impl fmt::Display for EarlyLine<'_> {
             EarlyLine::MemoryLimited(limit) => write!(f, "Memory limited to {}MB", limit >> 20),
             EarlyLine::CmaNoConfig => write!(f, "cma: Config string not provided"),
             EarlyLine::Swiotlb(line) => write!(f, "{line}"),
+            EarlyLine::IgnoreLoglevel => write!(f, "printk: debug: ignoring loglevel setting."),
             EarlyLine::Wrapped { name, value } => {
                 write!(f, "cmdline: {name}={value}: a number past 2^64 - 1, read modulo 2^64 as Linux's memparse reads it")
             }
@@ -307,6 +314,16 @@ impl fmt::Display for EarlyLine<'_> {
 pub const MAX_EARLY_LINES: usize = 16;
 
 impl<'a> EarlyParams<'a> {
+    /// The level the console filters with: `loglevel`, or past every level under
+    /// `ignore_loglevel` (Linux's `suppress_message_printing`).
+    pub fn console_loglevel(&self) -> u8 {
+        if self.ignore_loglevel {
+            u8::MAX
+        } else {
+            self.loglevel
+        }
+    }
+
     /// [`EarlyParams::parse`], keeping the first [`MAX_EARLY_LINES`] lines it would print, in
     /// order, to print once the console is up (`parse_early_param` runs before anything prints
     /// in our boot).
@@ -350,6 +367,11 @@ impl<'a> EarlyParams<'a> {
                     Some(level) => p.loglevel = level.clamp(0, u8::MAX.into()) as u8,
                     None => bad(report),
                 },
+                // ignore_loglevel_setup takes any value, or none, and says so.
+                ("ignore_loglevel", _) => {
+                    p.ignore_loglevel = true;
+                    report(EarlyLine::IgnoreLoglevel);
+                }
                 // quiet_kernel and debug_kernel take any value, or none.
                 ("quiet", _) => p.loglevel = CONSOLE_LOGLEVEL_QUIET,
                 ("debug", _) => p.loglevel = CONSOLE_LOGLEVEL_DEBUG,
@@ -766,5 +788,16 @@ mod tests {
         for (level, shown) in [(255u8, true), (0, false)] {
             assert_eq!(crate::printk::console_prints(&err, level, false), shown);
         }
+    }
+
+    /// `ignore_loglevel` (any value) lets every level print, whatever `loglevel` says before
+    /// or after it, and says so (`printk: debug: ignoring loglevel setting.`, as Debian's 6.1 does).
+    #[test]
+    fn ignore_loglevel_lets_every_level_print() {
+        let mut said = Vec::new();
+        let p = EarlyParams::parse("loglevel=1 ignore_loglevel=0 quiet", &mut |l| said.push(l.to_string()));
+        assert_eq!((p.loglevel, p.console_loglevel()), (4, 255));
+        assert_eq!(said, ["printk: debug: ignoring loglevel setting."]);
+        assert_eq!(EarlyParams::parse("loglevel=1", &mut |_| {}).console_loglevel(), 1);
     }
 }

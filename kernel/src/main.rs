@@ -83,7 +83,7 @@ fn start_kernel(dtb_pa: u64, entry_el: u64) -> ! {
     }
     let bootargs = chosen::bootargs(&fdt);
     let (params, malformed) = EarlyParams::parse_collect(bootargs.as_str());
-    console::init_log(params.loglevel, params.dyndbg);
+    console::init_log(params.console_loglevel(), params.dyndbg);
 
     info!("Booting {} on physical CPU 0x{:010x} [0x{:08x}]", KERNEL_NAME, cpu::hwid(), cpu::midr());
     kernel::notice!("{} version {} (entered at EL{})", KERNEL_NAME, env!("CARGO_PKG_VERSION"), entry_el);

@@ -208,6 +208,13 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
             .to_vec(),
         forbid: vec!["Booting memboot*", "Machine model*", "Memory: *", "boot: complete", "Kernel panic*"],
     });
+    // ignore_loglevel: every line prints again, whatever loglevel=1 says, with Linux's line
+    // among the early parameters' (Debian's 6.1 prints the same lines).
+    let mut ignore = opts("1G");
+    ignore.append = Some("loglevel=1 ignore_loglevel".into());
+    let mut s = normal("loglevel-ignored", ignore, &["Memory: *"]);
+    s.expect.insert(2, "printk: debug: ignoring loglevel setting.".into());
+    list.push(s);
     let mut quiet = opts("1G");
     quiet.append = Some("quiet=".into());
     list.push(Scenario {

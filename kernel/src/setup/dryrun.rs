@@ -62,7 +62,7 @@ pub fn dry_run<'a>(
     let bootargs = chosen::bootargs(&fdt);
     let cmdline = opts.cmdline.unwrap_or_else(|| bootargs.as_str());
     let (params, malformed) = EarlyParams::parse_collect(cmdline);
-    set_loglevel(params.loglevel, params.dyndbg);
+    set_loglevel(params.console_loglevel(), params.dyndbg);
     let inputs = BootInputs {
         dtb: (opts.dtb_addr, fdt.total_size() as u64),
         kernel: opts.kernel,
