@@ -273,6 +273,9 @@ pub enum EarlyLine<'a> {
     Swiotlb(crate::mm::swiotlb::SwiotlbLine),
     /// `ignore_loglevel_setup`'s line.
     IgnoreLoglevel,
+    /// Ours, where Linux's `cmdline_parse_core` WARNs with a stack dump: a `kernelcore=` or
+    /// `movablecore=` percentage over 100, used as it is.
+    OverHundred { name: &'a str, value: &'a str },
 }
 
 impl EarlyLine<'_> {
@@ -280,7 +283,7 @@ impl EarlyLine<'_> {
     /// [`NOTICE`](crate::printk::NOTICE) target: see [`print`](Self::print)).
     pub fn level(&self) -> log::Level {
         match self {
-            EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } => log::Level::Warn,
+            EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } | EarlyLine::OverHundred { .. } => log::Level::Warn,
             EarlyLine::MemoryLimited(_) | EarlyLine::Swiotlb(_) | EarlyLine::IgnoreLoglevel => log::Level::Info,
             EarlyLine::CmaNoConfig => log::Level::Error,
         }
@@ -303,6 +306,10 @@ impl fmt::Display for EarlyLine<'_> {
             EarlyLine::CmaNoConfig => write!(f, "cma: Config string not provided"),
             EarlyLine::Swiotlb(line) => write!(f, "{line}"),
             EarlyLine::IgnoreLoglevel => write!(f, "printk: debug: ignoring loglevel setting."),
+            EarlyLine::OverHundred { name, value } => write!(
+                f,
+                "cmdline: {name}={value}: a percentage over 100, used as it is (Linux 6.1 WARNs in cmdline_parse_core and goes on)"
+            ),
             EarlyLine::Wrapped { name, value } => {
                 write!(f, "cmdline: {name}={value}: a number past 2^64 - 1, read modulo 2^64 as Linux's memparse reads it")
             }
@@ -420,8 +427,16 @@ impl<'a> EarlyParams<'a> {
                 // cmdline_parse_kernelcore: `mirror` in its comma list, else a size or a
                 // percentage (Linux 6.1 dereferences a missing value; here it is malformed).
                 ("kernelcore", Some(v)) if v.split(',').any(|o| o == "mirror") => p.movable.mirror = true,
-                ("kernelcore", Some(v)) => p.movable.kernelcore = crate::mm::zone_sizes::Core::parse(v),
-                ("movablecore", Some(v)) => p.movable.movablecore = crate::mm::zone_sizes::Core::parse(v),
+                ("kernelcore" | "movablecore", Some(v)) => {
+                    let core = crate::mm::zone_sizes::Core::parse(v);
+                    if matches!(core, crate::mm::zone_sizes::Core::Percent(p) if p > 100) {
+                        report(EarlyLine::OverHundred { name, value: v });
+                    }
+                    match key {
+                        "kernelcore" => p.movable.kernelcore = core,
+                        _ => p.movable.movablecore = core,
+                    }
+                }
                 ("kernelcore" | "movablecore", None) => bad(report),
                 ("movable_node", _) => p.movable.movable_node = true,
                 // setup_elfcorehdr: ADDR, or SIZE@ADDR, in memparse's syntax, set whatever was
@@ -799,5 +814,22 @@ mod tests {
         assert_eq!((p.loglevel, p.console_loglevel()), (4, 255));
         assert_eq!(said, ["printk: debug: ignoring loglevel setting."]);
         assert_eq!(EarlyParams::parse("loglevel=1", &mut |_| {}).console_loglevel(), 1);
+    }
+
+    /// A `kernelcore=`/`movablecore=` percentage over 100 is said (Linux WARNs with a stack
+    /// dump) and kept as given; 100 is not.
+    #[test]
+    fn a_core_percentage_over_100_is_said() {
+        use crate::mm::zone_sizes::Core;
+        let mut said = Vec::new();
+        let p = EarlyParams::parse("kernelcore=101% movablecore=150% kernelcore=100%", &mut |l| said.push(l.to_string()));
+        assert_eq!((p.movable.kernelcore, p.movable.movablecore), (Core::Percent(100), Core::Percent(150)));
+        assert_eq!(
+            said,
+            [
+                "cmdline: kernelcore=101%: a percentage over 100, used as it is (Linux 6.1 WARNs in cmdline_parse_core and goes on)",
+                "cmdline: movablecore=150%: a percentage over 100, used as it is (Linux 6.1 WARNs in cmdline_parse_core and goes on)",
+            ]
+        );
     }
 }
