@@ -832,4 +832,15 @@ mod tests {
             ]
         );
     }
+
+    /// Each early line prints at Linux's level: early_mem's `pr_notice` (5), do_early_param's
+    /// `pr_warn` (4), early_cma's `pr_err` (3), swiotlb's and ignore_loglevel's `pr_info` (6).
+    #[test]
+    fn early_lines_print_at_linux_levels() {
+        let mut lines = Vec::new();
+        EarlyParams::parse("mem=1G loglevel=x cma swiotlb=1,3 ignore_loglevel", &mut |l| lines.push(l));
+        let (_, printed) = crate::testlog::capture_levels(|| lines.iter().for_each(EarlyLine::print));
+        let levels: Vec<u8> = printed.iter().map(|(level, _)| *level).collect();
+        assert_eq!(levels, [5, 4, 3, 4, 6, 6, 6], "{printed:?}");
+    }
 }

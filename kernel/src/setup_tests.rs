@@ -553,3 +553,31 @@ fn the_elfcorehdr_option_sets_address_and_size() {
     let mb = run(&blob(false), "elfcorehdr=0x50000000");
     assert_eq!(reserved(&mb, 0x5000_0000), None);
 }
+
+/// smp_init_cpus runs in the dry-run too: the possible CPUs (swiotlb's area count) are the
+/// tree's CPUs with a working enable-method, as many as `nr_cpus=` allows.
+#[test]
+fn the_dry_run_counts_the_possible_cpus() {
+    let mut b = Builder::new();
+    root(&mut b);
+    memory(&mut b, "memory@40000000", &[(0x4000_0000, 0x4000_0000)], &[]);
+    b.begin("cpus");
+    b.prop("#address-cells", &be32(1));
+    b.prop("#size-cells", &be32(0));
+    for cpu in 0..3u32 {
+        b.begin(&std::format!("cpu@{cpu}"));
+        b.prop("device_type", b"cpu\0");
+        b.prop("reg", &be32(cpu));
+        b.prop("enable-method", b"psci\0");
+        b.end();
+    }
+    b.end();
+    b.end();
+    let blob = b.finish(&[]);
+    for (cmdline, possible) in [("", 3), ("nr_cpus=2", 2)] {
+        let opts = DryRun { dtb_addr: PhysAddr(0x4800_0000), kernel: KERNEL, phys_addr_bits: 48, initrd: None, cmdline: Some(cmdline), sections: None };
+        let mut mb = std::boxed::Box::new(Memblock::new());
+        let state = dry_run(&blob, &opts, &mut mb, &HOOKS, HostTables::default(), &mut |_, _| {}).expect("boots");
+        assert_eq!(state.bootmem.map(|b| b.nr_cpus).ok(), Some(possible), "{cmdline:?}");
+    }
+}

@@ -6,7 +6,8 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 std::thread_local! {
-    static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Each line with Linux's level (`printk::record_level`).
+    static LINES: RefCell<Vec<(u8, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Collects log lines per test thread.
@@ -17,7 +18,8 @@ impl log::Log for Capture {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        LINES.with(|l| l.borrow_mut().push(record.args().to_string()));
+        let level = crate::printk::record_level(record.level(), record.target());
+        LINES.with(|l| l.borrow_mut().push((level, record.args().to_string())));
     }
     fn flush(&self) {}
 }
@@ -26,6 +28,12 @@ static CAPTURE: Capture = Capture;
 
 /// The lines `f` logs, at every level, in order.
 pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let (out, lines) = capture_levels(f);
+    (out, lines.into_iter().map(|(_, line)| line).collect())
+}
+
+/// The lines `f` logs, each with Linux's level (`KERN_EMERG` 0 to `KERN_DEBUG` 7).
+pub fn capture_levels<T>(f: impl FnOnce() -> T) -> (T, Vec<(u8, String)>) {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
         log::set_logger(&CAPTURE).unwrap();
