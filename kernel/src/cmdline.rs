@@ -761,15 +761,18 @@ mod tests {
         }
     }
 
+    /// What `pick` takes from `cmdline`'s parameters, and how many were malformed.
+    fn with_malformed<T>(cmdline: &str, pick: impl Fn(&EarlyParams) -> T) -> (T, usize) {
+        let mut bad = 0;
+        let p = EarlyParams::parse(cmdline, &mut |l| bad += usize::from(matches!(l, EarlyLine::Malformed(_))));
+        (pick(&p), bad)
+    }
+
     /// `setup_elfcorehdr`: `ADDR` sets the address only, `SIZE@ADDR` both; without a number
     /// read it is malformed (and the address is still set, to 0, as Linux's is).
     #[test]
     fn elfcorehdr_is_size_at_address() {
-        let parse = |c: &str| {
-            let mut bad = 0;
-            let p = EarlyParams::parse(c, &mut |l| bad += usize::from(matches!(l, EarlyLine::Malformed(_))));
-            (p.elfcorehdr, bad)
-        };
+        let parse = |c| with_malformed(c, |p| p.elfcorehdr);
         assert_eq!(parse("elfcorehdr=64K@0x50000000"), (Some((0x5000_0000, Some(64 << 10))), 0));
         assert_eq!(parse("elfcorehdr=0x50000000"), (Some((0x5000_0000, None)), 0));
         assert_eq!(parse("elfcorehdr=@0x50000000"), (Some((0x5000_0000, Some(0))), 0));
@@ -783,11 +786,7 @@ mod tests {
     /// and `debug=` act as `quiet` and `debug` (Linux's handlers ignore the value).
     #[test]
     fn loglevel_reads_what_get_option_reads() {
-        let parse = |c: &str| {
-            let mut bad = 0;
-            let p = EarlyParams::parse(c, &mut |l| bad += usize::from(matches!(l, EarlyLine::Malformed(_))));
-            (p.loglevel, bad)
-        };
+        let parse = |c| with_malformed(c, |p| p.loglevel);
         assert_eq!(parse("loglevel=3x"), (3, 0));
         assert_eq!(parse("loglevel=0x8"), (8, 0));
         assert_eq!(parse("loglevel=256"), (255, 0));

@@ -39,6 +39,13 @@ macro_rules! zone_lines {
 const CLEAN_END: [&str; 2] = ["boot: complete", "reboot: Power down"];
 const NO_FAILURE: [&str; 3] = ["Kernel panic*", "Unable to handle*", "Error: *"];
 
+/// Put `lines` into a normal boot's expectations where setup_arch's end is: before the psci
+/// lines.
+fn before_psci(s: &mut Scenario, lines: &[&str]) {
+    let at = s.expect.iter().position(|l| l.starts_with("psci: probing")).expect("normal_boot has it");
+    s.expect.splice(at..at, lines.iter().map(|l| l.to_string()));
+}
+
 fn opts(mem: &str) -> BootOptions {
     BootOptions { mem: mem.into(), smp: 1, cpu: "max".into(), ..Default::default() }
 }
@@ -123,15 +130,13 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     // between the kernel's and the blob's (the Memory: line, pinned in footprint.rs, counts
     // them).
     s.expect.insert(1, "OF: fdt: initrd_start=0x48000000  initrd_end=0x48100000".into());
-    let dump = s.expect.iter().position(|l| l.starts_with("psci: probing")).expect("normal_boot has it");
-    s.expect.splice(
-        dump..dump,
-        [
+    before_psci(
+        &mut s,
+        &[
             " reserved[0x0]\t[0x0000000040210000-*], * bytes flags: 0x0",
             " reserved[0x1]\t[0x0000000048000000-0x00000000480fffff], 0x0000000000100000 bytes flags: 0x0",
             " reserved[0x2]\t[0x0000000048200000-0x00000000482fffff], 0x0000000000100000 bytes flags: 0x0",
-        ]
-        .map(String::from),
+        ],
     );
     list.push(s);
 
@@ -143,17 +148,15 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     hole.dtb_at = Some(0x4800_0000);
     hole.append = Some("memblock=debug".into());
     let mut s = normal("dtb-in-hole", hole, &["Memory: *K/917504K available *"]);
-    let at = s.expect.iter().position(|l| l.starts_with("psci: probing")).expect("normal_boot has it");
-    s.expect.splice(
-        at..at,
-        [
+    before_psci(
+        &mut s,
+        &[
             "  node   0: [mem 0x0000000040000000-0x0000000047ffffff]",
             "  node   0: [mem 0x0000000050000000-0x000000007fffffff]",
             " memory[0x0]\t[0x0000000040000000-0x0000000047ffffff], 0x0000000008000000 bytes on node 0 flags: 0x0",
             " memory[0x1]\t[0x0000000050000000-0x000000007fffffff], 0x0000000030000000 bytes on node 0 flags: 0x0",
             " reserved[0x1]\t[0x0000000048000000-0x*], 0x* bytes flags: 0x0",
-        ]
-        .map(String::from),
+        ],
     );
     list.push(s);
 
@@ -164,15 +167,13 @@ pub fn scenarios(scratch: &std::path::Path) -> Result<Vec<Scenario>> {
     cmdline_initrd.initrd = Some(scratch.join("initrd.img"));
     cmdline_initrd.append = Some("initrd=0x50000000,0x1ff001 memblock=debug".into());
     let mut s = normal("initrd-cmdline", cmdline_initrd, &[]);
-    let dump = s.expect.iter().position(|l| l.starts_with("psci: probing")).expect("normal_boot has it");
-    s.expect.splice(
-        dump..dump,
-        [
+    before_psci(
+        &mut s,
+        &[
             " reserved[0x0]\t[0x0000000040210000-*], * bytes flags: 0x0",
             " reserved[0x1]\t[0x0000000048200000-0x00000000482fffff], 0x0000000000100000 bytes flags: 0x0",
             " reserved[0x2]\t[0x0000000050000000-0x00000000501fffff], 0x0000000000200000 bytes flags: 0x0",
-        ]
-        .map(String::from),
+        ],
     );
     s.forbid.push(" reserved[*]\t[0x0000000048000000-*");
     list.push(s);
