@@ -279,21 +279,14 @@ pub enum EarlyLine<'a> {
 }
 
 impl EarlyLine<'_> {
-    /// The printk level of the line (early_mem's `pr_notice` is `Info` with the
-    /// [`NOTICE`](crate::printk::NOTICE) target: see [`print`](Self::print)).
-    pub fn level(&self) -> log::Level {
-        match self {
-            EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } | EarlyLine::OverHundred { .. } => log::Level::Warn,
-            EarlyLine::MemoryLimited(_) | EarlyLine::Swiotlb(_) | EarlyLine::IgnoreLoglevel => log::Level::Info,
-            EarlyLine::CmaNoConfig => log::Level::Error,
-        }
-    }
-
-    /// Print the line at Linux's level.
+    /// Print the line at Linux's level: early_mem's `pr_notice`, early_cma's `pr_err`,
+    /// do_early_param's (and our own notes') `pr_warn`, the others' `pr_info`.
     pub fn print(&self) {
         match self {
             EarlyLine::MemoryLimited(_) => crate::notice!("{self}"),
-            _ => crate::printk!(self.level(), "{self}"),
+            EarlyLine::CmaNoConfig => crate::error!("{self}"),
+            EarlyLine::Malformed(_) | EarlyLine::Wrapped { .. } | EarlyLine::OverHundred { .. } => crate::warn!("{self}"),
+            EarlyLine::Swiotlb(_) | EarlyLine::IgnoreLoglevel => crate::info!("{self}"),
         }
     }
 }

@@ -101,24 +101,32 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// Where every log line of the kernel goes (Linux's `printk`): the one place a `log` record
-/// is built and handed to the logger, so that a call site of [`info!`](crate::info) and the
-/// others only checks the level and builds its arguments. Under QEMU every distinct piece of
-/// code costs its translation the first time it runs: the `log` crate's macros build the
-/// record at each site (888 of the 13486 guest instructions a 1 GiB boot translated).
-#[inline(never)]
+/// Where every log line of the kernel goes (Linux's `printk`), at a `level` `log` has.
 pub fn printk(level: log::Level, args: fmt::Arguments<'_>) {
-    log::log!(level, "{args}");
+    printk_at(module_path!(), level, args);
 }
 
-/// [`printk`] with a `target` that names a level `log` lacks ([`NOTICE`], [`EMERG`]).
+/// [`printk`] with a `target`, which names the Linux level of a record where `log` has none
+/// ([`NOTICE`], [`EMERG`]): the one place a `log` record is built and handed to the logger,
+/// so that a call site of [`info!`](crate::info) and the others only checks the level and
+/// builds its arguments. Under QEMU every distinct piece of code costs its translation the
+/// first time it runs: the `log` crate's macros build the record at each site (888 of the
+/// 13486 guest instructions a 1 GiB boot translated).
+#[inline(never)]
 pub fn printk_at(target: &'static str, level: log::Level, args: fmt::Arguments<'_>) {
     log::log!(target: target, level, "{args}");
 }
 
-/// `log::log!` through [`printk`]: a line at `level` when the logger takes that level.
+/// `log::log!` through [`printk`]: a line at `level` (and `target:`, see [`printk_at`]) when
+/// the logger takes that level.
 #[macro_export]
 macro_rules! printk {
+    (target: $target:expr, $level:expr, $($arg:tt)+) => {{
+        let level: ::log::Level = $level;
+        if level <= ::log::max_level() {
+            $crate::printk::printk_at($target, level, format_args!($($arg)+));
+        }
+    }};
     ($level:expr, $($arg:tt)+) => {{
         let level: ::log::Level = $level;
         if level <= ::log::max_level() {
@@ -142,19 +150,13 @@ macro_rules! warn {
 /// Linux's `pr_notice` (`KERN_NOTICE`, 5): an `Info` record with the [`NOTICE`] target.
 #[macro_export]
 macro_rules! notice {
-    ($($arg:tt)+) => {{
-        if ::log::Level::Info <= ::log::max_level() {
-            $crate::printk::printk_at($crate::printk::NOTICE, ::log::Level::Info, format_args!($($arg)+));
-        }
-    }};
+    ($($arg:tt)+) => { $crate::printk!(target: $crate::printk::NOTICE, ::log::Level::Info, $($arg)+) };
 }
 
 /// Linux's `pr_emerg` (`KERN_EMERG`, 0): an `Error` record with the [`EMERG`] target.
 #[macro_export]
 macro_rules! emerg {
-    ($($arg:tt)+) => {
-        $crate::printk::printk_at($crate::printk::EMERG, ::log::Level::Error, format_args!($($arg)+))
-    };
+    ($($arg:tt)+) => { $crate::printk!(target: $crate::printk::EMERG, ::log::Level::Error, $($arg)+) };
 }
 
 /// `log::info!` through [`printk`]: Linux's `pr_info`.
